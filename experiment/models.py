@@ -1,0 +1,181 @@
+"""The experiment's data: panels to rate, counterbalanced lists, participants and answers."""
+
+import secrets
+
+from django.db import models
+
+
+def new_completion_code() -> str:
+    """A short random code participants paste back into Prolific/MTurk."""
+    return secrets.token_hex(4).upper()
+
+
+def new_participant_token() -> str:
+    """An unguessable token (256 bits) that identifies a participant in URLs."""
+    return secrets.token_urlsafe(32)
+
+
+class Experiment(models.Model):
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    consent_text = models.TextField(
+        blank=True, help_text="Shown on the consent page; a default text is used when empty."
+    )
+    completion_code = models.CharField(max_length=32, default=new_completion_code)
+    completion_url = models.URLField(
+        blank=True, help_text="Where participants are sent when done, e.g. Prolific's completion URL."
+    )
+    practice_trials = models.PositiveSmallIntegerField(default=6)
+    participants_per_list = models.PositiveIntegerField(
+        default=6, help_text="Cap of participants (completed or in progress) per list."
+    )
+    hold_minutes = models.PositiveIntegerField(
+        default=60, help_text="How long an unfinished participant keeps their list slot."
+    )
+    is_open = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Panel(models.Model):
+    """One image panel: 10x10 AM images of a unit, or a practice panel of natural images."""
+
+    class Answer(models.TextChoices):
+        YES = "yes", "Yes"
+        NO = "no", "No"
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="panels")
+    source = models.CharField(
+        max_length=500, help_text="Where the panel was imported from; re-imports skip known sources."
+    )
+    image = models.ImageField(upload_to="panels/full/", help_text="Full resolution, for zooming.")
+    display_image = models.ImageField(
+        upload_to="panels/display/", help_text="Web-friendly size shown on the trial page."
+    )
+    network = models.CharField(max_length=100, blank=True)
+    layer = models.CharField(max_length=100, blank=True)
+    unit = models.PositiveIntegerField(null=True, blank=True)
+    is_practice = models.BooleanField(default=False)
+    intended_answer = models.CharField(max_length=3, choices=Answer.choices, blank=True)
+    intended_label = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, help_text="Generator settings, activations.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["experiment", "is_practice", "network", "layer", "unit", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "source"], name="panel_unique_source"),
+        ]
+        indexes = [models.Index(fields=["experiment", "network", "layer", "unit"])]
+
+    def __str__(self) -> str:
+        if self.is_practice:
+            return f"practice {self.source}"
+        return f"{self.network} {self.layer}.{self.unit}"
+
+
+class TrialList(models.Model):
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="trial_lists")
+    number = models.PositiveIntegerField()
+    seed = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["experiment", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "number"], name="trial_list_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment.slug} list {self.number}"
+
+
+class TrialListItem(models.Model):
+    """A main panel's place in a list; every main panel is in exactly one list."""
+
+    trial_list = models.ForeignKey(TrialList, on_delete=models.CASCADE, related_name="items")
+    panel = models.OneToOneField(Panel, on_delete=models.CASCADE, related_name="list_item")
+
+    class Meta:
+        ordering = ["trial_list", "panel"]
+
+
+class Participant(models.Model):
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        ABANDONED = "abandoned", "Abandoned"
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="participants")
+    token = models.CharField(max_length=64, unique=True, default=new_participant_token)
+    external_id = models.CharField(max_length=200, help_text="Prolific PID, MTurk worker id, ...")
+    prolific_study_id = models.CharField(max_length=200, blank=True)
+    prolific_session_id = models.CharField(max_length=200, blank=True)
+    trial_list = models.ForeignKey(
+        TrialList, on_delete=models.PROTECT, null=True, blank=True, related_name="participants"
+    )
+    trial_order = models.JSONField(
+        default=list, help_text="Panel ids in the order shown: practice first, then the list."
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.IN_PROGRESS)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    is_synthetic = models.BooleanField(
+        default=False, help_text="Made by simulate_responses; never mixed silently with real data."
+    )
+    excluded = models.BooleanField(default=False)
+    exclusion_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["experiment", "started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "external_id"], name="participant_unique_external_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["experiment", "trial_list", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.experiment.slug}/{self.external_id}"
+
+
+class Response(models.Model):
+    """One participant's answer to one panel; stored once, whatever the retries."""
+
+    class Q2Bin(models.IntegerChoices):
+        P0_20 = 0, "0-20%"
+        P20_40 = 1, "20-40%"
+        P40_60 = 2, "40-60%"
+        P60_80 = 3, "60-80%"
+        P80_100 = 4, "80-100%"
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="responses")
+    panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="responses")
+    trial_index = models.PositiveIntegerField(help_text="Position in the participant's trial order.")
+    is_practice = models.BooleanField(default=False)
+    q1_yes = models.BooleanField()
+    q2_bin = models.PositiveSmallIntegerField(choices=Q2Bin.choices, null=True, blank=True)
+    q3_first = models.CharField(max_length=100, blank=True)
+    q3_second = models.CharField(max_length=100, blank=True)
+    response_ms = models.PositiveIntegerField(help_text="From panel shown to answer sent.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["participant", "trial_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "panel"], name="response_once_per_panel"),
+            models.UniqueConstraint(
+                fields=["participant", "trial_index"], name="response_once_per_trial"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} #{self.trial_index}"

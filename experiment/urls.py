@@ -1,0 +1,4 @@
+"""Participant-facing routes under /study/."""
+
+app_name = "experiment"
+urlpatterns: list = []

@@ -1,0 +1,32 @@
+"""Shared fixtures for all tests."""
+
+import os
+import shutil
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Every test writes panels into its own media folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip GPU tests without CUDA and browser tests unless BROWSER_TESTS=1."""
+    browsers_on = os.environ.get("BROWSER_TESTS") == "1"
+    chromium = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    for item in items:
+        if "gpu" in item.keywords and not has_cuda:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
+        if "browser" in item.keywords:
+            if not browsers_on:
+                item.add_marker(pytest.mark.skip(reason="set BROWSER_TESTS=1 to run"))
+            elif not shutil.which(chromium):
+                raise pytest.UsageError(f"BROWSER_TESTS=1 but no Chromium at {chromium}")
