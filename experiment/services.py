@@ -18,7 +18,7 @@ class PanelImageError(ValueError):
 
 
 def panel_display_bytes(image: Image.Image) -> bytes:
-    """Encode the web-friendly version of a panel: longest side DISPLAY_MAX_SIDE, progressive JPEG."""
+    """Encode the web-friendly panel: longest side DISPLAY_MAX_SIDE px, progressive JPEG."""
     display = image.convert("RGB")
     display.thumbnail((DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
