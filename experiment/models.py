@@ -23,7 +23,7 @@ class Experiment(models.Model):
     )
     completion_code = models.CharField(max_length=32, default=new_completion_code)
     completion_url = models.URLField(
-        blank=True, help_text="Where participants are sent when done, e.g. Prolific's completion URL."
+        blank=True, help_text="Where participants go when done, e.g. Prolific's completion URL."
     )
     practice_trials = models.PositiveSmallIntegerField(default=6)
     participants_per_list = models.PositiveIntegerField(
@@ -51,7 +51,7 @@ class Panel(models.Model):
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="panels")
     source = models.CharField(
-        max_length=500, help_text="Where the panel was imported from; re-imports skip known sources."
+        max_length=500, help_text="Where the panel came from; re-imports skip known sources."
     )
     image = models.ImageField(upload_to="panels/full/", help_text="Full resolution, for zooming.")
     display_image = models.ImageField(
@@ -63,7 +63,7 @@ class Panel(models.Model):
     is_practice = models.BooleanField(default=False)
     intended_answer = models.CharField(max_length=3, choices=Answer.choices, blank=True)
     intended_label = models.CharField(max_length=200, blank=True)
-    metadata = models.JSONField(default=dict, blank=True, help_text="Generator settings, activations.")
+    metadata = models.JSONField(default=dict, blank=True, help_text="Generator settings, etc.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -88,7 +88,7 @@ class TrialList(models.Model):
     class Meta:
         ordering = ["experiment", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["experiment", "number"], name="trial_list_unique_number"),
+            models.UniqueConstraint(fields=["experiment", "number"], name="trial_list_unique"),
         ]
 
     def __str__(self) -> str:
@@ -104,6 +104,9 @@ class TrialListItem(models.Model):
     class Meta:
         ordering = ["trial_list", "panel"]
 
+    def __str__(self) -> str:
+        return f"{self.trial_list}: {self.panel}"
+
 
 class Participant(models.Model):
     class Status(models.TextChoices):
@@ -111,7 +114,9 @@ class Participant(models.Model):
         COMPLETED = "completed", "Completed"
         ABANDONED = "abandoned", "Abandoned"
 
-    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="participants")
+    experiment = models.ForeignKey(
+        Experiment, on_delete=models.CASCADE, related_name="participants"
+    )
     token = models.CharField(max_length=64, unique=True, default=new_participant_token)
     external_id = models.CharField(max_length=200, help_text="Prolific PID, MTurk worker id, ...")
     prolific_study_id = models.CharField(max_length=200, blank=True)
@@ -159,7 +164,7 @@ class Response(models.Model):
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="responses")
     panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="responses")
-    trial_index = models.PositiveIntegerField(help_text="Position in the participant's trial order.")
+    trial_index = models.PositiveIntegerField(help_text="Position in the trial order.")
     is_practice = models.BooleanField(default=False)
     q1_yes = models.BooleanField()
     q2_bin = models.PositiveSmallIntegerField(choices=Q2Bin.choices, null=True, blank=True)
@@ -171,7 +176,7 @@ class Response(models.Model):
     class Meta:
         ordering = ["participant", "trial_index"]
         constraints = [
-            models.UniqueConstraint(fields=["participant", "panel"], name="response_once_per_panel"),
+            models.UniqueConstraint(fields=["participant", "panel"], name="response_once_a_panel"),
             models.UniqueConstraint(
                 fields=["participant", "trial_index"], name="response_once_per_trial"
             ),

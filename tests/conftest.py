@@ -5,7 +5,6 @@ import shutil
 
 import pytest
 
-
 try:
     import pytest_django  # noqa: F401
 except ImportError:
