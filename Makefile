@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO := demo
 
-.PHONY: install install-test demo demo-data serve test lint format clean
+.PHONY: install install-test demo demo-data serve test lint format clean wordnet
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,7 +35,7 @@ serve:
 	@echo "Admin URL:       http://$(HOST):$(PORT)/admin/"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: install-test
+test: install-test wordnet
 	$(PY) -m pytest
 
 lint: install-test
@@ -45,6 +45,19 @@ lint: install-test
 format: install-test
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# WordNet 3.0 from Debian's wordnet-base and wordnet-sense-index, in NLTK's corpus layout.
+WORDNET_SRC ?= /usr/share/wordnet
+NLTK_DATA ?= var/nltk_data
+
+wordnet: $(NLTK_DATA)/corpora/wordnet/lexnames
+
+$(NLTK_DATA)/corpora/wordnet/lexnames: analysis/data/wordnet_lexnames.txt
+	@test -f $(WORDNET_SRC)/data.noun || { echo "No WordNet in $(WORDNET_SRC): apt-get install wordnet-base wordnet-sense-index"; exit 1; }
+	mkdir -p $(@D)
+	# Copies, not symlinks: NLTK refuses files that resolve outside its data root.
+	cp -L $(WORDNET_SRC)/*.* $(WORDNET_SRC)/cntlist* $(@D)/
+	cp analysis/data/wordnet_lexnames.txt $@
 
 clean:
 	rm -rf var/ .pytest_cache

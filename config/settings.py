@@ -123,6 +123,9 @@ WHITENOISE_MAX_AGE = 3600
 
 LOGIN_URL = "admin:login"
 
+# WordNet for label agreement, in NLTK's layout (corpora/wordnet); `make wordnet` builds it.
+NLTK_DATA_DIR = Path(os.environ.get("NLTK_DATA", BASE_DIR / "var" / "nltk_data"))
+
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

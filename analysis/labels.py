@@ -1,0 +1,213 @@
+"""Label normalisation and WordNet agreement for participants' Q3 answers (paper appendix 5).
+
+Django-free: the WordNet folder and the researchers' overrides are passed in. Two labels agree
+when they name the same rough class, as the paper's coders judged it (docs/analysis.md):
+the same synset, one a hypernym (at least `min_depth` deep) of the other within
+`max_hypernym_distance`, or both under a shared hypernym that is not too general (at most
+`max_shared_hyponyms` hyponyms, e.g. "produce" for green peppers and apples) and within
+`max_shared_distance` of each. An ImageNet class takes part through its WordNet id (n02099267).
+"""
+
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+MAX_LABELS = 2  # "You may write a maximum of two things."
+WNID_PATTERN = re.compile(r"^n\d{8}$")
+_SPLIT = re.compile(r"\s*(?:[,;/+&|]|\band\b|\bor\b|\n)\s*")
+_NOT_WORD = re.compile(r"[^a-z0-9' -]+")
+_LEADING = re.compile(r"^(?:(?:a|an|the|some|many|lots of|a lot of|several|of)\s+)+")
+INSTALL_HINT = (
+    "Run `make wordnet` (it copies Debian's wordnet-base and wordnet-sense-index, "
+    "`apt-get install wordnet-base wordnet-sense-index`, into var/nltk_data), "
+    "or point the NLTK_DATA environment variable at a folder holding corpora/wordnet."
+)
+
+
+class WordNetMissingError(RuntimeError):
+    """WordNet data cannot be found where the analysis looks for it."""
+
+
+@dataclass(frozen=True)
+class AgreementSettings:
+    """How generous the automatic agreement is; saved beside every report."""
+
+    max_senses: int = 3  # the most frequent noun senses of a word taken into account
+    max_hypernym_distance: int = 6
+    max_shared_distance: int = 5
+    min_depth: int = 5  # a hypernym label ("beverage") must be at least this deep
+    max_shared_hyponyms: int = 400  # "produce" has 374, "organism" 19,447
+
+
+def split_labels(*answers: str) -> tuple[str, ...]:
+    """Split and clean free-text answers into at most MAX_LABELS labels (no lemmatising).
+
+    "Green Peppers, apples!" -> ("green peppers", "apples").
+    """
+    labels: list[str] = []
+    for answer in answers:
+        for part in _SPLIT.split((answer or "").lower()):
+            label = _LEADING.sub("", " ".join(_NOT_WORD.sub(" ", part).split())).strip(" '-")
+            if label and label not in labels:
+                labels.append(label)
+    return tuple(labels[:MAX_LABELS])
+
+
+def load_wordnet(data_dir: Path | str | None):
+    """Open WordNet 3.0 with NLTK from `data_dir` (holding corpora/wordnet) or NLTK's own paths.
+
+    Raises WordNetMissingError saying how to install it when it is not there.
+    """
+    import nltk
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    if data_dir is not None and str(Path(data_dir).resolve()) not in nltk.data.path:
+        nltk.data.path.insert(0, str(Path(data_dir).resolve()))
+    try:
+        root = nltk.data.find("corpora/wordnet")
+    except LookupError as error:
+        raise WordNetMissingError(f"WordNet not found in {data_dir}. {INSTALL_HINT}") from error
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "multilingual functions are not available": not used
+        try:
+            return WordNetCorpusReader(root, None)
+        except (OSError, ValueError) as error:
+            message = f"WordNet in {root} is unusable ({error}). {INSTALL_HINT}"
+            raise WordNetMissingError(message) from error
+
+
+def pair_key(a: str, b: str) -> tuple[str, str]:
+    """The order-free key of a pair of labels (overrides are stored sorted)."""
+    return (a, b) if a <= b else (b, a)
+
+
+@dataclass
+class LabelMatcher:
+    """Normalises labels and decides agreement through WordNet, caching every decision."""
+
+    wordnet: object
+    settings: AgreementSettings = field(default_factory=AgreementSettings)
+
+    def __post_init__(self):
+        self.normalise = cache(self._normalise)
+        self.senses = cache(self._senses)
+        self.ancestors = cache(self._ancestors)
+        self.auto_agree = cache(self._auto_agree)
+        self.hyponym_count = cache(self._hyponym_count)
+
+    def labels(self, *answers: str) -> tuple[str, ...]:
+        """Normalised labels of a response's Q3 fields (at most two)."""
+        normalised = (self.normalise(label) for label in split_labels(*answers))
+        return tuple(dict.fromkeys(label for label in normalised if label))
+
+    def _normalise(self, label: str) -> str:
+        """Singular form of a cleaned label, via WordNet's morphology ("green peppers")."""
+        phrase = label.replace(" ", "_")
+        lemma = self.wordnet.morphy(phrase, "n")
+        if lemma is None and "_" in phrase:
+            head, _, last = phrase.rpartition("_")
+            last_lemma = self.wordnet.morphy(last, "n")
+            lemma = f"{head}_{last_lemma}" if last_lemma else None
+        return (lemma or phrase).replace("_", " ")
+
+    def _senses(self, label: str) -> tuple:
+        """Noun synsets of a normalised label or an ImageNet WordNet id."""
+        if WNID_PATTERN.match(label):
+            return (self.wordnet.synset_from_pos_and_offset("n", int(label[1:])),)
+        phrase = label.replace(" ", "_")
+        synsets = self.wordnet.synsets(phrase, "n")
+        if not synsets and "_" in phrase:  # "shiny red apple" -> senses of "apple"
+            synsets = self.wordnet.synsets(phrase.rpartition("_")[2], "n")
+        return tuple(synsets[: self.settings.max_senses])
+
+    def _ancestors(self, synset) -> dict:
+        """Every hypernym (instance hypernyms too) of a synset with its shortest distance."""
+        distances: dict = {}
+        for ancestor, distance in synset.hypernym_distances(simulate_root=False):
+            if distance < distances.get(ancestor, distance + 1):
+                distances[ancestor] = distance
+        return distances
+
+    def _hyponym_count(self, synset) -> int:
+        """How many synsets lie under this one (counting stops past the limit): how general."""
+        seen, frontier = set(), [synset]
+        while frontier and len(seen) <= self.settings.max_shared_hyponyms:
+            below = frontier.pop()
+            for child in below.hyponyms() + below.instance_hyponyms():
+                if child not in seen:
+                    seen.add(child)
+                    frontier.append(child)
+        return len(seen)
+
+    def synsets_agree(self, first, second) -> bool:
+        """Same synset, close hypernym, or a shared, not-too-general close hypernym."""
+        up_first, up_second = self.ancestors(first), self.ancestors(second)
+        limit, settings = self.settings.max_hypernym_distance, self.settings
+        if first == second:
+            return True
+        for general, specific_up in ((first, up_second), (second, up_first)):
+            if specific_up.get(general, limit + 1) <= limit:
+                return general.min_depth() >= settings.min_depth
+        return any(
+            max(up_first[h], up_second[h]) <= settings.max_shared_distance
+            and self.hyponym_count(h) <= settings.max_shared_hyponyms
+            for h in up_first.keys() & up_second.keys()
+        )
+
+    def _auto_agree(self, first: str, second: str) -> bool:
+        """The automatic decision for two normalised labels (or WordNet ids)."""
+        if first == second:
+            return True
+        return any(
+            self.synsets_agree(a, b) for a in self.senses(first) for b in self.senses(second)
+        )
+
+    def known(self, label: str) -> bool:
+        """Whether WordNet has a noun sense for the label."""
+        return bool(self.senses(label))
+
+
+@dataclass
+class AgreementJudge:
+    """Automatic decisions with the researchers' overrides on top; counts the overrides used."""
+
+    matcher: LabelMatcher
+    overrides: Mapping[tuple[str, str], bool] = field(default_factory=dict)
+    asked: set = field(default_factory=set)  # every pair decided, for the researchers' review
+
+    def agree(self, first: str, second: str) -> bool:
+        """Whether two normalised labels (or a label and a WordNet id) agree."""
+        key = pair_key(first, second)
+        self.asked.add(key)
+        if key in self.overrides:
+            return self.overrides[key]
+        return self.matcher.auto_agree(*key)
+
+    @property
+    def used_overrides(self) -> set:
+        """The overrides that changed or confirmed a decision in this analysis."""
+        return self.asked & self.overrides.keys()
+
+    def decisions(self) -> list[dict]:
+        """Every pair decided: automatic decision, override (None when none) and the result."""
+        rows = []
+        for first, second in sorted(self.asked):
+            automatic = self.matcher.auto_agree(first, second)
+            override = self.overrides.get((first, second))
+            agree = automatic if override is None else override
+            rows.append(
+                {"label_a": first, "label_b": second, "automatic": automatic}
+                | {"override": override, "agree": agree}
+            )
+        return rows
+
+    def any_agree(self, firsts: Iterable[str], seconds: Iterable[str]) -> bool:
+        """Two responses agree when any label of one agrees with any label of the other."""
+        seconds = tuple(seconds)
+        return any(self.agree(a, b) for a in firsts for b in seconds)
+
+
+AgreeFunction = Callable[[str, str], bool]

@@ -1,0 +1,59 @@
+"""Table 1 and the rest of the ratings report for one experiment (issue 5, docs/analysis.md)."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis.labels import WordNetMissingError
+from analysis.ratings.report import markdown_table, table1_display
+from analysis.ratings.table1 import Table1Settings
+from analysis.selectors import PARTICIPANT_CHOICES, RatingsInputError, ratings_report
+from analysis.services import ratings_flagged_exclude, ratings_report_write
+from experiment.models import Experiment
+
+
+class Command(BaseCommand):
+    help = "Analyse the ratings of an experiment: CSV, Markdown, PNG figures, printed Table 1."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--experiment", required=True, help="The experiment's slug.")
+        parser.add_argument("--out", type=Path, help="Folder for the files (var/analysis/SLUG).")
+        parser.add_argument("--participants", choices=PARTICIPANT_CHOICES, default="real")
+        parser.add_argument(
+            "--bootstrap", type=int, default=0, help="Replicates over participants."
+        )
+        parser.add_argument("--seed", type=int, default=0, help="Seed of the bootstrap.")
+        parser.add_argument("--threshold", type=float, default=0.8, help="(b)'s share of 'yes'.")
+        parser.add_argument(
+            "--exclude-flagged", action="store_true",
+            help="Exclude the participants the quality checks flag, then analyse without them.",
+        )  # fmt: skip
+
+    def handle(self, *args, **options):
+        experiment = Experiment.objects.filter(slug=options["experiment"]).first()
+        if experiment is None:
+            known = ", ".join(Experiment.objects.values_list("slug", flat=True)) or "none"
+            raise CommandError(f"No experiment {options['experiment']!r} (known: {known}).")
+        if options["bootstrap"] < 0 or not 0 < options["threshold"] <= 1:
+            raise CommandError("--bootstrap must be >= 0 and --threshold in (0, 1].")
+        table = Table1Settings(options["threshold"], options["bootstrap"], options["seed"])
+        report = self._report(experiment, options["participants"], table)
+        if options["exclude_flagged"]:
+            excluded = ratings_flagged_exclude(experiment=experiment, report=report)
+            self.stdout.write(f"Excluded {excluded} flagged participants.")
+            report = self._report(experiment, options["participants"], table)
+        out = options["out"] or Path(settings.BASE_DIR) / "var" / "analysis" / experiment.slug
+        written = ratings_report_write(report=report, out_dir=out, title=experiment.title)
+        self.stdout.write(markdown_table(table1_display(report.table1)))
+        for note in report.notes:
+            self.stdout.write(f"- {note}")
+        self.stdout.write(f"Wrote {len(written)} files to {out}")
+
+    def _report(self, experiment, participants, table):
+        try:
+            return ratings_report(
+                experiment=experiment, participants=participants, table_settings=table
+            )
+        except (RatingsInputError, WordNetMissingError) as error:
+            raise CommandError(str(error)) from error

@@ -1,0 +1,33 @@
+"""Fill an experiment with synthetic participants (docs/analysis.md, "Simulated participants")."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis.ratings.simulation import SimulationSettings
+from analysis.services import SimulationError, simulation_responses_create
+from experiment.models import Experiment
+
+
+class Command(BaseCommand):
+    help = "Add N synthetic participants (marked is_synthetic) with answers to the experiment."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--experiment", required=True, help="The experiment's slug.")
+        parser.add_argument("--participants", type=int, required=True, help="How many.")
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args, **options):
+        experiment = Experiment.objects.filter(slug=options["experiment"]).first()
+        if experiment is None:
+            raise CommandError(f"No experiment {options['experiment']!r}.")
+        try:
+            created = simulation_responses_create(
+                experiment=experiment,
+                participants=options["participants"],
+                settings=SimulationSettings(seed=options["seed"]),
+            )
+        except SimulationError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(
+            f"Added {len(created)} synthetic participants to {experiment.slug}; "
+            "analyse them with analyze_ratings --participants synthetic."
+        )

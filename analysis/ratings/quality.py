@@ -1,0 +1,67 @@
+"""Per-participant data quality and the practice trials (kept out of Table 1)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """When a participant is flagged for review (flags suggest exclusion; they never exclude)."""
+
+    min_median_ms: int = 2000  # a 10x10 panel cannot be inspected faster than this
+    min_practice_accuracy: float = 0.5
+    min_main_trials: int = 1
+
+
+def practice_accuracy(practice: pd.DataFrame) -> pd.DataFrame:
+    """Per practice panel: responses, 'yes' share and accuracy against the intended answer."""
+    if practice.empty:
+        return pd.DataFrame(columns=["panel", "intended_answer", "responses", "yes", "accuracy"])
+    practice = practice.assign(correct=_practice_correct(practice))
+    table = practice.groupby(["panel", "intended_answer"], sort=True).agg(
+        responses=("yes", "size"), yes=("yes", "mean"), accuracy=("correct", "mean")
+    )
+    return (table.reset_index()).assign(
+        yes=lambda t: 100 * t.yes, accuracy=lambda t: 100 * t.accuracy
+    )
+
+
+def _practice_correct(practice: pd.DataFrame) -> pd.Series:
+    """1/0 whether the answer matches the intended one; NaN when the panel has none."""
+    intended = practice["intended_answer"].map({"yes": 1.0, "no": 0.0})
+    return (practice["yes"].astype(float) == intended).astype(float).where(intended.notna())
+
+
+def participant_quality(
+    main: pd.DataFrame, practice: pd.DataFrame, settings: QualitySettings
+) -> pd.DataFrame:
+    """One row per participant: trials, 'yes' share, median time, practice accuracy, flags."""
+    table = main.groupby("participant").agg(
+        main_trials=("yes", "size"), yes_share=("yes", "mean"), median_ms=("response_ms", "median")
+    )
+    if not practice.empty:
+        correct = practice.assign(correct=_practice_correct(practice))
+        table = table.join(correct.groupby("participant")["correct"].mean().rename("practice_acc"))
+    if "practice_acc" not in table:
+        table["practice_acc"] = np.nan
+    table["all_same"] = table["yes_share"].isin([0.0, 1.0]) & (table["main_trials"] > 1)
+    table["flags"] = [_flags(row, settings) for row in table.itertuples()]
+    return table.reset_index()
+
+
+def _flags(row, settings: QualitySettings) -> str:
+    """The reasons a participant deserves a look, joined by '; '."""
+    flags = []
+    if row.all_same:
+        flags.append("all answers the same")
+    if row.median_ms < settings.min_median_ms:
+        flags.append(
+            f"median time {row.median_ms / 1000:.1f} s < {settings.min_median_ms / 1000:g} s"
+        )
+    if np.isfinite(row.practice_acc) and row.practice_acc < settings.min_practice_accuracy:
+        flags.append(f"practice accuracy {100 * row.practice_acc:.0f}%")
+    if row.main_trials < settings.min_main_trials:
+        flags.append("no main trials")
+    return "; ".join(flags)

@@ -1,0 +1,183 @@
+"""The whole ratings report from responses and units: tables, notes, Markdown, files on disk."""
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.labels import AgreementJudge
+from analysis.ratings import plots
+from analysis.ratings.agreement import agreement_arrays
+from analysis.ratings.calibration import q2_calibration
+from analysis.ratings.correlations import SELECTIVITY, interpretability_correlations
+from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
+from analysis.ratings.table1 import MEASURES, Table1Settings, table1
+
+UNIT_COLUMNS = ["network", "layer", "unit", "most_active_wnid", "ccmas_wnid", *SELECTIVITY]
+
+
+@dataclass
+class RatingsReport:
+    """Everything analyze_ratings writes and the admin page shows."""
+
+    table1: pd.DataFrame
+    units: pd.DataFrame
+    correlations: pd.DataFrame
+    calibration: pd.DataFrame
+    practice: pd.DataFrame
+    quality: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    decisions: pd.DataFrame = field(default_factory=pd.DataFrame)  # label pairs decided
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The report's tables by file stem."""
+        return {
+            "table1": self.table1,
+            "units": self.units,
+            "correlations": self.correlations,
+            "q2_calibration": self.calibration,
+            "practice": self.practice,
+            "participants": self.quality,
+            "label_decisions": self.decisions,
+        }
+
+
+def unit_table(units: pd.DataFrame, values: dict, responses_per_unit: pd.Series) -> pd.DataFrame:
+    """Per-unit responses, yes-rate and agreements beside the unit's selectivity scores."""
+    table = units.reindex(columns=UNIT_COLUMNS).copy()
+    table.insert(3, "responses", responses_per_unit.reindex(units.index).fillna(0).astype(int))
+    table.insert(4, "yes_rate", 100 * values["yes_rate"])
+    table.insert(5, "human_agreement", 100 * values["c"])
+    table.insert(6, "agree_most_active", 100 * values["d"])
+    table.insert(7, "agree_ccmas", 100 * values["e"])
+    return table.reset_index(drop=True)
+
+
+def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
+    """What cannot be computed and why, in words a researcher can act on."""
+    notes = []
+    if main.empty:
+        return ["No main-trial responses: Table 1, correlations and calibration are empty."]
+    rated = units.loc[units.index.isin(main["unit"])]
+    no_scores = rated["most_active_wnid"].fillna("").eq("") & rated["ccmas_wnid"].fillna("").eq("")
+    if no_scores.any():
+        examples = ", ".join(
+            f"{r.network} {r.layer}.{r.unit}" for r in rated[no_scores].head(5).itertuples()
+        )
+        notes.append(
+            f"{int(no_scores.sum())} rated units have no selectivity scores (e.g. {examples}): "
+            "(d), (e) and the correlations leave them out; run compute_selectivity or "
+            "import_selectivity for them."
+        )
+    return notes
+
+
+def ratings_report_compute(
+    responses: pd.DataFrame,
+    units: pd.DataFrame,
+    judge: AgreementJudge,
+    table_settings: Table1Settings | None = None,
+    quality_settings: QualitySettings | None = None,
+) -> RatingsReport:
+    """Table 1, per-unit values, correlations, Q2 calibration, practice and participant quality.
+
+    `responses`: participant, unit, is_practice, yes, q2_bin, labels, response_ms, panel,
+    intended_answer. `units`: indexed by unit key; see UNIT_COLUMNS.
+    """
+    table_settings, quality_settings = (
+        table_settings or Table1Settings(),
+        quality_settings or QualitySettings(),
+    )
+    main, practice = responses[~responses["is_practice"]], responses[responses["is_practice"]]
+    rated_units = units.loc[units.index.isin(main["unit"])]
+    arrays = agreement_arrays(main, rated_units, judge)
+    table, values = table1(arrays, table_settings)
+    per_unit = unit_table(rated_units, values, main.groupby("unit").size())
+    return RatingsReport(
+        table1=table,
+        units=per_unit,
+        correlations=interpretability_correlations(per_unit),
+        calibration=q2_calibration(main),
+        practice=practice_accuracy(practice),
+        quality=participant_quality(main, practice, quality_settings)
+        if len(responses)
+        else pd.DataFrame(),
+        notes=[
+            *missing_notes(main, units),
+            f"Label overrides: {len(judge.used_overrides)} used of {len(judge.overrides)} stored.",
+        ],
+        decisions=pd.DataFrame(judge.decisions()),
+        settings={"table1": asdict(table_settings), "quality": asdict(quality_settings)},
+    )
+
+
+def _cell(value) -> str:
+    """A table cell: floats to one decimal, NaN as an en dash."""
+    if isinstance(value, float | np.floating):
+        return "–" if np.isnan(value) else f"{value:.1f}"
+    return str(value)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table."""
+    header = "| " + " | ".join(map(str, table.columns)) + " |"
+    rule = "|" + "---|" * len(table.columns)
+    rows = [
+        "| " + " | ".join(_cell(v) for v in row) + " |" for row in table.itertuples(index=False)
+    ]
+    return "\n".join([header, rule, *rows])
+
+
+def table1_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 as the paper prints it: 'value% (±SE%)' per measure."""
+    shown = table[["network", "layer", "units", "responses"]].copy()
+    for name in MEASURES:
+        shown[f"({name})"] = [
+            "–" if np.isnan(v) else f"{v:.1f}% (±{s:.1f}%)" if np.isfinite(s) else f"{v:.1f}%"
+            for v, s in zip(table[name], table[f"{name}_se"], strict=True)
+        ]
+    return shown
+
+
+def ratings_report_markdown(report: RatingsReport, title: str) -> str:
+    """The report as Markdown: Table 1, notes, correlations, calibration, practice, quality."""
+    parts = [f"# {title}", "", markdown_table(table1_display(report.table1)), ""]
+    parts += [f"- {note}" for note in report.notes] + [""]
+    for heading, table in (
+        ("Interpretability vs selectivity", report.correlations),
+        ("Q2 calibration", report.calibration),
+        ("Practice trials (not in Table 1)", report.practice),
+        ("Participants", report.quality),
+    ):
+        parts += [f"## {heading}", "", markdown_table(table) if len(table) else "(none)", ""]
+    return "\n".join(parts)
+
+
+def ratings_report_figures(report: RatingsReport) -> dict[str, bytes]:
+    """PNG figures by file name."""
+    figures = {"table1.png": plots.table1_figure(report.table1)}
+    if report.calibration["responses"].sum():
+        figures["q2_calibration.png"] = plots.calibration_figure(report.calibration)
+    for measure in SELECTIVITY:
+        if report.units[measure].notna().any():
+            figures[f"scatter_{measure}.png"] = plots.scatter_figure(report.units, measure)
+    return figures
+
+
+def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> list[Path]:
+    """Write CSVs, report.md, the figures and the settings; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stem, table in report.tables().items():
+        table.to_csv(out_dir / f"{stem}.csv", index=False)
+        written.append(out_dir / f"{stem}.csv")
+    (out_dir / "report.md").write_text(ratings_report_markdown(report, title))
+    (out_dir / "settings.json").write_text(json.dumps(report.settings, indent=2, default=str))
+    written += [out_dir / "report.md", out_dir / "settings.json"]
+    for name, png in ratings_report_figures(report).items():
+        (out_dir / name).write_bytes(png)
+        written.append(out_dir / name)
+    return written

@@ -1,0 +1,154 @@
+"""Reads of the analysis app: the ratings report and what it is built from (issue 5)."""
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+from django.db.models import Count, Q
+
+from analysis.labels import AgreementJudge, AgreementSettings, LabelMatcher, load_wordnet
+from analysis.models import LabelAgreementOverride, SelectivityScore
+from analysis.ratings.quality import QualitySettings
+from analysis.ratings.report import RatingsReport, ratings_report_compute
+from analysis.ratings.table1 import Table1Settings
+from experiment.models import Experiment, Panel, Response
+
+CLASS_INDEX = Path(__file__).resolve().parent.parent / "generator/am/data/imagenet_class_index.json"
+PARTICIPANT_CHOICES = ("real", "synthetic", "all")
+
+
+class RatingsInputError(ValueError):
+    """The ratings cannot be analysed as asked; the message says what is missing."""
+
+
+@cache
+def labels_class_index() -> dict[int, tuple[str, str]]:
+    """ImageNet class index -> (WordNet id, class name)."""
+    raw = json.loads(CLASS_INDEX.read_text())
+    return {int(k): (wnid, name.replace("_", " ")) for k, (wnid, name) in raw.items()}
+
+
+@cache
+def labels_matcher(data_dir: str, agreement: AgreementSettings | None = None) -> LabelMatcher:
+    """The WordNet matcher, loaded once per process (its decisions are cached inside)."""
+    return LabelMatcher(load_wordnet(data_dir), agreement or AgreementSettings())
+
+
+def overrides_mapping() -> dict[tuple[str, str], bool]:
+    """The researchers' decisions by sorted label pair."""
+    return {(o.label_a, o.label_b): o.agree for o in LabelAgreementOverride.objects.all()}
+
+
+def labels_judge() -> AgreementJudge:
+    """Automatic agreement on the configured WordNet, with the stored overrides on top."""
+    return AgreementJudge(labels_matcher(str(settings.NLTK_DATA_DIR)), overrides_mapping())
+
+
+def ratings_participants(*, experiment: Experiment, participants: str = "real"):
+    """The included participants of one kind; real and synthetic are only mixed when asked."""
+    if participants not in PARTICIPANT_CHOICES:
+        raise RatingsInputError(f"participants must be one of {PARTICIPANT_CHOICES}")
+    chosen = experiment.participants.filter(excluded=False)
+    if participants != "all":
+        chosen = chosen.filter(is_synthetic=participants == "synthetic")
+    return chosen
+
+
+def ratings_participant_counts(*, experiment: Experiment) -> dict[str, int]:
+    """How many real and synthetic participants answered, and how many are excluded."""
+    answered = experiment.participants.annotate(n=Count("responses")).filter(n__gt=0)
+    return answered.aggregate(
+        real=Count("id", filter=Q(is_synthetic=False, excluded=False)),
+        synthetic=Count("id", filter=Q(is_synthetic=True, excluded=False)),
+        excluded=Count("id", filter=Q(excluded=True)),
+    )
+
+
+def unit_keys(frame: pd.DataFrame, unit_column: str = "unit") -> pd.Series:
+    """The key of each unit in the analysis' tables: network|layer|unit."""
+    number = frame[unit_column].astype("Int64").astype(str)
+    return frame["network"] + "|" + frame["layer"] + "|" + number
+
+
+def ratings_responses_frame(*, experiment: Experiment, participants: str = "real") -> pd.DataFrame:
+    """One row per response of the chosen participants, practice trials included."""
+    judge_labels = labels_judge().matcher.labels
+    rows = Response.objects.filter(
+        participant__in=ratings_participants(experiment=experiment, participants=participants)
+    ).values_list(
+        "participant_id", "panel_id", "panel__network", "panel__layer", "panel__unit",
+        "is_practice", "q1_yes", "q2_bin", "q3_first", "q3_second", "response_ms",
+        "panel__intended_answer",
+    )  # fmt: skip
+    frame = pd.DataFrame(
+        rows,
+        columns=["participant", "panel", "network", "layer", "unit_number", "is_practice", "yes",
+                 "q2_bin", "q3_first", "q3_second", "response_ms", "intended_answer"],
+    )  # fmt: skip
+    frame["unit"] = unit_keys(frame, "unit_number")
+    frame["labels"] = [
+        judge_labels(a, b) for a, b in zip(frame.q3_first, frame.q3_second, strict=True)
+    ]
+    frame["q2_bin"] = frame["q2_bin"].astype(float)
+    return frame
+
+
+def _wnid(index) -> str:
+    """WordNet id of an ImageNet class index, '' when unknown."""
+    if index is None or pd.isna(index):
+        return ""
+    return labels_class_index().get(int(index), ("", ""))[0]
+
+
+def ratings_units_frame(*, experiment: Experiment) -> pd.DataFrame:
+    """Each main unit of the experiment with its selectivity scores (NaN where none stored)."""
+    panels = Panel.objects.filter(experiment=experiment, is_practice=False)
+    keys = pd.DataFrame(
+        panels.values_list("network", "layer", "unit").distinct(),
+        columns=["network", "layer", "unit"],
+    )
+    scores = pd.DataFrame.from_records(
+        SelectivityScore.objects.filter(network__in=set(keys.network)).values()
+    )
+    units = keys.merge(scores, on=["network", "layer", "unit"], how="left") if len(scores) else keys
+    for column in ("most_active_class", "ccmas_class"):
+        units[column.replace("_class", "_wnid")] = [
+            _wnid(v) for v in units.get(column, pd.Series([None] * len(units)))
+        ]
+    return units.set_axis(unit_keys(units).to_numpy())
+
+
+def ratings_report(
+    *,
+    experiment: Experiment,
+    participants: str = "real",
+    table_settings: Table1Settings | None = None,
+    quality_settings: QualitySettings | None = None,
+) -> RatingsReport:
+    """The whole ratings report of an experiment, with notes on the data it used."""
+    counts = ratings_participant_counts(experiment=experiment)
+    if participants == "real" and counts["real"] == 0 and counts["synthetic"] > 0:
+        raise RatingsInputError(
+            f"{experiment.slug} has only synthetic participants ({counts['synthetic']}); "
+            "analyse them with participants='synthetic' (--participants synthetic)."
+        )
+    responses = ratings_responses_frame(experiment=experiment, participants=participants)
+    judge = labels_judge()
+    report = ratings_report_compute(
+        responses, ratings_units_frame(experiment=experiment), judge,
+        table_settings, quality_settings,
+    )  # fmt: skip
+    report.notes.insert(0, _used_note(experiment, participants, counts, responses))
+    return report
+
+
+def _used_note(experiment, participants, counts, responses) -> str:
+    """Which participants the report used."""
+    used = responses["participant"].nunique() if len(responses) else 0
+    return (
+        f"Experiment {experiment.slug}: {used} {participants} participants analysed "
+        f"(answered: {counts['real']} real, {counts['synthetic']} synthetic; "
+        f"{counts['excluded']} excluded and left out)."
+    )

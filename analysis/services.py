@@ -1,0 +1,186 @@
+"""State changes of the analysis app: label overrides, exclusions, simulated data, reports."""
+
+from pathlib import Path
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from analysis.labels import pair_key, split_labels
+from analysis.models import LabelAgreementOverride, SelectivityScore
+from analysis.ratings.report import RatingsReport, ratings_report_save
+from analysis.ratings.simulation import (
+    SimulationSettings,
+    simulate_answers,
+    unit_interpretability,
+)
+from analysis.selectors import labels_class_index, labels_judge
+from experiment.models import Experiment, Panel, Participant, Response, TrialList
+
+
+class SimulationError(ValueError):
+    """The experiment cannot be filled with synthetic participants; the message says why."""
+
+
+def overrides_normalise(label: str) -> str:
+    """A label as overrides store it: a WordNet id as it is, else the normalised label."""
+    label = label.strip()
+    if label.lower().startswith("n") and label[1:].isdigit():
+        return label.lower()
+    cleaned = split_labels(label)
+    if len(cleaned) != 1:
+        raise ValueError(f"{label!r} is not one label (got {len(cleaned)} after cleaning)")
+    return labels_judge().matcher.normalise(cleaned[0])
+
+
+def overrides_set(
+    *, label_a: str, label_b: str, agree: bool, note: str = "", decided_by: str = ""
+) -> LabelAgreementOverride:
+    """Store (or replace) a researcher's decision on a pair of labels, order-free."""
+    first, second = pair_key(overrides_normalise(label_a), overrides_normalise(label_b))
+    with transaction.atomic():
+        override, _ = LabelAgreementOverride.objects.update_or_create(
+            label_a=first,
+            label_b=second,
+            defaults={"agree": agree, "note": note, "decided_by": decided_by},
+        )
+    return override
+
+
+def ratings_participants_exclude(*, participants, reason: str) -> int:
+    """Leave participants out of every analysis from now on; returns how many changed."""
+    if not reason.strip():
+        raise ValueError("an exclusion needs a reason (it is shown in the report)")
+    with transaction.atomic():
+        return Participant.objects.filter(pk__in=[p.pk for p in participants]).update(
+            excluded=True, exclusion_reason=reason[:500]
+        )
+
+
+def ratings_flagged_exclude(*, experiment: Experiment, report: RatingsReport) -> int:
+    """Exclude the participants the report's quality checks flagged, with the flags as reason."""
+    flagged = report.quality[report.quality["flags"].astype(bool)] if len(report.quality) else []
+    changed = 0
+    for row in getattr(flagged, "itertuples", lambda: [])():
+        participant = experiment.participants.filter(pk=row.participant)
+        changed += ratings_participants_exclude(participants=participant, reason=row.flags)
+    return changed
+
+
+def ratings_report_write(*, report: RatingsReport, out_dir: Path, title: str) -> list[Path]:
+    """Write the report's CSVs, Markdown, figures and settings into out_dir."""
+    return ratings_report_save(report, Path(out_dir), title)
+
+
+def _simulation_lists(experiment: Experiment, count: int) -> list[TrialList]:
+    """Lists for `count` new participants, the least-filled first, round robin."""
+    lists = list(experiment.trial_lists.prefetch_related("items").order_by("number"))
+    lists = [trial_list for trial_list in lists if trial_list.items.all()]
+    if not lists:
+        raise SimulationError(
+            f"{experiment.slug} has no trial lists with panels; import panels and build the "
+            "lists first (build_lists), then simulate."
+        )
+    filled = {t.pk: t.participants.count() for t in lists}
+    lists.sort(key=lambda t: (filled[t.pk], t.number))
+    return [lists[i % len(lists)] for i in range(count)]
+
+
+def _simulation_own_labels(experiment: Experiment, rng) -> dict[int, str]:
+    """Each main panel's 'true' label: its unit's most-active class name, else a random class."""
+    classes = labels_class_index()
+    scores = {
+        (s.network, s.layer, s.unit): s.most_active_class
+        for s in SelectivityScore.objects.filter(most_active_class__isnull=False)
+    }
+    names = [name for _, name in classes.values()]
+    own = {}
+    for panel in Panel.objects.filter(experiment=experiment, is_practice=False):
+        index = scores.get((panel.network, panel.layer, panel.unit))
+        own[panel.pk] = classes[index][1] if index in classes else names[rng.integers(len(names))]
+    return own
+
+
+def _simulation_practice(participant, practice, start_index, rng) -> list[Response]:
+    """Practice answers: the intended one 90% of the time (a coin flip when none is set)."""
+    responses = []
+    for offset, panel in enumerate(practice):
+        correct = rng.random() < 0.9
+        yes = (
+            (panel.intended_answer == "yes") == correct
+            if panel.intended_answer
+            else rng.random() < 0.5
+        )
+        responses.append(
+            Response(
+                participant=participant, panel=panel, trial_index=start_index + offset,
+                is_practice=True, q1_yes=yes, q2_bin=2 if yes else None,
+                q3_first=panel.intended_label if yes else "",
+                response_ms=int(rng.lognormal(np.log(6000), 0.4)),
+            )
+        )  # fmt: skip
+    return responses
+
+
+def _simulation_main(participant, panels, own, interpretability, bias, settings, rng):
+    """Main-trial answers of one participant, following the documented model."""
+    answers = simulate_answers(
+        np.array([interpretability[p.pk] for p in panels]),
+        np.full(len(panels), bias),
+        [own[p.pk] for p in panels],
+        sorted(set(own.values())),
+        settings,
+        rng,
+    )
+    return [
+        Response(
+            participant=participant, panel=panel, trial_index=index, is_practice=False,
+            q1_yes=bool(answers["yes"][i]),
+            q2_bin=int(answers["q2_bin"][i]) if answers["yes"][i] else None,
+            q3_first=str(answers["label"][i]), response_ms=int(answers["response_ms"][i]),
+        )
+        for i, (index, panel) in enumerate(panels.items())
+    ]  # fmt: skip
+
+
+def simulation_responses_create(
+    *, experiment: Experiment, participants: int, settings: SimulationSettings | None = None
+) -> list[Participant]:
+    """Add `participants` synthetic, completed participants with answers to their lists."""
+    if participants < 1:
+        raise SimulationError("the number of participants must be at least 1")
+    settings = settings or SimulationSettings()
+    rng = np.random.default_rng(settings.seed)
+    lists = _simulation_lists(experiment, participants)
+    practice = list(Panel.objects.filter(experiment=experiment, is_practice=True).order_by("id"))
+    own = _simulation_own_labels(experiment, rng)
+    panel_ids = sorted(own)
+    layers = dict(Panel.objects.filter(pk__in=panel_ids).values_list("pk", "layer"))
+    p_unit = unit_interpretability([layers[pk] for pk in panel_ids], settings, rng)
+    interpretability = dict(zip(panel_ids, p_unit, strict=True))
+    with transaction.atomic():
+        return _simulation_store(experiment, lists, practice, own, interpretability, settings, rng)
+
+
+def _simulation_store(experiment, lists, practice, own, interpretability, settings, rng):
+    """Create the participants and bulk-create their responses."""
+    start = experiment.participants.filter(is_synthetic=True).count()
+    now, created, responses = timezone.now(), [], []
+    for number, trial_list in enumerate(lists, start=start):
+        main = [item.panel for item in trial_list.items.select_related("panel")]
+        main = [main[i] for i in rng.permutation(len(main))]
+        participant = Participant.objects.create(
+            experiment=experiment, external_id=f"synthetic-s{settings.seed}-{number}",
+            trial_list=trial_list, trial_order=[p.pk for p in practice + main],
+            status=Participant.Status.COMPLETED, consented_at=now, completed_at=now,
+            is_synthetic=True,
+        )  # fmt: skip
+        bias = rng.normal(0, settings.participant_sd)
+        panels = dict(enumerate(main, start=len(practice)))
+        responses += _simulation_practice(participant, practice, 0, rng)
+        responses += _simulation_main(
+            participant, panels, own, interpretability, bias, settings, rng
+        )
+        created.append(participant)
+    Response.objects.bulk_create(responses, batch_size=2000)
+    return created
