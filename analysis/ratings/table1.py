@@ -5,6 +5,7 @@ multiplicities for the bootstrap over participants (a participant drawn twice co
 but a response is never paired with its own copy).
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,8 +104,8 @@ def bootstrap_se(arrays, threshold, replicates, seed) -> np.ndarray:
         draws[b] = layer_estimates(arrays, multiplicity[arrays.participant], threshold)[0]
     if replicates < 2:
         return np.full(draws.shape[1:], np.nan)
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as quiet:
-        quiet.filter(RuntimeWarning)  # a layer with no interpretable unit in some replicate
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a layer with no value in a replicate
         return np.nanstd(draws, axis=0, ddof=1)
 
 

@@ -1,13 +1,10 @@
 """Small hand-built response tables for the ratings tests (not a test module)."""
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-from analysis.labels import AgreementJudge, LabelMatcher, load_wordnet
+from analysis.labels import AgreementJudge, LabelMatcher
 
-NLTK_DATA = Path(__file__).resolve().parents[2] / "var" / "nltk_data"
 FLAT_COATED_RETRIEVER, GRANNY_SMITH, SPORTS_CAR, EGGNOG = (
     "n02099267",
     "n07742313",
@@ -18,8 +15,12 @@ FLAT_COATED_RETRIEVER, GRANNY_SMITH, SPORTS_CAR, EGGNOG = (
 
 @pytest.fixture(scope="session")
 def matcher() -> LabelMatcher:
-    """The real WordNet matcher (make wordnet builds var/nltk_data)."""
-    return LabelMatcher(load_wordnet(NLTK_DATA))
+    """The real WordNet matcher (make wordnet builds var/nltk_data), loaded once per session."""
+    from django.conf import settings
+
+    from analysis.selectors import labels_matcher
+
+    return labels_matcher(str(settings.NLTK_DATA_DIR))
 
 
 def units_frame(rows: list[tuple]) -> pd.DataFrame:

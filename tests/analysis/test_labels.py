@@ -1,0 +1,108 @@
+"""Label normalisation and WordNet agreement, with the paper's examples (Fig. 4, appendix 5)."""
+
+import nltk
+import pytest
+
+from analysis.labels import (
+    AgreementJudge,
+    AgreementSettings,
+    LabelMatcher,
+    WordNetMissingError,
+    load_wordnet,
+    split_labels,
+)
+from tests.analysis.ratings_data import (
+    EGGNOG,
+    FLAT_COATED_RETRIEVER,
+    GRANNY_SMITH,
+    matcher,  # noqa: F401  (fixture)
+)
+
+
+@pytest.mark.parametrize(
+    ("answers", "labels"),
+    [
+        (("Dogs",), ("dogs",)),
+        (("green peppers, apples",), ("green peppers", "apples")),
+        (("fish and goldfish", "shark"), ("fish", "goldfish")),  # at most two labels
+        (("  The Beer-Glass!! ", ""), ("beer-glass",)),
+        (("a dog / a cat",), ("dog", "cat")),
+        (("", "   "), ()),
+        (("dog", "dog"), ("dog",)),
+    ],
+)
+def test_split_labels_cleans_case_punctuation_articles_and_keeps_two(answers, labels):
+    assert split_labels(*answers) == labels
+
+
+def test_wordnet_loads_from_the_nltk_layout(matcher):  # noqa: F811
+    assert matcher.wordnet.get_version() == "3.0"
+    assert "dog.n.01" in [s.name() for s in matcher.wordnet.synsets("dog")]
+
+
+def test_plurals_are_singular_after_normalising(matcher):  # noqa: F811
+    assert matcher.labels("Dogs", "green peppers") == ("dog", "green pepper")
+    assert matcher.labels("apples, beer glasses") == ("apple", "beer glass")
+    assert matcher.labels("geese") == ("goose",)
+
+
+@pytest.mark.parametrize(
+    ("label", "wnid"),
+    [
+        ("dogs", FLAT_COATED_RETRIEVER),
+        ("drink", EGGNOG),
+        ("beverage", EGGNOG),
+        ("apples", GRANNY_SMITH),
+    ],
+)
+def test_paper_examples_agree_with_their_imagenet_class(matcher, label, wnid):  # noqa: F811
+    (normalised,) = matcher.labels(label)
+    assert matcher.auto_agree(normalised, wnid)
+
+
+def test_green_peppers_and_apples_are_one_broad_class(matcher):  # noqa: F811
+    assert matcher.auto_agree("apple", "green pepper")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("car", "hammer"), ("dog", "car"), ("bird", "fish"), ("monitor", "dog"), ("thing", "dog")],
+)
+def test_unrelated_or_too_general_labels_disagree(matcher, first, second):  # noqa: F811
+    assert not matcher.auto_agree(first, second)
+
+
+def test_dog_disagrees_with_an_unrelated_class(matcher):  # noqa: F811
+    assert not matcher.auto_agree("dog", "n03782006")  # monitor (the screen)
+
+
+def test_a_stricter_distance_makes_distant_hypernyms_disagree(matcher):  # noqa: F811
+    strict = LabelMatcher(
+        matcher.wordnet, AgreementSettings(max_hypernym_distance=3, max_shared_distance=3)
+    )
+    assert not strict.auto_agree("dog", FLAT_COATED_RETRIEVER)  # 4 steps up
+    assert strict.auto_agree("apple", GRANNY_SMITH)  # 2 steps up
+
+
+def test_unknown_words_only_agree_with_themselves(matcher):  # noqa: F811
+    assert not matcher.known("blorptang")
+    assert matcher.auto_agree("blorptang", "blorptang")
+    assert not matcher.auto_agree("blorptang", "dog")
+
+
+def test_overrides_win_either_way_and_are_counted(matcher):  # noqa: F811
+    judge = AgreementJudge(matcher, {("car", "dog"): True, ("apple", "green pepper"): False})
+    assert judge.agree("dog", "car")
+    assert not judge.agree("green pepper", "apple")
+    assert judge.agree("dog", "dog")
+    assert judge.used_overrides == {("car", "dog"), ("apple", "green pepper")}
+    decisions = {(d["label_a"], d["label_b"]): d for d in judge.decisions()}
+    assert decisions[("car", "dog")] | {} == {
+        "label_a": "car", "label_b": "dog", "automatic": False, "override": True, "agree": True
+    }  # fmt: skip
+
+
+def test_missing_wordnet_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(nltk.data, "path", [])
+    with pytest.raises(WordNetMissingError, match="make wordnet"):
+        load_wordnet(tmp_path)

@@ -1,0 +1,115 @@
+"""Q2 calibration, practice and participant quality, correlations, and the written report."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.ratings.calibration import leave_one_out_yes, q2_calibration
+from analysis.ratings.correlations import correlation_row, interpretability_correlations
+from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
+from analysis.ratings.report import ratings_report_compute, ratings_report_save
+from tests.analysis.ratings_data import hand_case, matcher  # noqa: F401
+
+
+def test_leave_one_out_share_excludes_the_respondent():
+    responses = pd.DataFrame({"unit": ["u"] * 4 + ["v"], "yes": [True, True, False, False, True]})
+    shares = leave_one_out_yes(responses).tolist()
+    assert shares[:4] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
+    assert np.isnan(shares[4])  # alone on its unit
+
+
+def test_q2_calibration_puts_each_yes_in_its_bin():
+    responses = pd.DataFrame(
+        {
+            "unit": ["u"] * 4,
+            "yes": [True, True, True, False],
+            "q2_bin": [4.0, 4.0, 0.0, np.nan],
+        }
+    )
+    table = q2_calibration(responses).set_index("q2_bin")
+    assert table.loc["80-100%", "responses"] == 2
+    assert table.loc["80-100%", "observed"] == pytest.approx(100 * 2 / 3)
+    assert table.loc["0-20%", "observed"] == pytest.approx(100 * 2 / 3)
+    assert table.loc["40-60%", "responses"] == 0
+    assert table["predicted"].tolist() == [10, 30, 50, 70, 90]
+
+
+def quality_frames():
+    main = pd.DataFrame(
+        {
+            "participant": [1, 1, 2, 2, 3, 3],
+            "yes": [True, False, True, True, True, False],
+            "response_ms": [6000, 7000, 5000, 5000, 800, 900],
+        }
+    )
+    practice = pd.DataFrame(
+        {
+            "participant": [1, 1, 2, 2, 3, 3],
+            "panel": [10, 11, 10, 11, 10, 11],
+            "intended_answer": ["yes", "no", "yes", "no", "yes", "no"],
+            "yes": [True, False, False, True, True, False],
+        }
+    )
+    return main, practice
+
+
+def test_participants_are_flagged_for_all_same_answers_speed_and_practice():
+    main, practice = quality_frames()
+    table = participant_quality(main, practice, QualitySettings()).set_index("participant")
+    assert table.loc[1, "flags"] == ""
+    assert "all answers the same" in table.loc[2, "flags"]
+    assert "practice accuracy 0%" in table.loc[2, "flags"]
+    assert "median time 0.8 s" in table.loc[3, "flags"]
+    assert table.loc[3, "practice_acc"] == 1.0
+
+
+def test_practice_accuracy_is_reported_per_panel():
+    _, practice = quality_frames()
+    table = practice_accuracy(practice).set_index("panel")
+    assert table.loc[10, "accuracy"] == pytest.approx(200 / 3)
+    assert table.loc[11, "accuracy"] == pytest.approx(200 / 3)
+    assert table.loc[10, "responses"] == 3
+
+
+def test_correlations_of_a_monotone_relation_are_one_and_constants_are_nan():
+    x = np.arange(10.0)
+    assert correlation_row(x, x**3)["spearman"] == pytest.approx(1.0)
+    assert correlation_row(x, x**3)["pearson"] < 1.0
+    assert np.isnan(correlation_row(x, np.ones(10))["spearman"])
+    assert correlation_row(x[:2], x[:2])["n"] == 2
+
+
+def test_correlations_cover_every_measure_present_per_layer_and_overall():
+    units = pd.DataFrame(
+        {
+            "network": ["n"] * 6, "layer": ["a"] * 3 + ["b"] * 3,
+            "yes_rate": [10, 20, 30, 40, 50, 60.0], "human_agreement": [1, 2, 3, 4, 5, 6.0],
+            "precision": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "ccmas": [np.nan] * 6,
+        }
+    )  # fmt: skip
+    table = interpretability_correlations(units)
+    assert set(table["measure"]) == {"precision"}  # ccmas has no values
+    assert set(table["layer"]) == {"all", "a", "b"}
+    assert table["spearman"].dropna().eq(1.0).all()
+
+
+def test_the_report_is_written_as_csv_markdown_and_png(matcher, tmp_path):  # noqa: F811
+    responses, units, judge = hand_case(matcher)
+    report = ratings_report_compute(responses, units, judge)
+    written = {path.name for path in ratings_report_save(report, tmp_path, "Hand case")}
+    assert {"table1.csv", "units.csv", "report.md", "table1.png", "label_decisions.csv"} <= written
+    markdown = (tmp_path / "report.md").read_text()
+    assert "71.4% (±12.1%)" in markdown
+    assert "Label overrides: 0 used of 0 stored." in markdown
+    assert (tmp_path / "table1.png").read_bytes()[:4] == b"\x89PNG"
+    units_csv = pd.read_csv(tmp_path / "units.csv")
+    assert units_csv["yes_rate"].tolist() == pytest.approx([100, 80, 25])
+
+
+def test_missing_selectivity_scores_are_named_in_the_notes(matcher):  # noqa: F811
+    responses, units, judge = hand_case(matcher)
+    units.loc["u2", ["most_active_wnid", "ccmas_wnid"]] = ""
+    report = ratings_report_compute(responses, units, judge)
+    assert any(
+        "1 rated units have no selectivity scores" in n and "net L.2" in n for n in report.notes
+    )
