@@ -91,7 +91,7 @@ def ratings_responses_frame(*, experiment: Experiment, participants: str = "real
     frame["labels"] = [
         judge_labels(a, b) for a, b in zip(frame.q3_first, frame.q3_second, strict=True)
     ]
-    frame["q2_bin"] = frame["q2_bin"].astype(float)
+    frame = frame.astype({"q2_bin": float, "yes": bool, "is_practice": bool, "response_ms": float})
     return frame
 
 

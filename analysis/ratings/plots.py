@@ -35,7 +35,8 @@ def table1_figure(table: pd.DataFrame) -> bytes:
         ["(a) yes", "(b) >=80%", "(c) humans", "(d) most active", "(e) CCMAS"],
     )
     axis.set_ylabel("%")
-    axis.legend(fontsize="small")
+    if len(table):
+        axis.legend(fontsize="small")
     return _png(figure)
 
 
@@ -47,7 +48,8 @@ def scatter_figure(unit_table: pd.DataFrame, measure: str) -> bytes:
             axis.scatter(group[measure], group[what], s=8, alpha=0.6, label=f"{network} {layer}")
         axis.set_xlabel(measure)
         axis.set_ylabel(what)
-    axes[0].legend(fontsize="small")
+    if len(unit_table):
+        axes[0].legend(fontsize="small")
     return _png(figure)
 
 

@@ -91,7 +91,8 @@ def ratings_report_compute(
         table_settings or Table1Settings(),
         quality_settings or QualitySettings(),
     )
-    main, practice = responses[~responses["is_practice"]], responses[responses["is_practice"]]
+    is_practice = responses["is_practice"].astype(bool)
+    main, practice = responses.loc[~is_practice], responses.loc[is_practice]
     rated_units = units.loc[units.index.isin(main["unit"])]
     arrays = agreement_arrays(main, rated_units, judge)
     table, values = table1(arrays, table_settings)
@@ -114,7 +115,7 @@ def ratings_report_compute(
     )
 
 
-def _cell(value) -> str:
+def format_cell(value) -> str:
     """A table cell: floats to one decimal, NaN as an en dash."""
     if isinstance(value, float | np.floating):
         return "–" if np.isnan(value) else f"{value:.1f}"
@@ -125,9 +126,8 @@ def markdown_table(table: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table."""
     header = "| " + " | ".join(map(str, table.columns)) + " |"
     rule = "|" + "---|" * len(table.columns)
-    rows = [
-        "| " + " | ".join(_cell(v) for v in row) + " |" for row in table.itertuples(index=False)
-    ]
+    cells = ([format_cell(v) for v in row] for row in table.itertuples(index=False))
+    rows = ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join([header, rule, *rows])
 
 

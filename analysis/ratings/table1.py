@@ -14,6 +14,9 @@ import pandas as pd
 from analysis.ratings.agreement import AgreementArrays
 
 MEASURES = ("a", "b", "c", "d", "e")
+COLUMNS = ["network", "layer", "responses", "units", "a", "a_se", "b", "b_se"] + [
+    f"{m}{suffix}" for m in "cde" for suffix in ("", "_se", "_units")
+]
 
 
 @dataclass(frozen=True)
@@ -126,4 +129,4 @@ def table1(arrays: AgreementArrays, settings: Table1Settings) -> tuple[pd.DataFr
             if k >= 2:
                 row[f"{name}_units"] = int(counts[g, k])
         rows.append(row)
-    return pd.DataFrame(rows), values
+    return pd.DataFrame(rows, columns=COLUMNS), values

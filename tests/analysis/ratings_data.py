@@ -62,3 +62,54 @@ def hand_case(matcher, overrides=None):
         matcher,
     )  # fmt: skip
     return responses, units, AgreementJudge(matcher, overrides or {})
+
+
+def build_experiment(slug="exp", units_per_layer=None, lists=2, practice=2, scores=True):
+    """An experiment with main panels in `lists` trial lists, practice panels and (optionally)
+    selectivity scores whose most-active class is a dog breed for conv5 and eggnog for fc8."""
+    from analysis.models import SelectivityScore
+    from experiment.models import Experiment, Panel, TrialList, TrialListItem
+
+    units_per_layer = units_per_layer or {"conv5": 4, "fc8": 4}
+    experiment = Experiment.objects.create(slug=slug, title=f"Experiment {slug}")
+    trial_lists = [TrialList.objects.create(experiment=experiment, number=n) for n in range(lists)]
+    classes = {"conv5": 208, "fc8": 969}  # Labrador retriever, eggnog
+    for layer, count in units_per_layer.items():
+        for unit in range(count):
+            panel = Panel.objects.create(
+                experiment=experiment, source=f"{layer}-{unit}", image="p.png",
+                display_image="p.jpg", network="alexnet", layer=layer, unit=unit,
+            )  # fmt: skip
+            TrialListItem.objects.create(trial_list=trial_lists[unit % lists], panel=panel)
+            if scores:
+                SelectivityScore.objects.get_or_create(
+                    network="alexnet", layer=layer, unit=unit,
+                    defaults={"n_images": 10, "most_active_class": classes.get(layer, 1),
+                              "ccmas_class": classes.get(layer, 1), "precision": unit / 10,
+                              "ccmas": 0.1 * unit},
+                )  # fmt: skip
+    for n in range(practice):
+        Panel.objects.create(
+            experiment=experiment, source=f"practice-{n}", image="p.png", display_image="p.jpg",
+            is_practice=True, intended_answer="yes" if n % 2 == 0 else "no",
+            intended_label="fish" if n % 2 == 0 else "",
+        )  # fmt: skip
+    return experiment
+
+
+def answer_all(experiment, external_id, yes, label="dog", synthetic=False, ms=5000):
+    """A completed participant who answers every panel of the experiment the same way."""
+    from experiment.models import Participant, Response
+
+    participant = Participant.objects.create(
+        experiment=experiment, external_id=external_id, is_synthetic=synthetic,
+        status=Participant.Status.COMPLETED,
+    )  # fmt: skip
+    for index, panel in enumerate(experiment.panels.order_by("is_practice", "id")):
+        said_yes = yes(panel) if callable(yes) else yes
+        Response.objects.create(
+            participant=participant, panel=panel, trial_index=index,
+            is_practice=panel.is_practice, q1_yes=said_yes, q2_bin=4 if said_yes else None,
+            q3_first=label if said_yes else "", response_ms=ms,
+        )  # fmt: skip
+    return participant

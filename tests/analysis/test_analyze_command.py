@@ -1,0 +1,123 @@
+"""analyze_ratings: files, printed table, bad input, real vs synthetic, exclusions."""
+
+import pandas as pd
+import pytest
+from django.core.management import CommandError, call_command
+
+from analysis.selectors import ratings_report
+from analysis.services import ratings_participants_exclude
+from tests.analysis.ratings_data import answer_all, build_experiment
+
+pytestmark = pytest.mark.django_db
+
+
+def analyze(*args) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("analyze_ratings", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_unknown_experiment_names_the_known_ones():
+    build_experiment("known")
+    with pytest.raises(CommandError, match="No experiment 'nope' \\(known: known\\)"):
+        analyze("--experiment", "nope")
+
+
+def test_no_responses_gives_an_empty_report_that_says_so(tmp_path):
+    build_experiment("empty")
+    output = analyze("--experiment", "empty", "--out", str(tmp_path))
+    assert "No main-trial responses" in output
+    assert (tmp_path / "report.md").exists()
+
+
+def test_writes_table_files_and_figures_and_prints_table1(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "p1", yes=lambda panel: panel.layer == "fc8", label="eggnog")
+    answer_all(experiment, "p2", yes=lambda panel: panel.layer == "fc8", label="drinks")
+    output = analyze("--experiment", "exp", "--out", str(tmp_path))
+    assert "| alexnet | conv5 | 4 | 8 | 0.0% (±0.0%)" in output
+    assert "| alexnet | fc8 | 4 | 8 | 100.0% (±0.0%) | 100.0% (±0.0%) | 100.0%" in output
+    for name in ("table1.csv", "units.csv", "correlations.csv", "report.md", "table1.png"):
+        assert (tmp_path / name).exists(), name
+    assert "2 real participants analysed" in output
+
+
+def test_practice_trials_are_left_out_of_table1_and_reported_separately():
+    experiment = build_experiment(units_per_layer={"fc8": 2}, practice=2)
+    answer_all(experiment, "p1", yes=True, label="eggnog")
+    report = ratings_report(experiment=experiment)
+    assert report.table1.iloc[0]["responses"] == 2  # 2 main panels, not 4
+    assert sorted(report.practice["accuracy"]) == [0.0, 100.0]  # said yes to the 'no' panel
+
+
+def test_units_without_selectivity_scores_are_reported(tmp_path):
+    experiment = build_experiment(scores=False)
+    answer_all(experiment, "p1", yes=True, label="dog")
+    output = analyze("--experiment", "exp", "--out", str(tmp_path))
+    assert "8 rated units have no selectivity scores" in output
+    assert "compute_selectivity" in output
+
+
+def test_synthetic_participants_are_not_mixed_with_real_ones_unless_asked(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "real", yes=True, label="dog")
+    answer_all(experiment, "fake", yes=False, synthetic=True)
+    assert ratings_report(experiment=experiment).table1["a"].tolist() == [100.0, 100.0]
+    synthetic = ratings_report(experiment=experiment, participants="synthetic")
+    assert synthetic.table1["a"].tolist() == [0.0, 0.0]
+    assert "1 synthetic participants analysed" in synthetic.notes[0]
+    both = ratings_report(experiment=experiment, participants="all")
+    assert both.table1["a"].tolist() == [50.0, 50.0]
+
+
+def test_only_synthetic_participants_need_an_explicit_choice(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "fake", yes=True, synthetic=True)
+    with pytest.raises(CommandError, match="only synthetic participants.*--participants synthetic"):
+        analyze("--experiment", "exp", "--out", str(tmp_path))
+    output = analyze("--experiment", "exp", "--participants", "synthetic", "--out", str(tmp_path))
+    assert "1 synthetic participants analysed" in output
+
+
+def test_excluded_participants_are_left_out_and_counted():
+    experiment = build_experiment()
+    answer_all(experiment, "good", yes=True)
+    bad = answer_all(experiment, "bad", yes=False)
+    assert ratings_participants_exclude(participants=[bad], reason="straight-lining") == 1
+    report = ratings_report(experiment=experiment)
+    assert report.table1["a"].tolist() == [100.0, 100.0]
+    assert "1 excluded and left out" in report.notes[0]
+
+
+def test_exclude_flagged_marks_fast_all_same_participants(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
+    hasty = answer_all(experiment, "hasty", yes=True, ms=300)
+    output = analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
+    assert "Excluded 1 flagged participants." in output
+    hasty.refresh_from_db()
+    assert hasty.excluded and "median time 0.3 s" in hasty.exclusion_reason
+
+
+def test_bootstrap_option_gives_standard_errors(tmp_path):
+    experiment = build_experiment()
+    for n in range(4):
+        answer_all(experiment, f"p{n}", yes=lambda panel, n=n: (panel.unit or 0) < n)
+    analyze("--experiment", "exp", "--bootstrap", "50", "--out", str(tmp_path))
+    assert '"bootstrap": 50' in (tmp_path / "settings.json").read_text()
+    table = pd.read_csv(tmp_path / "table1.csv")
+    assert (table["a"] == 37.5).all() and (table["a_se"] > 0).all()
+
+
+def test_an_override_changes_the_analysis_and_is_counted():
+    from analysis.services import overrides_set
+
+    experiment = build_experiment(units_per_layer={"conv5": 2})
+    answer_all(experiment, "p1", yes=True, label="car")
+    before = ratings_report(experiment=experiment).table1.iloc[0]
+    overrides_set(label_a="cars", label_b="n02099712", agree=True)  # Labrador retriever
+    after = ratings_report(experiment=experiment)
+    assert (before["d"], after.table1.iloc[0]["d"]) == (0.0, 100.0)
+    assert "Label overrides: 1 used of 1 stored." in after.notes
