@@ -124,11 +124,12 @@ def _simulation_practice(participant, practice, start_index, rng) -> list[Respon
 
 def _simulation_main(participant, panels, own, interpretability, bias, settings, rng):
     """Main-trial answers of one participant, following the documented model."""
+    shown = list(panels.values())
     answers = simulate_answers(
-        np.array([interpretability[p.pk] for p in panels]),
-        np.full(len(panels), bias),
-        [own[p.pk] for p in panels],
-        sorted(set(own.values())),
+        np.array([interpretability[p.pk] for p in shown]),
+        np.full(len(shown), bias),
+        [own[p.pk] for p in shown],
+        [name for _, name in labels_class_index().values()],
         settings,
         rng,
     )

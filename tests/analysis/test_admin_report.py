@@ -1,0 +1,91 @@
+"""The admin: the ratings report page for staff, label overrides, read-only selectivity scores."""
+
+import pytest
+from django.urls import reverse
+
+from analysis.models import LabelAgreementOverride, SelectivityScore
+from tests.analysis.ratings_data import answer_all, build_experiment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def experiment():
+    experiment = build_experiment()
+    answer_all(experiment, "p1", yes=lambda panel: panel.layer == "fc8", label="drinks")
+    answer_all(experiment, "p2", yes=lambda panel: panel.layer == "fc8", label="beverage")
+    return experiment
+
+
+def test_staff_see_table1_figures_notes_and_label_decisions(admin_client, experiment):
+    page = admin_client.get(reverse("admin:analysis_ratings_report", args=["exp"]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "100.0% (±0.0%)" in html
+    assert "2 real participants analysed" in html
+    assert "data:image/png;base64," in html
+    assert "<td>beverage</td><td>drink</td>" in html  # a decided pair, ready to override
+    assert "override to disagree" in html
+
+
+def test_the_report_page_refuses_anonymous_visitors(client, experiment):
+    page = client.get(reverse("admin:analysis_ratings_report", args=["exp"]))
+    assert page.status_code == 302 and "/login/" in page["Location"]
+
+
+def test_synthetic_only_data_shows_the_reason_instead_of_a_table(admin_client):
+    experiment = build_experiment("synth")
+    answer_all(experiment, "fake", yes=True, synthetic=True)
+    url = reverse("admin:analysis_ratings_report", args=["synth"])
+    assert "only synthetic participants" in admin_client.get(url).content.decode()
+    shown = admin_client.get(url, {"participants": "synthetic", "bootstrap": "20"})
+    assert "1 synthetic participants analysed" in shown.content.decode()
+
+
+def test_an_override_is_stored_normalised_and_sorted(admin_client, admin_user):
+    url = reverse("admin:analysis_labelagreementoverride_add")
+    admin_client.post(url, {"label_a": "Green Peppers", "label_b": "apples", "note": "produce"})
+    override = LabelAgreementOverride.objects.get()
+    assert (override.label_a, override.label_b, override.agree) == ("apple", "green pepper", False)
+    assert override.decided_by == admin_user.username
+
+
+def test_the_same_pair_in_the_other_order_is_refused(admin_client):
+    url = reverse("admin:analysis_labelagreementoverride_add")
+    admin_client.post(url, {"label_a": "dog", "label_b": "cat", "agree": "on"})
+    page = admin_client.post(url, {"label_a": "cats", "label_b": "dogs"})
+    assert page.status_code == 200 and "already exists" in page.content.decode()
+    assert LabelAgreementOverride.objects.count() == 1
+
+
+def test_two_labels_in_one_field_are_refused(admin_client):
+    url = reverse("admin:analysis_labelagreementoverride_add")
+    page = admin_client.post(url, {"label_a": "dog, cat", "label_b": "pet"})
+    assert "is not one label" in page.content.decode()
+    assert not LabelAgreementOverride.objects.exists()
+
+
+def test_an_override_changes_the_report_page(admin_client, experiment):
+    url = reverse("admin:analysis_ratings_report", args=["exp"])
+    admin_client.post(
+        reverse("admin:analysis_labelagreementoverride_add"),
+        {"label_a": "drink", "label_b": "beverage"},  # agree unticked: disagree
+    )
+    html = admin_client.get(url).content.decode()
+    assert "Label overrides: 1 used of 1 stored." in html
+
+
+def test_selectivity_scores_are_read_only(admin_client, experiment):
+    score = SelectivityScore.objects.first()
+    assert (
+        admin_client.get(reverse("admin:analysis_selectivityscore_changelist")).status_code == 200
+    )
+    change = reverse("admin:analysis_selectivityscore_change", args=[score.pk])
+    assert admin_client.post(change, {"precision": 1}).status_code == 403
+    add = admin_client.get(reverse("admin:analysis_selectivityscore_add"))
+    assert add.status_code == 403
+
+
+def test_the_override_list_links_to_each_experiments_report(admin_client, experiment):
+    html = admin_client.get(reverse("admin:analysis_labelagreementoverride_changelist")).content
+    assert reverse("admin:analysis_ratings_report", args=["exp"]).encode() in html

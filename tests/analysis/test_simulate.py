@@ -1,0 +1,72 @@
+"""simulate_responses: synthetic participants follow the documented model and stay marked."""
+
+from io import StringIO
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from analysis.ratings.simulation import SimulationSettings, simulate_answers
+from analysis.selectors import ratings_report
+from experiment.models import Experiment, Participant, Response
+from tests.analysis.ratings_data import build_experiment
+
+
+def test_answers_follow_the_unit_interpretability_without_participant_bias():
+    rng = np.random.default_rng(0)
+    p = np.repeat([0.1, 0.9], 20000)
+    answers = simulate_answers(
+        p, np.zeros(len(p)), ["dog"] * len(p), ["x", "y"], SimulationSettings(), rng
+    )
+    assert answers["yes"][:20000].mean() == pytest.approx(0.1, abs=0.01)
+    assert answers["yes"][20000:].mean() == pytest.approx(0.9, abs=0.01)
+    own = answers["label"][20000:][answers["yes"][20000:]]
+    assert (own == "dog").mean() == pytest.approx(0.9, abs=0.01)  # coherent with prob. p
+    assert (answers["label"][~answers["yes"]] == "").all()
+    assert (answers["q2_bin"][~answers["yes"]] == -1).all()
+
+
+@pytest.mark.django_db
+def test_no_trial_lists_is_a_clear_error():
+    Experiment.objects.create(slug="bare", title="Bare")
+    with pytest.raises(CommandError, match="no trial lists.*build_lists"):
+        call_command("simulate_responses", "--experiment", "bare", "--participants", "3")
+
+
+@pytest.mark.django_db
+def test_unknown_experiment_is_a_clear_error():
+    with pytest.raises(CommandError, match="No experiment 'nope'"):
+        call_command("simulate_responses", "--experiment", "nope", "--participants", "3")
+
+
+@pytest.mark.django_db
+def test_synthetic_participants_are_marked_balanced_over_lists_and_answer_everything():
+    experiment = build_experiment(units_per_layer={"conv5": 4, "fc8": 4}, lists=2, practice=2)
+    out = StringIO()
+    call_command("simulate_responses", "--experiment", "exp", "--participants", "6", stdout=out)
+    assert "Added 6 synthetic participants" in out.getvalue()
+    synthetic = Participant.objects.filter(experiment=experiment)
+    assert synthetic.count() == 6 and all(p.is_synthetic for p in synthetic)
+    assert sorted(synthetic.values_list("trial_list__number", flat=True)) == [0, 0, 0, 1, 1, 1]
+    assert all(len(p.trial_order) == 2 + 4 for p in synthetic)  # practice + the list's panels
+    assert Response.objects.filter(participant__in=synthetic).count() == 6 * (2 + 4)
+    assert Response.objects.filter(is_practice=True).count() == 6 * 2
+    call_command("simulate_responses", "--experiment", "exp", "--participants", "2", stdout=out)
+    assert Participant.objects.filter(is_synthetic=True).count() == 8  # no id clash
+
+
+@pytest.mark.django_db
+def test_the_analysis_of_a_large_simulation_recovers_the_layer_rates():
+    """The model's layer means (paper Table 1 (a)) come back within a few standard errors."""
+    experiment = build_experiment(units_per_layer={"conv5": 60, "fc8": 60}, lists=4, practice=0)
+    call_command(
+        "simulate_responses", "--experiment", "exp", "--participants", "40", "--seed", "5",
+        stdout=StringIO(),
+    )  # fmt: skip
+    table = ratings_report(experiment=experiment, participants="synthetic").table1
+    rates = dict(zip(table["layer"], zip(table["a"], table["a_se"], strict=True), strict=True))
+    for layer, expected in (("conv5", 21.7), ("fc8", 71.2)):
+        estimate, se = rates[layer]
+        # units and participants vary around the mean too, so allow generously for that
+        assert abs(estimate - expected) < 6 * se + 5, (layer, estimate, se)
+    assert rates["fc8"][0] > rates["conv5"][0] + 25
