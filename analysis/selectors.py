@@ -13,7 +13,7 @@ from analysis.models import LabelAgreementOverride, SelectivityScore
 from analysis.ratings.quality import QualitySettings
 from analysis.ratings.report import RatingsReport, ratings_report_compute
 from analysis.ratings.table1 import Table1Settings
-from experiment.models import Experiment, Panel, Response
+from experiment.models import Experiment, Panel, Participant, Response
 
 CLASS_INDEX = Path(__file__).resolve().parent.parent / "generator/am/data/imagenet_class_index.json"
 PARTICIPANT_CHOICES = ("real", "synthetic", "all")
@@ -141,7 +141,20 @@ def ratings_report(
         table_settings, quality_settings,
     )  # fmt: skip
     report.notes.insert(0, _used_note(experiment, participants, counts, responses))
+    if len(report.quality):
+        report.quality = _with_participant_ids(report.quality)
     return report
+
+
+def _with_participant_ids(quality: pd.DataFrame) -> pd.DataFrame:
+    """The quality table with each participant's external id and kind beside the database id."""
+    known = pd.DataFrame(
+        Participant.objects.filter(pk__in=quality["participant"]).values_list(
+            "pk", "external_id", "is_synthetic"
+        ),
+        columns=["participant", "external_id", "is_synthetic"],
+    )
+    return known.merge(quality, on="participant", how="right")
 
 
 def _used_note(experiment, participants, counts, responses) -> str:

@@ -59,12 +59,15 @@ def ratings_participants_exclude(*, participants, reason: str) -> int:
 
 def ratings_flagged_exclude(*, experiment: Experiment, report: RatingsReport) -> int:
     """Exclude the participants the report's quality checks flagged, with the flags as reason."""
-    flagged = report.quality[report.quality["flags"].astype(bool)] if len(report.quality) else []
-    changed = 0
-    for row in getattr(flagged, "itertuples", lambda: [])():
-        participant = experiment.participants.filter(pk=row.participant)
-        changed += ratings_participants_exclude(participants=participant, reason=row.flags)
-    return changed
+    if report.quality.empty:
+        return 0
+    flagged = report.quality[report.quality["flags"] != ""]
+    return sum(
+        ratings_participants_exclude(
+            participants=experiment.participants.filter(pk=row.participant), reason=row.flags
+        )
+        for row in flagged.itertuples()
+    )
 
 
 def ratings_report_write(*, report: RatingsReport, out_dir: Path, title: str) -> list[Path]:

@@ -56,8 +56,8 @@ def unit_values(arrays: AgreementArrays, weights: np.ndarray) -> dict[str, np.nd
     return values
 
 
-def layer_estimates(arrays, weights, threshold) -> np.ndarray:
-    """(G, 5) fractions (a)-(e) per layer group, and (G, 5) counts behind them."""
+def layer_estimates(arrays, weights, threshold) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(G, 5) fractions (a)-(e) per layer group, (G, 5) counts behind them, per-unit values."""
     values = unit_values(arrays, weights)
     rated = values["n"] > 0
     interpretable = rated & (values["yes_rate"] >= threshold - 1e-12)

@@ -121,3 +121,20 @@ def test_an_override_changes_the_analysis_and_is_counted():
     after = ratings_report(experiment=experiment)
     assert (before["d"], after.table1.iloc[0]["d"]) == (0.0, 100.0)
     assert "Label overrides: 1 used of 1 stored." in after.notes
+
+
+def test_an_unwritable_output_folder_is_a_clear_error(tmp_path):
+    build_experiment()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(CommandError, match="Cannot write the report to"):
+        analyze("--experiment", "exp", "--out", str(blocker / "report"))
+
+
+def test_participants_table_names_participants_by_their_external_id(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "PROLIFIC-1", yes=True)
+    analyze("--experiment", "exp", "--out", str(tmp_path))
+    table = pd.read_csv(tmp_path / "participants.csv")
+    assert table["external_id"].tolist() == ["PROLIFIC-1"]
+    assert table["flags"].tolist() == ["all answers the same"]

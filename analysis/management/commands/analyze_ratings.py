@@ -44,7 +44,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Excluded {excluded} flagged participants.")
             report = self._report(experiment, options["participants"], table)
         out = options["out"] or Path(settings.BASE_DIR) / "var" / "analysis" / experiment.slug
-        written = ratings_report_write(report=report, out_dir=out, title=experiment.title)
+        try:
+            written = ratings_report_write(report=report, out_dir=out, title=experiment.title)
+        except OSError as error:
+            raise CommandError(f"Cannot write the report to {out}: {error}") from error
         self.stdout.write(markdown_table(table1_display(report.table1)))
         for note in report.notes:
             self.stdout.write(f"- {note}")
