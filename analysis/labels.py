@@ -8,11 +8,15 @@ the same synset, one a hypernym (at least `min_depth` deep) of the other within
 `max_shared_distance` of each. An ImageNet class takes part through its WordNet id (n02099267).
 """
 
+import hashlib
+import json
+import os
 import re
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import asdict, dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 
 MAX_LABELS = 2  # "You may write a maximum of two things."
@@ -86,17 +90,39 @@ def pair_key(a: str, b: str) -> tuple[str, str]:
 
 @dataclass
 class LabelMatcher:
-    """Normalises labels and decides agreement through WordNet, caching every decision."""
+    """Normalises labels and decides agreement through WordNet, caching every decision.
 
-    wordnet: object
+    WordNet is loaded on the first label or pair not in the caches, so an analysis whose
+    decisions were all stored (labels_cache_load) never pays its loading time.
+    """
+
+    load: Callable[[], object]  # returns the WordNet reader, e.g. lambda: load_wordnet(dir)
     settings: AgreementSettings = field(default_factory=AgreementSettings)
+    normalised: dict[str, str] = field(default_factory=dict)
+    decided: dict[tuple[str, str], bool] = field(default_factory=dict)
+    saved_decisions: int = 0  # how many decisions the cache file holds (labels_cache_*)
 
     def __post_init__(self):
-        self.normalise = cache(self._normalise)
         self.senses = cache(self._senses)
         self.ancestors = cache(self._ancestors)
-        self.auto_agree = cache(self._auto_agree)
         self.hyponym_count = cache(self._hyponym_count)
+
+    @cached_property
+    def wordnet(self):
+        return self.load()
+
+    def normalise(self, label: str) -> str:
+        """Singular form of a cleaned label (cached)."""
+        if label not in self.normalised:
+            self.normalised[label] = self._normalise(label)
+        return self.normalised[label]
+
+    def auto_agree(self, first: str, second: str) -> bool:
+        """The automatic decision for two normalised labels or WordNet ids (cached)."""
+        key = pair_key(first, second)
+        if key not in self.decided:
+            self.decided[key] = self._auto_agree(*key)
+        return self.decided[key]
 
     def labels(self, *answers: str) -> tuple[str, ...]:
         """Normalised labels of a response's Q3 fields (at most two)."""
@@ -158,7 +184,7 @@ class LabelMatcher:
         )
 
     def _auto_agree(self, first: str, second: str) -> bool:
-        """The automatic decision for two normalised labels (or WordNet ids)."""
+        """Decide a pair of normalised labels (or WordNet ids) through WordNet."""
         if first == second:
             return True
         return any(
@@ -210,4 +236,40 @@ class AgreementJudge:
         return any(self.agree(a, b) for a in firsts for b in seconds)
 
 
-AgreeFunction = Callable[[str, str], bool]
+def labels_cache_key(settings: AgreementSettings) -> str:
+    """Stored decisions are only valid for the same settings and the same rules (this file)."""
+    source = Path(__file__).read_bytes()
+    stamp = json.dumps(asdict(settings), sort_keys=True).encode()
+    return hashlib.sha256(source + stamp).hexdigest()[:16]
+
+
+def labels_cache_load(matcher: LabelMatcher, path: Path) -> int:
+    """Fill the matcher's caches from `path` when it holds decisions for the same key.
+
+    Returns how many pair decisions were loaded (0 for a missing, stale or unreadable file).
+    """
+    try:
+        stored = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(stored, dict) or stored.get("key") != labels_cache_key(matcher.settings):
+        return 0
+    matcher.normalised.update(stored.get("normalised", {}))
+    matcher.decided.update({(a, b): bool(agree) for a, b, agree in stored.get("decided", [])})
+    matcher.saved_decisions = len(matcher.decided)
+    return len(stored.get("decided", []))
+
+
+def labels_cache_save(matcher: LabelMatcher, path: Path) -> None:
+    """Write the matcher's decisions to `path` atomically (readers never see half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored = {
+        "key": labels_cache_key(matcher.settings),
+        "normalised": matcher.normalised,
+        "decided": [[a, b, agree] for (a, b), agree in matcher.decided.items()],
+    }
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as file:
+        json.dump(stored, file)
+    os.replace(file.name, path)
+    matcher.saved_decisions = len(matcher.decided)

@@ -8,7 +8,14 @@ import pandas as pd
 from django.conf import settings
 from django.db.models import Count, Q
 
-from analysis.labels import AgreementJudge, AgreementSettings, LabelMatcher, load_wordnet
+from analysis.labels import (
+    AgreementJudge,
+    AgreementSettings,
+    LabelMatcher,
+    labels_cache_load,
+    labels_cache_save,
+    load_wordnet,
+)
 from analysis.models import LabelAgreementOverride, SelectivityScore
 from analysis.ratings.quality import QualitySettings
 from analysis.ratings.report import RatingsReport, ratings_report_compute
@@ -30,10 +37,23 @@ def labels_class_index() -> dict[int, tuple[str, str]]:
     return {int(k): (wnid, name.replace("_", " ")) for k, (wnid, name) in raw.items()}
 
 
+def labels_cache_path() -> Path:
+    """Where label decisions are kept between runs (a cache: deleting it is harmless)."""
+    return Path(settings.VAR_DIR) / "cache" / "label_agreement.json"
+
+
 @cache
 def labels_matcher(data_dir: str, agreement: AgreementSettings | None = None) -> LabelMatcher:
-    """The WordNet matcher, loaded once per process (its decisions are cached inside)."""
-    return LabelMatcher(load_wordnet(data_dir), agreement or AgreementSettings())
+    """The matcher of this process, with the decisions stored by earlier runs."""
+    matcher = LabelMatcher(lambda: load_wordnet(data_dir), agreement or AgreementSettings())
+    labels_cache_load(matcher, labels_cache_path())
+    return matcher
+
+
+def labels_cache_store(matcher: LabelMatcher) -> None:
+    """Keep new label decisions for the next run (a cache file, not the analysis' data)."""
+    if len(matcher.decided) > matcher.saved_decisions:
+        labels_cache_save(matcher, labels_cache_path())
 
 
 def overrides_mapping() -> dict[tuple[str, str], bool]:
@@ -141,6 +161,7 @@ def ratings_report(
         table_settings, quality_settings,
     )  # fmt: skip
     report.notes.insert(0, _used_note(experiment, participants, counts, responses))
+    labels_cache_store(judge.matcher)
     if len(report.quality):
         report.quality = _with_participant_ids(report.quality)
     return report

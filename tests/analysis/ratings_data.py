@@ -23,6 +23,12 @@ def matcher() -> LabelMatcher:
     return labels_matcher(str(settings.NLTK_DATA_DIR))
 
 
+@pytest.fixture(autouse=True)
+def label_cache_in_tmp(settings, tmp_path):
+    """Label decisions a test stores go to its own folder, not the project's var/."""
+    settings.VAR_DIR = tmp_path / "var"
+
+
 def units_frame(rows: list[tuple]) -> pd.DataFrame:
     """Units from (key, network, layer, unit, most_active_wnid, ccmas_wnid)."""
     columns = ["key", "network", "layer", "unit", "most_active_wnid", "ccmas_wnid"]

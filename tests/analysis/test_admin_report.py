@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from analysis.models import LabelAgreementOverride, SelectivityScore
-from tests.analysis.ratings_data import answer_all, build_experiment
+from tests.analysis.ratings_data import answer_all, build_experiment, label_cache_in_tmp  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from analysis.selectors import ratings_report
 from analysis.services import ratings_participants_exclude
-from tests.analysis.ratings_data import answer_all, build_experiment
+from tests.analysis.ratings_data import answer_all, build_experiment, label_cache_in_tmp  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -8,6 +8,8 @@ from analysis.labels import (
     AgreementSettings,
     LabelMatcher,
     WordNetMissingError,
+    labels_cache_load,
+    labels_cache_save,
     load_wordnet,
     split_labels,
 )
@@ -78,7 +80,7 @@ def test_dog_disagrees_with_an_unrelated_class(matcher):  # noqa: F811
 
 def test_a_stricter_distance_makes_distant_hypernyms_disagree(matcher):  # noqa: F811
     strict = LabelMatcher(
-        matcher.wordnet, AgreementSettings(max_hypernym_distance=3, max_shared_distance=3)
+        lambda: matcher.wordnet, AgreementSettings(max_hypernym_distance=3, max_shared_distance=3)
     )
     assert not strict.auto_agree("dog", FLAT_COATED_RETRIEVER)  # 4 steps up
     assert strict.auto_agree("apple", GRANNY_SMITH)  # 2 steps up
@@ -106,3 +108,27 @@ def test_missing_wordnet_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(nltk.data, "path", [])
     with pytest.raises(WordNetMissingError, match="make wordnet"):
         load_wordnet(tmp_path)
+
+
+def test_stored_decisions_are_reused_without_loading_wordnet(matcher, tmp_path):  # noqa: F811
+    fresh = LabelMatcher(lambda: matcher.wordnet)
+    assert fresh.labels("Dogs") == ("dog",) and fresh.auto_agree("dog", FLAT_COATED_RETRIEVER)
+    labels_cache_save(fresh, tmp_path / "labels.json")
+
+    def no_wordnet():
+        raise AssertionError("WordNet should not be needed")
+
+    reloaded = LabelMatcher(no_wordnet)
+    assert labels_cache_load(reloaded, tmp_path / "labels.json") == 1
+    assert reloaded.labels("Dogs") == ("dog",)
+    assert reloaded.auto_agree(FLAT_COATED_RETRIEVER, "dog")
+
+
+def test_decisions_stored_under_other_settings_or_unreadable_are_ignored(matcher, tmp_path):  # noqa: F811
+    path = tmp_path / "labels.json"
+    labels_cache_save(LabelMatcher(lambda: matcher.wordnet, decided={("a", "b"): True}), path)
+    other = LabelMatcher(lambda: matcher.wordnet, AgreementSettings(max_senses=1))
+    assert labels_cache_load(other, path) == 0 and other.decided == {}
+    path.write_text("{not json")
+    assert labels_cache_load(LabelMatcher(lambda: matcher.wordnet), path) == 0
+    assert labels_cache_load(LabelMatcher(lambda: matcher.wordnet), tmp_path / "missing") == 0

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from analysis.ratings.simulation import SimulationSettings, simulate_answers
 from analysis.selectors import ratings_report
 from experiment.models import Experiment, Participant, Response
-from tests.analysis.ratings_data import build_experiment
+from tests.analysis.ratings_data import build_experiment, label_cache_in_tmp  # noqa: F401
 
 
 def test_answers_follow_the_unit_interpretability_without_participant_bias():
