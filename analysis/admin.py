@@ -12,7 +12,12 @@ from analysis.labels import WordNetMissingError, pair_key
 from analysis.models import LabelAgreementOverride, SelectivityScore
 from analysis.ratings.report import format_cell, ratings_report_figures, table1_display
 from analysis.ratings.table1 import Table1Settings
-from analysis.selectors import PARTICIPANT_CHOICES, RatingsInputError, ratings_report
+from analysis.selectors import (
+    PARTICIPANT_CHOICES,
+    RatingsInputError,
+    labels_class_index,
+    ratings_report,
+)
 from analysis.services import overrides_normalise
 from experiment.models import Experiment
 
@@ -130,6 +135,10 @@ def _report_context(report, query: str) -> dict:
         ]
     if len(decisions):
         decisions = decisions.sort_values("override", key=lambda s: s.isna(), kind="stable")
+    names = {wnid: name for wnid, name in labels_class_index().values()}
+    shown = decisions.head(MAX_DECISIONS_SHOWN).to_dict("records")
+    for row in shown:  # an ImageNet id reads better with its class name beside it
+        row["name_a"], row["name_b"] = names.get(row["label_a"], ""), names.get(row["label_b"], "")
     figures = {
         name: base64.b64encode(png).decode() for name, png in ratings_report_figures(report).items()
     }
@@ -143,6 +152,6 @@ def _report_context(report, query: str) -> dict:
             "Participants": _table(report.quality),
         },
         "figures": figures,
-        "decisions": decisions.head(MAX_DECISIONS_SHOWN).to_dict("records"),
+        "decisions": shown,
         "decisions_total": len(decisions),
     }

@@ -26,6 +26,7 @@ def test_staff_see_table1_figures_notes_and_label_decisions(admin_client, experi
     assert "data:image/png;base64," in html
     assert "<td>beverage</td><td>drink</td>" in html  # a decided pair, ready to override
     assert "override to disagree" in html
+    assert "<td>drink</td><td>n07932039 (eggnog)</td>" in html  # fc8 units' class
 
 
 def test_the_report_page_refuses_anonymous_visitors(client, experiment):
