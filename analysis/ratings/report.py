@@ -116,9 +116,11 @@ def ratings_report_compute(
 
 
 def format_cell(value) -> str:
-    """A table cell: floats to one decimal, NaN as an en dash."""
+    """A table cell: three significant digits below 10 (p-values, r), else one decimal."""
     if isinstance(value, float | np.floating):
-        return "–" if np.isnan(value) else f"{value:.1f}"
+        if np.isnan(value):
+            return "–"
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
 
 
