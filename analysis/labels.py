@@ -100,7 +100,7 @@ class LabelMatcher:
     settings: AgreementSettings = field(default_factory=AgreementSettings)
     normalised: dict[str, str] = field(default_factory=dict)
     decided: dict[tuple[str, str], bool] = field(default_factory=dict)
-    saved_decisions: int = 0  # how many decisions the cache file holds (labels_cache_*)
+    saved_entries: int = 0  # normalisations + decisions the cache file holds (labels_cache_*)
 
     def __post_init__(self):
         self.senses = cache(self._senses)
@@ -110,6 +110,10 @@ class LabelMatcher:
     @cached_property
     def wordnet(self):
         return self.load()
+
+    @property
+    def cache_entries(self) -> int:
+        return len(self.normalised) + len(self.decided)
 
     def normalise(self, label: str) -> str:
         """Singular form of a cleaned label (cached)."""
@@ -256,7 +260,7 @@ def labels_cache_load(matcher: LabelMatcher, path: Path) -> int:
         return 0
     matcher.normalised.update(stored.get("normalised", {}))
     matcher.decided.update({(a, b): bool(agree) for a, b, agree in stored.get("decided", [])})
-    matcher.saved_decisions = len(matcher.decided)
+    matcher.saved_entries = matcher.cache_entries
     return len(stored.get("decided", []))
 
 
@@ -272,4 +276,4 @@ def labels_cache_save(matcher: LabelMatcher, path: Path) -> None:
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as file:
         json.dump(stored, file)
     os.replace(file.name, path)
-    matcher.saved_decisions = len(matcher.decided)
+    matcher.saved_entries = matcher.cache_entries

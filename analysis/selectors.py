@@ -1,6 +1,7 @@
 """Reads of the analysis app: the ratings report and what it is built from (issue 5)."""
 
 import json
+import logging
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from analysis.ratings.report import RatingsReport, ratings_report_compute
 from analysis.ratings.table1 import Table1Settings
 from experiment.models import Experiment, Panel, Participant, Response
 
+logger = logging.getLogger(__name__)
 CLASS_INDEX = Path(__file__).resolve().parent.parent / "generator/am/data/imagenet_class_index.json"
 PARTICIPANT_CHOICES = ("real", "synthetic", "all")
 
@@ -51,9 +53,12 @@ def labels_matcher(data_dir: str, agreement: AgreementSettings | None = None) ->
 
 
 def labels_cache_store(matcher: LabelMatcher) -> None:
-    """Keep new label decisions for the next run (a cache file, not the analysis' data)."""
-    if len(matcher.decided) > matcher.saved_decisions:
-        labels_cache_save(matcher, labels_cache_path())
+    """Keep new label decisions for the next run; a read-only disk only costs speed."""
+    if matcher.cache_entries > matcher.saved_entries:
+        try:
+            labels_cache_save(matcher, labels_cache_path())
+        except OSError as error:
+            logger.warning("Label decisions not cached in %s: %s", labels_cache_path(), error)
 
 
 def overrides_mapping() -> dict[tuple[str, str], bool]:

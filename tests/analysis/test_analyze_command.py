@@ -138,3 +138,14 @@ def test_participants_table_names_participants_by_their_external_id(tmp_path):
     table = pd.read_csv(tmp_path / "participants.csv")
     assert table["external_id"].tolist() == ["PROLIFIC-1"]
     assert table["flags"].tolist() == ["all answers the same"]
+
+
+def test_an_unwritable_label_cache_only_costs_speed(settings, tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    settings.VAR_DIR = blocker  # var/cache cannot be made under a file
+    experiment = build_experiment()
+    answer_all(experiment, "p1", yes=True, label="okapis")  # a label no other test decides
+    report = ratings_report(experiment=experiment)
+    assert report.table1["a"].tolist() == [100.0, 100.0]
+    assert "Label decisions not cached" in caplog.text
