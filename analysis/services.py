@@ -6,7 +6,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.labels import pair_key, split_labels
+from analysis.labels import WNID_PATTERN, pair_key, split_labels
 from analysis.models import LabelAgreementOverride, SelectivityScore
 from analysis.ratings.report import RatingsReport, ratings_report_save
 from analysis.ratings.simulation import (
@@ -24,9 +24,9 @@ class SimulationError(ValueError):
 
 def overrides_normalise(label: str) -> str:
     """A label as overrides store it: a WordNet id as it is, else the normalised label."""
-    label = label.strip()
-    if label.lower().startswith("n") and label[1:].isdigit():
-        return label.lower()
+    label = label.strip().lower()
+    if WNID_PATTERN.match(label):
+        return label
     cleaned = split_labels(label)
     if len(cleaned) != 1:
         raise ValueError(f"{label!r} is not one label (got {len(cleaned)} after cleaning)")
@@ -104,11 +104,11 @@ def _simulation_own_labels(experiment: Experiment, rng) -> dict[int, str]:
     return own
 
 
-def _simulation_practice(participant, practice, start_index, rng) -> list[Response]:
-    """Practice answers: the intended one 90% of the time (a coin flip when none is set)."""
+def _simulation_practice(participant, practice, settings, rng) -> list[Response]:
+    """Practice answers: the intended one with settings.practice_accuracy (else a coin flip)."""
     responses = []
     for offset, panel in enumerate(practice):
-        correct = rng.random() < 0.9
+        correct = rng.random() < settings.practice_accuracy
         yes = (
             (panel.intended_answer == "yes") == correct
             if panel.intended_answer
@@ -116,10 +116,10 @@ def _simulation_practice(participant, practice, start_index, rng) -> list[Respon
         )
         responses.append(
             Response(
-                participant=participant, panel=panel, trial_index=start_index + offset,
+                participant=participant, panel=panel, trial_index=offset,
                 is_practice=True, q1_yes=yes, q2_bin=2 if yes else None,
                 q3_first=panel.intended_label if yes else "",
-                response_ms=int(rng.lognormal(np.log(6000), 0.4)),
+                response_ms=int(rng.lognormal(np.log(settings.median_ms), 0.4)),
             )
         )  # fmt: skip
     return responses
@@ -181,7 +181,7 @@ def _simulation_store(experiment, lists, practice, own, interpretability, settin
         )  # fmt: skip
         bias = rng.normal(0, settings.participant_sd)
         panels = dict(enumerate(main, start=len(practice)))
-        responses += _simulation_practice(participant, practice, 0, rng)
+        responses += _simulation_practice(participant, practice, settings, rng)
         responses += _simulation_main(
             participant, panels, own, interpretability, bias, settings, rng
         )

@@ -22,6 +22,7 @@ class SimulationSettings:
     participant_sd: float = 0.5  # sigma of the logit bias
     default_yes_rate: float = 0.3
     median_ms: float = 6000.0
+    practice_accuracy: float = 0.9  # share of practice answers equal to the intended one
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
