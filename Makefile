@@ -46,7 +46,8 @@ format: install-test
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# WordNet 3.0 from Debian's wordnet-base and wordnet-sense-index, in NLTK's corpus layout.
+# WordNet 3.0 from Debian's wordnet-base and wordnet-sense-index, in NLTK's corpus layout
+# (copies, not symlinks: NLTK refuses files that resolve outside its data root).
 WORDNET_SRC ?= /usr/share/wordnet
 NLTK_DATA ?= var/nltk_data
 
@@ -55,8 +56,7 @@ wordnet: $(NLTK_DATA)/corpora/wordnet/lexnames
 $(NLTK_DATA)/corpora/wordnet/lexnames: analysis/data/wordnet_lexnames.txt
 	@test -f $(WORDNET_SRC)/data.noun || { echo "No WordNet in $(WORDNET_SRC): apt-get install wordnet-base wordnet-sense-index"; exit 1; }
 	mkdir -p $(@D)
-	# Copies, not symlinks: NLTK refuses files that resolve outside its data root.
-	cp -L $(WORDNET_SRC)/*.* $(WORDNET_SRC)/cntlist* $(@D)/
+	cp -L $(WORDNET_SRC)/*.* $(@D)/
 	cp analysis/data/wordnet_lexnames.txt $@
 
 clean:
