@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-INTERPRETABILITY = ("yes_rate", "human_agreement")
+INTERPRETABILITY = ("yes_rate", "human_agreement", "agree_most_active")
 SELECTIVITY = (
     "precision",
     "ccmas",

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.ratings.correlations import INTERPRETABILITY  # noqa: E402
+from analysis.ratings.correlations import INTERPRETABILITY, correlation_row  # noqa: E402
 
 
 def _png(figure) -> bytes:
@@ -42,12 +42,14 @@ def table1_figure(table: pd.DataFrame) -> bytes:
 
 def scatter_figure(unit_table: pd.DataFrame, measure: str) -> bytes:
     """Per-unit yes-rate and human agreement against one selectivity measure, by layer."""
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharex=True)
+    figure, axes = plt.subplots(1, len(INTERPRETABILITY), figsize=(13, 3.8), sharex=True)
     for axis, what in zip(axes, INTERPRETABILITY, strict=True):
         for (network, layer), group in unit_table.groupby(["network", "layer"], sort=False):
             axis.scatter(group[measure], group[what], s=8, alpha=0.6, label=f"{network} {layer}")
+        rho = correlation_row(unit_table[measure].to_numpy(float), unit_table[what].to_numpy(float))
+        axis.set_title(f"Spearman ρ = {rho.get('spearman', np.nan):.2f} (n = {rho['n']})")
         axis.set_xlabel(measure)
-        axis.set_ylabel(what)
+        axis.set_ylabel(f"{what.replace('_', ' ')} (%)")
     if len(unit_table):
         axes[0].legend(fontsize="small")
     return _png(figure)

@@ -84,6 +84,7 @@ def test_correlations_cover_every_measure_present_per_layer_and_overall():
         {
             "network": ["n"] * 6, "layer": ["a"] * 3 + ["b"] * 3,
             "yes_rate": [10, 20, 30, 40, 50, 60.0], "human_agreement": [1, 2, 3, 4, 5, 6.0],
+            "agree_most_active": [0, 1, 2, 3, 4, 5.0],
             "precision": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "ccmas": [np.nan] * 6,
         }
     )  # fmt: skip
