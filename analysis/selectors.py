@@ -176,9 +176,9 @@ def _with_participant_ids(quality: pd.DataFrame) -> pd.DataFrame:
     """The quality table with each participant's external id and kind beside the database id."""
     known = pd.DataFrame(
         Participant.objects.filter(pk__in=quality["participant"]).values_list(
-            "pk", "external_id", "is_synthetic"
+            "pk", "external_id", "is_synthetic", "status"
         ),
-        columns=["participant", "external_id", "is_synthetic"],
+        columns=["participant", "external_id", "is_synthetic", "status"],
     )
     return known.merge(quality, on="participant", how="right")
 

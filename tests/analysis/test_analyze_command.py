@@ -137,6 +137,7 @@ def test_participants_table_names_participants_by_their_external_id(tmp_path):
     analyze("--experiment", "exp", "--out", str(tmp_path))
     table = pd.read_csv(tmp_path / "participants.csv")
     assert table["external_id"].tolist() == ["PROLIFIC-1"]
+    assert table["status"].tolist() == ["completed"]
     assert table["flags"].tolist() == ["all answers the same"]
 
 
