@@ -10,6 +10,7 @@ from django.urls import path
 
 from analysis.labels import WordNetMissingError, pair_key
 from analysis.models import LabelAgreementOverride, SelectivityScore
+from analysis.ratings.correlations import correlation_matrix
 from analysis.ratings.report import format_cell, ratings_report_figures, table1_display
 from analysis.ratings.table1 import Table1Settings
 from analysis.selectors import (
@@ -146,7 +147,9 @@ def _report_context(report, query: str) -> dict:
         "report": report,
         "table1": _table(table1_display(report.table1)),
         "tables": {
-            "Interpretability vs selectivity": _table(report.correlations),
+            "Interpretability vs selectivity (Spearman / Pearson)": _table(
+                correlation_matrix(report.correlations)
+            ),
             "Q2 calibration": _table(report.calibration),
             "Practice trials (not in Table 1)": _table(report.practice),
             "Participants": _table(report.quality),

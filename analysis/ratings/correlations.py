@@ -49,3 +49,21 @@ def interpretability_correlations(unit_table: pd.DataFrame) -> pd.DataFrame:
         for measure in measures
     ]
     return pd.DataFrame(rows)
+
+
+def correlation_matrix(correlations: pd.DataFrame) -> pd.DataFrame:
+    """The paper's section 6.1 layout: a row per (layer, interpretability), a column per measure,
+    cells 'Spearman / Pearson'."""
+    if correlations.empty:
+        return correlations
+    cells = correlations.assign(
+        cell=[
+            "–" if np.isnan(rho) else f"{rho:.2f} / {r:.2f}"
+            for rho, r in zip(correlations["spearman"], correlations["pearson"], strict=True)
+        ]
+    )
+    matrix = cells.pivot_table(
+        index=["network", "layer", "interpretability"], columns="measure", values="cell",
+        aggfunc="first", sort=False,
+    )  # fmt: skip
+    return matrix.reset_index().rename_axis(columns=None)

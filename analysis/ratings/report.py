@@ -11,7 +11,11 @@ from analysis.labels import AgreementJudge
 from analysis.ratings import plots
 from analysis.ratings.agreement import agreement_arrays
 from analysis.ratings.calibration import q2_calibration
-from analysis.ratings.correlations import SELECTIVITY, interpretability_correlations
+from analysis.ratings.correlations import (
+    SELECTIVITY,
+    correlation_matrix,
+    interpretability_correlations,
+)
 from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
 from analysis.ratings.table1 import MEASURES, Table1Settings, table1
 
@@ -149,7 +153,10 @@ def ratings_report_markdown(report: RatingsReport, title: str) -> str:
     parts = [f"# {title}", "", markdown_table(table1_display(report.table1)), ""]
     parts += [f"- {note}" for note in report.notes] + [""]
     for heading, table in (
-        ("Interpretability vs selectivity", report.correlations),
+        (
+            "Interpretability vs selectivity (Spearman / Pearson)",
+            correlation_matrix(report.correlations),
+        ),
         ("Q2 calibration", report.calibration),
         ("Practice trials (not in Table 1)", report.practice),
         ("Participants", report.quality),

@@ -5,7 +5,11 @@ import pandas as pd
 import pytest
 
 from analysis.ratings.calibration import leave_one_out_yes, q2_calibration
-from analysis.ratings.correlations import correlation_row, interpretability_correlations
+from analysis.ratings.correlations import (
+    correlation_matrix,
+    correlation_row,
+    interpretability_correlations,
+)
 from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
 from analysis.ratings.report import ratings_report_compute, ratings_report_save
 from tests.analysis.ratings_data import hand_case, matcher  # noqa: F401
@@ -114,3 +118,20 @@ def test_missing_selectivity_scores_are_named_in_the_notes(matcher):  # noqa: F8
     assert any(
         "1 rated units have no selectivity scores" in n and "net L.2" in n for n in report.notes
     )
+
+
+def test_the_correlation_matrix_has_a_row_per_layer_and_a_column_per_measure():
+    units = pd.DataFrame(
+        {
+            "network": ["n"] * 4, "layer": ["a"] * 4, "yes_rate": [1, 2, 3, 4.0],
+            "human_agreement": [4, 3, 2, 1.0], "agree_most_active": [1, 1, 1, 1.0],
+            "precision": [0.1, 0.2, 0.3, 0.4], "ccmas": [0.4, 0.1, 0.3, 0.2],
+        }
+    )  # fmt: skip
+    matrix = correlation_matrix(interpretability_correlations(units)).set_index(
+        ["layer", "interpretability"]
+    )
+    assert list(matrix.columns) == ["network", "precision", "ccmas"]
+    assert matrix.loc[("all", "yes_rate"), "precision"] == "1.00 / 1.00"
+    assert matrix.loc[("a", "human_agreement"), "precision"] == "-1.00 / -1.00"
+    assert matrix.loc[("a", "agree_most_active"), "ccmas"] == "–"  # constant: undefined
