@@ -55,6 +55,8 @@ class OverrideForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("label_a") or not cleaned.get("label_b"):
+            return cleaned  # the field errors say what is missing
         try:
             first = overrides_normalise(cleaned.get("label_a", ""))
             second = overrides_normalise(cleaned.get("label_b", ""))
