@@ -188,3 +188,12 @@ def _simulation_store(experiment, lists, practice, own, interpretability, settin
         created.append(participant)
     Response.objects.bulk_create(responses, batch_size=2000)
     return created
+
+
+def simulation_responses_delete(*, experiment: Experiment) -> int:
+    """Remove the experiment's synthetic participants and their answers; real ones stay."""
+    with transaction.atomic():
+        synthetic = experiment.participants.filter(is_synthetic=True)
+        count = synthetic.count()
+        synthetic.delete()
+    return count

@@ -70,3 +70,26 @@ def test_the_analysis_of_a_large_simulation_recovers_the_layer_rates():
         # units and participants vary around the mean too, so allow generously for that
         assert abs(estimate - expected) < 6 * se + 5, (layer, estimate, se)
     assert rates["fc8"][0] > rates["conv5"][0] + 25
+
+
+@pytest.mark.django_db
+def test_delete_removes_only_synthetic_participants_and_their_answers():
+    from tests.analysis.ratings_data import answer_all
+
+    experiment = build_experiment()
+    real = answer_all(experiment, "real", yes=True)
+    call_command(
+        "simulate_responses", "--experiment", "exp", "--participants", "3", stdout=StringIO()
+    )
+    out = StringIO()
+    call_command("simulate_responses", "--experiment", "exp", "--delete", stdout=out)
+    assert "Deleted 3 synthetic participants" in out.getvalue()
+    assert list(Participant.objects.all()) == [real]
+    assert Response.objects.exclude(participant=real).count() == 0
+
+
+@pytest.mark.django_db
+def test_participants_are_required_unless_deleting():
+    build_experiment()
+    with pytest.raises(CommandError, match="Give --participants N"):
+        call_command("simulate_responses", "--experiment", "exp")

@@ -3,7 +3,11 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.ratings.simulation import SimulationSettings
-from analysis.services import SimulationError, simulation_responses_create
+from analysis.services import (
+    SimulationError,
+    simulation_responses_create,
+    simulation_responses_delete,
+)
 from experiment.models import Experiment
 
 
@@ -12,13 +16,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--experiment", required=True, help="The experiment's slug.")
-        parser.add_argument("--participants", type=int, required=True, help="How many.")
+        parser.add_argument("--participants", type=int, help="How many to add.")
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--delete", action="store_true",
+            help="Remove the experiment's synthetic participants and their answers instead.",
+        )  # fmt: skip
 
     def handle(self, *args, **options):
         experiment = Experiment.objects.filter(slug=options["experiment"]).first()
         if experiment is None:
             raise CommandError(f"No experiment {options['experiment']!r}.")
+        if options["delete"]:
+            deleted = simulation_responses_delete(experiment=experiment)
+            self.stdout.write(f"Deleted {deleted} synthetic participants of {experiment.slug}.")
+            return
+        if options["participants"] is None:
+            raise CommandError("Give --participants N (or --delete).")
         try:
             created = simulation_responses_create(
                 experiment=experiment,
