@@ -5,7 +5,8 @@ Builds, in a throw-away SQLite database, an experiment like the paper's (256 con
 simulate_responses' model, then times analyze_ratings' work (ratings_report) three times:
 cold (WordNet loaded, no label decision cached), warm (label decisions cached, as in a
 long-running server), as a new process would (decisions read from var/cache, WordNet not
-loaded), and warm with a 200-replicate bootstrap; then the writing of the files.
+loaded), and warm with a 200-replicate bootstrap; then the writing of the files, and the
+whole `manage.py analyze_ratings` command in a new process (with the label cache file).
 
     PYTHONPATH=. .venv/bin/python bench/analysis_ratings.py [--participants 333] [--json out.json]
 """
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -115,6 +117,10 @@ def main() -> None:
     write = lambda: ratings_report_write(report=result, out_dir=out, title="bench")  # noqa: E731
     figures["write_files_s"], _ = timed("write CSV, Markdown and PNG figures", write)
     figures["label_pairs_decided"] = len(result.decisions)
+    command = [sys.executable, str(ROOT / "manage.py"), "analyze_ratings", "--experiment", "paper"]
+    command += ["--participants", "synthetic", "--out", str(out)]
+    run = lambda: subprocess.run(command, check=True, capture_output=True, env=os.environ)  # noqa: E731
+    figures["command_s"], _ = timed("manage.py analyze_ratings, new process", run)
     print(result.table1[["layer", "units", "responses", "a", "a_se", "b", "c", "d", "e"]].round(1))
     print(json.dumps(figures, indent=2))
     if args.json:
