@@ -91,7 +91,7 @@ def shard_units(units: list[int], rank: int, world_size: int) -> list[int]:
 
 
 def distributed_rank(environ: dict | None = None) -> tuple[int, int, int]:
-    """(rank, world_size, local_rank) from torchrun's RANK/WORLD_SIZE/LOCAL_RANK; (0, 1, 0) alone."""
+    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) when run alone."""
     environ = os.environ if environ is None else environ
     try:
         rank = int(environ.get("RANK", 0))
