@@ -3,4 +3,4 @@
 Importing the package registers every built-in network, the demo network included.
 """
 
-from generator.am import demo, networks  # noqa: F401  (registers the networks)
+from generator.am import demo, networks, zoo  # noqa: F401  (registers the networks)
