@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from analysis.selectivity.compat import CORRECT, Conventions
-from analysis.selectivity.ranking import RankedUnit, rank_unit
+from analysis.selectivity.ranking import ClassLabels, RankedUnit, rank_unit
 
 
 @dataclass(frozen=True)
@@ -95,20 +95,18 @@ def classes_in_top(ranked: RankedUnit, k: int) -> int:
     return int(np.unique(ranked.labels[:k]).shape[0])
 
 
-def ccmas(
-    activations: np.ndarray, labels: np.ndarray, num_classes: int
-) -> tuple[float | None, int]:
+def ccmas(ranked: RankedUnit) -> tuple[float | None, int]:
     """Morcos et al. 2018: (mu_A - mu_notA) / (mu_A + mu_notA) for the class A of highest mean.
 
     mu_notA is the mean over all images not in A. Returns (None, A) when undefined: a single
     class, or mu_A + mu_notA == 0 (a dead unit at zero, or activations cancelling out).
     """
-    weights = np.asarray(activations, dtype=np.float64)
-    sizes = np.bincount(labels, minlength=num_classes)
-    sums = np.bincount(labels, weights=weights, minlength=num_classes)
+    weights = ranked.activations.astype(np.float64)
+    sizes = ranked.class_sizes
+    sums = np.bincount(ranked.labels, weights=weights, minlength=ranked.num_classes)
     means = np.where(sizes > 0, sums / np.maximum(sizes, 1), -np.inf)
     klass = int(np.argmax(means))
-    rest = labels.shape[0] - sizes[klass]
+    rest = ranked.n_images - sizes[klass]
     if rest == 0:
         return None, klass
     mu_a, mu_not_a = means[klass], (weights.sum() - sums[klass]) / rest
@@ -117,41 +115,60 @@ def ccmas(
     return float((mu_a - mu_not_a) / (mu_a + mu_not_a)), klass
 
 
-def threshold_positions(ranked: RankedUnit, conventions: Conventions) -> np.ndarray:
+def threshold_positives(ranked: RankedUnit, conventions: Conventions) -> np.ndarray:
     """(N,) images counted above the threshold at each rank: whole blocks, or image by image."""
     if conventions.ties == "image":
         return np.arange(1, ranked.n_images + 1, dtype=np.int64)
-    return ranked.positives_at_block_end()
+    return ranked.block_positives
 
 
 def recall_at_precision(
     ranked: RankedUnit, klass: int, percent: int, conventions: Conventions = CORRECT
 ) -> float:
-    """Largest recall of `klass` over thresholds whose precision is at least percent/100."""
-    positives = threshold_positions(ranked, conventions)
-    hits = np.cumsum(ranked.labels == klass)[positives - 1]
+    """Largest recall of `klass` over thresholds whose precision is at least percent/100.
+
+    Only thresholds at the class's own images can be best (others add false alarms only).
+    """
+    members = np.flatnonzero(ranked.labels == klass)  # (n_A,) ranks, ascending
+    positives = threshold_positives(ranked, conventions)[members]
+    hits = np.searchsorted(members, positives, side="left")  # members ranked above
     allowed = hits * 100 >= percent * positives  # exact integer comparison
     best = int(hits[allowed].max()) if allowed.any() else 0
     return best / int(ranked.class_sizes[klass])
 
 
 def informedness_curve(ranked: RankedUnit, conventions: Conventions = CORRECT) -> np.ndarray:
-    """(N,) informedness of each position's class at each position's threshold.
+    """(N,) informedness (float64) of each position's class at each position's threshold.
 
-    Exact at the last image of each class within a block (the only places a class's
-    informedness can peak); lower elsewhere. Classes with no negatives get -inf.
+    Exact up to rounding at the last image of each class within a block (the only places a
+    class's informedness can peak); lower elsewhere. Classes without negatives get -inf.
+    J = hits/n - (positives - hits)/m = hits * (1/n + 1/m) - positives / m.
     """
-    sizes = ranked.class_sizes[ranked.labels]  # (N,) size of each position's class
+    sizes = ranked.class_sizes.astype(np.float64)
     negatives = ranked.n_images - sizes
-    hits = ranked.class_hits_so_far()
-    false_alarms = threshold_positions(ranked, conventions) - hits
-    # One division of exact integers: equal informedness values give equal floats.
-    numerator = hits * negatives - false_alarms * sizes
-    denominator = sizes * negatives
-    with np.errstate(divide="ignore", invalid="ignore"):
-        curve = numerator / denominator
-    curve[negatives == 0] = -np.inf
+    with np.errstate(divide="ignore"):
+        per_negative = np.where(negatives > 0, 1.0 / negatives, np.inf)
+        hit_weight = 1.0 / np.maximum(sizes, 1) + per_negative
+    positives = threshold_positives(ranked, conventions)
+    curve = ranked.class_hits * hit_weight[ranked.labels]
+    with np.errstate(invalid="ignore"):
+        curve -= positives * per_negative[ranked.labels]
+    if not np.isfinite(per_negative).all():
+        curve[np.isnan(curve)] = -np.inf  # inf - inf: a class holding every image
     return curve
+
+
+def exact_informedness(
+    ranked: RankedUnit, positions: np.ndarray, conventions: Conventions = CORRECT
+) -> np.ndarray:
+    """Informedness at `positions`, as one division of exact integers (equal ties compare equal)."""
+    sizes = ranked.class_sizes[ranked.labels[positions]]
+    negatives = ranked.n_images - sizes
+    hits = ranked.class_hits[positions]
+    false_alarms = threshold_positives(ranked, conventions)[positions] - hits
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = (hits * negatives - false_alarms * sizes) / (sizes * negatives)
+    return np.where(negatives > 0, values, -np.inf)
 
 
 def _allowed_classes(ranked: RankedUnit, conventions: Conventions) -> np.ndarray | None:
@@ -172,14 +189,17 @@ def max_informedness(ranked: RankedUnit, conventions: Conventions = CORRECT) -> 
     curve = informedness_curve(ranked, conventions)
     allowed = _allowed_classes(ranked, conventions)
     if allowed is not None:
-        curve = np.where(np.isin(ranked.labels, allowed), curve, -np.inf)
-    if not np.isfinite(curve.max()):
+        curve[~np.isin(ranked.labels, allowed)] = -np.inf
+    top = curve.max()
+    if not np.isfinite(top):
         return None
-    best = np.flatnonzero(curve == curve.max())
-    same_threshold = ranked.activations[best] == ranked.activations[best[0]]
+    near = np.flatnonzero(curve >= top - 1e-9)  # rounding aside, the maxima are among these
+    exact = exact_informedness(ranked, near, conventions)
+    best = near[exact == exact.max()]
     if conventions.ties == "image":
-        same_threshold[1:] = False
-    position = best[same_threshold][np.argmin(ranked.labels[best[same_threshold]])]
+        return _informedness_at(ranked, int(best[0]), conventions)
+    same_threshold = best[ranked.activations[best] == ranked.activations[best[0]]]
+    position = same_threshold[np.argmin(ranked.labels[same_threshold])]
     return _informedness_at(ranked, int(position), conventions)
 
 
@@ -187,20 +207,19 @@ def informedness_by_class(
     ranked: RankedUnit, conventions: Conventions = CORRECT
 ) -> dict[int, Informedness]:
     """Max informedness of every class with members and non-members (O(C x N): reports, tests)."""
-    curve = informedness_curve(ranked, conventions)
     sizes = ranked.class_sizes
     best = {}
     for klass in np.flatnonzero((sizes > 0) & (sizes < ranked.n_images)):
         positions = np.flatnonzero(ranked.labels == klass)
-        position = int(positions[np.argmax(curve[positions])])
-        best[int(klass)] = _informedness_at(ranked, position, conventions)
+        values = exact_informedness(ranked, positions, conventions)
+        best[int(klass)] = _informedness_at(ranked, int(positions[np.argmax(values)]), conventions)
     return best
 
 
 def _informedness_at(ranked: RankedUnit, position: int, conventions: Conventions) -> Informedness:
     """Sensitivity, specificity and false alarms of the position's class at its threshold."""
     klass = int(ranked.labels[position])
-    above = int(threshold_positions(ranked, conventions)[position])
+    above = int(threshold_positives(ranked, conventions)[position])
     hits = int(np.count_nonzero(ranked.labels[:above] == klass))
     size = int(ranked.class_sizes[klass])
     negatives = ranked.n_images - size
@@ -219,13 +238,16 @@ def _informedness_at(ranked: RankedUnit, position: int, conventions: Conventions
 
 def unit_scores(
     activations: np.ndarray,
-    labels: np.ndarray,
+    labels: ClassLabels | np.ndarray,
     *,
-    num_classes: int,
+    num_classes: int | None = None,
     unit: int = 0,
     settings: MeasureSettings | None = None,
 ) -> UnitScores:
-    """Every measure of one unit from its activations (N,) and the images' classes (N,)."""
+    """Every measure of one unit from its activations (N,) and the images' classes.
+
+    `labels`: a ClassLabels prepared once for many units, or an (N,) array with `num_classes`.
+    """
     settings = settings or MeasureSettings()
     ranked = rank_unit(activations, labels, num_classes)
     base = UnitScores(unit=unit, n_images=ranked.n_images, precision_k=settings.precision_k)
@@ -239,7 +261,7 @@ def _live_measures(ranked: RankedUnit, settings: MeasureSettings) -> dict:
     conventions = settings.conventions
     is_localist, localist_class, gap = localist(ranked)
     precision, precision_class = precision_top_k(ranked, settings.precision_k)
-    ccmas_value, ccmas_class = ccmas(ranked.activations, ranked.labels, ranked.num_classes)
+    ccmas_value, ccmas_class = ccmas(ranked)
     top_class = int(ranked.labels[0])
     best = max_informedness(ranked, conventions)
     return {

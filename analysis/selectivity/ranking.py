@@ -6,6 +6,7 @@ t counts an image as "above" when its activation is >= t, so a block is never sp
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -17,11 +18,32 @@ class SelectivityInputError(ValueError):
 
 
 @dataclass(frozen=True)
+class ClassLabels:
+    """The images' classes, prepared once for all units of a file."""
+
+    labels: np.ndarray  # (N,) int16 (int32 for more than 32767 classes)
+    class_sizes: np.ndarray  # (C,) int64, images per class
+    num_classes: int
+
+    @classmethod
+    def prepare(cls, labels: np.ndarray, num_classes: int) -> "ClassLabels":
+        """Check labels (N,) lie in 0..num_classes-1 and store them compactly."""
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or labels.shape[0] == 0 or labels.dtype.kind not in "iu":
+            raise SelectivityInputError("Labels must be a non-empty 1-D array of integers.")
+        if labels.min() < 0 or labels.max() >= num_classes:
+            raise SelectivityInputError(f"Labels must lie in 0..{num_classes - 1}.")
+        small = labels.astype(np.int16 if num_classes < 1 << 15 else np.int32)
+        sizes = np.bincount(small, minlength=num_classes).astype(np.int64)
+        return cls(labels=small, class_sizes=sizes, num_classes=num_classes)
+
+
+@dataclass(frozen=True)
 class RankedUnit:
     """A unit's activations sorted highest first, with per-position class bookkeeping."""
 
     activations: np.ndarray  # (N,) float32, sorted descending, ties in image order
-    labels: np.ndarray  # (N,) int, labels in the same order
+    labels: np.ndarray  # (N,) int16, labels in the same order
     order: np.ndarray  # (N,) int64, image index at each rank
     class_sizes: np.ndarray  # (C,) int64, images per class over the whole set
     num_classes: int
@@ -41,29 +63,38 @@ class RankedUnit:
         np.not_equal(self.activations[1:], self.activations[:-1], out=last[:-1])
         return last
 
-    def positives_at_block_end(self) -> np.ndarray:
+    @cached_property
+    def block_positives(self) -> np.ndarray:
         """(N,) int64: images at or above the threshold set at this position's activation."""
-        n = self.n_images
-        end = np.where(self.last_of_block(), np.arange(1, n + 1), n)
-        return np.minimum.accumulate(end[::-1])[::-1]
+        ends = np.flatnonzero(self.last_of_block())
+        lengths = np.diff(ends, prepend=-1)
+        return np.repeat(ends + 1, lengths)
 
-    def class_hits_so_far(self) -> np.ndarray:
+    @cached_property
+    def class_hits(self) -> np.ndarray:
         """(N,) int64: images of this position's class ranked at or above this position."""
         n = self.n_images
-        by_class = np.argsort(self.labels, kind="stable")  # radix sort for small int labels
+        position_bits = max(1, (n - 1).bit_length())
+        wide = position_bits + max(1, (self.num_classes - 1).bit_length()) > 32
+        dtype = np.uint64 if wide else np.uint32
+        keys = self.labels.astype(dtype) << dtype(position_bits)
+        keys |= np.arange(n, dtype=dtype)
+        keys.sort()  # grouped by class, positions ascending within a class
+        positions = (keys & dtype((1 << position_bits) - 1)).astype(np.int64)
+        classes = (keys >> dtype(position_bits)).astype(np.int64)
         class_start = np.cumsum(self.class_sizes) - self.class_sizes
         hits = np.empty(n, dtype=np.int64)
-        hits[by_class] = np.arange(1, n + 1) - class_start[self.labels[by_class]]
+        hits[positions] = np.arange(1, n + 1) - class_start[classes]
         return hits
 
 
-def validate_unit(activations: np.ndarray, labels: np.ndarray, num_classes: int) -> None:
-    """Raise SelectivityInputError unless activations and labels describe the same images."""
-    if activations.ndim != 1 or labels.ndim != 1:
-        raise SelectivityInputError("Activations and labels must be one-dimensional arrays.")
-    if activations.shape[0] != labels.shape[0]:
+def validate_unit(activations: np.ndarray, labels: ClassLabels) -> None:
+    """Raise SelectivityInputError unless the activations (N,) fit the labels (N,)."""
+    if activations.ndim != 1:
+        raise SelectivityInputError("A unit's activations must be a one-dimensional array.")
+    if activations.shape[0] != labels.labels.shape[0]:
         raise SelectivityInputError(
-            f"{activations.shape[0]} activations but {labels.shape[0]} labels; "
+            f"{activations.shape[0]} activations but {labels.labels.shape[0]} labels; "
             "there must be one label per image."
         )
     if activations.shape[0] < 2:
@@ -72,32 +103,37 @@ def validate_unit(activations: np.ndarray, labels: np.ndarray, num_classes: int)
         raise SelectivityInputError(f"At most {(1 << _INDEX_BITS) - 1} images per unit.")
     if not np.isfinite(activations).all():
         raise SelectivityInputError("Activations contain NaN or infinite values.")
-    if labels.min() < 0 or labels.max() >= num_classes:
-        raise SelectivityInputError(f"Labels must lie in 0..{num_classes - 1}.")
 
 
 def _descending_keys(activations: np.ndarray) -> np.ndarray:
     """(N,) uint64 keys whose ascending order is activation descending, then image index."""
-    bits = (activations.astype(np.float32) + np.float32(0.0)).view(np.uint32)  # -0.0 -> 0.0
-    negative = (bits >> 31).astype(bool)
-    ascending = np.where(negative, ~bits, bits | np.uint32(0x80000000))
-    descending = (~ascending).astype(np.uint64)
-    index = np.arange(activations.shape[0], dtype=np.uint64)
-    return (descending << np.uint64(_INDEX_BITS)) | index
+    bits = (activations + np.float32(0.0)).view(np.uint32)  # -0.0 -> 0.0
+    if (bits >> 31).any():  # the IEEE bits of negative numbers sort backwards
+        bits = np.where(bits >> 31 == 1, ~bits, bits | np.uint32(0x80000000))
+    keys = np.invert(bits).astype(np.uint64)
+    keys <<= np.uint64(_INDEX_BITS)
+    keys |= np.arange(activations.shape[0], dtype=np.uint64)
+    return keys
 
 
-def rank_unit(activations: np.ndarray, labels: np.ndarray, num_classes: int) -> RankedUnit:
-    """Sort one unit's activations (N,) with their labels (N,); validates both first."""
+def rank_unit(
+    activations: np.ndarray, labels: "ClassLabels | np.ndarray", num_classes: int | None = None
+) -> RankedUnit:
+    """Sort one unit's activations (N,) with their labels; validates both first.
+
+    `labels` is a prepared ClassLabels (fast, for many units) or an (N,) integer array with
+    `num_classes`.
+    """
+    if not isinstance(labels, ClassLabels):
+        labels = ClassLabels.prepare(labels, num_classes or int(np.max(labels)) + 1)
     activations = np.asarray(activations, dtype=np.float32)
-    labels = np.asarray(labels)
-    validate_unit(activations, labels, num_classes)
+    validate_unit(activations, labels)
     keys = np.sort(_descending_keys(activations))
     order = (keys & np.uint64((1 << _INDEX_BITS) - 1)).astype(np.int64)
-    small = labels.astype(np.int16 if num_classes < 1 << 15 else np.int32)
     return RankedUnit(
         activations=activations[order],
-        labels=small[order],
+        labels=labels.labels[order],
         order=order,
-        class_sizes=np.bincount(labels, minlength=num_classes).astype(np.int64),
-        num_classes=num_classes,
+        class_sizes=labels.class_sizes,
+        num_classes=labels.num_classes,
     )
