@@ -180,10 +180,15 @@ class ActivationWriter:
         self._file.attrs.update(images_seen=self._pending_seen, rows=self.rows)
         self._file.flush()
 
-    def close(self, *, complete: bool) -> None:
+    def close(self, *, total: int | None = None) -> tuple[int, int]:
+        """Write what is buffered, mark the file complete once `total` images are seen, close.
+
+        Returns (images seen, rows kept)."""
         self.flush()
-        self._file.attrs["complete"] = complete
+        seen, rows = self.images_seen, self.rows
+        self._file.attrs["complete"] = total is not None and seen >= total
         self._file.close()
+        return seen, rows
 
     def _open(self, header: RecordingHeader) -> h5py.File:
         if self.path.exists():

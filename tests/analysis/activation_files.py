@@ -23,7 +23,7 @@ def write_activation_file(
     writer = ActivationWriter(path, header)
     ids = [f"synthetic:{i}" for i in range(len(labels))]
     writer.append(labels, labels, ids, activations, images_seen=len(labels))
-    writer.close(complete=True)
+    writer.close(total=len(labels))
     return path
 
 
