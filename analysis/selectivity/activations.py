@@ -101,10 +101,13 @@ class ActivationFile:
             )
         return block
 
-    def unit_blocks(self, layer: str, size: int = CHUNK_UNITS) -> Iterator[tuple[int, np.ndarray]]:
-        """(first unit, (N, b) block) for consecutive blocks of at most `size` units."""
-        for start in range(0, self.n_units(layer), size):
-            yield start, self.unit_block(layer, start, start + size)
+    def unit_blocks(
+        self, layer: str, size: int = CHUNK_UNITS, units: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """(first unit, (N, b) block) for blocks of at most `size` of the first `units` units."""
+        count = self.n_units(layer) if units is None else min(units, self.n_units(layer))
+        for start in range(0, count, size):
+            yield start, self.unit_block(layer, start, min(start + size, count))
 
     def unit(self, layer: str, unit: int) -> np.ndarray:
         """(N,) activations of one unit."""

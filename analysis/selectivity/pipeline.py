@@ -49,13 +49,14 @@ def layer_scores(
     settings: MeasureSettings,
     *,
     block_units: int = CHUNK_UNITS,
+    units: int | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[UnitScores]:
-    """Scores of every unit of `layer`; `progress(n)` is called after each block of n units."""
+    """Scores of every unit of `layer` (or its first `units`); `progress(n)` after each block."""
     scores: list[UnitScores] = []
     with ThreadPoolExecutor(workers or default_workers()) as pool:
-        for start, block in source.unit_blocks(layer, block_units):
+        for start, block in source.unit_blocks(layer, block_units, units):
             scores += block_scores(
                 block,
                 source.labels,

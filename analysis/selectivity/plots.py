@@ -9,7 +9,7 @@ matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from analysis.selectivity.measures import informedness_by_class  # noqa: E402
+from analysis.selectivity.informedness import informedness_by_class  # noqa: E402
 from analysis.selectivity.ranking import rank_unit  # noqa: E402
 
 

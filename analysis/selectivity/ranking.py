@@ -47,6 +47,9 @@ class RankedUnit:
     order: np.ndarray  # (N,) int64, image index at each rank
     class_sizes: np.ndarray  # (C,) int64, images per class over the whole set
     num_classes: int
+    # Positions 0..active-1 hold the images above the lowest activation when the bottom block
+    # was split off (it is then one threshold where every class has informedness 0); else N.
+    active: int
 
     @property
     def n_images(self) -> int:
@@ -72,17 +75,18 @@ class RankedUnit:
 
     @cached_property
     def class_hits(self) -> np.ndarray:
-        """(N,) int64: images of this position's class ranked at or above this position."""
-        n = self.n_images
+        """(A,) int64: images of this position's class ranked at or above it, active part."""
+        n = self.active
         position_bits = max(1, (n - 1).bit_length())
         wide = position_bits + max(1, (self.num_classes - 1).bit_length()) > 32
         dtype = np.uint64 if wide else np.uint32
-        keys = self.labels.astype(dtype) << dtype(position_bits)
+        keys = self.labels[:n].astype(dtype) << dtype(position_bits)
         keys |= np.arange(n, dtype=dtype)
         keys.sort()  # grouped by class, positions ascending within a class
         positions = (keys & dtype((1 << position_bits) - 1)).astype(np.int64)
         classes = (keys >> dtype(position_bits)).astype(np.int64)
-        class_start = np.cumsum(self.class_sizes) - self.class_sizes
+        sizes = np.bincount(classes, minlength=self.num_classes)  # within the active part
+        class_start = np.cumsum(sizes) - sizes
         hits = np.empty(n, dtype=np.int64)
         hits[positions] = np.arange(1, n + 1) - class_start[classes]
         return hits
@@ -105,35 +109,44 @@ def validate_unit(activations: np.ndarray, labels: ClassLabels) -> None:
         raise SelectivityInputError("Activations contain NaN or infinite values.")
 
 
-def _descending_keys(activations: np.ndarray) -> np.ndarray:
+def _descending_keys(activations: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """(N,) uint64 keys whose ascending order is activation descending, then image index."""
     bits = (activations + np.float32(0.0)).view(np.uint32)  # -0.0 -> 0.0
     if (bits >> 31).any():  # the IEEE bits of negative numbers sort backwards
         bits = np.where(bits >> 31 == 1, ~bits, bits | np.uint32(0x80000000))
     keys = np.invert(bits).astype(np.uint64)
     keys <<= np.uint64(_INDEX_BITS)
-    keys |= np.arange(activations.shape[0], dtype=np.uint64)
+    keys |= indices.astype(np.uint64)
     return keys
 
 
 def rank_unit(
-    activations: np.ndarray, labels: "ClassLabels | np.ndarray", num_classes: int | None = None
+    activations: np.ndarray,
+    labels: "ClassLabels | np.ndarray",
+    num_classes: int | None = None,
+    *,
+    split_bottom: bool = True,
 ) -> RankedUnit:
     """Sort one unit's activations (N,) with their labels; validates both first.
 
     `labels` is a prepared ClassLabels (fast, for many units) or an (N,) integer array with
-    `num_classes`.
+    `num_classes`. With `split_bottom`, only images above the lowest activation are sorted (the
+    lowest block follows in image order, as a full sort would give): ReLU units are mostly 0.
     """
     if not isinstance(labels, ClassLabels):
         labels = ClassLabels.prepare(labels, num_classes or int(np.max(labels)) + 1)
     activations = np.asarray(activations, dtype=np.float32)
     validate_unit(activations, labels)
-    keys = np.sort(_descending_keys(activations))
-    order = (keys & np.uint64((1 << _INDEX_BITS) - 1)).astype(np.int64)
+    above = activations > activations.min() if split_bottom else np.ones(len(activations), bool)
+    indices = np.flatnonzero(above)
+    keys = np.sort(_descending_keys(activations[indices], indices))
+    order = np.concatenate([keys & np.uint64((1 << _INDEX_BITS) - 1), np.flatnonzero(~above)])
+    order = order.astype(np.int64)
     return RankedUnit(
         activations=activations[order],
         labels=labels.labels[order],
         order=order,
         class_sizes=labels.class_sizes,
         num_classes=labels.num_classes,
+        active=int(indices.shape[0]),
     )

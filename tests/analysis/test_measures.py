@@ -10,6 +10,7 @@ from sklearn.metrics import roc_curve
 
 from analysis.selectivity import measures
 from analysis.selectivity.compat import GALE2020, get_conventions
+from analysis.selectivity.informedness import informedness_by_class
 from analysis.selectivity.ranking import SelectivityInputError, rank_unit
 from tests.analysis import selectivity_reference as ref
 
@@ -34,7 +35,7 @@ def as_lists(activations, labels):
 def test_informedness_per_class_equals_sklearn_youden(unit):
     """Max informedness, threshold, sensitivity, specificity of every class match roc_curve."""
     activations, labels, num_classes = unit
-    per_class = measures.informedness_by_class(rank_unit(activations, labels, num_classes))
+    per_class = informedness_by_class(rank_unit(activations, labels, num_classes))
     for klass, mine in per_class.items():
         fpr, tpr, thresholds = roc_curve(labels == klass, activations, drop_intermediate=False)
         youden = tpr - fpr
