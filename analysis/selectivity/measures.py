@@ -68,7 +68,9 @@ def localist(ranked: RankedUnit) -> tuple[bool, int | None, float | None]:
     if size == ranked.n_images:
         return False, None, None
     in_class = ranked.labels == top_class
-    gap = float(ranked.activations[in_class][-1]) - float(ranked.activations[~in_class][0])
+    lowest_in = ranked.n_images - 1 - int(np.argmax(in_class[::-1]))
+    highest_out = int(np.argmin(in_class))  # first image of another class
+    gap = float(ranked.activations[lowest_in]) - float(ranked.activations[highest_out])
     return gap > 0, top_class, gap
 
 
@@ -94,15 +96,19 @@ def ccmas(ranked: RankedUnit) -> tuple[float | None, int]:
     mu_notA is the mean over all images not in A. Returns (None, A) when undefined: a single
     class, or mu_A + mu_notA == 0 (a dead unit at zero, or activations cancelling out).
     """
-    weights = ranked.activations.astype(np.float64)
-    sizes = ranked.class_sizes
-    sums = np.bincount(ranked.labels, weights=weights, minlength=ranked.num_classes)
+    sizes, active = ranked.class_sizes, slice(0, ranked.active)
+    labels = ranked.labels[active]
+    weights = ranked.activations[active].astype(np.float64)
+    sums = np.bincount(labels, weights=weights, minlength=ranked.num_classes)
+    if ranked.active < ranked.n_images:  # the bottom block, all at the lowest activation
+        bottom = sizes - np.bincount(labels, minlength=ranked.num_classes)
+        sums += bottom * float(ranked.activations[-1])
     means = np.where(sizes > 0, sums / np.maximum(sizes, 1), -np.inf)
     klass = int(np.argmax(means))
     rest = ranked.n_images - sizes[klass]
     if rest == 0:
         return None, klass
-    mu_a, mu_not_a = means[klass], (weights.sum() - sums[klass]) / rest
+    mu_a, mu_not_a = means[klass], (sums.sum() - sums[klass]) / rest
     if mu_a + mu_not_a == 0:
         return None, klass
     return float((mu_a - mu_not_a) / (mu_a + mu_not_a)), klass
