@@ -11,6 +11,7 @@ Keep the file out of git (var/ is ignored): 256 units take 740 MB.
 """
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -59,14 +60,15 @@ def make(path: Path, units: int, seed: int = 0) -> None:
 def run(path: Path, units: int, workers: int | None) -> None:
     """Time every measure over the first `units` units, read a block at a time."""
     with ActivationFile(path) as source:
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         scores = layer_scores(source, "fc6", MeasureSettings(), units=units, workers=workers)
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     rate = len(scores) / seconds
     print(
         f"units={len(scores)} seconds={seconds:.1f} units_per_s={rate:.2f} "
-        f"paper_scale_min={PAPER_UNITS / rate / 60:.1f} peak_rss_gb={rss_gb:.2f}"
+        f"paper_scale_min={PAPER_UNITS / rate / 60:.1f} peak_rss_gb={rss_gb:.2f} "
+        f"cpu_ms_per_unit={cpu / len(scores) * 1000:.0f} load={os.getloadavg()[0]:.1f}"
     )
 
 
