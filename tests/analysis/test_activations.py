@@ -14,6 +14,15 @@ from generator.am.networks import load_network
 from tests.analysis.activation_files import random_units, write_activation_file
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The demo net is tiny: extra threads only fight other processes for the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def demo_weights(tmp_path_factory):
     """A real demo network with fixed random weights (training is the generator's concern)."""
