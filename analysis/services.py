@@ -22,6 +22,7 @@ def selectivity_compute(
     layers: Sequence[str] | None,
     settings: MeasureSettings,
     workers: int | None = None,
+    device: str | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> list[dict]:
     """Compute every unit's scores in `layers` (default: all) of an activation file, then store
@@ -36,6 +37,7 @@ def selectivity_compute(
                 layer,
                 settings,
                 workers=workers,
+                device=device,
                 progress=progress(layer, source.n_units(layer)) if progress else None,
             )
             for layer in layers

@@ -57,11 +57,13 @@ def make(path: Path, units: int, seed: int = 0) -> None:
     writer.close(total=N_IMAGES)
 
 
-def run(path: Path, units: int, workers: int | None) -> None:
+def run(path: Path, units: int, workers: int | None, device: str | None = None) -> None:
     """Time every measure over the first `units` units, read a block at a time."""
     with ActivationFile(path) as source:
         began, cpu_began = time.perf_counter(), time.process_time()
-        scores = layer_scores(source, "fc6", MeasureSettings(), units=units, workers=workers)
+        scores = layer_scores(
+            source, "fc6", MeasureSettings(), units=units, workers=workers, device=device
+        )
         seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     rate = len(scores) / seconds
@@ -103,11 +105,12 @@ def main() -> None:
     parser.add_argument("path", type=Path)
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--device", default=None, help="torch path, e.g. cuda")
     args = parser.parse_args()
     if args.action == "make":
         make(args.path, args.units)
     elif args.action == "run":
-        run(args.path, args.units, args.workers)
+        run(args.path, args.units, args.workers, args.device)
     else:
         baseline(args.path, args.units)
 

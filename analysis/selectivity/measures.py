@@ -127,8 +127,17 @@ def unit_scores(
     `labels`: a ClassLabels prepared once for many units, or an (N,) array with `num_classes`.
     """
     settings = settings or MeasureSettings()
-    split = settings.conventions.ties == "block"  # the bottom block is one threshold
-    ranked = rank_unit(activations, labels, num_classes, split_bottom=split)
+    ranked = rank_unit(activations, labels, num_classes, split_bottom=splits_bottom(settings))
+    return ranked_unit_scores(ranked, unit=unit, settings=settings)
+
+
+def splits_bottom(settings: MeasureSettings) -> bool:
+    """Whether the lowest block may be set aside: yes unless ties are stepped image by image."""
+    return settings.conventions.ties == "block"
+
+
+def ranked_unit_scores(ranked: RankedUnit, *, unit: int, settings: MeasureSettings) -> UnitScores:
+    """Every measure of a unit already ranked (by rank_unit or the torch path)."""
     base = UnitScores(unit=unit, n_images=ranked.n_images, precision_k=settings.precision_k)
     if ranked.is_dead:
         return _replace(base, is_dead=True)

@@ -55,6 +55,11 @@ class RankedUnit:
     def n_images(self) -> int:
         return int(self.activations.shape[0])
 
+    def with_counts(self, *, class_hits: np.ndarray, block_positives: np.ndarray) -> "RankedUnit":
+        """Seed the cached per-position counts when they were computed elsewhere (torch path)."""
+        self.__dict__.update(class_hits=class_hits, block_positives=block_positives)
+        return self
+
     @property
     def is_dead(self) -> bool:
         """True when every image gives the same activation (no threshold separates anything)."""

@@ -53,6 +53,19 @@ def test_gale2020_compat_reports_threshold_as_rank(acts):
     assert row.compat == "gale2020" and row.max_informedness_threshold.is_integer()
 
 
+def test_torch_path_stores_the_same_scores(acts):
+    path, _, _ = acts
+    compute(path, "--layers", "fc6")
+    numpy_rows = list(
+        SelectivityScore.objects.values_list("max_informedness", "ccmas", "precision")
+    )
+    compute(path, "--layers", "fc6", "--device", "cpu")
+    torch_rows = list(
+        SelectivityScore.objects.values_list("max_informedness", "ccmas", "precision")
+    )
+    assert torch_rows == numpy_rows
+
+
 def test_rerun_replaces_the_layer_scores(acts):
     path, _, _ = acts
     compute(path)

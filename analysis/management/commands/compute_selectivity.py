@@ -23,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--precision-k", type=int, default=60)
         parser.add_argument("--csv", type=Path, help="Default: <activations>.selectivity.csv")
         parser.add_argument("--workers", type=int, default=None, help="Threads (default: CPUs).")
+        parser.add_argument(
+            "--device", default=None, help="Sort with torch on this device (e.g. cuda)."
+        )
 
     def handle(self, *args, **options):
         if options["precision_k"] < 1:
@@ -38,6 +41,7 @@ class Command(BaseCommand):
                 layers=layers,
                 settings=settings,
                 workers=options["workers"],
+                device=options["device"],
                 progress=self._progress,
             )
         except (ActivationFileError, SelectivityInputError) as error:
