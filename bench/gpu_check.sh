@@ -9,7 +9,8 @@
 #
 # Usage (from the repository root):
 #   bash bench/gpu_check.sh             # on the GPU machine ($OUT is set there)
-#   bash bench/gpu_check.sh --dry-run   # here, on CPU: tiny sizes, same steps, OUT=var/gpu_check
+#   bash bench/gpu_check.sh --dry-run   # here, on CPU: tiny sizes, same steps, OUT=var/gpu_check,
+#                                       # python: $PYTHON, else .venv/bin/python
 #
 # Lucent is not installed on the GPU machine and it has no internet: carry it as wheels. Once,
 # here, in the repository root (the device README's recipe; `.whl/` is git-ignored):
@@ -30,6 +31,7 @@ mkdir -p "$OUT"
 LOG="$OUT/gpu_check.log"
 PARTS="$(mktemp -d)" # per-step JSON figures, merged at the end (few files come back from $OUT)
 PY="${PYTHON:-python3}"
+((DRY_RUN)) && [[ -z "${PYTHON:-}" && -x .venv/bin/python ]] && PY=.venv/bin/python
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 if ((DRY_RUN)); then
@@ -59,7 +61,7 @@ main() {
   "$PY" -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision',
 torchvision.__version__, 'cuda', torch.cuda.is_available())"
 
-  if compgen -G ".whl/*.whl" >/dev/null; then
+  if ((!DRY_RUN)) && compgen -G ".whl/*.whl" >/dev/null; then  # wheels are for python 3.12
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
       --target /tmp/site .whl/*.whl && export PYTHONPATH="$PYTHONPATH:/tmp/site"
   fi
@@ -74,7 +76,7 @@ torchvision.__version__, 'cuda', torch.cuda.is_available())"
   if ((DRY_RUN)); then
     hide="$PARTS/hide"
     mkdir -p "$hide/pytest_django"
-    echo 'raise ImportError("no pytest-django on the GPU machine")' \
+    echo 'raise ModuleNotFoundError("no pytest-django on the GPU machine")' \
       >"$hide/pytest_django/__init__.py"
   fi
   step tests "$LIMIT_TESTS" env PYTHONPATH="${hide:+$hide:}$PYTHONPATH" \
@@ -91,6 +93,7 @@ torchvision.__version__, 'cuda', torch.cuda.is_available())"
 }
 
 figures_merge() { # one JSON of every step's figures and exit status
+  mkdir -p "$OUT"
   "$PY" - "$PARTS" "$OUT/gpu_figures.json" "$DRY_RUN" <<'EOF'
 import json, pathlib, platform, sys
 parts, target, dry_run = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3] == "1"
