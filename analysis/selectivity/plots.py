@@ -52,10 +52,14 @@ def unit_figure(
 
 
 def draw_unit_figure(figure: UnitFigure, out: Path, *, seed: int = 0) -> Path:
-    """Write the jitterplot (left) and the class's histogram (right) as a PNG."""
-    fig, (jitter, histogram) = plt.subplots(1, 2, figsize=(11, 4.5), width_ratios=(3, 2))
+    """Write the jitterplot, the class's histogram and that of all images as a PNG."""
+    fig, (jitter, histogram, everything) = plt.subplots(
+        1, 3, figsize=(14, 4.5), width_ratios=(3, 2, 1.5)
+    )
     _jitterplot(jitter, figure, np.random.default_rng(seed))
     _histogram(histogram, figure)
+    everything.hist(figure.activations, bins=50, color="0.5", log=True)
+    everything.set(xlabel="activation", title="all images (log count)")
     fig.suptitle(figure.title)
     fig.tight_layout()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +113,3 @@ def _histogram(axes, figure: UnitFigure) -> None:
     values = figure.activations[figure.in_class]
     axes.hist(values, bins=30, color="black")
     axes.set(xlabel="activation", ylabel="images", title=f"{figure.class_name} ({len(values)})")
-    inset = axes.inset_axes((0.62, 0.6, 0.35, 0.35))
-    inset.hist(figure.activations, bins=50, color="0.5", log=True)
-    inset.set_title("all images (log)", fontsize=7)
-    inset.tick_params(labelsize=6)

@@ -19,7 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--activations", required=True, type=Path, help="HDF5 file.")
         parser.add_argument("--network", required=True, help="Network name to store under.")
         parser.add_argument("--layers", default="", help="Comma-separated; default all.")
-        parser.add_argument("--compat", default="", choices=sorted(CONVENTIONS))
+        parser.add_argument(
+            "--compat",
+            default="",
+            choices=[name for name in sorted(CONVENTIONS) if name],
+            help="Reproduce the paper's code (docs/measures.md); default: correct definitions.",
+        )
         parser.add_argument("--precision-k", type=int, default=60)
         parser.add_argument("--csv", type=Path, help="Default: <activations>.selectivity.csv")
         parser.add_argument("--workers", type=int, default=None, help="Threads (default: CPUs).")
