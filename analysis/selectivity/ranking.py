@@ -142,16 +142,22 @@ def rank_unit(
         labels = ClassLabels.prepare(labels, num_classes or int(np.max(labels)) + 1)
     activations = np.asarray(activations, dtype=np.float32)
     validate_unit(activations, labels)
-    above = activations > activations.min() if split_bottom else np.ones(len(activations), bool)
+    lowest = activations.min()
+    above = activations > lowest if split_bottom else np.ones(len(activations), bool)
     indices = np.flatnonzero(above)
+    active = indices.shape[0]
     keys = np.sort(_descending_keys(activations[indices], indices))
-    order = np.concatenate([keys & np.uint64((1 << _INDEX_BITS) - 1), np.flatnonzero(~above)])
-    order = order.astype(np.int64)
+    order = np.empty(activations.shape[0], dtype=np.int64)
+    order[:active] = keys & np.uint64((1 << _INDEX_BITS) - 1)
+    order[active:] = np.flatnonzero(~above)
+    ranked_values = np.empty_like(activations)
+    ranked_values[:active] = activations[order[:active]]
+    ranked_values[active:] = lowest
     return RankedUnit(
-        activations=activations[order],
+        activations=ranked_values,
         labels=labels.labels[order],
         order=order,
         class_sizes=labels.class_sizes,
         num_classes=labels.num_classes,
-        active=int(indices.shape[0]),
+        active=int(active),
     )
