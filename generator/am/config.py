@@ -45,6 +45,7 @@ class AMConfig:
     precision: str = "fp32"  # "bf16": autocast the networks in bfloat16 (CUDA)
     channels_last: bool = False
     compile: bool = False  # torch.compile the generator
+    cudnn_benchmark: bool = True  # let cuDNN time its algorithms once (shapes never change)
 
     def __post_init__(self):
         self._check_choice("method", METHODS)
