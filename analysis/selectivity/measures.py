@@ -4,7 +4,7 @@ Each unit is ranked once (ranking.py); every measure is then one pass over the r
 work per unit is O(N log N) and informedness is never evaluated over classes x thresholds.
 """
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -140,8 +140,8 @@ def ranked_unit_scores(ranked: RankedUnit, *, unit: int, settings: MeasureSettin
     """Every measure of a unit already ranked (by rank_unit or the torch path)."""
     base = UnitScores(unit=unit, n_images=ranked.n_images, precision_k=settings.precision_k)
     if ranked.is_dead:
-        return _replace(base, is_dead=True)
-    return _replace(base, **_live_measures(ranked, settings))
+        return replace(base, is_dead=True)
+    return replace(base, **_live_measures(ranked, settings))
 
 
 def _live_measures(ranked: RankedUnit, settings: MeasureSettings) -> dict:
@@ -179,7 +179,3 @@ def _informedness_fields(best: Informedness | None) -> dict:
         "specificity": best.specificity,
         "false_alarm_rate": best.false_alarm_rate,
     }
-
-
-def _replace(scores: UnitScores, **changes) -> UnitScores:
-    return UnitScores(**{**scores.__dict__, **changes})
