@@ -29,10 +29,12 @@ def selectivity_compute(
     them in one transaction; returns the stored records. Nothing is stored if any unit fails."""
     with ActivationFile(activations) as source:
         _check_network(source, network)
-        layers = list(layers or source.layer_names())
+        layers = list(dict.fromkeys(layers or source.layer_names()))
         check_layers(source, layers)
-        by_layer = {
-            layer: layer_scores(
+        records = [
+            scores_record(scores, network=network, layer=layer, compat=settings.conventions.name)
+            for layer in layers
+            for scores in layer_scores(
                 source,
                 layer,
                 settings,
@@ -40,13 +42,7 @@ def selectivity_compute(
                 device=device,
                 progress=progress(layer, source.n_units(layer)) if progress else None,
             )
-            for layer in layers
-        }
-    records = [
-        scores_record(s, network=network, layer=layer, compat=settings.conventions.name)
-        for layer, scores in by_layer.items()
-        for s in scores
-    ]
+        ]
     scores_replace(records=records, source=str(activations))
     return records
 

@@ -52,7 +52,12 @@ class Command(BaseCommand):
         except (ActivationFileError, SelectivityInputError) as error:
             raise CommandError(f"{error} No scores were stored.") from None
         csv_path = options["csv"] or options["activations"].with_suffix(".selectivity.csv")
-        scores_export_csv(path=csv_path, records=records, settings=settings)
+        try:
+            scores_export_csv(path=csv_path, records=records, settings=settings)
+        except OSError as error:
+            raise CommandError(
+                f"Scores were stored, but the CSV was not written: {error}"
+            ) from None
         self.stdout.write(f"Stored scores of {len(records)} units; CSV: {csv_path}")
 
     def _progress(self, layer: str, units: int):
