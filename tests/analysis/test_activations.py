@@ -138,3 +138,21 @@ def test_record_activations_reports_an_unknown_layer(tmp_path, demo_weights):
             "--layers",
             "fc9",
         )
+
+
+def test_a_minimal_file_made_elsewhere_is_readable(tmp_path):
+    """Only /labels and /layers/<alias> are required (docs/measures.md)."""
+    labels, values = random_units()
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["labels"] = labels
+        handle["layers/pool5"] = values
+    with ActivationFile(tmp_path / "other.h5") as acts:
+        assert acts.num_classes == 5 and acts.network == "" and acts.class_names == []
+        np.testing.assert_array_equal(acts.unit("pool5", 2), values[:, 2])
+
+
+def test_hdf5_without_the_schema_is_a_clear_error(tmp_path):
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["something"] = [1, 2, 3]
+    with pytest.raises(ActivationFileError, match="needs /labels and /layers"):
+        ActivationFile(tmp_path / "other.h5")

@@ -47,3 +47,12 @@ def test_plot_unit_rejects_a_unit_out_of_range(tmp_path):
             "--out",
             str(tmp_path / "u.png"),
         )
+
+
+def test_figure_of_a_dead_unit_still_draws(tmp_path):
+    from analysis.selectivity.plots import draw_unit_figure
+
+    labels = np.arange(100) % 4
+    figure = unit_figure(np.zeros(100), labels, num_classes=4, class_names=[], title="dead")
+    assert figure.class_name == "class 0" and figure.informedness_threshold == 0
+    assert draw_unit_figure(figure, tmp_path / "dead.png").stat().st_size > 0
