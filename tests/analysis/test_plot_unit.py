@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from analysis.selectivity.plots import unit_figure
+from analysis.selectivity.plots import draw_unit_figure, unit_figure
 from tests.analysis.activation_files import random_units, write_activation_file
 
 
@@ -50,8 +50,6 @@ def test_plot_unit_rejects_a_unit_out_of_range(tmp_path):
 
 
 def test_figure_of_a_dead_unit_still_draws(tmp_path):
-    from analysis.selectivity.plots import draw_unit_figure
-
     labels = np.arange(100) % 4
     figure = unit_figure(np.zeros(100), labels, num_classes=4, class_names=[], title="dead")
     assert figure.class_name == "class 0" and figure.informedness_threshold == 0
