@@ -52,7 +52,8 @@ def initial_spectrum(seeds: Tensor, size: int) -> Tensor:
 def spectrum_to_rgb(spectrum: Tensor, size: int) -> Tensor:
     """(B,3,size,size) RGB in [0,1] from a spectrum: inverse FFT, colour decorrelation, sigmoid."""
     scale = frequency_scale(size).to(spectrum.device)
-    image = torch.fft.irfft2(torch.view_as_complex(spectrum) * scale, s=(size, size)) / 4.0
+    spectrum = torch.view_as_complex(spectrum) * scale
+    image = torch.fft.irfft2(spectrum, s=(size, size), norm="ortho") / 4.0
     matrix = COLOR_CORRELATION_SQRT.to(spectrum.device)
     matrix = matrix / matrix.norm(dim=0).max()
     return torch.sigmoid(torch.einsum("ij,bjhw->bihw", matrix, image))
