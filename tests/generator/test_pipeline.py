@@ -8,6 +8,7 @@ from PIL import Image
 from generator.am import outputs, pipeline
 from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
+from generator.am.demo import digits_dataset
 
 
 def demo_run(tmp_path, models, units, **config):
@@ -96,11 +97,15 @@ def test_resuming_with_other_settings_is_refused(tmp_path, demo_models):
         pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], iterations=4))
 
 
-def test_hidden_units_get_a_reference_maximum_but_no_class_hit_rate(tmp_path, demo_models):
-    run = demo_run(tmp_path, demo_models[0], [0], layer="fc6")
+def test_hidden_units_get_the_digits_maximum_but_no_class_hit_rate(tmp_path, demo_models):
+    run = demo_run(tmp_path, demo_models[0], [5], layer="fc6")
     (report,) = pipeline.panels_generate(run)
     assert report["class_hit_rate"] is None
-    assert report["reference_max"] > 0
+    target = pipeline.sampler_build(run.config).target
+    digits, _ = digits_dataset()
+    with torch.no_grad():
+        fc6 = target.activations(target.preprocess(digits), ["fc6"])["fc6"]  # (N, 128) pre-ReLU
+    assert report["reference_max"] == pytest.approx(fc6[:, 5].max().item(), rel=1e-5)
 
 
 @pytest.mark.gpu
