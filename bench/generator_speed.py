@@ -80,7 +80,7 @@ def ours_speed(args, device: torch.device) -> dict:
         "precision": config.precision,
         "image_iterations_per_s": rate,
         "images_per_s": args.batch / seconds,
-        "tflop_per_s_estimate": rate * GFLOP_PER_IMAGE_ITERATION / 1000,
+        "tflop_per_s_if_12_gflop_each": rate * GFLOP_PER_IMAGE_ITERATION / 1000,
         "peak_memory_gib": _peak_memory(device),
         "finite_activations": bool(torch.isfinite(result.activations).all()),
     }
