@@ -37,9 +37,9 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 if ((DRY_RUN)); then
   DEVICE=cpu BATCH=4 ITERS=3 LUCENT_BATCH=2 TOL_BATCH=4 TOL_ITERS=3
   LIMIT_TESTS=120 LIMIT_SPEED=120 LIMIT_BF16=120 LIMIT_TOL=120
-else # worst case 45 + 80 + 45 + 50 s; a normal run takes a fraction of that
+else # worst case 80 + 70 + 40 + 40 s; a normal run takes about half of that
   DEVICE=cuda BATCH=256 ITERS=200 LUCENT_BATCH=64 TOL_BATCH=64 TOL_ITERS=200
-  LIMIT_TESTS=45 LIMIT_SPEED=80 LIMIT_BF16=45 LIMIT_TOL=50
+  LIMIT_TESTS=80 LIMIT_SPEED=70 LIMIT_BF16=40 LIMIT_TOL=40
 fi
 
 step() { # step NAME SECONDS COMMAND...: run it with a time limit, record its status, go on
