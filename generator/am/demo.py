@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from generator.am.config import torch_threads
 from generator.am.deepsim import (
     GeneratorSpec,
     ImageGenerator,
@@ -161,7 +161,7 @@ class DemoTraining:
     """Settings of the demo training; the defaults take well under a minute on 2 CPU cores."""
 
     net_epochs: int = 12
-    generator_epochs: int = 40
+    generator_epochs: int = 20
     batch_size: int = 64
     lr: float = 2e-3
     feature_weight: float = 1.0  # weight of the conv5 feature loss against the image loss
@@ -252,7 +252,7 @@ def train_demo(out_dir: Path | None = None, settings: DemoTraining = DemoTrainin
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     train_x, train_y, test_x, test_y = split_digits(settings)
-    with single_thread():
+    with torch_threads(1):  # deterministic, and fastest for these tiny tensors
         net = train_demo_net(train_x, train_y, settings)
         generator = train_demo_generator(net, train_x, settings)
     _save_atomic(net.state_dict(), out_dir / DEMO_NET_FILE)
@@ -263,21 +263,6 @@ def train_demo(out_dir: Path | None = None, settings: DemoTraining = DemoTrainin
         "heldout_accuracy": accuracy(net, test_x, test_y),
         "seconds": time.perf_counter() - started,
     }
-
-
-@contextmanager
-def single_thread():
-    """Run torch on one CPU thread inside the block.
-
-    The demo tensors are tiny: extra threads buy little, make results depend on the thread
-    count, and on a busy 2-core machine oversubscription made training ten times slower.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _save_atomic(state: dict, path: Path) -> None:

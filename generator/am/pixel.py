@@ -112,6 +112,10 @@ class PixelSampler:
         on_step: Callable[[int], None] | None = None,
     ) -> SampleResult:
         """Optimise one image per (unit, seed) pair for ``config.iterations`` Adam steps."""
+        with self.config.threads():
+            return self._run(units, seeds, on_step)
+
+    def _run(self, units, seeds, on_step) -> SampleResult:
         device = self.target.device
         units = torch.as_tensor(units, dtype=torch.long, device=device).view(-1)
         seeds = torch.as_tensor(seeds, dtype=torch.long, device=device).view(-1)

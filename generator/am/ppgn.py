@@ -193,6 +193,10 @@ class PPGNSampler:
         on_step: Callable[[int], None] | None = None,
     ) -> SampleResult:
         """Run ``config.iterations`` steps of one chain per (unit, seed) pair, all batched."""
+        with self.config.threads():
+            return self._run(units, seeds, on_step)
+
+    def _run(self, units, seeds, on_step) -> SampleResult:
         state = self.start(units, seeds)
         start_eval = self.evaluate(self.render(state.h), state.units)
         for _ in range(self.config.iterations):
