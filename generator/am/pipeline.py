@@ -8,7 +8,7 @@ laid out flat, `batch_size` at a time); a unit is written as soon as all its ima
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,11 +19,12 @@ from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
 from generator.am.deepsim import available_generators, get_generator, load_generator
 from generator.am.networks import NetworkSpec, TargetNetwork, load_network
+from generator.am.pixel import PixelSampler
 from generator.am.ppgn import PPGNSampler
 from generator.am.reference import reference_maxima
 
 # Settings that change how fast a run goes, not what it makes: a run may resume with others.
-EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last")
+EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last", "cpu_threads")
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,11 @@ def output_layer(spec: NetworkSpec) -> str | None:
     return None
 
 
-def sampler_build(config: AMConfig) -> PPGNSampler:
-    """Load the target network, the generator and its encoder; a sampler for `config`."""
+def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
+    """Load the target network (and for PPGN the generator and its encoder); a sampler."""
     target = load_network(config.network, weights=config.weights, device=config.device)
+    if config.method == "pixel":
+        return PixelSampler(target=target, config=config)
     generator_spec = get_generator(config.generator)
     generator = load_generator(
         config.generator, weights=config.generator_weights, device=config.device
@@ -107,30 +110,40 @@ def predicted_classes(target: TargetNetwork, images: Tensor) -> list[int]:
     return logits.argmax(dim=1).tolist()
 
 
+@dataclass
+class _UnitParts:
+    images: list = field(default_factory=list)
+    seeds: list = field(default_factory=list)
+    start_activations: list = field(default_factory=list)
+    activations: list = field(default_factory=list)
+    predicted_classes: list = field(default_factory=list)
+
+
 class UnitCollector:
     """Gathers chain results per unit until a unit has all its images."""
 
     def __init__(self, images_per_unit: int, with_classes: bool):
         self.images_per_unit, self.with_classes = images_per_unit, with_classes
-        self._parts: dict[int, dict[str, list]] = {}
+        self._parts: dict[int, _UnitParts] = {}
 
-    def add(self, unit: int, image, seed, start, final, predicted) -> outputs.UnitResult | None:
-        """Add one chain's result; the unit's UnitResult once it is complete."""
-        parts = self._parts.setdefault(unit, {k: [] for k in ("im", "sd", "st", "fn", "pc")})
-        for key, value in zip(
-            ("im", "sd", "st", "fn", "pc"), (image, seed, start, final, predicted), strict=True
-        ):
-            parts[key].append(value)
-        if len(parts["im"]) < self.images_per_unit:
+    def add(self, unit: int, **chain) -> outputs.UnitResult | None:
+        """Add one chain's image, seed, start and final activation and predicted class.
+
+        Returns the unit's UnitResult once it has all its images, else None.
+        """
+        parts = self._parts.setdefault(unit, _UnitParts())
+        for name, value in chain.items():
+            getattr(parts, name).append(value)
+        if len(parts.images) < self.images_per_unit:
             return None
         del self._parts[unit]
         return outputs.UnitResult(
             unit=unit,
-            images=torch.stack(parts["im"]),
-            seeds=parts["sd"],
-            start_activations=parts["st"],
-            activations=parts["fn"],
-            predicted_classes=parts["pc"] if self.with_classes else None,
+            images=torch.stack(parts.images),
+            seeds=parts.seeds,
+            start_activations=parts.start_activations,
+            activations=parts.activations,
+            predicted_classes=parts.predicted_classes if self.with_classes else None,
         )
 
 
@@ -164,11 +177,11 @@ def panels_generate(
         for b, unit in enumerate(units):
             done = collector.add(
                 unit,
-                images[b],
-                seeds[b],
-                result.start_activations[b].item(),
-                result.activations[b].item(),
-                classes[b],
+                images=images[b],
+                seeds=seeds[b],
+                start_activations=result.start_activations[b].item(),
+                activations=result.activations[b].item(),
+                predicted_classes=classes[b],
             )
             if done is not None:
                 reports.append(_unit_finish(run, done, settings, maxima, is_output, on_unit))

@@ -115,6 +115,7 @@ def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkey
         (["--grid", "2by2"], "grid '2by2' is not of the form ROWSxCOLS"),
         (["--images", "5"], "5 images per unit do not fill a 2x2 grid"),
         (["--device", "tpu"], "--device 'tpu': use cuda, cuda:N or cpu"),
+        (["--method", "dream"], "method must be one of ppgn, pixel, not 'dream'"),
         (["--experiment", "nope"], "No experiment with slug 'nope'.*create it first"),
     ],
 )

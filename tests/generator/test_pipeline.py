@@ -108,6 +108,14 @@ def test_hidden_units_get_the_digits_maximum_but_no_class_hit_rate(tmp_path, dem
     assert report["reference_max"] == pytest.approx(fc6[:, 5].max().item(), rel=1e-5)
 
 
+def test_the_pixel_method_writes_units_without_a_generator(tmp_path, demo_models):
+    run = demo_run(tmp_path, demo_models[0], [2], method="pixel", generator_weights=None)
+    (report,) = pipeline.panels_generate(run)
+    assert isinstance(pipeline.sampler_build(run.config), pipeline.PixelSampler)
+    assert report["unit"] == 2 and report["class_hit_rate"] is not None
+    assert outputs.unit_read(run.out, 2)["settings"]["method"] == "pixel"
+
+
 @pytest.mark.gpu
 def test_panels_on_the_gpu_match_the_cpu_ones(tmp_path, demo_models):
     """The same chains on CUDA give the same final activations as on the CPU."""

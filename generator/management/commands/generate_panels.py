@@ -37,6 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if any)")
         parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
         parser.add_argument("--seed", type=int, default=0, help="base seed of the images")
+        parser.add_argument("--method", default="ppgn", help="ppgn (generator prior) or pixel")
+        parser.add_argument("--cpu-threads", type=int, default=0, help="0: torch's default")
         parser.add_argument("--weights", type=Path, help="target network weights file")
         parser.add_argument("--generator", help="registered generator (default: the network's)")
         parser.add_argument("--generator-weights", type=Path)
@@ -88,6 +90,8 @@ class Command(BaseCommand):
             "batch_size": options["batch"],
             "device": self._device(options["device"]),
             "precision": "bf16" if options["bf16"] else "fp32",
+            "method": options["method"],
+            "cpu_threads": options["cpu_threads"],
         }
 
     def _device(self, requested: str | None) -> str:
