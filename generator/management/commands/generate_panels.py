@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from generator import services
-from generator.am import grid, networks, outputs, pipeline
+from generator.am import grid, networks, outputs, pipeline, reference
 from generator.am.config import AMConfig
 
 
@@ -65,6 +65,8 @@ class Command(BaseCommand):
             units = networks.parse_units(options["units"])
             networks.check_units(layer, units)
             rows, cols = grid.parse_grid(options["grid"])
+            if options["reference"] is not None:
+                reference.reference_files(options["reference"])  # fail before any work
             config = AMConfig(**self._config_values(options, layer))
             return pipeline.PanelRun(
                 config=config,
