@@ -244,3 +244,13 @@ def test_bf16_final_activations_stay_within_tolerance_of_fp32(demo_models):
         sampler = PPGNSampler(target=net, generator=generator, encoder=net, config=config)
         means[precision] = sampler.run(list(range(32)), list(range(32))).activations.mean()
     assert abs(means["bf16"] - means["fp32"]) <= 0.1 * abs(means["fp32"])
+
+
+def test_a_separate_encoder_gives_the_same_step_as_the_shared_forward_pass():
+    shared = toy_sampler(eps1=0.5, eps3=0.0)
+    config = shared.config
+    separate = PPGNSampler(
+        target=shared.target, generator=shared.generator, encoder=toy_target(), config=config
+    )
+    state = shared.start([0, 2], [4, 5])
+    torch.testing.assert_close(separate.step(state).h, shared.step(state).h)
