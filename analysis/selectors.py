@@ -1,4 +1,4 @@
-"""Reads of the analysis app: the ratings report and what it is built from (issue 5)."""
+"""Reads of the analysis app: stored selectivity scores and the ratings report."""
 
 import json
 import logging
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from analysis.labels import (
     AgreementJudge,
@@ -22,6 +22,26 @@ from analysis.ratings.quality import QualitySettings
 from analysis.ratings.report import RatingsReport, ratings_report_compute
 from analysis.ratings.table1 import Table1Settings
 from experiment.models import Experiment, Panel, Participant, Response
+
+SCORE_FIELDS = [
+    f.name for f in SelectivityScore._meta.concrete_fields if f.name not in {"id", "computed_at"}
+]
+
+
+def selectivity_scores(*, network: str | None = None, layer: str | None = None) -> QuerySet:
+    """Stored scores, optionally of one network and layer, ordered by network, layer, unit."""
+    scores = SelectivityScore.objects.all()
+    if network:
+        scores = scores.filter(network=network)
+    if layer:
+        scores = scores.filter(layer=layer)
+    return scores.order_by("network", "layer", "unit")
+
+
+def selectivity_records(*, network: str | None = None, layer: str | None = None) -> list[dict]:
+    """Stored scores as flat records (the CSV columns)."""
+    return list(selectivity_scores(network=network, layer=layer).values(*SCORE_FIELDS))
+
 
 logger = logging.getLogger(__name__)
 CLASS_INDEX = Path(__file__).resolve().parent.parent / "generator/am/data/imagenet_class_index.json"

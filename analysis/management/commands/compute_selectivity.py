@@ -1,0 +1,71 @@
+"""Compute and store every selectivity measure of every unit in an activation file."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from analysis.selectivity.activations import ActivationFileError
+from analysis.selectivity.compat import CONVENTIONS, get_conventions
+from analysis.selectivity.measures import MeasureSettings
+from analysis.selectivity.ranking import SelectivityInputError
+from analysis.services import scores_export_csv, selectivity_compute
+
+
+class Command(BaseCommand):
+    help = "Compute the selectivity scores of every unit (docs/measures.md), store and export them."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--activations", required=True, type=Path, help="HDF5 file.")
+        parser.add_argument("--network", required=True, help="Network name to store under.")
+        parser.add_argument("--layers", default="", help="Comma-separated; default all.")
+        parser.add_argument(
+            "--compat",
+            default="",
+            choices=[name for name in sorted(CONVENTIONS) if name],
+            help="Reproduce the paper's code (docs/measures.md); default: correct definitions.",
+        )
+        parser.add_argument("--precision-k", type=int, default=60)
+        parser.add_argument("--csv", type=Path, help="Default: <activations>.selectivity.csv")
+        parser.add_argument("--workers", type=int, default=None, help="Threads (default: CPUs).")
+        parser.add_argument(
+            "--device", default=None, help="Sort with torch on this device (e.g. cuda)."
+        )
+
+    def handle(self, *args, **options):
+        if options["precision_k"] < 1:
+            raise CommandError("--precision-k must be at least 1.")
+        settings = MeasureSettings(
+            precision_k=options["precision_k"], conventions=get_conventions(options["compat"])
+        )
+        layers = [name.strip() for name in options["layers"].split(",") if name.strip()]
+        try:
+            records = selectivity_compute(
+                activations=options["activations"],
+                network=options["network"],
+                layers=layers,
+                settings=settings,
+                workers=options["workers"],
+                device=options["device"],
+                progress=self._progress,
+            )
+        except (ActivationFileError, SelectivityInputError) as error:
+            raise CommandError(f"{error} No scores were stored.") from None
+        csv_path = options["csv"] or options["activations"].with_suffix(".selectivity.csv")
+        try:
+            scores_export_csv(path=csv_path, records=records, settings=settings)
+        except OSError as error:
+            raise CommandError(
+                f"Scores were stored, but the CSV was not written: {error}"
+            ) from None
+        self.stdout.write(f"Stored scores of {len(records)} units; CSV: {csv_path}")
+
+    def _progress(self, layer: str, units: int):
+        bar = tqdm(total=units, desc=layer, unit="unit", file=self.stderr._out)
+
+        def advance(n: int) -> None:
+            bar.update(n)
+            if bar.n >= units:
+                bar.close()
+
+        return advance

@@ -1,0 +1,35 @@
+"""Draw the paper's figure 3 for one unit of an activation file."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis.selectivity.activations import ActivationFile, ActivationFileError
+from analysis.selectivity.plots import draw_unit_figure, unit_figure
+from analysis.selectivity.ranking import SelectivityInputError
+
+
+class Command(BaseCommand):
+    help = "Jitterplot, thresholds and histogram of a unit's activations (paper figure 3)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--activations", required=True, type=Path)
+        parser.add_argument("--layer", required=True)
+        parser.add_argument("--unit", required=True, type=int)
+        parser.add_argument("--out", required=True, type=Path, help="PNG file.")
+        parser.add_argument("--top-k", type=int, default=60)
+
+    def handle(self, *args, **options):
+        try:
+            with ActivationFile(options["activations"]) as acts:
+                figure = unit_figure(
+                    acts.unit(options["layer"], options["unit"]),
+                    acts.labels,
+                    num_classes=acts.num_classes,
+                    class_names=acts.class_names,
+                    title=f"{acts.network} {options['layer']}.{options['unit']}",
+                    top_k=options["top_k"],
+                )
+        except (ActivationFileError, SelectivityInputError) as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"Wrote {draw_unit_figure(figure, options['out'])}")

@@ -1,0 +1,78 @@
+"""Record a registered network's activations over an image folder or the demo digits."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from analysis.selectivity.activations import REDUCTIONS, ActivationFileError
+from analysis.selectivity.recording import (
+    LayerRecorder,
+    folder_source,
+    record,
+    tensor_source,
+)
+from generator.am.networks import available_networks, get_network, load_network
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a registered network over images, keep the correctly classified ones (top-1) and "
+        "write their activations to HDF5 (schema: docs/measures.md). Rerun to resume."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--network", required=True, help=f"One of {available_networks()}.")
+        parser.add_argument("--layers", default="", help="Comma-separated aliases; default all.")
+        images = parser.add_mutually_exclusive_group(required=True)
+        images.add_argument("--images", type=Path, help="ImageNet layout: one folder per wnid.")
+        images.add_argument("--dataset", choices=["demo"], help="The demo network's digits.")
+        parser.add_argument("--out", required=True, type=Path)
+        parser.add_argument("--reduction", choices=REDUCTIONS, default="max")
+        parser.add_argument("--pre-relu", action="store_true", help="Default: post-ReLU values.")
+        parser.add_argument("--weights", type=Path, help="Default: the network's standard file.")
+        parser.add_argument("--batch-size", type=int, default=64)
+        parser.add_argument("--device", default="cpu")
+
+    def handle(self, *args, **options):
+        try:
+            spec = get_network(options["network"])
+            layers = [a.strip() for a in options["layers"].split(",") if a.strip()]
+            network = load_network(spec.name, weights=options["weights"], device=options["device"])
+            recorder = LayerRecorder(
+                network,
+                layers or list(spec.layers),
+                reduction=options["reduction"],
+                pre_relu=options["pre_relu"],
+            )
+            seen, kept = record(
+                recorder,
+                self._source(spec, options),
+                options["out"],
+                batch_size=options["batch_size"],
+                progress=self._progress,
+            )
+        except (ValueError, FileNotFoundError) as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"{seen} images seen, {kept} correctly classified kept: {options['out']}")
+
+    def _source(self, spec, options):
+        if options["dataset"] == "demo":
+            if spec.name != "demo":
+                raise ActivationFileError("--dataset demo is for --network demo.")
+            from generator.am.demo import digits_dataset
+
+            return tensor_source("demo-digits", *digits_dataset(spec.input_size))
+        if not any(spec.class_ids):
+            raise ActivationFileError(f"Network {spec.name!r} has no WordNet ids for --images.")
+        return folder_source(options["images"], spec.class_ids, spec.input_size)
+
+    def _progress(self, total: int, start: int):
+        bar = tqdm(total=total, initial=start, unit="image", file=self.stderr._out)
+
+        def advance(n: int) -> None:
+            bar.update(n)
+            if bar.n >= total:
+                bar.close()
+
+        return advance

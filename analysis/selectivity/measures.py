@@ -1,0 +1,181 @@
+"""Selectivity measures of one unit: arrays in, scores out (paper section 2; docs/measures.md).
+
+Each unit is ranked once (ranking.py); every measure is then one pass over the ranking, so the
+work per unit is O(N log N) and informedness is never evaluated over classes x thresholds.
+"""
+
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+
+from analysis.selectivity.compat import CORRECT, Conventions
+from analysis.selectivity.informedness import (
+    Informedness,
+    max_informedness,
+    recall_at_precision,
+)
+from analysis.selectivity.ranking import ClassLabels, RankedUnit, rank_unit
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """Parameters of the measures; saved beside every score set."""
+
+    precision_k: int = 60
+    top_classes_k: int = 100
+    conventions: Conventions = field(default_factory=lambda: CORRECT)
+
+
+@dataclass(frozen=True)
+class UnitScores:
+    """Every measure of one unit; None where a measure is undefined (e.g. a dead unit)."""
+
+    unit: int
+    n_images: int
+    is_dead: bool = False
+    is_localist: bool = False
+    localist_class: int | None = None
+    localist_gap: float | None = None
+    precision: float | None = None
+    precision_class: int | None = None
+    precision_k: int = 60
+    classes_in_top100: int | None = None
+    ccmas: float | None = None
+    ccmas_class: int | None = None
+    most_active_class: int | None = None
+    recall_at_100_precision: float | None = None
+    recall_at_95_precision: float | None = None
+    max_informedness: float | None = None
+    max_informedness_class: int | None = None
+    max_informedness_threshold: float | None = None
+    sensitivity: float | None = None
+    specificity: float | None = None
+    false_alarm_rate: float | None = None
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+def localist(ranked: RankedUnit) -> tuple[bool, int | None, float | None]:
+    """Bowers et al. 2014: is the top image's class A strictly above and disjoint from not-A?
+
+    Returns (is_localist, A, gap) with gap = min(a | A) - max(a | not A), negative when the
+    sets overlap; (False, None, None) when every image is in one class.
+    """
+    top_class = int(ranked.labels[0])
+    size = int(ranked.class_sizes[top_class])
+    if size == ranked.n_images:
+        return False, None, None
+    in_class = ranked.labels == top_class
+    lowest_in = ranked.n_images - 1 - int(np.argmax(in_class[::-1]))
+    highest_out = int(np.argmin(in_class))  # first image of another class
+    gap = float(ranked.activations[lowest_in]) - float(ranked.activations[highest_out])
+    return gap > 0, top_class, gap
+
+
+def precision_top_k(ranked: RankedUnit, k: int) -> tuple[float, int]:
+    """Zhou et al. 2015: largest share of one class among the k most active images, and it.
+
+    Ties at the k-th image are broken by image order; the smallest class index wins a tie.
+    """
+    top = ranked.labels[: min(k, ranked.n_images)]
+    counts = np.bincount(top, minlength=ranked.num_classes)
+    klass = int(np.argmax(counts))
+    return float(counts[klass]) / top.shape[0], klass
+
+
+def classes_in_top(ranked: RankedUnit, k: int) -> int:
+    """Number of distinct classes among the k most active images."""
+    return int(np.unique(ranked.labels[:k]).shape[0])
+
+
+def ccmas(ranked: RankedUnit) -> tuple[float | None, int]:
+    """Morcos et al. 2018: (mu_A - mu_notA) / (mu_A + mu_notA) for the class A of highest mean.
+
+    mu_notA is the mean over all images not in A. Returns (None, A) when undefined: a single
+    class, or mu_A + mu_notA == 0 (a dead unit at zero, or activations cancelling out).
+    """
+    sizes, active = ranked.class_sizes, slice(0, ranked.active)
+    labels = ranked.labels[active]
+    weights = ranked.activations[active].astype(np.float64)
+    sums = np.bincount(labels, weights=weights, minlength=ranked.num_classes)
+    if ranked.active < ranked.n_images:  # the bottom block, all at the lowest activation
+        bottom = sizes - np.bincount(labels, minlength=ranked.num_classes)
+        sums += bottom * float(ranked.activations[-1])
+    means = np.where(sizes > 0, sums / np.maximum(sizes, 1), -np.inf)
+    klass = int(np.argmax(means))
+    rest = ranked.n_images - sizes[klass]
+    if rest == 0:
+        return None, klass
+    mu_a, mu_not_a = means[klass], (sums.sum() - sums[klass]) / rest
+    if mu_a + mu_not_a == 0:
+        return None, klass
+    return float((mu_a - mu_not_a) / (mu_a + mu_not_a)), klass
+
+
+def unit_scores(
+    activations: np.ndarray,
+    labels: ClassLabels | np.ndarray,
+    *,
+    num_classes: int | None = None,
+    unit: int = 0,
+    settings: MeasureSettings | None = None,
+) -> UnitScores:
+    """Every measure of one unit from its activations (N,) and the images' classes.
+
+    `labels`: a ClassLabels prepared once for many units, or an (N,) array with `num_classes`.
+    """
+    settings = settings or MeasureSettings()
+    ranked = rank_unit(activations, labels, num_classes, split_bottom=splits_bottom(settings))
+    return ranked_unit_scores(ranked, unit=unit, settings=settings)
+
+
+def splits_bottom(settings: MeasureSettings) -> bool:
+    """Whether the lowest block may be set aside: yes unless ties are stepped image by image."""
+    return settings.conventions.ties == "block"
+
+
+def ranked_unit_scores(ranked: RankedUnit, *, unit: int, settings: MeasureSettings) -> UnitScores:
+    """Every measure of a unit already ranked (by rank_unit or the torch path)."""
+    base = UnitScores(unit=unit, n_images=ranked.n_images, precision_k=settings.precision_k)
+    if ranked.is_dead:
+        return replace(base, is_dead=True)
+    return replace(base, **_live_measures(ranked, settings))
+
+
+def _live_measures(ranked: RankedUnit, settings: MeasureSettings) -> dict:
+    """The measures of a unit whose activations are not all equal."""
+    conventions = settings.conventions
+    is_localist, localist_class, gap = localist(ranked)
+    precision, precision_class = precision_top_k(ranked, settings.precision_k)
+    ccmas_value, ccmas_class = ccmas(ranked)
+    top_class = int(ranked.labels[0])
+    best = max_informedness(ranked, conventions)
+    return {
+        **_informedness_fields(best),
+        "is_localist": is_localist,
+        "localist_class": localist_class,
+        "localist_gap": gap,
+        "precision": precision,
+        "precision_class": precision_class,
+        "classes_in_top100": classes_in_top(ranked, settings.top_classes_k),
+        "ccmas": ccmas_value,
+        "ccmas_class": ccmas_class,
+        "most_active_class": top_class,
+        "recall_at_100_precision": recall_at_precision(ranked, top_class, 100, conventions),
+        "recall_at_95_precision": recall_at_precision(ranked, top_class, 95, conventions),
+    }
+
+
+def _informedness_fields(best: Informedness | None) -> dict:
+    if best is None:
+        return {}
+    return {
+        "max_informedness": best.value,
+        "max_informedness_class": best.klass,
+        "max_informedness_threshold": best.threshold,
+        "sensitivity": best.sensitivity,
+        "specificity": best.specificity,
+        "false_alarm_rate": best.false_alarm_rate,
+    }

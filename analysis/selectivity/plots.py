@@ -1,0 +1,115 @@
+"""The paper's figure 3 for any unit: jitterplot with thresholds, and the class's histogram."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from analysis.selectivity.informedness import informedness_by_class  # noqa: E402
+from analysis.selectivity.ranking import rank_unit  # noqa: E402
+
+
+@dataclass(frozen=True)
+class UnitFigure:
+    """What figure 3 shows of one unit."""
+
+    title: str
+    activations: np.ndarray  # (N,)
+    in_class: np.ndarray  # (N,) bool, images of the highlighted class
+    class_name: str
+    informedness_threshold: float  # the highlighted class's max-informedness threshold
+    top_k_threshold: float  # activation of the k-th most active image
+    top_k: int
+
+
+def unit_figure(
+    activations: np.ndarray,
+    labels: np.ndarray,
+    *,
+    num_classes: int,
+    class_names: list[str],
+    title: str,
+    top_k: int = 60,
+) -> UnitFigure:
+    """Figure data for a unit (N,) whose highlighted class is that of its most active image."""
+    ranked = rank_unit(activations, labels, num_classes)
+    klass = int(ranked.labels[0])
+    best = informedness_by_class(ranked, classes=[klass]).get(klass)
+    name = class_names[klass] if klass < len(class_names) else f"class {klass}"
+    return UnitFigure(
+        title=title,
+        activations=np.asarray(activations, dtype=np.float32),
+        in_class=np.asarray(labels) == klass,
+        class_name=name,
+        informedness_threshold=best.threshold if best else float("nan"),
+        top_k_threshold=float(ranked.activations[min(top_k, ranked.n_images) - 1]),
+        top_k=top_k,
+    )
+
+
+def draw_unit_figure(figure: UnitFigure, out: Path, *, seed: int = 0) -> Path:
+    """Write the jitterplot, the class's histogram and that of all images as a PNG."""
+    fig, (jitter, histogram, everything) = plt.subplots(
+        1, 3, figsize=(14, 4.5), width_ratios=(3, 2, 1.5)
+    )
+    _jitterplot(jitter, figure, np.random.default_rng(seed))
+    _histogram(histogram, figure)
+    everything.hist(figure.activations, bins=50, color="0.5", log=True)
+    everything.set(xlabel="activation", title="all images (log count)")
+    fig.suptitle(figure.title)
+    fig.tight_layout()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return Path(out)
+
+
+def _jitterplot(axes, figure: UnitFigure, rng: np.random.Generator) -> None:
+    values, inside = figure.activations, figure.in_class
+    jitter = rng.uniform(0, 1, values.shape[0])
+    axes.scatter(
+        values[~inside],
+        jitter[~inside],
+        s=6,
+        c="0.6",
+        marker="o",
+        label="other classes",
+        rasterized=True,
+        linewidths=0,
+    )
+    axes.scatter(
+        values[inside],
+        jitter[inside],
+        s=14,
+        c="black",
+        marker="D",
+        label=figure.class_name,
+        rasterized=True,
+        linewidths=0,
+    )
+    axes.axvline(figure.informedness_threshold, color="white", linestyle="--", linewidth=1.5)
+    axes.axvline(
+        figure.informedness_threshold,
+        color="black",
+        linestyle=":",
+        linewidth=1,
+        label="max-informedness threshold",
+    )
+    axes.axvline(
+        figure.top_k_threshold,
+        color="tab:blue",
+        linewidth=1.5,
+        label=f"top-{figure.top_k} threshold",
+    )
+    axes.set(xlabel="activation", yticks=[], title="jitterplot")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4, fontsize=8)
+
+
+def _histogram(axes, figure: UnitFigure) -> None:
+    values = figure.activations[figure.in_class]
+    axes.hist(values, bins=30, color="black")
+    axes.set(xlabel="activation", ylabel="images", title=f"{figure.class_name} ({len(values)})")

@@ -1,0 +1,165 @@
+"""Record a registered network's activations over an image set, keeping correct images only.
+
+Image sources are a list of (image id, class index) plus a loader, so an ImageNet-layout folder
+and the demo network's digits go through the same loop. Conv layers are reduced to one value
+per channel by the spatial max (as the paper's authors did) or mean.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torchvision.transforms import functional as TF
+
+from analysis.selectivity.activations import (
+    REDUCTIONS,
+    ActivationFileError,
+    ActivationWriter,
+    RecordingHeader,
+)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """A fixed, ordered list of images with their classes, and how to load a batch of them."""
+
+    name: str  # recorded in the file; a resumed recording must have the same
+    image_ids: list[str]
+    labels: np.ndarray  # (N,) int64
+    load: Callable[[Sequence[int]], Tensor]  # indices -> (B,3,S,S) RGB in [0,1]
+
+
+def folder_source(root: Path, class_ids: Sequence[str], size: int) -> ImageSource:
+    """Images of an ImageNet-layout folder (one subfolder per WordNet id), class order from
+    `class_ids`; each image resized (shorter side size*256/224) and centre-cropped to size."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ActivationFileError(f"Image folder {root} does not exist.")
+    index = {wnid: i for i, wnid in enumerate(class_ids)}
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    unknown = [p.name for p in folders if p.name not in index]
+    if unknown or not folders:
+        raise ActivationFileError(
+            f"{root} must hold one folder per class named by WordNet id (e.g. n01440764); "
+            f"unknown folder names: {', '.join(unknown[:5]) or 'no class folders found'}."
+        )
+    files = [
+        (f, index[folder.name])
+        for folder in sorted(folders, key=lambda p: index[p.name])
+        for f in sorted(folder.iterdir())
+        if f.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    ids = [str(f.relative_to(root)) for f, _ in files]
+
+    def load(indices: Sequence[int]) -> Tensor:
+        return torch.stack([load_image(files[i][0], size) for i in indices])
+
+    name = f"{root.resolve()} ({len(files)} images)"
+    return ImageSource(name, ids, np.array([c for _, c in files], dtype=np.int64), load)
+
+
+def load_image(path: Path, size: int) -> Tensor:
+    """(3,size,size) RGB in [0,1]: shorter side resized to size*256/224, then centre-cropped."""
+    try:
+        with Image.open(path) as image:
+            rgb = image.convert("RGB")
+    except OSError as error:
+        raise ActivationFileError(f"Cannot read image {path}: {error}") from None
+    resized = TF.resize(TF.pil_to_tensor(rgb), round(size * 256 / 224), antialias=True)
+    return TF.center_crop(resized, [size, size]).float() / 255.0
+
+
+def tensor_source(name: str, images: Tensor, labels: Tensor) -> ImageSource:
+    """An in-memory image set, e.g. the demo network's digits: images (N,3,S,S), labels (N,)."""
+    ids = [f"{name}:{i}" for i in range(len(labels))]
+    return ImageSource(name, ids, labels.numpy().astype(np.int64), lambda idx: images[list(idx)])
+
+
+class LayerRecorder:
+    """Captures the outputs of named layers and the network's logits in one forward pass."""
+
+    def __init__(self, network, layers: Sequence[str], *, reduction: str, pre_relu: bool):
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"Unknown reduction {reduction!r}; use one of {REDUCTIONS}.")
+        self.network, self.reduction, self.pre_relu = network, reduction, pre_relu
+        self.specs = [network.spec.layer(alias) for alias in layers]
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor) -> tuple[Tensor, dict[str, np.ndarray]]:
+        """Images (B,3,S,S) in [0,1] -> (predicted classes (B,), alias -> (B, units) float32)."""
+        captured: dict[str, Tensor] = {}
+        modules = dict(self.network.model.named_modules())
+        handles = [
+            modules[spec.module].register_forward_hook(self._hook(spec, captured))
+            for spec in self.specs
+        ]
+        try:
+            images = images.to(self.network.device)
+            logits = self.network.model(self.network.preprocess(images))
+        finally:
+            for handle in handles:
+                handle.remove()
+        values = {alias: v.float().cpu().numpy() for alias, v in captured.items()}
+        return logits.argmax(dim=1).cpu(), values
+
+    def _hook(self, spec, captured: dict[str, Tensor]):
+        def hook(_module, _inputs, output):
+            value = output if self.pre_relu or not spec.rectified_after else output.clamp(min=0)
+            if spec.kind == "conv":
+                value = value.amax(dim=(2, 3)) if self.reduction == "max" else value.mean((2, 3))
+            captured[spec.alias] = value.flatten(1)  # (B, units)
+
+        return hook
+
+
+def record(
+    recorder: LayerRecorder,
+    source: ImageSource,
+    out: Path,
+    *,
+    batch_size: int = 64,
+    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+) -> tuple[int, int]:
+    """Run the network over `source`, appending correctly classified images to `out`.
+
+    Resumes after the images a previous run already processed. Returns (images seen, kept).
+    """
+    spec = recorder.network.spec
+    header = RecordingHeader(
+        network=spec.name,
+        layers={s.alias: (s.kind, s.units) for s in recorder.specs},
+        reduction=recorder.reduction,
+        num_classes=spec.num_classes,
+        class_names=tuple(spec.class_names),
+        source=source.name,
+    )
+    writer = ActivationWriter(out, header)
+    total, start = len(source.image_ids), writer.images_seen
+    advance = progress(total, start) if progress else None
+    try:
+        for first in range(start, total, batch_size):
+            _record_batch(recorder, source, writer, range(first, min(first + batch_size, total)))
+            if advance:
+                advance(min(batch_size, total - first))
+    finally:
+        seen, kept = writer.close(total=total)  # whole batches only: a failed one is not kept
+    return seen, kept
+
+
+def _record_batch(recorder, source: ImageSource, writer: ActivationWriter, indices: range):
+    predictions, values = recorder(source.load(indices))
+    labels = source.labels[indices.start : indices.stop]
+    correct = predictions.numpy() == labels  # (B,) keep top-1 correct images only
+    writer.append(
+        labels[correct],
+        predictions.numpy()[correct],
+        [source.image_ids[i] for i, keep in zip(indices, correct, strict=True) if keep],
+        {alias: v[correct] for alias, v in values.items()},
+        images_seen=indices.stop,
+    )

@@ -1,0 +1,147 @@
+"""Score tables as CSV: the columns, writing, and reading with column and range validation."""
+
+import csv
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+from analysis.selectivity.measures import UnitScores
+
+KEY_COLUMNS = ["network", "layer", "unit"]
+COLUMNS = [*KEY_COLUMNS, *(n for n in UnitScores.field_names() if n != "unit"), "compat"]
+REQUIRED = {*KEY_COLUMNS, "n_images"}
+BOOLEANS = {"is_dead", "is_localist"}
+INTEGERS = {
+    "unit",
+    "n_images",
+    "localist_class",
+    "precision_class",
+    "precision_k",
+    "classes_in_top100",
+    "ccmas_class",
+    "most_active_class",
+    "max_informedness_class",
+}
+TEXT = {"network", "layer", "compat"}
+UNIT_INTERVAL = {
+    "precision",
+    "recall_at_100_precision",
+    "recall_at_95_precision",
+    "sensitivity",
+    "specificity",
+    "false_alarm_rate",
+}
+RANGES = {**dict.fromkeys(UNIT_INTERVAL, (0.0, 1.0)), "max_informedness": (-1.0, 1.0)}
+MINIMA = {"unit": 0, "n_images": 2, "precision_k": 1, "classes_in_top100": 1}
+MAX_ERRORS = 20
+
+
+class ScoreTableError(ValueError):
+    """A score CSV with missing or unknown columns or out-of-range values; lists the problems."""
+
+
+def write_scores_csv(path: Path, records: Iterable[dict]) -> int:
+    """Write score records (dicts keyed by COLUMNS) to `path`; returns the number of rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: "" if v is None else v for k, v in record.items()})
+            count += 1
+    return count
+
+
+def read_scores_csv(path: Path) -> list[dict]:
+    """Score records from a CSV; ScoreTableError listing every problem (up to 20) otherwise."""
+    try:
+        with Path(path).open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            _check_header(reader.fieldnames)
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ScoreTableError(f"Cannot read {path} as CSV: {error}") from None
+    records, problems = _parse_rows(rows)
+    if problems:
+        more = f" (and {len(problems) - MAX_ERRORS} more)" if len(problems) > MAX_ERRORS else ""
+        raise ScoreTableError(f"{path}: " + "; ".join(problems[:MAX_ERRORS]) + more)
+    return records
+
+
+def _check_header(header: list[str] | None) -> None:
+    if not header:
+        raise ScoreTableError("The CSV is empty; the first line must name the columns.")
+    missing = sorted(REQUIRED - set(header))
+    unknown = sorted(set(header) - set(COLUMNS))
+    if missing or unknown:
+        parts = [f"missing columns: {', '.join(missing)}"] if missing else []
+        parts += [f"unknown columns: {', '.join(unknown)}"] if unknown else []
+        raise ScoreTableError("; ".join(parts) + f". Known columns: {', '.join(COLUMNS)}.")
+
+
+def _parse_rows(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    records, problems, seen = [], [], set()
+    for line, row in enumerate(rows, start=2):
+        record = {}
+        for column, text in row.items():
+            try:
+                record[column] = parse_value(column, (text or "").strip())
+            except ValueError as error:
+                problems.append(f"line {line}, column {column!r}: {error}")
+        key = tuple(record.get(c) for c in KEY_COLUMNS)
+        if key in seen:
+            problems.append(f"line {line}: unit {key} appears twice")
+        seen.add(key)
+        records.append(record)
+    if not rows:
+        problems.append("no score rows after the header")
+    return records, problems
+
+
+def parse_value(column: str, text: str):
+    """One cell: typed, range-checked; "" is None (measure undefined)."""
+    if column in TEXT:
+        if column != "compat" and not text:
+            raise ValueError("must not be empty")
+        return text
+    if not text:
+        if column in REQUIRED:
+            raise ValueError("must not be empty")
+        return False if column in BOOLEANS else None
+    if column in BOOLEANS:
+        return _parse_bool(text)
+    value = _parse_number(column, text)
+    _check_range(column, value)
+    return value
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in {"true", "1", "yes"}:
+        return True
+    if lowered in {"false", "0", "no"}:
+        return False
+    raise ValueError(f"{text!r} is not true/false")
+
+
+def _parse_number(column: str, text: str):
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    if column in INTEGERS:
+        if not value.is_integer():
+            raise ValueError(f"{text!r} is not a whole number")
+        return int(value)
+    return value
+
+
+def _check_range(column: str, value) -> None:
+    low, high = RANGES.get(column, (None, None))
+    if low is not None and not low <= value <= high:
+        raise ValueError(f"{value} is outside [{low:g}, {high:g}]")
+    if column in INTEGERS and value < MINIMA.get(column, 0):
+        raise ValueError(f"{value} is below the minimum {MINIMA.get(column, 0)}")

@@ -1,0 +1,150 @@
+"""Image-iterations per second of our PPGN sampler against Lucent's render_vis, in one run.
+
+Ours: torchvision AlexNet (target and fc6 encoder) + the full-size DeePSiM fc6 generator, random
+weights (speed does not depend on them), `--batch` chains of fc8 units for `--iterations` steps.
+Lucent: `render_vis` on the same AlexNet, device and number of steps, `--lucent-batch` images.
+An image-iteration is one image through one update step (G, the network, and back).
+
+    python bench/generator_speed.py --device cuda --batch 256 [--bf16] [--json figures.json]
+    python bench/generator_speed.py --device cpu --batch 4 --iterations 5 --lucent-batch 2
+
+Lucent's install and its shims: see bench/lucent_baseline.py. Django-free: run it with plain
+python from the repository root (PYTHONPATH=.).
+"""
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lucent_baseline import lucent_speed, synchronize  # noqa: E402
+
+from generator.am.config import AMConfig  # noqa: E402
+from generator.am.deepsim import DeePSiMFc6  # noqa: E402
+from generator.am.networks import TargetNetwork, get_network  # noqa: E402
+from generator.am.ppgn import PPGNSampler  # noqa: E402
+
+GFLOP_PER_IMAGE_ITERATION = 12.0  # G + AlexNet forward and backward, as the issue estimates
+
+
+def random_alexnet(device: torch.device) -> TargetNetwork:
+    """Torchvision AlexNet with random weights, eval mode, as load_network would give it."""
+    spec = get_network("alexnet")
+    model = spec.builder().eval().requires_grad_(False)
+    for module in model.modules():
+        if isinstance(module, torch.nn.ReLU):
+            module.inplace = False
+    return TargetNetwork(spec, model.to(device), device)
+
+
+def ours_speed(args, device: torch.device) -> dict:
+    """Time our sampler: `args.batch` chains (one per fc8 unit) for `args.iterations` steps."""
+    torch.manual_seed(0)
+    target = random_alexnet(device)
+    generator = DeePSiMFc6().eval().requires_grad_(False).to(device)
+    config = AMConfig(
+        network="alexnet",
+        layer="fc8",
+        iterations=args.iterations,
+        batch_size=args.batch,
+        device=str(device),
+        precision="bf16" if args.bf16 else "fp32",
+        channels_last=args.channels_last,
+        compile=args.compile,
+    )
+    units = [unit % 1000 for unit in range(args.batch)]
+    seeds = list(range(args.batch))
+    warm = PPGNSampler(
+        target=target, generator=generator, encoder=target, config=replace(config, iterations=2)
+    )
+    warm.run(units, seeds)  # cuDNN autotuning, allocator, compilation
+    sampler = PPGNSampler(target=target, generator=generator, encoder=target, config=config)
+    synchronize(device)
+    start = time.perf_counter()
+    result = sampler.run(units, seeds)
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    rate = args.batch * args.iterations / seconds
+    return {
+        "batch": args.batch,
+        "iterations": args.iterations,
+        "seconds": seconds,
+        "precision": config.precision,
+        "image_iterations_per_s": rate,
+        "images_per_s": args.batch / seconds,
+        "tflop_per_s_if_12_gflop_each": rate * GFLOP_PER_IMAGE_ITERATION / 1000,
+        "peak_memory_gib": _peak_memory(device),
+        "finite_activations": bool(torch.isfinite(result.activations).all()),
+    }
+
+
+def _peak_memory(device: torch.device) -> float | None:
+    if device.type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**30
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=256, help="our chains run together")
+    parser.add_argument("--iterations", type=int, default=200, help="steps, for both")
+    parser.add_argument("--bf16", action="store_true", help="our sampler under bf16 autocast")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the generator")
+    parser.add_argument("--lucent-batch", type=int, default=64)
+    parser.add_argument("--lucent", dest="lucent", action="store_true", default=True)
+    parser.add_argument("--no-lucent", dest="lucent", action="store_false")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    figures = {
+        "device": _device_name(device),
+        "machine": platform.machine(),
+        "threads": torch.get_num_threads(),
+        "ours": ours_speed(args, device),
+    }
+    print(f"ours:   {_line(figures['ours'])}", flush=True)
+    if args.lucent:
+        figures["lucent"] = lucent_speed(
+            random_alexnet(device).model,
+            layer="classifier_6",
+            unit=1,
+            batch=args.lucent_batch,
+            steps=args.iterations,
+            device=device,
+        )
+        figures["speedup_images_per_s"] = (
+            figures["ours"]["images_per_s"] / figures["lucent"]["images_per_s"]
+        )
+        print(f"lucent: {_line(figures['lucent'])}")
+        print(f"ours / lucent images per second: {figures['speedup_images_per_s']:.1f}x")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return figures
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def _line(figures: dict) -> str:
+    return (
+        f"{figures['image_iterations_per_s']:.1f} image-iterations/s, "
+        f"{figures['images_per_s']:.3f} images/s (batch {figures['batch']}, "
+        f"{figures['seconds']:.2f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The generator's GPU check, in one run of under 4 minutes on a lent H100/H200:
+#   1. the gpu-marked generator tests (plain pytest: no Django on that machine),
+#   2. our PPGN speed (AlexNet + full-size DeePSiM G, random weights, 200 iterations) at a large
+#      batch in fp32 and bf16, and Lucent's render_vis on the same network, device and steps,
+#   3. bf16 against fp32: final activations of the same chains, within the documented tolerance.
+# Everything printed goes to $OUT/gpu_check.log; the figures go to $OUT/gpu_figures.json.
+# A failing or hung step (each has a time limit) is recorded and the next one still runs.
+#
+# Usage (from the repository root):
+#   bash bench/gpu_check.sh             # on the GPU machine ($OUT is set there)
+#   bash bench/gpu_check.sh --dry-run   # here, on CPU: tiny sizes, same steps, OUT=var/gpu_check,
+#                                       # python: $PYTHON, else .venv/bin/python
+#
+# Lucent is not installed on the GPU machine and it has no internet: carry it as wheels. Once,
+# here, in the repository root (the device README's recipe; `.whl/` is git-ignored):
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+#     --platform manylinux2014_x86_64 -d .whl \
+#     torch-lucent==0.1.8 decorator==5.3.1 kornia==0.9.0 kornia-rs==0.2.0
+# then run with carry [".whl"]; the script installs them into /tmp/site (never touching torch).
+# Without the wheels the Lucent comparison is skipped and the JSON says so.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+DRY_RUN=0
+[[ "${1:-}" == "--dry-run" ]] && DRY_RUN=1
+OUT="${OUT:-var/gpu_check}"
+mkdir -p "$OUT"
+LOG="$OUT/gpu_check.log"
+PARTS="$(mktemp -d)" # per-step JSON figures, merged at the end (few files come back from $OUT)
+PY="${PYTHON:-python3}"
+((DRY_RUN)) && [[ -z "${PYTHON:-}" && -x .venv/bin/python ]] && PY=.venv/bin/python
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+
+if ((DRY_RUN)); then
+  DEVICE=cpu BATCH=4 ITERS=3 LUCENT_BATCH=2 TOL_BATCH=4 TOL_ITERS=3
+  LIMIT_TESTS=120 LIMIT_SPEED=120 LIMIT_BF16=120 LIMIT_TOL=120
+else # worst case 80 + 70 + 40 + 40 s; a normal run takes about half of that
+  DEVICE=cuda BATCH=256 ITERS=200 LUCENT_BATCH=64 TOL_BATCH=64 TOL_ITERS=200
+  LIMIT_TESTS=80 LIMIT_SPEED=70 LIMIT_BF16=40 LIMIT_TOL=40
+fi
+
+step() { # step NAME SECONDS COMMAND...: run it with a time limit, record its status, go on
+  local name=$1 limit=$2
+  shift 2
+  echo "=== $name ($(date -u +%T), limit ${limit}s)"
+  local start=$SECONDS
+  timeout --kill-after=5 "$limit" "$@"
+  local status=$?
+  echo "=== $name: exit $status after $((SECONDS - start))s"
+  printf '{"exit_status": %d, "seconds": %d}\n' "$status" "$((SECONDS - start))" \
+    >"$PARTS/status_$name.json"
+}
+
+main() {
+  echo "gpu_check started $(date -u +%FT%TZ), dry run: $DRY_RUN"
+  command -v nvidia-smi >/dev/null &&
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  "$PY" -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision',
+torchvision.__version__, 'cuda', torch.cuda.is_available())"
+
+  if ((!DRY_RUN)) && compgen -G ".whl/*.whl" >/dev/null; then  # wheels are for python 3.12
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .whl/*.whl && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+  fi
+  local lucent=--lucent
+  "$PY" -c "import lucent" 2>/dev/null || {
+    lucent=--no-lucent
+    echo "torch-lucent is not importable: the Lucent comparison is skipped"
+  }
+
+  # That machine has no Django nor pytest-django; the dry run hides pytest-django to match it.
+  local hide=""
+  if ((DRY_RUN)); then
+    hide="$PARTS/hide"
+    mkdir -p "$hide/pytest_django"
+    echo 'raise ModuleNotFoundError("no pytest-django on the GPU machine")' \
+      >"$hide/pytest_django/__init__.py"
+  fi
+  step tests "$LIMIT_TESTS" env PYTHONPATH="${hide:+$hide:}$PYTHONPATH" \
+    "$PY" -m pytest -m gpu tests/generator -q -p no:django -p no:cacheprovider
+  step speed_fp32 "$LIMIT_SPEED" "$PY" bench/generator_speed.py --device "$DEVICE" \
+    --batch "$BATCH" --iterations "$ITERS" --lucent-batch "$LUCENT_BATCH" "$lucent" \
+    --json "$PARTS/speed_fp32.json"
+  step speed_bf16 "$LIMIT_BF16" "$PY" bench/generator_speed.py --device "$DEVICE" \
+    --batch "$BATCH" --iterations "$ITERS" --bf16 --no-lucent --json "$PARTS/speed_bf16.json"
+  step bf16_tolerance "$LIMIT_TOL" "$PY" bench/bf16_tolerance.py --device "$DEVICE" \
+    --batch "$TOL_BATCH" --iterations "$TOL_ITERS" --json "$PARTS/bf16_tolerance.json"
+  figures_merge
+  echo "gpu_check finished $(date -u +%FT%TZ); log $LOG, figures $OUT/gpu_figures.json"
+}
+
+figures_merge() { # one JSON of every step's figures and exit status
+  mkdir -p "$OUT"
+  "$PY" - "$PARTS" "$OUT/gpu_figures.json" "$DRY_RUN" <<'EOF'
+import json, pathlib, platform, sys
+parts, target, dry_run = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3] == "1"
+figures = {"dry_run": dry_run, "host": platform.node()}
+try:
+    import torch
+    figures["device"] = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    figures["torch"] = torch.__version__
+except Exception as error:  # the figures are written all the same
+    figures["device"] = f"unknown ({error})"
+for path in sorted(parts.glob("*.json")):
+    try:
+        figures[path.stem] = json.loads(path.read_text())
+    except ValueError as error:
+        figures[path.stem] = {"error": f"unreadable: {error}"}
+target.write_text(json.dumps(figures, indent=2) + "\n")
+print(json.dumps(figures, indent=2))
+EOF
+}
+
+main 2>&1 | tee -a "$LOG"
+rm -rf "$PARTS"

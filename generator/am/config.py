@@ -1,0 +1,124 @@
+"""The settings of an AM run, saved as JSON beside every output so any image can be regenerated.
+
+Defaults follow ppgn's sampling scripts (eps1=1e-5, eps2=1, eps3=1e-17, lr=1, 200 iterations,
+codes clipped to [0, 30]) and Lucent's defaults for the pixel-space method.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+
+METHODS = ("ppgn", "pixel")
+PRECISIONS = ("fp32", "bf16")
+SPATIAL_MODES = ("centre", "max")
+
+
+@dataclass(frozen=True)
+class AMConfig:
+    """Everything that determines the AM images of one run."""
+
+    network: str = "alexnet"
+    layer: str = "fc8"
+    weights: str | None = None  # target network weights file; None: the standard one
+    method: str = "ppgn"  # "ppgn" (generator prior) or "pixel" (Fourier image)
+    generator: str = "deepsim-fc6"
+    generator_weights: str | None = None
+    images_per_unit: int = 100
+    base_seed: int = 0  # image k of unit u has seed chain_seed(base_seed, u, k)
+    iterations: int = 200
+    eps1: float = 1e-5  # prior term E(G(h)) - h
+    eps2: float = 1.0  # condition term d log p(unit) / dh
+    eps3: float = 1e-17  # noise standard deviation
+    lr: float = 1.0
+    lr_end: float | None = None  # linear schedule lr -> lr_end; None: constant lr
+    code_min: float = 0.0  # h is clipped to [code_min, code_max] after each step
+    code_max: float = 30.0
+    reset_every: int = 0  # re-draw h every N steps (0: never), as ppgn's option
+    threshold: float = -1.0  # keep the latest code whose target probability exceeds this
+    spatial: str = "centre"  # conv unit: centre of the map ("centre", ppgn) or spatial "max"
+    pre_relu: bool = True  # target the unit's pre-ReLU value, as ppgn
+    pixel_lr: float = 0.05  # Adam learning rate of the pixel method (Lucent's default)
+    batch_size: int = 64  # chains run together
+    device: str = "cpu"
+    precision: str = "fp32"  # "bf16": autocast the networks in bfloat16 (CUDA)
+    channels_last: bool = False
+    compile: bool = False  # torch.compile the generator
+    cudnn_benchmark: bool = True  # let cuDNN time its algorithms once (shapes never change)
+    cpu_threads: int = 0  # torch CPU threads while sampling; 0 leaves torch's setting alone
+
+    def __post_init__(self):
+        self._check_choice("method", METHODS)
+        self._check_choice("precision", PRECISIONS)
+        self._check_choice("spatial", SPATIAL_MODES)
+        for name in ("images_per_unit", "iterations", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.cpu_threads < 0:
+            raise ValueError(f"cpu_threads must be 0 or more, not {self.cpu_threads}")
+        if self.reset_every < 0:
+            raise ValueError(f"reset_every must be 0 or more, not {self.reset_every}")
+        if self.code_min >= self.code_max:
+            raise ValueError(f"code_min ({self.code_min}) must be below code_max")
+
+    def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
+        if getattr(self, name) not in choices:
+            raise ValueError(
+                f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}"
+            )
+
+    def threads(self):
+        """Context manager running torch on ``cpu_threads`` CPU threads (0: unchanged)."""
+        return torch_threads(self.cpu_threads)
+
+    @property
+    def final_lr(self) -> float:
+        """The learning rate of the last step."""
+        return self.lr if self.lr_end is None else self.lr_end
+
+    def to_json(self) -> str:
+        """The settings as indented JSON."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> AMConfig:
+        """Settings from ``to_json`` output; unknown keys are a ValueError naming them."""
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError("AM settings JSON must be an object")
+        unknown = values.keys() - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"Unknown AM settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def save(self, path: Path) -> None:
+        """Write the settings to ``path`` as JSON."""
+        Path(path).write_text(self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> AMConfig:
+        """Read settings written by ``save``."""
+        return cls.from_json(Path(path).read_text())
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch on ``count`` CPU threads inside the block (0: leave the setting alone).
+
+    Tiny networks (the demo) run many times faster on one thread than on two on a 2-core
+    machine: the work per operation is too small to share.
+    """
+    if count <= 0:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

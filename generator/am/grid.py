@@ -1,0 +1,66 @@
+"""Tiling a unit's AM images into the rows x cols panel that participants rate."""
+
+import re
+
+import numpy as np
+import torch
+from PIL import Image
+
+WEB_MAX_SIDE = 1000  # px; a 10x10 panel stays legible on a laptop screen
+WEB_JPEG_QUALITY = 85
+GAP_COLOUR = 255  # white lines between the images, as in the paper's panels
+
+_GRID_PATTERN = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    """Read "ROWSxCOLS" (e.g. "10x10") into (rows, cols); ValueError saying what is wrong."""
+    match = _GRID_PATTERN.match(text)
+    if not match:
+        raise ValueError(f"grid {text!r} is not of the form ROWSxCOLS, e.g. 10x10")
+    rows, cols = int(match.group(1)), int(match.group(2))
+    if rows < 1 or cols < 1:
+        raise ValueError(f"grid {text!r} needs at least one row and one column")
+    return rows, cols
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Convert images (N, 3, H, W) float in [0, 1] to (N, H, W, 3) uint8; uint8 HWC passes."""
+    if isinstance(images, torch.Tensor):
+        images = images.detach().float().cpu().numpy()
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected images of shape (N, 3, H, W), got {images.shape}")
+    scaled = np.clip(images, 0.0, 1.0) * 255.0 + 0.5
+    return scaled.astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def tile(images: torch.Tensor | np.ndarray, rows: int, cols: int, *, gap: int = 2) -> Image.Image:
+    """Lay out rows * cols images row by row into one full-resolution panel.
+
+    images: (N, 3, H, W) float in [0, 1] or (N, H, W, 3) uint8 with N == rows * cols.
+    gap: pixels of white between neighbouring images (none around the border).
+    """
+    pixels = to_uint8(images)  # (N, H, W, 3)
+    count, height, width, _ = pixels.shape
+    if count != rows * cols:
+        raise ValueError(f"a {rows}x{cols} grid takes {rows * cols} images, got {count}")
+    panel = np.full(
+        (rows * height + (rows - 1) * gap, cols * width + (cols - 1) * gap, 3),
+        GAP_COLOUR,
+        dtype=np.uint8,
+    )
+    for index in range(count):
+        top = (index // cols) * (height + gap)
+        left = (index % cols) * (width + gap)
+        panel[top : top + height, left : left + width] = pixels[index]
+    return Image.fromarray(panel)
+
+
+def web_size(panel: Image.Image, max_side: int = WEB_MAX_SIDE) -> Image.Image:
+    """The panel scaled so its longest side is at most max_side px (never enlarged)."""
+    web = panel.convert("RGB")
+    web.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return web

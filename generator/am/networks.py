@@ -1,0 +1,301 @@
+"""Registry of target networks, their layer aliases, weight loading and unit addressing.
+
+Django-free: runs with plain Python + torch. A network is registered once with
+``@register_network(name)`` on a function that returns its ``NetworkSpec``; ``load_network``
+builds the torch model, loads its weights from a local file (never from the network) and wraps
+it in a ``TargetNetwork`` that returns the activations of named layers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CLASS_INDEX = Path(__file__).parent / "data" / "imagenet_class_index.json"
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A named layer of a network whose output is an AM target."""
+
+    alias: str  # "conv5", "fc6", "fc8", "conv5_3", "inception4e", ...
+    module: str  # dotted path of the module inside the torch model whose output is taken
+    kind: str  # "conv" or "fc"
+    units: int  # channels for conv, features for fc
+    rectified_after: bool = True  # a ReLU follows the module (its post-ReLU value is relu(out))
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Everything needed to build, load and address one target network."""
+
+    name: str
+    layers: dict[str, LayerSpec]
+    input_size: int  # side of the square crop given to the network
+    mean: tuple[float, float, float]  # RGB, on [0, 1] images
+    std: tuple[float, float, float]
+    num_classes: int
+    class_names: tuple[str, ...]  # index -> human name
+    class_ids: tuple[str, ...]  # index -> WordNet id for ImageNet nets; "" where none
+    builder: Callable[[], nn.Module] = field(repr=False, compare=False)
+    weights_file: str = ""  # file name looked up in the torch hub cache's checkpoints folder
+    how_to_obtain: str = ""  # told to the user when the file is missing or does not match
+    default_weights: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
+    after_load: Callable[[nn.Module], None] | None = field(default=None, repr=False, compare=False)
+
+    def layer(self, alias: str) -> LayerSpec:
+        """The layer called ``alias``; ValueError listing the known aliases otherwise."""
+        if alias not in self.layers:
+            known = ", ".join(self.layers)
+            raise ValueError(f"Unknown layer {alias!r} for network {self.name!r}; known: {known}")
+        return self.layers[alias]
+
+    def weights_path(self) -> Path:
+        """Where the weights are looked for when no --weights file is given."""
+        if self.default_weights is not None:
+            return self.default_weights()
+        return Path(torch.hub.get_dir()) / "checkpoints" / self.weights_file
+
+
+_REGISTRY: dict[str, Callable[[], NetworkSpec]] = {}
+
+
+def register_network(name: str):
+    """Decorator registering a function that returns the ``NetworkSpec`` of ``name``."""
+
+    def decorate(make_spec: Callable[[], NetworkSpec]) -> Callable[[], NetworkSpec]:
+        _REGISTRY[name] = cache(make_spec)
+        return make_spec
+
+    return decorate
+
+
+def available_networks() -> list[str]:
+    """Names of all registered networks, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_network(name: str) -> NetworkSpec:
+    """The spec of a registered network; ValueError listing the registered names otherwise."""
+    if name not in _REGISTRY:
+        known = ", ".join(available_networks())
+        raise ValueError(f"Unknown network {name!r}; registered networks: {known}")
+    return _REGISTRY[name]()
+
+
+class _AllCaptured(Exception):
+    """Raised by a forward hook once every requested layer is captured, to skip the rest."""
+
+
+class TargetNetwork:
+    """A loaded network in eval mode, without gradients on its parameters."""
+
+    def __init__(self, spec: NetworkSpec, model: nn.Module, device: torch.device):
+        self.spec = spec
+        self.model = model
+        self.device = device
+        self._mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
+        self._std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """Images (B,3,H,W) RGB in [0,1] -> normalised (B,3,S,S) network input.
+
+        An image larger than the input size S is centre-cropped to it; a smaller one is resized
+        (bilinear) up to it. Colour is normalised with the spec's per-channel mean and std.
+        """
+        images = fit_to_size(images, self.spec.input_size)
+        return (images - self._mean.to(images.dtype)) / self._std.to(images.dtype)
+
+    def activations(
+        self, x: Tensor, layers: Sequence[str], *, pre_relu: bool = True
+    ) -> dict[str, Tensor]:
+        """Outputs of ``layers`` for preprocessed ``x``, in one forward pass.
+
+        Returns alias -> (B,C,H,W) for conv layers, (B,units) for fc layers. The pass stops as
+        soon as every requested layer has been computed. With ``pre_relu=False`` a layer that a
+        ReLU follows is returned rectified.
+        """
+        specs = [self.spec.layer(alias) for alias in layers]
+        captured: dict[str, Tensor] = {}
+        modules = dict(self.model.named_modules())
+
+        def hook_for(layer: LayerSpec):
+            def hook(_module, _inputs, output):
+                captured[layer.alias] = output.flatten(1) if layer.kind == "fc" else output
+                if len(captured) == len(specs):
+                    raise _AllCaptured
+
+            return hook
+
+        handles = [modules[s.module].register_forward_hook(hook_for(s)) for s in specs]
+        try:
+            self.model(x)
+        except _AllCaptured:
+            pass
+        finally:
+            for handle in handles:
+                handle.remove()
+        if not pre_relu:
+            captured = {a: rectified(v, self.spec.layers[a]) for a, v in captured.items()}
+        return {alias: captured[alias] for alias in layers}
+
+
+def rectified(value: Tensor, layer: LayerSpec) -> Tensor:
+    """The post-ReLU value of a layer output: relu(value) where a ReLU follows the layer."""
+    return F.relu(value) if layer.rectified_after else value
+
+
+def fit_to_size(images: Tensor, size: int) -> Tensor:
+    """Centre-crop (B,3,H,W) images larger than ``size``; resize smaller ones up to it."""
+    height, width = images.shape[-2:]
+    if height == width == size:
+        return images
+    if height >= size and width >= size:
+        top, left = (height - size) // 2, (width - size) // 2
+        return images[..., top : top + size, left : left + size]
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def load_network(name: str, *, weights: Path | None = None, device="cpu") -> TargetNetwork:
+    """Build network ``name`` and load its weights from a local file.
+
+    ``weights`` defaults to the spec's standard file (torch hub cache, or the project's trained
+    demo file). A missing file raises FileNotFoundError and a file that does not fit the
+    architecture raises ValueError; both name the file and say how to obtain the right one.
+    """
+    spec = get_network(name)
+    path = Path(weights) if weights is not None else spec.weights_path()
+    model = spec.builder()
+    _load_state(model, _read_state(path, spec), path, spec)
+    if spec.after_load is not None:
+        spec.after_load(model)
+    for module in model.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False  # hooks keep pre-ReLU outputs; in-place ReLU would overwrite
+    model.eval().requires_grad_(False)
+    device = torch.device(device)
+    return TargetNetwork(spec, model.to(device), device)
+
+
+def _read_state(path: Path, spec: NetworkSpec) -> dict[str, Tensor]:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Weights file for network {spec.name!r} not found: {path}. {spec.how_to_obtain}"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for unreadable files
+        message = f"Cannot read weights file {path} as a torch state dict: {error}"
+        raise ValueError(message) from None
+    return unwrap_state_dict(state)
+
+
+def unwrap_state_dict(state) -> dict[str, Tensor]:
+    """The plain state dict inside common checkpoint layouts.
+
+    Accepts a bare state dict, ``{"state_dict": ...}`` or ``{"model": ...}`` (Places-365 and
+    training checkpoints), and strips the ``module.`` prefix DataParallel adds.
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"Expected a state dict, found {type(state).__name__}")
+    for key in ("state_dict", "model"):
+        if isinstance(state.get(key), dict):
+            state = state[key]
+    return {re.sub(r"^module\.", "", k): v for k, v in state.items()}
+
+
+def _load_state(model: nn.Module, state: dict, path: Path, spec: NetworkSpec) -> None:
+    problems = state_dict_mismatch(model.state_dict(), state)
+    if problems:
+        raise ValueError(
+            f"Weights file {path} does not match network {spec.name!r}: {problems}. "
+            f"{spec.how_to_obtain}"
+        )
+    model.load_state_dict(state, strict=True)
+
+
+def state_dict_mismatch(expected: dict[str, Tensor], found: dict[str, Tensor]) -> str:
+    """A short description of how ``found`` differs from ``expected``; "" when they fit."""
+
+    def first(keys) -> str:
+        keys = sorted(keys)
+        return ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
+
+    missing, unexpected = expected.keys() - found.keys(), found.keys() - expected.keys()
+    shapes = [
+        f"{k} is {tuple(found[k].shape)} in the file but {tuple(v.shape)} in the network"
+        for k, v in expected.items()
+        if k in found and tuple(found[k].shape) != tuple(v.shape)
+    ]
+    parts = [f"{len(missing)} missing keys ({first(missing)})"] if missing else []
+    parts += [f"{len(unexpected)} unexpected keys ({first(unexpected)})"] if unexpected else []
+    return "; ".join(parts + shapes[:3])
+
+
+# --- Unit addressing -----------------------------------------------------------------------
+
+_UNIT_ITEM = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def parse_units(text: str) -> list[int]:
+    """Units from "0-4095" or "1,5,9-12" (inclusive ranges), in the order given, no repeats."""
+    units: list[int] = []
+    for item in str(text).split(","):
+        match = _UNIT_ITEM.match(item)
+        if match is None:
+            raise ValueError(f"Bad unit list {text!r}: use numbers and ranges like '1,5,9-12'")
+        first, last = int(match[1]), int(match[2] if match[2] is not None else match[1])
+        if last < first:
+            raise ValueError(f"Bad unit range {item.strip()!r}: the end is below the start")
+        units.extend(range(first, last + 1))
+    return list(dict.fromkeys(units))
+
+
+def check_units(layer: LayerSpec, units: Sequence[int]) -> None:
+    """ValueError naming the first unit outside ``0 .. layer.units - 1``."""
+    for unit in units:
+        if not 0 <= int(unit) < layer.units:
+            raise ValueError(
+                f"Unit {unit} is out of range for layer {layer.alias!r}, "
+                f"which has units 0-{layer.units - 1}"
+            )
+
+
+def layer_vector(act: Tensor, *, spatial: str = "centre") -> Tensor:
+    """(B,units) values of a layer: fc as is; conv at the map's centre or its spatial max.
+
+    The centre is position (H//2, W//2), the ppgn convention for conv units.
+    """
+    if act.dim() == 2:
+        return act
+    if spatial == "centre":
+        return act[:, :, act.shape[2] // 2, act.shape[3] // 2]
+    if spatial == "max":
+        return act.flatten(2).amax(dim=2)
+    raise ValueError(f"Unknown spatial mode {spatial!r}; use 'centre' or 'max'")
+
+
+def unit_values(act: Tensor, units: Tensor, *, spatial: str = "centre") -> Tensor:
+    """(B,) activation of chain b's own unit ``units[b]`` in layer output ``act``."""
+    return layer_vector(act, spatial=spatial).gather(1, units.view(-1, 1)).squeeze(1)
+
+
+# --- Registered networks ---------------------------------------------------------------------
+
+
+@cache
+def imagenet_classes() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(human names, WordNet ids) of the 1000 ImageNet classes, from the bundled class index."""
+    index = json.loads(CLASS_INDEX.read_text())
+    rows = [index[str(i)] for i in range(len(index))]
+    return tuple(name.replace("_", " ") for _, name in rows), tuple(wnid for wnid, _ in rows)

@@ -1,0 +1,253 @@
+"""Per-unit output folders: atomic writes, resume, sharding across ranks, quality reports.
+
+Layout of an output folder (one per network and layer)::
+
+    OUT/settings.json                 the run's settings (every unit below was made with them)
+    OUT/unit_00042/panel.png          full-resolution rows x cols panel
+    OUT/unit_00042/panel_web.jpg      web-friendly panel (longest side 1000 px)
+    OUT/unit_00042/images/000.png ... each AM image, in panel order
+    OUT/unit_00042/activations.json   seed, start and final activation (and class) of each image
+    OUT/unit_00042/quality.json       the unit's quality report
+    OUT/unit_00042/settings.json      the settings again, so a panel folder stands on its own
+
+A unit is written into `.partial-unit_00042` and renamed into place at the end, so a unit folder
+exists only when it is complete; an interrupted run leaves a partial folder that the next run of
+the rank owning that unit removes.
+"""
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from generator.am import grid
+
+SETTINGS_FILE = "settings.json"
+PARTIAL_PREFIX = ".partial-"
+
+
+class OutputMismatchError(ValueError):
+    """The output folder holds units made with other settings."""
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """What the sampler produced for one unit; lists are in image (panel) order."""
+
+    unit: int
+    images: torch.Tensor  # (N, 3, H, W) float in [0, 1]
+    seeds: list[int]
+    start_activations: list[float]
+    activations: list[float]
+    predicted_classes: list[int] | None = None  # the network's top-1 class of each image
+
+
+def unit_dirname(unit: int) -> str:
+    """Folder name of a unit; zero-padded so folders sort by unit."""
+    return f"unit_{unit:05d}"
+
+
+def unit_dir(root: Path, unit: int) -> Path:
+    """Folder of a finished unit."""
+    return Path(root) / unit_dirname(unit)
+
+
+def is_done(root: Path, unit: int) -> bool:
+    """Whether the unit's folder is complete (it only appears by an atomic rename)."""
+    return unit_dir(root, unit).is_dir()
+
+
+def pending_units(root: Path, units: list[int]) -> list[int]:
+    """The units not yet done, in the given order."""
+    return [unit for unit in units if not is_done(root, unit)]
+
+
+def done_units(root: Path, units: list[int]) -> list[int]:
+    """The units already done, in the given order."""
+    return [unit for unit in units if is_done(root, unit)]
+
+
+def clean_partials(root: Path, units: list[int]) -> list[Path]:
+    """Remove half-written folders of these units (left by an interrupted run); return them."""
+    removed = []
+    for unit in units:
+        partial = Path(root) / f"{PARTIAL_PREFIX}{unit_dirname(unit)}"
+        if partial.exists():
+            shutil.rmtree(partial)
+            removed.append(partial)
+    return removed
+
+
+def shard_units(units: list[int], rank: int, world_size: int) -> list[int]:
+    """This rank's share of the units: every world_size-th, so shards are disjoint and complete."""
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is not within a world of size {world_size}")
+    return units[rank::world_size]
+
+
+def distributed_rank(environ: dict | None = None) -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) when run alone."""
+    environ = os.environ if environ is None else environ
+    try:
+        rank = int(environ.get("RANK", 0))
+        world_size = int(environ.get("WORLD_SIZE", 1))
+        local_rank = int(environ.get("LOCAL_RANK", 0))
+    except ValueError as error:
+        raise ValueError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers ({error})") from error
+    shard_units([], rank, world_size)  # validates the pair
+    return rank, world_size, local_rank
+
+
+def json_write_atomic(path: Path, payload: dict) -> None:
+    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    os.replace(temporary, path)
+
+
+def settings_claim(root: Path, settings: dict) -> None:
+    """Record the run's settings in root, or check they equal those already recorded there.
+
+    Raises OutputMismatchError when the folder holds units made with other settings, since a
+    panel set mixing settings would be rated as if it were one experiment condition.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / SETTINGS_FILE
+    if path.exists():
+        recorded = json.loads(path.read_text())
+        if recorded != json.loads(json.dumps(settings)):
+            changed = sorted(
+                key
+                for key in set(recorded) | set(settings)
+                if recorded.get(key) != settings.get(key)
+            )
+            raise OutputMismatchError(
+                f"{root} holds units made with other settings (differing: {', '.join(changed)}); "
+                "use the same settings to resume, or another --out folder"
+            )
+        return
+    json_write_atomic(path, settings)
+
+
+def image_records(result: UnitResult) -> list[dict]:
+    """One record per image: its index, seed, start and final activation (and class)."""
+    records = []
+    for index, seed in enumerate(result.seeds):
+        record = {
+            "index": index,
+            "seed": int(seed),
+            "start_activation": float(result.start_activations[index]),
+            "activation": float(result.activations[index]),
+        }
+        if result.predicted_classes is not None:
+            record["predicted_class"] = int(result.predicted_classes[index])
+        records.append(record)
+    return records
+
+
+def unit_write(
+    root: Path,
+    result: UnitResult,
+    *,
+    settings: dict,
+    quality: dict,
+    rows: int,
+    cols: int,
+) -> Path:
+    """Write a unit's panel, images, activations, quality and settings; atomically, by rename."""
+    final = unit_dir(root, result.unit)
+    partial = Path(root) / f"{PARTIAL_PREFIX}{final.name}"
+    if partial.exists():
+        shutil.rmtree(partial)
+    (partial / "images").mkdir(parents=True)
+    pixels = grid.to_uint8(result.images)  # (N, H, W, 3)
+    for index, image in enumerate(pixels):
+        Image.fromarray(image).save(partial / "images" / f"{index:03d}.png")
+    panel = grid.tile(pixels, rows, cols)
+    panel.save(partial / "panel.png")
+    grid.web_size(panel).save(partial / "panel_web.jpg", quality=grid.WEB_JPEG_QUALITY)
+    json_write_atomic(
+        partial / "activations.json", {"unit": result.unit, "images": image_records(result)}
+    )
+    json_write_atomic(partial / "quality.json", quality)
+    json_write_atomic(partial / SETTINGS_FILE, settings)
+    os.rename(partial, final)
+    return final
+
+
+def unit_read(root: Path, unit: int) -> dict:
+    """A finished unit's stored settings, image records and quality report."""
+    folder = unit_dir(root, unit)
+    return {
+        "unit": unit,
+        "folder": folder,
+        "panel": folder / "panel.png",
+        "settings": json.loads((folder / SETTINGS_FILE).read_text()),
+        "images": json.loads((folder / "activations.json").read_text())["images"],
+        "quality": json.loads((folder / "quality.json").read_text()),
+    }
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """How strongly a unit's AM images drive it, against natural images (and class hits)."""
+
+    unit: int
+    mean_activation: float
+    max_activation: float
+    mean_start_activation: float
+    reference_max: float | None  # highest activation any natural reference image reaches
+    share_above_reference: float | None  # share of AM images above reference_max
+    class_hit_rate: float | None  # output layers: share of AM images classified as the unit
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def quality_report(result: UnitResult, *, reference_max: float | None, output_layer: bool):
+    """The unit's quality report; class_hit_rate only where the layer is the output layer."""
+    activations = np.asarray(result.activations, dtype=np.float64)
+    share = None
+    if reference_max is not None:
+        share = float(np.mean(activations > reference_max))
+    hit_rate = None
+    if output_layer and result.predicted_classes is not None:
+        hit_rate = float(np.mean(np.asarray(result.predicted_classes) == result.unit))
+    return QualityReport(
+        unit=result.unit,
+        mean_activation=float(activations.mean()),
+        max_activation=float(activations.max()),
+        mean_start_activation=float(np.mean(result.start_activations)),
+        reference_max=None if reference_max is None else float(reference_max),
+        share_above_reference=share,
+        class_hit_rate=hit_rate,
+    )
+
+
+def quality_summary(reports: list[dict]) -> str:
+    """A few lines summing up the quality reports of many units, for the end of a run."""
+    if not reports:
+        return "No units in this run."
+    lines = [f"Quality over {len(reports)} units:"]
+    means = np.array([report["mean_activation"] for report in reports])
+    starts = np.array([report["mean_start_activation"] for report in reports])
+    lines.append(f"  mean final activation {means.mean():.3f} (from {starts.mean():.3f} at start)")
+    with_reference = [r for r in reports if r.get("reference_max") is not None]
+    if with_reference:
+        beat = sum(r["max_activation"] > r["reference_max"] for r in with_reference)
+        share = np.mean([r["share_above_reference"] for r in with_reference])
+        lines.append(
+            f"  {beat}/{len(with_reference)} units: best AM image above the natural-image maximum;"
+            f" {share:.1%} of AM images above it"
+        )
+    with_class = [r["class_hit_rate"] for r in reports if r.get("class_hit_rate") is not None]
+    if with_class:
+        lines.append(f"  {np.mean(with_class):.1%} of AM images classified as the target class")
+    return "\n".join(lines)

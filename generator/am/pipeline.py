@@ -1,0 +1,201 @@
+"""Panels for many units: batched chains across units, per-unit outputs, quality reports.
+
+Django-free, so the same run works from `manage.py generate_panels`, from a bench script and on a
+GPU machine without a database. Chains of several units share one batch (units x images are
+laid out flat, `batch_size` at a time); a unit is written as soon as all its images are done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from generator.am import outputs
+from generator.am.chains import chain_seed
+from generator.am.config import AMConfig
+from generator.am.deepsim import available_generators, get_generator, load_generator
+from generator.am.networks import NetworkSpec, TargetNetwork, load_network
+from generator.am.pixel import PixelSampler
+from generator.am.ppgn import PPGNSampler
+from generator.am.reference import reference_maxima
+
+# Settings that change how fast a run goes, not what it makes: a run may resume with others.
+EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last", "cpu_threads")
+
+
+@dataclass(frozen=True)
+class PanelRun:
+    """One generate_panels run: which units, with which settings, into which folder."""
+
+    config: AMConfig
+    units: list[int]
+    out: Path
+    rows: int = 10
+    cols: int = 10
+    reference: Path | None = None  # folder of natural images; the demo uses its digits
+
+    def __post_init__(self):
+        if self.rows * self.cols != self.config.images_per_unit:
+            raise ValueError(
+                f"{self.config.images_per_unit} images per unit do not fill a "
+                f"{self.rows}x{self.cols} grid ({self.rows * self.cols} images)"
+            )
+
+    def settings(self) -> dict:
+        """What determines the panels: stored beside them, and compared on resume."""
+        values = {k: v for k, v in asdict(self.config).items() if k not in EXECUTION_FIELDS}
+        return {**values, "grid": f"{self.rows}x{self.cols}"}
+
+
+def default_generator(network: str) -> str:
+    """The generator trained on this network's own code, else ppgn's DeePSiM fc6."""
+    for name in available_generators():
+        if get_generator(name).encoder_network == network:
+            return name
+    return "deepsim-fc6"
+
+
+def output_layer(spec: NetworkSpec) -> str | None:
+    """Alias of the network's classifier output layer, where one is registered."""
+    for layer in spec.layers.values():
+        if layer.kind == "fc" and layer.units == spec.num_classes and not layer.rectified_after:
+            return layer.alias
+    return None
+
+
+def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
+    """Load the target network (and for PPGN the generator and its encoder); a sampler."""
+    target = load_network(config.network, weights=config.weights, device=config.device)
+    if config.method == "pixel":
+        return PixelSampler(target=target, config=config)
+    generator_spec = get_generator(config.generator)
+    generator = load_generator(
+        config.generator, weights=config.generator_weights, device=config.device
+    )
+    encoder = target
+    if generator_spec.encoder_network != config.network:
+        encoder = load_network(generator_spec.encoder_network, device=config.device)
+    return PPGNSampler(
+        target=target,
+        generator=generator,
+        encoder=encoder,
+        encoder_layer=generator_spec.encoder_layer,
+        config=config,
+    )
+
+
+def chain_plan(config: AMConfig, units: list[int]) -> Iterator[tuple[list[int], list[int]]]:
+    """Batches of (units, seeds): every image of every unit once, `batch_size` chains a batch."""
+    chains = [
+        (unit, chain_seed(config.base_seed, unit, index))
+        for unit in units
+        for index in range(config.images_per_unit)
+    ]
+    for start in range(0, len(chains), config.batch_size):
+        batch = chains[start : start + config.batch_size]
+        yield [unit for unit, _ in batch], [seed for _, seed in batch]
+
+
+@torch.no_grad()
+def predicted_classes(target: TargetNetwork, images: Tensor) -> list[int]:
+    """The network's top-1 class of each image (B,3,S,S) in [0, 1]."""
+    alias = output_layer(target.spec)
+    if alias is None:
+        raise ValueError(f"network {target.spec.name!r} has no registered output layer")
+    logits = target.activations(target.preprocess(images), [alias])[alias]  # (B, classes)
+    return logits.argmax(dim=1).tolist()
+
+
+@dataclass
+class _UnitParts:
+    images: list = field(default_factory=list)
+    seeds: list = field(default_factory=list)
+    start_activations: list = field(default_factory=list)
+    activations: list = field(default_factory=list)
+    predicted_classes: list = field(default_factory=list)
+
+
+class UnitCollector:
+    """Gathers chain results per unit until a unit has all its images."""
+
+    def __init__(self, images_per_unit: int, with_classes: bool):
+        self.images_per_unit, self.with_classes = images_per_unit, with_classes
+        self._parts: dict[int, _UnitParts] = {}
+
+    def add(self, unit: int, **chain) -> outputs.UnitResult | None:
+        """Add one chain's image, seed, start and final activation and predicted class.
+
+        Returns the unit's UnitResult once it has all its images, else None.
+        """
+        parts = self._parts.setdefault(unit, _UnitParts())
+        for name, value in chain.items():
+            getattr(parts, name).append(value)
+        if len(parts.images) < self.images_per_unit:
+            return None
+        del self._parts[unit]
+        return outputs.UnitResult(
+            unit=unit,
+            images=torch.stack(parts.images),
+            seeds=parts.seeds,
+            start_activations=parts.start_activations,
+            activations=parts.activations,
+            predicted_classes=parts.predicted_classes if self.with_classes else None,
+        )
+
+
+def panels_generate(
+    run: PanelRun,
+    *,
+    sampler: PPGNSampler | None = None,
+    on_unit: Callable[[int, dict], None] | None = None,
+    on_images: Callable[[int], None] | None = None,
+) -> list[dict]:
+    """Generate and write every pending unit of `run`; returns their quality reports.
+
+    Units already in `run.out` are skipped; half-written units of an interrupted run are
+    removed first. `on_unit(unit, quality)` follows each written unit, `on_images(count)` each
+    batch of finished chains.
+    """
+    settings = run.settings()
+    outputs.settings_claim(run.out, settings)
+    outputs.clean_partials(run.out, run.units)
+    pending = outputs.pending_units(run.out, run.units)
+    if not pending:
+        return []
+    sampler = sampler or sampler_build(run.config)
+    target, is_output = sampler.target, output_layer(sampler.target.spec) == run.config.layer
+    maxima = reference_maxima(target, run.config, reference=run.reference)  # (units,) or None
+    collector, reports = UnitCollector(run.config.images_per_unit, is_output), []
+    for units, seeds in chain_plan(run.config, pending):
+        result = sampler.run(units, seeds)
+        images = result.images.cpu()
+        classes = predicted_classes(target, result.images) if is_output else [None] * len(units)
+        for b, unit in enumerate(units):
+            done = collector.add(
+                unit,
+                images=images[b],
+                seeds=seeds[b],
+                start_activations=result.start_activations[b].item(),
+                activations=result.activations[b].item(),
+                predicted_classes=classes[b],
+            )
+            if done is not None:
+                reports.append(_unit_finish(run, done, settings, maxima, is_output, on_unit))
+        if on_images is not None:
+            on_images(len(units))
+    return reports
+
+
+def _unit_finish(run, result, settings, maxima, is_output, on_unit) -> dict:
+    reference_max = None if maxima is None else float(maxima[result.unit])
+    quality = outputs.quality_report(result, reference_max=reference_max, output_layer=is_output)
+    outputs.unit_write(
+        run.out, result, settings=settings, quality=quality.as_dict(), rows=run.rows, cols=run.cols
+    )
+    if on_unit is not None:
+        on_unit(result.unit, quality.as_dict())
+    return quality.as_dict()

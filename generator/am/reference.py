@@ -1,0 +1,93 @@
+"""Natural reference images and the highest activation each unit reaches on them.
+
+The quality report compares a unit's AM images with this maximum: AM should drive a unit above
+anything natural. The demo network's reference set is its digits; ImageNet networks take a
+folder of images (`--reference DIR`), e.g. a sample of the ImageNet validation set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+from torch.nn import functional as F
+
+from generator.am.config import AMConfig
+from generator.am.networks import TargetNetwork, layer_vector, rectified
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+REFERENCE_BATCH = 64
+
+
+def reference_files(folder: Path) -> list[Path]:
+    """The image files in `folder` (and below), sorted; ValueError if none or no folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"reference folder {folder} does not exist")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"reference folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def image_load(path: Path, size: int) -> Tensor:
+    """(3, size, size) RGB in [0, 1]: shorter side scaled to `size`, then centre-cropped."""
+    try:
+        with Image.open(path) as image:
+            pixels = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy())
+    except (OSError, UnidentifiedImageError) as error:
+        raise ValueError(f"reference image {path} is not readable: {error}") from None
+    x = pixels.permute(2, 0, 1).float().unsqueeze(0) / 255.0  # (1, 3, H, W)
+    height, width = x.shape[-2:]
+    scale = size / min(height, width)
+    x = F.interpolate(
+        x,
+        size=(max(size, round(height * scale)), max(size, round(width * scale))),
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
+    )
+    top, left = (x.shape[2] - size) // 2, (x.shape[3] - size) // 2
+    return x[0, :, top : top + size, left : left + size].clamp(0, 1)
+
+
+def reference_batches(network: str, reference: Path | None, size: int) -> Iterator[Tensor] | None:
+    """Batches (B, 3, size, size) of natural images; None where there is no reference set."""
+    if reference is not None:
+        files = reference_files(reference)
+        return (
+            torch.stack([image_load(p, size) for p in files[i : i + REFERENCE_BATCH]])
+            for i in range(0, len(files), REFERENCE_BATCH)
+        )
+    if network == "demo":
+        from generator.am.demo import digits_dataset
+
+        images, _ = digits_dataset()
+        return iter(images.split(REFERENCE_BATCH * 4))
+    return None
+
+
+@torch.no_grad()
+def reference_maxima(
+    target: TargetNetwork, config: AMConfig, *, reference: Path | None
+) -> Tensor | None:
+    """(units,) highest value of each unit of `config.layer` over the reference images.
+
+    Values are taken as the sampler targets them: pre-ReLU unless configured otherwise, and
+    conv units at the centre of the map or its spatial max, as `config.spatial` says.
+    """
+    batches = reference_batches(config.network, reference, target.spec.input_size)
+    if batches is None:
+        return None
+    layer, best = target.spec.layer(config.layer), None
+    for images in batches:
+        x = target.preprocess(images.to(target.device))
+        value = target.activations(x, [layer.alias])[layer.alias]
+        value = value if config.pre_relu else rectified(value, layer)
+        batch_max = layer_vector(value, spatial=config.spatial).amax(dim=0).float().cpu()
+        best = batch_max if best is None else torch.maximum(best, batch_max)
+    return best

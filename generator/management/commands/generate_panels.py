@@ -1,0 +1,180 @@
+"""Generate AM panels for units of a network layer, and register them in an experiment.
+
+    python manage.py generate_panels --network alexnet --layer fc6 --units 0-4095 \
+        [--images 100] [--grid 10x10] [--iterations 200] [--batch B] [--device cuda|cpu] \
+        [--experiment SLUG]
+
+Resumes (finished units are skipped). Under `torchrun --nproc-per-node N manage.py
+generate_panels ...` each rank takes every N-th unit and its own GPU (LOCAL_RANK); rank 0
+registers the panels once all ranks' units are in the output folder.
+"""
+
+import re
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from generator import services
+from generator.am import grid, networks, outputs, pipeline, reference
+from generator.am.config import AMConfig
+
+
+class Command(BaseCommand):
+    help = "Generate activation-maximization panels (PPGN) for units of a network layer."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--network", required=True, help="registered network, e.g. alexnet")
+        parser.add_argument("--layer", required=True, help="layer alias, e.g. fc6, conv5, fc8")
+        parser.add_argument("--units", required=True, help="units, e.g. 0-4095 or 1,5,9-12")
+        parser.add_argument("--images", type=int, default=100, help="AM images per unit")
+        parser.add_argument("--grid", default="10x10", help="panel layout ROWSxCOLS")
+        parser.add_argument("--iterations", type=int, default=200)
+        parser.add_argument("--batch", type=int, default=64, help="chains run together")
+        parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if any)")
+        parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
+        parser.add_argument("--seed", type=int, default=0, help="base seed of the images")
+        parser.add_argument("--method", default="ppgn", help="ppgn (generator prior) or pixel")
+        parser.add_argument("--cpu-threads", type=int, default=0, help="0: torch's default")
+        parser.add_argument("--weights", type=Path, help="target network weights file")
+        parser.add_argument("--generator", help="registered generator (default: the network's)")
+        parser.add_argument("--generator-weights", type=Path)
+        parser.add_argument("--reference", type=Path, help="folder of natural images (quality)")
+        parser.add_argument("--out", type=Path, help="default: var/am/<network>/<layer>")
+        parser.add_argument("--experiment", help="slug of an existing experiment to register in")
+
+    def handle(self, *args, **options):
+        run = self._panel_run(options)
+        rank, world_size, _ = self._rank()
+        experiment = None
+        if options["experiment"]:
+            experiment = self._experiment(options["experiment"])
+        mine = outputs.shard_units(run.units, rank, world_size)
+        reports = self._generate(run, mine, rank, world_size)
+        self.stdout.write(outputs.quality_summary(reports))
+        if experiment is not None:
+            self._register(experiment, run, rank, world_size)
+
+    def _panel_run(self, options) -> pipeline.PanelRun:
+        try:
+            spec = networks.get_network(options["network"])
+            layer = spec.layer(options["layer"])
+            units = networks.parse_units(options["units"])
+            networks.check_units(layer, units)
+            rows, cols = grid.parse_grid(options["grid"])
+            if options["reference"] is not None:
+                reference.reference_files(options["reference"])  # fail before any work
+            config = AMConfig(**self._config_values(options, layer))
+            return pipeline.PanelRun(
+                config=config,
+                units=units,
+                out=self._out(options),
+                rows=rows,
+                cols=cols,
+                reference=options["reference"],
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+
+    def _config_values(self, options, layer) -> dict:
+        return {
+            "network": options["network"],
+            "layer": layer.alias,
+            "weights": _text(options["weights"]),
+            "generator": options["generator"] or pipeline.default_generator(options["network"]),
+            "generator_weights": _text(options["generator_weights"]),
+            "images_per_unit": options["images"],
+            "base_seed": options["seed"],
+            "iterations": options["iterations"],
+            "batch_size": options["batch"],
+            "device": self._device(options["device"]),
+            "precision": "bf16" if options["bf16"] else "fp32",
+            "method": options["method"],
+            "cpu_threads": options["cpu_threads"],
+        }
+
+    def _device(self, requested: str | None) -> str:
+        """cpu, or this rank's GPU (torchrun's LOCAL_RANK) when cuda is asked for or present."""
+        requested = requested or ("cuda" if _cuda() else "cpu")
+        if requested not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", requested):
+            raise ValueError(f"--device {requested!r}: use cuda, cuda:N or cpu")
+        if requested.startswith("cuda") and not _cuda():
+            raise ValueError(f"--device {requested}: no CUDA device here; use --device cpu")
+        if requested == "cuda":
+            return f"cuda:{self._rank()[2]}"
+        return requested
+
+    def _out(self, options) -> Path:
+        if options["out"] is not None:
+            return options["out"]
+        return Path(settings.VAR_DIR) / "am" / options["network"] / options["layer"]
+
+    def _rank(self) -> tuple[int, int, int]:
+        try:
+            return outputs.distributed_rank()
+        except ValueError as error:
+            raise CommandError(f"Bad torchrun environment: {error}") from None
+
+    def _experiment(self, slug: str):
+        try:
+            return services.experiment_for_panels(slug=slug)
+        except services.ExperimentNotFoundError as error:
+            raise CommandError(str(error)) from None
+
+    def _generate(self, run, mine, rank, world_size) -> list[dict]:
+        pending = outputs.pending_units(run.out, mine)
+        self.stdout.write(
+            f"rank {rank}/{world_size}: {len(mine)} units, "
+            f"{len(mine) - len(pending)} already done, writing to {run.out}"
+        )
+        my_run = pipeline.PanelRun(**{**run.__dict__, "units": mine})
+        started, images = time.perf_counter(), 0
+        with tqdm(total=len(pending), unit="unit", disable=not pending) as bar:
+
+            def count_images(count):
+                nonlocal images
+                images += count
+                bar.set_postfix_str(f"{images / (time.perf_counter() - started):.1f} images/s")
+
+            try:
+                return pipeline.panels_generate(
+                    my_run, on_unit=lambda *_: bar.update(), on_images=count_images
+                )
+            except (ValueError, FileNotFoundError) as error:
+                raise CommandError(str(error)) from None
+
+    def _register(self, experiment, run, rank, world_size):
+        if world_size > 1:
+            _wait_for_all_ranks()
+        if rank != 0:
+            return  # one rank registers, so each panel is stored once
+        panels = services.generated_panels_register(
+            experiment=experiment,
+            root=run.out,
+            network=run.config.network,
+            layer=run.config.layer,
+            units=run.units,
+        )
+        self.stdout.write(f"Registered {len(panels)} new panels in experiment {experiment.slug}")
+
+
+def _wait_for_all_ranks() -> None:
+    """Block until every torchrun rank has written its units (a rank that fails stops all)."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo", timeout=timedelta(days=2))
+    dist.barrier()
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)

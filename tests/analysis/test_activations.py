@@ -1,0 +1,158 @@
+"""The HDF5 activation file: schema, block reads, recording a real network, resuming."""
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from analysis.selectivity.activations import ActivationFile, ActivationFileError
+from analysis.selectivity.recording import LayerRecorder, folder_source, record, tensor_source
+from generator.am.demo import DemoNet, digits_dataset
+from generator.am.networks import load_network
+from tests.analysis.activation_files import random_units, write_activation_file
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The demo net is tiny: extra threads only fight other processes for the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def demo_weights(tmp_path_factory):
+    """A real demo network with fixed random weights (training is the generator's concern)."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "demo_net.pt"
+    torch.save(DemoNet().state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_recorder(demo_weights):
+    network = load_network("demo", weights=demo_weights)
+    return LayerRecorder(network, ["conv5", "fc6"], reduction="max", pre_relu=False)
+
+
+def digits_source(count=300):
+    images, labels = digits_dataset()
+    return tensor_source("digits", images[:count], labels[:count])
+
+
+def test_file_round_trips_and_is_chunked_by_unit_blocks(tmp_path):
+    labels, values = random_units(n_images=2000, n_units=300)
+    path = write_activation_file(tmp_path / "a.h5", {"fc6": values}, labels)
+    with ActivationFile(path) as acts:
+        assert acts.layer_names() == ["fc6"] and acts.num_classes == 5
+        np.testing.assert_array_equal(acts.unit_block("fc6", 128, 256), values[:, 128:256])
+        assert [start for start, _ in acts.unit_blocks("fc6")] == [0, 128, 256]
+    with h5py.File(path) as handle:
+        assert handle["layers/fc6"].chunks == (1024, 128)
+        assert handle["layers/fc6"].dtype == np.float32
+
+
+def test_recording_keeps_only_correct_images_with_conv_reduced_per_channel(tmp_path, demo_recorder):
+    source = digits_source()
+    seen, kept = record(demo_recorder, source, tmp_path / "a.h5", batch_size=50)
+    predictions, values = demo_recorder(source.load(range(300)))
+    correct = predictions.numpy() == source.labels
+    assert (seen, kept) == (300, int(correct.sum())) and kept > 0
+    with h5py.File(tmp_path / "a.h5") as handle:
+        np.testing.assert_array_equal(handle["labels"][()], source.labels[correct])
+        np.testing.assert_array_equal(handle["predictions"][()], handle["labels"][()])
+        np.testing.assert_allclose(handle["layers/conv5"][()], values["conv5"][correct], rtol=1e-5)
+        assert handle["layers/conv5"].shape[1] == 32 and handle.attrs["reduction"] == "max"
+        assert handle["layers/conv5"].attrs["reduction"] == "max" and handle.attrs["complete"]
+
+
+def test_interrupted_recording_resumes_to_the_same_file(tmp_path, demo_recorder):
+    source = digits_source()
+    record(demo_recorder, source, tmp_path / "whole.h5", batch_size=20)
+    calls = []
+
+    def failing_load(indices):
+        calls.append(indices)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        return source.load(indices)
+
+    broken = type(source)(source.name, source.image_ids, source.labels, failing_load)
+    with pytest.raises(KeyboardInterrupt):
+        record(demo_recorder, broken, tmp_path / "part.h5", batch_size=20)
+    with h5py.File(tmp_path / "part.h5") as handle:
+        assert handle.attrs["images_seen"] == 60 and not handle.attrs["complete"]
+    record(demo_recorder, source, tmp_path / "part.h5", batch_size=20)
+    with h5py.File(tmp_path / "whole.h5") as whole, h5py.File(tmp_path / "part.h5") as part:
+        np.testing.assert_array_equal(whole["layers/fc6"][()], part["layers/fc6"][()])
+        assert list(whole["image_ids"].asstr()) == list(part["image_ids"].asstr())
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path, demo_recorder, demo_weights):
+    record(demo_recorder, digits_source(40), tmp_path / "a.h5")
+    other = LayerRecorder(demo_recorder.network, ["conv5", "fc6"], reduction="mean", pre_relu=False)
+    with pytest.raises(ActivationFileError, match="reduction 'max', not 'mean'"):
+        record(other, digits_source(40), tmp_path / "a.h5")
+
+
+def test_folder_source_orders_classes_by_the_class_index(tmp_path):
+    for wnid in ["n02", "n01"]:
+        (tmp_path / wnid).mkdir()
+        for i in range(2):
+            Image.new("RGB", (40, 30), (i * 100, 0, 0)).save(tmp_path / wnid / f"{i}.png")
+    source = folder_source(tmp_path, ["n01", "n02", "n03"], size=16)
+    assert source.image_ids == ["n01/0.png", "n01/1.png", "n02/0.png", "n02/1.png"]
+    assert list(source.labels) == [0, 0, 1, 1]
+    assert source.load([3]).shape == (1, 3, 16, 16)
+    (tmp_path / "cats").mkdir()
+    with pytest.raises(ActivationFileError, match="unknown folder names: cats"):
+        folder_source(tmp_path, ["n01", "n02"], size=16)
+
+
+@pytest.mark.django_db
+def test_record_activations_command_on_the_demo_digits(tmp_path, demo_weights):
+    out = tmp_path / "demo.h5"
+    args = ["--network", "demo", "--dataset", "demo", "--out", str(out)]
+    call_command("record_activations", *args, "--weights", str(demo_weights), "--layers", "fc7")
+    with ActivationFile(out) as acts:
+        assert acts.layer_names() == ["fc7"] and acts.network == "demo"
+        assert acts.class_names[3] == "three" and 0 < len(acts.labels) < 1797
+
+
+@pytest.mark.django_db
+def test_record_activations_reports_an_unknown_layer(tmp_path, demo_weights):
+    with pytest.raises(CommandError, match="Unknown layer 'fc9'"):
+        call_command(
+            "record_activations",
+            "--network",
+            "demo",
+            "--dataset",
+            "demo",
+            "--out",
+            str(tmp_path / "x.h5"),
+            "--weights",
+            str(demo_weights),
+            "--layers",
+            "fc9",
+        )
+
+
+def test_a_minimal_file_made_elsewhere_is_readable(tmp_path):
+    """Only /labels and /layers/<alias> are required (docs/measures.md)."""
+    labels, values = random_units()
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["labels"] = labels
+        handle["layers/pool5"] = values
+    with ActivationFile(tmp_path / "other.h5") as acts:
+        assert acts.num_classes == 5 and acts.network == "" and acts.class_names == []
+        np.testing.assert_array_equal(acts.unit("pool5", 2), values[:, 2])
+
+
+def test_hdf5_without_the_schema_is_a_clear_error(tmp_path):
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["something"] = [1, 2, 3]
+    with pytest.raises(ActivationFileError, match="needs /labels and /layers"):
+        ActivationFile(tmp_path / "other.h5")

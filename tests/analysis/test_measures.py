@@ -1,0 +1,185 @@
+"""The selectivity measures against scikit-learn, a slow reference, and the paper's figure 12."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import roc_curve
+
+from analysis.selectivity import measures
+from analysis.selectivity.compat import GALE2020, get_conventions
+from analysis.selectivity.informedness import informedness_by_class
+from analysis.selectivity.ranking import SelectivityInputError, rank_unit
+from tests.analysis import selectivity_reference as ref
+
+
+@st.composite
+def tied_units(draw, max_images=40, max_classes=5):
+    """A unit with few distinct activation values (many ties) and its images' classes."""
+    n = draw(st.integers(2, max_images))
+    num_classes = draw(st.integers(1, max_classes))
+    levels = draw(st.lists(st.floats(-5, 20, width=32), min_size=1, max_size=6))
+    values = draw(st.lists(st.sampled_from(levels), min_size=n, max_size=n))
+    labels = draw(st.lists(st.integers(0, num_classes - 1), min_size=n, max_size=n))
+    return np.array(values, dtype=np.float32), np.array(labels), num_classes
+
+
+def as_lists(activations, labels):
+    return [float(a) for a in activations], [int(y) for y in labels]
+
+
+@settings(max_examples=300, deadline=None)
+@given(tied_units())
+def test_informedness_per_class_equals_sklearn_youden(unit):
+    """Max informedness, threshold, sensitivity, specificity of every class match roc_curve."""
+    activations, labels, num_classes = unit
+    per_class = informedness_by_class(rank_unit(activations, labels, num_classes))
+    for klass, mine in per_class.items():
+        fpr, tpr, thresholds = roc_curve(labels == klass, activations, drop_intermediate=False)
+        youden = tpr - fpr
+        finite = np.isfinite(thresholds)
+        best = youden[finite].max()
+        chosen = np.flatnonzero(finite & (youden >= best - 1e-12))[0]  # highest threshold
+        assert mine.value == pytest.approx(best, abs=1e-12)
+        assert mine.threshold == thresholds[chosen]
+        assert mine.sensitivity == pytest.approx(tpr[chosen])
+        assert mine.specificity == pytest.approx(1 - fpr[chosen])
+        assert mine.false_alarm_rate == pytest.approx(fpr[chosen])
+
+
+def expected_scores(activations, labels, conventions, k=60):
+    """Every measure from the slow reference, in UnitScores' field names."""
+    a, y = as_lists(activations, labels)
+    if min(a) == max(a):
+        return {"is_dead": True}
+    is_localist, localist_class, gap = ref.localist(a, y)
+    precision, precision_class = ref.precision(a, y, k)
+    ccmas, ccmas_class = ref.ccmas(a, y)
+    top = ref.most_active_class(a, y)
+    ties = conventions.ties
+    order = ref.ranking(a, y)
+    seen = list(dict.fromkeys(y[i] for i in order[:100]))
+    classes = seen[:10] if conventions.informedness_classes else None
+    best = ref.max_informedness(a, y, ties, conventions.false_alarms_over_all_images, classes)
+    return {
+        "is_dead": False,
+        "is_localist": is_localist,
+        "localist_class": localist_class,
+        "localist_gap": gap,
+        "precision": precision,
+        "precision_class": precision_class,
+        "classes_in_top100": ref.classes_in_top(a, y, 100),
+        "ccmas": ccmas,
+        "ccmas_class": ccmas_class,
+        "most_active_class": top,
+        "recall_at_100_precision": ref.recall_at_precision(a, y, top, 100, ties),
+        "recall_at_95_precision": ref.recall_at_precision(a, y, top, 95, ties),
+        **reference_informedness(best),
+    }
+
+
+def reference_informedness(best):
+    if best is None:
+        return {"max_informedness": None}
+    value, _, _, sens, spec, far, threshold, klass = best
+    return {
+        "max_informedness": value,
+        "max_informedness_class": klass,
+        "max_informedness_threshold": threshold,
+        "sensitivity": sens,
+        "specificity": spec,
+        "false_alarm_rate": far,
+    }
+
+
+def assert_scores_match(scores, expected):
+    for name, want in expected.items():
+        got = getattr(scores, name)
+        if want is None or isinstance(want, bool | int):
+            assert got == want, name
+        else:
+            assert got == pytest.approx(float(want), rel=1e-6, abs=1e-9), name
+
+
+@pytest.mark.parametrize("compat", ["", "gale2020"])
+@settings(max_examples=200, deadline=None)
+@given(unit=tied_units(max_images=30), k=st.integers(1, 12))
+def test_every_measure_equals_slow_reference(compat, unit, k):
+    """Every field equals the literal definition, for both conventions."""
+    activations, labels, num_classes = unit
+    conventions = get_conventions(compat)
+    settings_ = measures.MeasureSettings(precision_k=k, conventions=conventions)
+    scores = measures.unit_scores(activations, labels, num_classes=num_classes, settings=settings_)
+    assert_scores_match(scores, expected_scores(activations, labels, conventions, k))
+
+
+def figure12_labels():
+    return np.repeat(np.arange(10), 100)
+
+
+def test_figure12a_unit_off_to_all_but_one_image_has_ccmas_one():
+    activations = np.zeros(1000, dtype=np.float32)
+    activations[305] = 4.0
+    scores = measures.unit_scores(activations, figure12_labels(), num_classes=10)
+    assert scores.ccmas == 1.0 and scores.ccmas_class == 3
+    # Below the one active image, the top 60 are ties at zero, taken in image order (class 0).
+    assert scores.precision == pytest.approx(59 / 60) and scores.precision_class == 0
+    assert scores.recall_at_100_precision == pytest.approx(0.01)
+
+
+def test_figure12b_grandmother_cell_has_ccmas_and_informedness_one():
+    rng = np.random.default_rng(1)
+    labels = figure12_labels()
+    activations = np.where(labels == 7, rng.uniform(5, 6, 1000), 0).astype(np.float32)
+    scores = measures.unit_scores(activations, labels, num_classes=10)
+    assert scores.ccmas == 1.0 and scores.max_informedness == 1.0
+    assert scores.is_localist and scores.max_informedness_class == 7
+    assert (scores.sensitivity, scores.specificity, scores.false_alarm_rate) == (1, 1, 0)
+
+
+def test_figure12c_small_lift_on_high_activations_is_localist_with_low_ccmas():
+    rng = np.random.default_rng(2)
+    labels = figure12_labels()
+    high = rng.uniform(1.5, 1.6, 1000)
+    activations = np.where(labels == 2, high + 0.2, high).astype(np.float32)
+    scores = measures.unit_scores(activations, labels, num_classes=10)
+    assert scores.ccmas < 0.1
+    assert scores.is_localist and scores.localist_gap > 0
+    assert scores.precision == 1.0 and scores.recall_at_100_precision == 1.0
+
+
+def test_dead_unit_is_flagged_with_no_scores():
+    scores = measures.unit_scores(np.zeros(50), np.arange(50) % 5, num_classes=5)
+    assert scores.is_dead and scores.ccmas is None and scores.max_informedness is None
+
+
+def test_ties_fall_on_one_side_of_every_threshold():
+    """Two tied top images of different classes: no 100%-precision threshold exists."""
+    activations = np.array([3, 3, 1, 1], dtype=np.float32)
+    scores = measures.unit_scores(activations, np.array([0, 1, 0, 1]), num_classes=2)
+    assert scores.recall_at_100_precision == 0
+    gale = measures.MeasureSettings(conventions=GALE2020)
+    stepped = measures.unit_scores(
+        activations, np.array([0, 1, 0, 1]), num_classes=2, settings=gale
+    )
+    assert stepped.recall_at_100_precision == 0.5
+
+
+@pytest.mark.parametrize(
+    ("activations", "labels", "message"),
+    [
+        ([1.0, math.nan, 2.0], [0, 1, 0], "NaN"),
+        ([1.0, 2.0, 3.0], [0, 1], "3 activations but 2 labels"),
+        ([1.0, 2.0], [0, 7], "Labels must lie in 0..1"),
+    ],
+)
+def test_bad_input_gives_clear_error(activations, labels, message):
+    with pytest.raises(SelectivityInputError, match=message):
+        measures.unit_scores(np.array(activations), np.array(labels), num_classes=2)
+
+
+def test_unknown_compat_mode_lists_the_known_ones():
+    with pytest.raises(ValueError, match="'gale2020'"):
+        get_conventions("gale2019")

@@ -1,0 +1,56 @@
+"""plot_unit draws figure 3 of a unit as a PNG."""
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from analysis.selectivity.plots import draw_unit_figure, unit_figure
+from tests.analysis.activation_files import random_units, write_activation_file
+
+
+def test_figure_marks_the_top_class_and_both_thresholds():
+    labels, values = random_units(n_images=500)
+    figure = unit_figure(
+        values[:, 0], labels, num_classes=5, class_names=list("abcde"), title="t", top_k=60
+    )
+    assert figure.class_name == "c" and figure.in_class.sum() == 100
+    assert figure.top_k_threshold == np.sort(values[:, 0])[-60]
+    assert figure.informedness_threshold > 0
+
+
+@pytest.mark.django_db
+def test_plot_unit_writes_a_png(tmp_path):
+    labels, values = random_units(n_images=500)
+    acts = write_activation_file(tmp_path / "a.h5", {"fc6": values}, labels)
+    out = tmp_path / "unit.png"
+    call_command(
+        "plot_unit", "--activations", str(acts), "--layer", "fc6", "--unit", "0", "--out", str(out)
+    )
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.width > 800
+
+
+@pytest.mark.django_db
+def test_plot_unit_rejects_a_unit_out_of_range(tmp_path):
+    labels, values = random_units()
+    acts = write_activation_file(tmp_path / "a.h5", {"fc6": values}, labels)
+    with pytest.raises(CommandError, match="units 0-5; there is no unit 9"):
+        call_command(
+            "plot_unit",
+            "--activations",
+            str(acts),
+            "--layer",
+            "fc6",
+            "--unit",
+            "9",
+            "--out",
+            str(tmp_path / "u.png"),
+        )
+
+
+def test_figure_of_a_dead_unit_still_draws(tmp_path):
+    labels = np.arange(100) % 4
+    figure = unit_figure(np.zeros(100), labels, num_classes=4, class_names=[], title="dead")
+    assert figure.class_name == "class 0" and figure.informedness_threshold == 0
+    assert draw_unit_figure(figure, tmp_path / "dead.png").stat().st_size > 0

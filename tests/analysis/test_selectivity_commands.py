@@ -1,0 +1,144 @@
+"""compute_selectivity and import_selectivity: stored rows, CSV, clear errors, nothing partial."""
+
+import csv
+
+import h5py
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from analysis.models import SelectivityScore
+from analysis.selectivity.measures import unit_scores
+from tests.analysis.activation_files import random_units, write_activation_file
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def acts(tmp_path):
+    labels, values = random_units()
+    layers = {"fc6": values, "fc7": values[:, :3] * 2}
+    return write_activation_file(tmp_path / "acts.h5", layers, labels), labels, values
+
+
+def compute(path, *extra):
+    call_command("compute_selectivity", "--activations", str(path), "--network", "demo", *extra)
+
+
+def test_compute_stores_one_row_per_unit_equal_to_the_core(acts):
+    path, labels, values = acts
+    compute(path)
+    assert SelectivityScore.objects.filter(layer="fc6").count() == 6
+    assert SelectivityScore.objects.filter(layer="fc7").count() == 3
+    stored = SelectivityScore.objects.get(network="demo", layer="fc6", unit=0)
+    expected = unit_scores(values[:, 0], labels, num_classes=5)
+    assert stored.max_informedness == pytest.approx(expected.max_informedness)
+    assert stored.ccmas_class == expected.ccmas_class == 2
+    assert stored.source == str(path) and stored.compat == ""
+
+
+def test_compute_exports_csv_and_settings(acts, tmp_path):
+    path, _, _ = acts
+    compute(path, "--layers", "fc7", "--csv", str(tmp_path / "out.csv"))
+    with (tmp_path / "out.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["unit"]) for r in rows] == [0, 1, 2]
+    assert '"precision_k": 60' in (tmp_path / "out.settings.json").read_text()
+
+
+def test_gale2020_compat_reports_threshold_as_rank(acts):
+    path, _, _ = acts
+    compute(path, "--compat", "gale2020", "--layers", "fc6")
+    row = SelectivityScore.objects.get(layer="fc6", unit=0)
+    assert row.compat == "gale2020" and row.max_informedness_threshold.is_integer()
+
+
+def test_torch_path_stores_the_same_scores(acts):
+    path, _, _ = acts
+    compute(path, "--layers", "fc6")
+    numpy_rows = list(
+        SelectivityScore.objects.values_list("max_informedness", "ccmas", "precision")
+    )
+    compute(path, "--layers", "fc6", "--device", "cpu")
+    torch_rows = list(
+        SelectivityScore.objects.values_list("max_informedness", "ccmas", "precision")
+    )
+    assert torch_rows == numpy_rows
+
+
+def test_rerun_replaces_the_layer_scores(acts):
+    path, _, _ = acts
+    compute(path)
+    compute(path, "--layers", "fc6")
+    assert SelectivityScore.objects.count() == 9
+
+
+def test_missing_layer_is_a_clear_error_and_stores_nothing(acts):
+    path, _, _ = acts
+    with pytest.raises(CommandError, match="conv5 not in .*layers there: fc6, fc7"):
+        compute(path, "--layers", "fc6,conv5")
+    assert not SelectivityScore.objects.exists()
+
+
+def test_nan_in_a_late_unit_leaves_no_partial_score_set(acts):
+    path, _, _ = acts
+    compute(path)
+    with h5py.File(path, "r+") as handle:
+        handle["layers/fc7"][10, 2] = np.nan
+    with pytest.raises(CommandError, match="'fc7' unit 2 .* NaN"):
+        compute(path)
+    assert SelectivityScore.objects.filter(layer="fc6").count() == 6  # earlier set intact
+    assert SelectivityScore.objects.count() == 9
+
+
+def test_mismatched_label_count_is_a_clear_error(acts):
+    path, _, _ = acts
+    with h5py.File(path, "r+") as handle:
+        del handle["labels"]
+        handle["labels"] = np.zeros(299, dtype=np.int32)
+    with pytest.raises(CommandError, match="shape \\(300, 6\\) but there are 299 labels"):
+        compute(path)
+    assert not SelectivityScore.objects.exists()
+
+
+def test_non_hdf5_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "acts.h5"
+    path.write_text("not hdf5")
+    with pytest.raises(CommandError, match="is not an HDF5 file"):
+        compute(path)
+
+
+def test_wrong_network_name_is_refused(acts):
+    path, _, _ = acts
+    with pytest.raises(CommandError, match="recorded from network 'demo', not 'alexnet'"):
+        call_command("compute_selectivity", "--activations", str(path), "--network", "alexnet")
+
+
+def test_import_round_trips_an_exported_csv(acts, tmp_path):
+    path, _, _ = acts
+    compute(path, "--csv", str(tmp_path / "out.csv"))
+    before = list(SelectivityScore.objects.values_list("unit", "max_informedness", "ccmas"))
+    SelectivityScore.objects.all().delete()
+    call_command("import_selectivity", str(tmp_path / "out.csv"))
+    after = list(SelectivityScore.objects.values_list("unit", "max_informedness", "ccmas"))
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("network,layer,unit\nalexnet,fc6,1\n", "missing columns: n_images"),
+        ("network,layer,unit,n_images,colour\n", "unknown columns: colour"),
+        ("network,layer,unit,n_images,precision\nalexnet,fc6,1,10,1.3\n", "outside \\[0, 1\\]"),
+        ("network,layer,unit,n_images\nalexnet,fc6,x,10\n", "line 2, column 'unit'"),
+        ("network,layer,unit,n_images\nalexnet,fc6,1,10\nalexnet,fc6,1,10\n", "appears twice"),
+        ("", "CSV is empty"),
+    ],
+)
+def test_import_rejects_bad_csv_and_keeps_stored_scores(tmp_path, content, message):
+    SelectivityScore.objects.create(network="alexnet", layer="fc6", unit=1, n_images=5)
+    path = tmp_path / "scores.csv"
+    path.write_text(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("import_selectivity", str(path))
+    assert SelectivityScore.objects.get().n_images == 5

@@ -1,0 +1,70 @@
+"""The demo network and generator: data, training, saved files and reconstruction."""
+
+import pytest
+import torch
+
+from generator.am.demo import (
+    DEMO_GENERATOR_FILE,
+    DEMO_NET_FILE,
+    DemoTraining,
+    accuracy,
+    digits_dataset,
+    load_demo,
+    models_dir,
+    split_digits,
+    train_demo_net,
+)
+from generator.am.networks import get_network, load_network
+
+
+def test_digits_are_grey_rgb_images_in_the_unit_range():
+    images, labels = digits_dataset()
+    assert images.shape == (1797, 3, 32, 32) and labels.shape == (1797,)
+    assert images.min() >= 0 and images.max() <= 1
+    assert torch.equal(images[:, 0], images[:, 2])
+    assert set(labels.tolist()) == set(range(10))
+
+
+def test_demo_spec_mirrors_alexnet_layer_names():
+    spec = get_network("demo")
+    assert list(spec.layers) == ["conv5", "fc6", "fc7", "fc8"]
+    assert spec.class_names[3] == "three" and spec.num_classes == 10
+
+
+def test_training_saves_both_files_and_the_net_classifies_held_out_digits(demo_models):
+    folder, report = demo_models
+    assert (folder / DEMO_NET_FILE).is_file() and (folder / DEMO_GENERATOR_FILE).is_file()
+    assert report["heldout_accuracy"] >= 0.9
+    net, _ = load_demo(folder)
+    _, _, test_x, test_y = split_digits(DemoTraining())
+    assert accuracy(net.model, test_x, test_y) == pytest.approx(report["heldout_accuracy"])
+
+
+def test_generator_inverts_the_fc6_code_of_held_out_digits(demo_pair):
+    net, generator = demo_pair
+    _, _, test_x, test_y = split_digits(DemoTraining())
+    with torch.no_grad():
+        code = net.activations(net.preprocess(test_x), ["fc6"], pre_relu=False)["fc6"]
+        rebuilt = generator.images(code).clamp(0, 1)
+    assert rebuilt.shape == test_x.shape
+    assert (rebuilt - test_x).pow(2).mean() < 0.5 * test_x.var()
+    assert accuracy(net.model, rebuilt, test_y) >= 0.8
+
+
+def test_training_is_deterministic():
+    images, labels = digits_dataset()
+    settings = DemoTraining(net_epochs=1, batch_size=32)
+    first = train_demo_net(images[:96], labels[:96], settings)
+    second = train_demo_net(images[:96], labels[:96], settings)
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_models_folder_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("AM_MODELS_DIR", str(tmp_path))
+    assert models_dir() == tmp_path
+    with pytest.raises(FileNotFoundError, match=r"demo_net.pt.*python -m generator.am.demo"):
+        load_network("demo")
+    torch.save(get_network("demo").builder().state_dict(), tmp_path / DEMO_NET_FILE)
+    with pytest.raises(FileNotFoundError, match="demo_generator.pt"):
+        load_demo(tmp_path)

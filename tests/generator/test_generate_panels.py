@@ -1,0 +1,146 @@
+"""The generate_panels and train_demo commands: files, panels in the experiment, resume, errors."""
+
+import pytest
+
+pytest.importorskip("pytest_django")  # the GPU machine runs these folders without Django
+
+from django.core.management import CommandError, call_command  # noqa: E402
+
+from experiment.models import Experiment, Panel  # noqa: E402
+from generator.am import outputs  # noqa: E402
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def models(demo_models, monkeypatch):
+    """The session's trained demo files as the default models folder."""
+    monkeypatch.setenv("AM_MODELS_DIR", str(demo_models[0]))
+    return demo_models[0]
+
+
+@pytest.fixture
+def experiment():
+    return Experiment.objects.create(slug="study", title="Study")
+
+
+def generate(tmp_path, *extra, units="0-1", layer="fc8"):
+    args = [
+        "--network",
+        "demo",
+        "--layer",
+        layer,
+        "--units",
+        units,
+        "--images",
+        "4",
+        "--grid",
+        "2x2",
+        "--iterations",
+        "2",
+        "--batch",
+        "3",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "out"),
+        *extra,
+    ]
+    call_command("generate_panels", *args)
+    return tmp_path / "out"
+
+
+def test_panels_are_written_registered_and_summarised(tmp_path, models, experiment, capsys):
+    out = generate(tmp_path, "--experiment", "study")
+    for unit in (0, 1):
+        folder = out / f"unit_{unit:05d}"
+        assert {p.name for p in folder.iterdir()} == {
+            "panel.png",
+            "panel_web.jpg",
+            "images",
+            "activations.json",
+            "quality.json",
+            "settings.json",
+        }
+    panels = Panel.objects.filter(experiment=experiment).order_by("unit")
+    assert [p.source for p in panels] == ["demo/fc8/0", "demo/fc8/1"]
+    assert panels[0].metadata["settings"]["iterations"] == 2
+    assert len(panels[0].metadata["seeds"]) == 4
+    assert "class_hit_rate" in panels[0].metadata["quality"]
+    assert panels[0].display_image.name.endswith(".jpg")
+    printed = capsys.readouterr().out
+    assert "Quality over 2 units" in printed and "classified as the target class" in printed
+    assert "Registered 2 new panels in experiment study" in printed
+
+
+def test_a_second_run_resumes_and_registers_nothing_twice(tmp_path, models, experiment, capsys):
+    generate(tmp_path, "--experiment", "study", units="0")
+    generate(tmp_path, "--experiment", "study", units="0-1")
+    assert "1 already done" in capsys.readouterr().out
+    assert Panel.objects.filter(experiment=experiment).count() == 2
+
+
+def test_an_interrupted_run_leaves_no_half_written_unit(tmp_path, models, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outputs.grid, "web_size", interrupt)  # dies half-way through a unit
+    with pytest.raises(KeyboardInterrupt):
+        generate(tmp_path, units="0")
+    assert outputs.done_units(tmp_path / "out", [0]) == []
+    monkeypatch.undo()
+    monkeypatch.setenv("AM_MODELS_DIR", str(models))
+    out = generate(tmp_path, units="0")
+    assert outputs.done_units(out, [0]) == [0]
+    assert not list(out.glob(".partial-*"))
+
+
+def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    out = generate(tmp_path, units="0-4")
+    assert outputs.done_units(out, list(range(5))) == [1, 3]
+    monkeypatch.setenv("RANK", "0")
+    generate(tmp_path, units="0-4")
+    assert outputs.done_units(out, list(range(5))) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--network", "nonet"], "Unknown network 'nonet'; registered networks: .*demo"),
+        (["--layer", "fc99"], "Unknown layer 'fc99' for network 'demo'; known: .*fc8"),
+        (["--units", "8-10"], "Unit 10 is out of range for layer 'fc8', which has units 0-9"),
+        (["--units", "two"], "Bad unit list 'two'"),
+        (["--grid", "2by2"], "grid '2by2' is not of the form ROWSxCOLS"),
+        (["--images", "5"], "5 images per unit do not fill a 2x2 grid"),
+        (["--device", "tpu"], "--device 'tpu': use cuda, cuda:N or cpu"),
+        (["--method", "dream"], "method must be one of ppgn, pixel, not 'dream'"),
+        (["--reference", "/no/such/folder"], "reference folder /no/such/folder does not exist"),
+        (["--experiment", "nope"], "No experiment with slug 'nope'.*create it first"),
+    ],
+)
+def test_bad_arguments_stop_with_a_clear_message(tmp_path, arguments, message):
+    args = {
+        "--network": "demo",
+        "--layer": "fc8",
+        "--units": "0-1",
+        "--images": "4",
+        "--grid": "2x2",
+        "--out": str(tmp_path / "out"),
+    }
+    args.update(dict(zip(arguments[::2], arguments[1::2], strict=True)))
+    with pytest.raises(CommandError, match=message):
+        call_command("generate_panels", *[item for pair in args.items() for item in pair])
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("unit_*"))
+
+
+def test_missing_weights_name_the_file_and_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("AM_MODELS_DIR", str(tmp_path / "empty"))
+    with pytest.raises(CommandError, match=r"demo_net.pt.*trained by the project"):
+        generate(tmp_path, units="0")
+
+
+def test_train_demo_skips_existing_files_unless_forced(models, capsys):
+    call_command("train_demo", "--models", str(models))
+    assert "already in" in capsys.readouterr().out

@@ -1,0 +1,184 @@
+"""The network registry: specs, weight loading, activations and unit addressing."""
+
+import pytest
+import torch
+
+from generator.am.networks import (
+    LayerSpec,
+    available_networks,
+    check_units,
+    fit_to_size,
+    get_network,
+    layer_vector,
+    load_network,
+    parse_units,
+    unit_values,
+)
+
+
+def _save_random_weights(name, path):
+    torch.save(get_network(name).builder().state_dict(), path)
+    return path
+
+
+def test_registry_lists_the_required_networks():
+    assert {"alexnet", "vgg16", "googlenet", "demo", "alexnet-places365"} <= set(
+        available_networks()
+    )
+
+
+def test_unknown_network_error_lists_the_registered_names():
+    with pytest.raises(ValueError, match="Unknown network 'resnet9'.*alexnet.*demo"):
+        get_network("resnet9")
+
+
+def test_unknown_layer_error_lists_the_aliases():
+    with pytest.raises(ValueError, match="Unknown layer 'conv9'.*conv5, fc6, fc7, fc8"):
+        get_network("alexnet").layer("conv9")
+
+
+def test_imagenet_networks_carry_the_bundled_class_index():
+    spec = get_network("vgg16")
+    assert spec.num_classes == len(spec.class_names) == len(spec.class_ids) == 1000
+    assert spec.class_ids[1] == "n01443537" and spec.class_names[2] == "great white shark"
+
+
+@pytest.mark.parametrize("name", ["alexnet", "vgg16", "googlenet", "alexnet-places365"])
+def test_every_alias_names_a_module_with_that_many_units(name):
+    spec = get_network(name)
+    modules = dict(spec.builder().named_modules())
+    for layer in spec.layers.values():
+        module = modules[layer.module]
+        width = getattr(module, "out_channels", getattr(module, "out_features", None))
+        if width is None:  # an Inception block: the four branches are concatenated
+            width = sum(branch[-1].conv.out_channels for branch in _branches(module))
+        assert width == layer.units, (name, layer.alias)
+
+
+def _branches(inception):
+    return [[inception.branch1]] + [
+        inception.branch2,
+        inception.branch3,
+        inception.branch4,
+    ]
+
+
+def test_alexnet_activations_have_the_documented_shapes(tmp_path):
+    net = load_network("alexnet", weights=_save_random_weights("alexnet", tmp_path / "a.pth"))
+    x = net.preprocess(torch.rand(2, 3, 256, 256))
+    assert x.shape == (2, 3, 224, 224)
+    acts = net.activations(x, ["conv5", "fc6", "fc8"])
+    assert acts["conv5"].shape == (2, 256, 13, 13)
+    assert acts["fc6"].shape == (2, 4096) and acts["fc8"].shape == (2, 1000)
+
+
+def test_googlenet_loads_the_standard_layout_with_auxiliary_heads(tmp_path):
+    net = load_network("googlenet", weights=_save_random_weights("googlenet", tmp_path / "g.pth"))
+    assert net.model.aux1 is None
+    acts = net.activations(net.preprocess(torch.rand(1, 3, 224, 224)), ["inception4e", "output"])
+    assert acts["inception4e"].shape == (1, 832, 14, 14) and acts["output"].shape == (1, 1000)
+
+
+def test_post_relu_values_rectify_hidden_layers_but_not_logits(demo_pair):
+    net, _ = demo_pair
+    x = net.preprocess(torch.rand(4, 3, 32, 32))
+    pre = net.activations(x, ["fc6", "fc8"])
+    post = net.activations(x, ["fc6", "fc8"], pre_relu=False)
+    assert (pre["fc6"] < 0).any()
+    assert torch.equal(post["fc6"], pre["fc6"].clamp_min(0))
+    assert torch.equal(post["fc8"], pre["fc8"])
+
+
+def test_activations_match_a_full_forward_pass_and_in_place_relus_do_not_leak(tmp_path):
+    net = load_network("alexnet", weights=_save_random_weights("alexnet", tmp_path / "a.pth"))
+    x = net.preprocess(torch.rand(1, 3, 224, 224))
+    conv5 = net.activations(x, ["conv5"])["conv5"]
+    assert (conv5 < 0).any(), "pre-ReLU conv5 must keep its negative values"
+    logits = net.activations(x, ["fc8"])["fc8"]
+    torch.testing.assert_close(logits, net.model(x))
+
+
+def test_missing_weights_name_the_file_and_how_to_obtain_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="alexnet-owt-7be5be79.pth|nothing.pth"):
+        load_network("alexnet", weights=tmp_path / "nothing.pth")
+    with pytest.raises(FileNotFoundError, match="--weights PATH"):
+        load_network("alexnet", weights=tmp_path / "nothing.pth")
+
+
+def test_default_weights_are_looked_up_in_the_torch_hub_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "checkpoints" / "vgg16-")):
+        load_network("vgg16")
+    (tmp_path / "checkpoints").mkdir()
+    _save_random_weights("alexnet", tmp_path / "checkpoints" / "alexnet-owt-7be5be79.pth")
+    assert load_network("alexnet").spec.name == "alexnet"
+
+
+def test_mismatched_weights_are_a_clear_error(tmp_path):
+    path = _save_random_weights("demo", tmp_path / "demo.pt")
+    with pytest.raises(ValueError, match=r"demo.pt does not match network 'alexnet'.*missing keys"):
+        load_network("alexnet", weights=path)
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="Cannot read weights file"):
+        load_network("alexnet", weights=tmp_path / "junk.pt")
+
+
+def test_places365_checkpoints_in_training_layout_load(tmp_path):
+    state = get_network("alexnet-places365").builder().state_dict()
+    wrapped = {"epoch": 90, "state_dict": {f"module.{k}": v for k, v in state.items()}}
+    torch.save(wrapped, tmp_path / "alexnet_places365.pth.tar")
+    net = load_network("alexnet-places365", weights=tmp_path / "alexnet_places365.pth.tar")
+    assert net.activations(net.preprocess(torch.rand(1, 3, 224, 224)), ["fc8"])["fc8"].shape == (
+        1,
+        365,
+    )
+
+
+def test_imagenet_weights_do_not_fit_the_places_network(tmp_path):
+    path = _save_random_weights("alexnet", tmp_path / "a.pth")
+    with pytest.raises(ValueError, match=r"classifier.6.weight is \(1000, 4096\) in the file"):
+        load_network("alexnet-places365", weights=path)
+
+
+def test_parse_units_reads_ranges_and_lists():
+    assert parse_units("0-4095") == list(range(4096))
+    assert parse_units("1,5,9-12") == [1, 5, 9, 10, 11, 12]
+    assert parse_units(" 3 , 3, 2 ") == [3, 2]
+
+
+@pytest.mark.parametrize("text", ["", "a", "1-", "-3", "5-2", "1;2", "1.5"])
+def test_parse_units_rejects_malformed_lists(text):
+    with pytest.raises(ValueError, match="Bad unit"):
+        parse_units(text)
+
+
+def test_units_out_of_range_name_the_layer_size():
+    layer = get_network("alexnet").layer("fc6")
+    check_units(layer, [0, 4095])
+    with pytest.raises(ValueError, match="Unit 4096 is out of range for layer 'fc6'.*0-4095"):
+        check_units(layer, [1, 4096])
+
+
+def test_conv_units_are_read_at_the_centre_or_as_the_spatial_max():
+    act = torch.zeros(2, 3, 13, 13)
+    act[0, 1, 6, 6], act[0, 1, 0, 0] = 2.0, 5.0
+    act[1, 2, 6, 6] = -1.0
+    assert layer_vector(act).tolist() == [[0, 2, 0], [0, 0, -1]]
+    assert layer_vector(act, spatial="max")[0, 1] == 5.0
+    units = torch.tensor([1, 2])
+    assert unit_values(act, units).tolist() == [2.0, -1.0]
+    with pytest.raises(ValueError, match="spatial mode"):
+        layer_vector(act, spatial="corner")
+
+
+def test_fit_to_size_centre_crops_larger_and_resizes_smaller_images():
+    images = torch.arange(256.0).view(1, 1, 16, 16).repeat(1, 3, 1, 1)
+    cropped = fit_to_size(images, 8)
+    assert torch.equal(cropped, images[..., 4:12, 4:12])
+    assert fit_to_size(images, 32).shape == (1, 3, 32, 32)
+
+
+def test_layer_spec_is_immutable():
+    layer = LayerSpec("fc6", "fc6", "fc", 10)
+    with pytest.raises(AttributeError):
+        layer.units = 3

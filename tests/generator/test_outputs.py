@@ -1,0 +1,113 @@
+"""Output folders of generate_panels: atomic units, resume, sharding and quality reports."""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from generator.am import outputs
+
+
+def make_result(unit=3, count=4, predicted=None):
+    return outputs.UnitResult(
+        unit=unit,
+        images=torch.rand(count, 3, 6, 6),
+        seeds=[100 + index for index in range(count)],
+        start_activations=[0.0] * count,
+        activations=[float(index) for index in range(count)],
+        predicted_classes=predicted,
+    )
+
+
+def write(root, result, rows=2, cols=2):
+    report = outputs.quality_report(result, reference_max=1.5, output_layer=False)
+    return outputs.unit_write(
+        root, result, settings={"iterations": 5}, quality=report.as_dict(), rows=rows, cols=cols
+    )
+
+
+def test_unit_write_stores_panels_images_activations_seeds_and_settings(tmp_path):
+    folder = write(tmp_path, make_result())
+    assert folder == tmp_path / "unit_00003"
+    assert Image.open(folder / "panel.png").size == (2 * 6 + 2, 2 * 6 + 2)
+    assert Image.open(folder / "panel_web.jpg").format == "JPEG"
+    assert sorted(path.name for path in (folder / "images").iterdir()) == [
+        "000.png",
+        "001.png",
+        "002.png",
+        "003.png",
+    ]
+    stored = outputs.unit_read(tmp_path, 3)
+    assert [image["seed"] for image in stored["images"]] == [100, 101, 102, 103]
+    assert [image["activation"] for image in stored["images"]] == [0.0, 1.0, 2.0, 3.0]
+    assert stored["settings"] == {"iterations": 5}
+    assert stored["quality"]["share_above_reference"] == 0.5
+
+
+def test_interrupted_write_leaves_no_unit_folder_and_the_next_run_cleans_up(tmp_path):
+    bad = make_result()
+    bad = outputs.UnitResult(**{**bad.__dict__, "images": torch.rand(3, 3, 6, 6)})
+    with pytest.raises(ValueError):
+        write(tmp_path, bad)  # three images cannot fill the 2x2 grid: fails half-way
+    assert not outputs.is_done(tmp_path, 3)
+    assert outputs.pending_units(tmp_path, [3]) == [3]
+    assert outputs.clean_partials(tmp_path, [3]) == [tmp_path / ".partial-unit_00003"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_done_units_are_skipped_on_resume(tmp_path):
+    write(tmp_path, make_result(unit=1))
+    write(tmp_path, make_result(unit=4))
+    assert outputs.pending_units(tmp_path, [0, 1, 2, 4]) == [0, 2]
+    assert outputs.done_units(tmp_path, [0, 1, 2, 4]) == [1, 4]
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 3, 8])
+def test_shards_cover_every_unit_once(world_size):
+    units = list(range(10, 33))
+    shards = [outputs.shard_units(units, rank, world_size) for rank in range(world_size)]
+    assert sorted(unit for shard in shards for unit in shard) == units
+
+
+def test_distributed_rank_reads_torchrun_environment():
+    assert outputs.distributed_rank({}) == (0, 1, 0)
+    environ = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}
+    assert outputs.distributed_rank(environ) == (3, 4, 1)
+    with pytest.raises(ValueError, match="rank 4 is not within a world of size 4"):
+        outputs.distributed_rank({"RANK": "4", "WORLD_SIZE": "4"})
+    with pytest.raises(ValueError, match="must be integers"):
+        outputs.distributed_rank({"RANK": "a"})
+
+
+def test_settings_claim_refuses_a_folder_made_with_other_settings(tmp_path):
+    outputs.settings_claim(tmp_path, {"iterations": 200, "images": 100})
+    outputs.settings_claim(tmp_path, {"iterations": 200, "images": 100})  # same: resumes
+    with pytest.raises(outputs.OutputMismatchError, match="differing: iterations"):
+        outputs.settings_claim(tmp_path, {"iterations": 50, "images": 100})
+    assert json.loads((tmp_path / "settings.json").read_text())["iterations"] == 200
+
+
+def test_quality_report_counts_class_hits_only_for_output_layers():
+    result = make_result(unit=3, predicted=[3, 3, 1, 3])
+    hidden = outputs.quality_report(result, reference_max=None, output_layer=False)
+    assert hidden.class_hit_rate is None and hidden.share_above_reference is None
+    output = outputs.quality_report(result, reference_max=2.5, output_layer=True)
+    assert output.class_hit_rate == 0.75
+    assert output.share_above_reference == 0.25
+    assert (output.mean_activation, output.max_activation) == (1.5, 3.0)
+
+
+def test_quality_summary_reports_units_above_natural_maximum_and_class_hits():
+    reports = [
+        outputs.quality_report(
+            make_result(unit=3, predicted=[3] * 4), reference_max=2.5, output_layer=True
+        ).as_dict(),
+        outputs.quality_report(
+            make_result(unit=1, predicted=[0] * 4), reference_max=9.0, output_layer=True
+        ).as_dict(),
+    ]
+    summary = outputs.quality_summary(reports)
+    assert "Quality over 2 units" in summary
+    assert "1/2 units: best AM image above the natural-image maximum" in summary
+    assert "50.0% of AM images classified as the target class" in summary

@@ -1,0 +1,129 @@
+"""Panels for many units, Django-free: batching across units, seeds, resume and quality."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from generator.am import outputs, pipeline
+from generator.am.chains import chain_seed
+from generator.am.config import AMConfig
+from generator.am.demo import digits_dataset
+
+
+def demo_run(tmp_path, models, units, **config):
+    values = dict(
+        network="demo",
+        layer="fc8",
+        generator="demo",
+        images_per_unit=4,
+        iterations=3,
+        batch_size=3,
+        weights=str(models / "demo_net.pt"),
+        generator_weights=str(models / "demo_generator.pt"),
+    )
+    values.update(config)
+    return pipeline.PanelRun(
+        config=AMConfig(**values), units=units, out=tmp_path / "out", rows=2, cols=2
+    )
+
+
+def test_chain_plan_covers_every_image_of_every_unit_once_across_batches():
+    config = AMConfig(images_per_unit=4, batch_size=3, base_seed=7)
+    batches = list(pipeline.chain_plan(config, [5, 2]))
+    assert [len(units) for units, _ in batches] == [3, 3, 2]
+    seeds = [seed for _, batch_seeds in batches for seed in batch_seeds]
+    assert seeds == [chain_seed(7, u, k) for u in (5, 2) for k in range(4)]
+
+
+def test_panel_run_refuses_an_image_count_that_does_not_fill_the_grid(tmp_path):
+    with pytest.raises(ValueError, match="5 images per unit do not fill a 2x2 grid"):
+        pipeline.PanelRun(
+            config=AMConfig(images_per_unit=5), units=[0], out=tmp_path, rows=2, cols=2
+        )
+
+
+def test_resuming_with_only_the_batch_or_device_changed_is_allowed():
+    base = pipeline.PanelRun(
+        config=AMConfig(images_per_unit=4), units=[0], out=None, rows=2, cols=2
+    )
+    other = pipeline.PanelRun(
+        config=AMConfig(images_per_unit=4, batch_size=7), units=[0], out=None, rows=2, cols=2
+    )
+    assert base.settings() == other.settings()
+    assert base.settings()["grid"] == "2x2"
+
+
+def test_default_generator_is_the_one_trained_on_the_network():
+    assert pipeline.default_generator("demo") == "demo"
+    assert pipeline.default_generator("alexnet") == "deepsim-fc6"
+    assert pipeline.default_generator("vgg16") == "deepsim-fc6"
+
+
+def test_units_are_written_with_quality_and_any_image_regenerates_from_its_seed(
+    tmp_path, demo_models
+):
+    run = demo_run(tmp_path, demo_models[0], [3, 7])
+    written = []
+    reports = pipeline.panels_generate(run, on_unit=lambda unit, q: written.append(unit))
+    assert written == [3, 7]
+    assert outputs.done_units(run.out, [3, 7]) == [3, 7]
+    stored = outputs.unit_read(run.out, 7)
+    assert stored["quality"]["reference_max"] is not None  # the digits are the demo's reference
+    assert 0 <= stored["quality"]["class_hit_rate"] <= 1  # fc8 is the demo's output layer
+    assert [r["unit"] for r in reports] == [3, 7]
+    # Image 2 of unit 7, made in a batch with unit 3's chains, made again alone.
+    sampler = pipeline.sampler_build(run.config)
+    alone = sampler.run([7], [stored["images"][2]["seed"]])
+    saved = np.asarray(Image.open(stored["folder"] / "images" / "002.png"), dtype=np.int16)
+    again = (alone.images[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.int16)
+    assert np.abs(saved - again).max() <= 1
+    assert alone.activations[0].item() == pytest.approx(
+        stored["images"][2]["activation"], rel=1e-4, abs=1e-4
+    )
+
+
+def test_a_second_run_skips_finished_units_and_does_nothing(tmp_path, demo_models):
+    run = demo_run(tmp_path, demo_models[0], [1])
+    pipeline.panels_generate(run)
+    before = (run.out / "unit_00001" / "panel.png").stat().st_mtime_ns
+    assert pipeline.panels_generate(run) == []
+    assert (run.out / "unit_00001" / "panel.png").stat().st_mtime_ns == before
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path, demo_models):
+    pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [1]))
+    with pytest.raises(outputs.OutputMismatchError, match="iterations"):
+        pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], iterations=4))
+
+
+def test_hidden_units_get_the_digits_maximum_but_no_class_hit_rate(tmp_path, demo_models):
+    run = demo_run(tmp_path, demo_models[0], [5], layer="fc6")
+    (report,) = pipeline.panels_generate(run)
+    assert report["class_hit_rate"] is None
+    target = pipeline.sampler_build(run.config).target
+    digits, _ = digits_dataset()
+    with torch.no_grad():
+        fc6 = target.activations(target.preprocess(digits), ["fc6"])["fc6"]  # (N, 128) pre-ReLU
+    assert report["reference_max"] == pytest.approx(fc6[:, 5].max().item(), rel=1e-5)
+
+
+def test_the_pixel_method_writes_units_without_a_generator(tmp_path, demo_models):
+    run = demo_run(tmp_path, demo_models[0], [2], method="pixel", generator_weights=None)
+    (report,) = pipeline.panels_generate(run)
+    assert isinstance(pipeline.sampler_build(run.config), pipeline.PixelSampler)
+    assert report["unit"] == 2 and report["class_hit_rate"] is not None
+    assert outputs.unit_read(run.out, 2)["settings"]["method"] == "pixel"
+
+
+@pytest.mark.gpu
+def test_panels_on_the_gpu_match_the_cpu_ones(tmp_path, demo_models, monkeypatch):
+    """The same chains on CUDA (TF32 off) give the CPU's final activations and classes."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    cpu = demo_run(tmp_path / "cpu", demo_models[0], [4])
+    gpu = demo_run(tmp_path / "gpu", demo_models[0], [4], device="cuda")
+    (on_cpu,), (on_gpu,) = pipeline.panels_generate(cpu), pipeline.panels_generate(gpu)
+    assert on_gpu["mean_activation"] == pytest.approx(on_cpu["mean_activation"], rel=0.02, abs=0.02)
+    assert abs(on_gpu["class_hit_rate"] - on_cpu["class_hit_rate"]) <= 0.25  # one image of 4
+    assert on_gpu["reference_max"] == pytest.approx(on_cpu["reference_max"], rel=1e-3)

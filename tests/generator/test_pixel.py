@@ -1,0 +1,63 @@
+"""The pixel-space method: Fourier parameterisation, per-chain transforms, AM on the demo."""
+
+import pytest
+import torch
+
+from generator.am.config import AMConfig
+from generator.am.pixel import (
+    PixelSampler,
+    frequency_scale,
+    initial_spectrum,
+    random_transform,
+    spectrum_to_rgb,
+)
+
+
+def test_frequency_scale_damps_high_frequencies():
+    scale = frequency_scale(8)
+    assert scale.shape == (8, 5)
+    assert scale[0, 0] == 8.0  # the DC term is capped at 1 / (1 / size)
+    assert scale[0, 1] > scale[0, 4] and scale[1, 0] > scale[4, 0]
+
+
+def test_spectrum_gives_valid_rgb_images_that_depend_on_the_seed():
+    spectrum = initial_spectrum(torch.tensor([1, 2, 1]), 16)
+    assert spectrum.shape == (3, 3, 16, 9, 2)
+    images = spectrum_to_rgb(spectrum, 16)
+    assert images.shape == (3, 3, 16, 16)
+    assert images.min() > 0 and images.max() < 1
+    assert torch.equal(images[0], images[2]) and not torch.equal(images[0], images[1])
+
+
+def test_transforms_are_drawn_per_chain_and_keep_the_size():
+    images = torch.rand(1, 3, 16, 16).repeat(3, 1, 1, 1)
+    warped = random_transform(images, torch.tensor([5, 6, 5]), step=0)
+    assert warped.shape == images.shape
+    assert torch.equal(warped[0], warped[2]) and not torch.equal(warped[0], warped[1])
+    assert not torch.equal(warped[0], random_transform(images[:1], torch.tensor([5]), step=1)[0])
+
+
+def test_pixel_am_raises_demo_output_units_and_reproduces_single_images(demo_pair):
+    net, _ = demo_pair
+    config = AMConfig(network="demo", layer="fc8", method="pixel", iterations=128)
+    sampler = PixelSampler(target=net, config=config)
+    result = sampler.run(list(range(10)), list(range(10)))
+    assert result.images.shape == (10, 3, 32, 32)
+    assert (result.activations > result.start_activations + 1.0).float().mean() >= 0.8
+
+
+def test_a_pixel_chain_alone_matches_the_same_chain_in_a_batch(demo_pair):
+    net, _ = demo_pair
+    config = AMConfig(network="demo", layer="fc8", method="pixel", iterations=5)
+    sampler = PixelSampler(target=net, config=config)
+    batch = sampler.run([0, 3, 5], [7, 8, 9])
+    alone = sampler.run([3], [8])
+    # Equal up to float rounding: conv algorithms may differ with the batch size.
+    torch.testing.assert_close(alone.images[0], batch.images[1], rtol=1e-3, atol=1e-3)
+
+
+def test_pixel_am_rejects_units_outside_the_layer(demo_pair):
+    net, _ = demo_pair
+    sampler = PixelSampler(target=net, config=AMConfig(network="demo", layer="fc8"))
+    with pytest.raises(ValueError, match="Unit 10 is out of range for layer 'fc8'.*0-9"):
+        sampler.run([10], [0])
