@@ -6,8 +6,9 @@ start, a separator (`_`, `-`, `.`) or the word `unit`: `fc6_0042.png`, `unit0042
 When no layer is given, the part before the unit names it (`fc6_0042.png` -> layer fc6).
 
 Practice panels (`--practice`): the file name starts with the intended answer, `yes` or `no`,
-then a separator; for `yes` the rest (without a trailing number) is the intended label:
-`yes_dog.png` -> yes, "dog"; `yes-digit-3_2.png` -> yes, "digit 3"; `no_noise_1.png` -> no.
+then a separator; for `yes` the rest (without a trailing `_<number>`) is the intended label:
+`yes_dog.png` -> yes, "dog"; `yes-digit-3_2.png` and `yes-digit-3.png` -> yes, "digit 3";
+`no_noise_1.png` -> no.
 An explicit answer (`--answer yes|no`) overrides the file name.
 """
 
@@ -65,7 +66,7 @@ def practice_from_name(stem: str, answer: str = "") -> tuple[str, str]:
         raise ValueError("a practice file name must start with yes_ or no_ (or pass --answer)")
     rest = (match.group("rest") or "") if match else stem
     answer = answer or match.group("answer").lower()
-    label = re.sub(r"[_\-.]\d+$", "", rest) if rest else ""
+    label = re.sub(r"_\d+$", "", rest) if rest else ""
     return answer, re.sub(r"[_\-.]+", " ", label).strip() if answer == "yes" else ""
 
 

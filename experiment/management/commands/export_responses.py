@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         experiment = experiment_get(options["experiment"])
-        out: Path = options["out"]
+        out = Path(options["out"])
         if not out.parent.is_dir():
             raise CommandError(f"Cannot write {out}: folder {out.parent} does not exist.")
         with out.open("w", newline="", encoding="utf-8") as stream:

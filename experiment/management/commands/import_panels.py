@@ -35,7 +35,7 @@ class Command(BaseCommand):
         try:
             result = panels_import_dir(
                 experiment=experiment,
-                directory=options["directory"],
+                directory=Path(options["directory"]),
                 network=options["network"],
                 layer=options["layer"],
                 practice=options["practice"],
