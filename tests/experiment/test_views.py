@@ -15,20 +15,27 @@ from experiment.services import experiment_lists_build, panel_register
 
 @dataclass
 class Study:
-    """A small experiment: 2 practice panels, 4 main panels in 2 lists."""
+    """A small experiment made by study_make."""
 
     experiment: Experiment
 
 
 def panel_file(folder: Path, name: str, shade: int) -> Path:
-    """A small real image file to import as a panel."""
+    """A small real image file to import: a 10x10 grid of tinted tiles."""
     path = folder / f"{name}.png"
-    Image.new("RGB", (60, 60), (shade, 255 - shade, 128)).save(path)
+    image = Image.new("RGB", (200, 200), (shade, 255 - shade, 128))
+    for row in range(10):
+        for column in range(10):
+            tint = ((shade + 37 * row) % 256, (91 * column) % 256, (shade * column + row) % 256)
+            image.paste(tint, (20 * column + 2, 20 * row + 2, 20 * column + 18, 20 * row + 18))
+    image.save(path)
     return path
 
 
-def study_make(folder: Path, *, slug: str = "demo", lists: int = 2, **fields) -> Study:
-    """Register panels through the real services and build the lists."""
+def study_make(
+    folder: Path, *, slug: str = "demo", lists: int = 2, main: int = 4, **fields
+) -> Study:
+    """Register 2 practice and `main` main panels through the real services; build the lists."""
     experiment = Experiment.objects.create(slug=slug, title="Rating images", **fields)
     for number in range(2):
         panel_register(
@@ -39,7 +46,7 @@ def study_make(folder: Path, *, slug: str = "demo", lists: int = 2, **fields) ->
             intended_answer="yes" if number == 0 else "no",
             intended_label="digits" if number == 0 else "",
         )
-    for unit in range(4):
+    for unit in range(main):
         panel_register(
             experiment=experiment,
             image_path=panel_file(folder, f"fc8_{unit}", 50 * unit),
