@@ -54,3 +54,9 @@ def participant(ready_experiment):
     participant = participant_enter(experiment=ready_experiment, external_id="p1")
     participant_consent(participant=participant)
     return participant
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Admin users are made in many tests; the real hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
