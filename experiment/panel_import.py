@@ -20,7 +20,8 @@ from django.db import transaction
 from tqdm import tqdm
 
 from experiment.models import Experiment, Panel
-from experiment.services import PanelImageError, panel_image_open, panel_register
+from experiment.panel_images import PanelImageError, panel_image_open
+from experiment.services import panel_register
 
 # The unit's digits end the stem and follow its start, a separator or the word "unit".
 UNIT_PATTERN = re.compile(r"^(?P<prefix>.*?)(?:^|[_.\-]|unit[_\-]?)(?P<unit>\d+)$", re.IGNORECASE)

@@ -3,7 +3,6 @@
 The participant-facing views call only these functions and the ones in selectors.py.
 """
 
-import io
 import random
 import secrets
 from datetime import timedelta
@@ -13,11 +12,11 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from PIL import Image, UnidentifiedImageError
 
 from experiment import lists as list_building
 from experiment.answers import AnswerInvalid, answer_parse, response_ms_parse
 from experiment.models import Experiment, Panel, Participant, Response, TrialList, TrialListItem
+from experiment.panel_images import PanelImageError, panel_display_bytes, panel_image_open
 
 __all__ = [
     "AnswerInvalid",
@@ -25,6 +24,8 @@ __all__ = [
     "PanelImageError",
     "StudyUnavailable",
     "experiment_lists_build",
+    "panel_display_bytes",
+    "panel_image_open",
     "panel_register",
     "participant_consent",
     "participant_enter",
@@ -32,32 +33,6 @@ __all__ = [
 ]
 
 EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
-
-DISPLAY_MAX_SIDE = 1000  # px; a 10x10 panel stays legible on a laptop and under ~500 KB as JPEG
-DISPLAY_JPEG_QUALITY = 85
-
-
-class PanelImageError(ValueError):
-    """An image file that cannot be used as a panel."""
-
-
-def panel_display_bytes(image: Image.Image) -> bytes:
-    """Encode the web-friendly panel: longest side DISPLAY_MAX_SIDE px, progressive JPEG."""
-    display = image.convert("RGB")
-    display.thumbnail((DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    display.save(buffer, "JPEG", quality=DISPLAY_JPEG_QUALITY, optimize=True, progressive=True)
-    return buffer.getvalue()
-
-
-def panel_image_open(path: Path) -> Image.Image:
-    """Open and fully decode an image file, or raise PanelImageError naming the file."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.copy()
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
-        raise PanelImageError(f"{path}: not a readable image ({error})") from error
 
 
 def panel_register(
