@@ -4,7 +4,7 @@ import csv
 from typing import TextIO
 
 from experiment.models import Experiment, Response
-from experiment.selectors import experiment_responses
+from experiment.selectors import experiment_responses, participant_state
 
 CSV_COLUMNS = [
     "participant_id",
@@ -40,7 +40,7 @@ def response_row(response: Response) -> list:
         participant.external_id,
         participant.prolific_study_id,
         participant.prolific_session_id,
-        participant.status,
+        participant_state(participant=participant),
         int(participant.is_synthetic),
         int(participant.excluded),
         participant.trial_list.number if participant.trial_list else "",

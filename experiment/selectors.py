@@ -137,6 +137,6 @@ def experiment_responses(*, experiment: Experiment):
     """The experiment's responses with what the export needs, in participant and trial order."""
     return (
         Response.objects.filter(participant__experiment=experiment)
-        .select_related("participant", "participant__trial_list", "panel")
+        .select_related("participant__experiment", "participant__trial_list", "panel")
         .order_by("participant__started_at", "participant_id", "trial_index")
     )
