@@ -69,14 +69,15 @@ def panel_register(
         metadata=metadata or {},
     )
     stem = f"{experiment.slug}-{Path(source).stem}"
-    panel.image.save(
-        f"{stem}{image_path.suffix.lower()}", ContentFile(image_path.read_bytes()), save=False
-    )
-    panel.display_image.save(f"{stem}.jpg", ContentFile(panel_display_bytes(image)), save=False)
     try:
+        panel.image.save(
+            f"{stem}{image_path.suffix.lower()}", ContentFile(image_path.read_bytes()), save=False
+        )
+        panel.display_image.save(f"{stem}.jpg", ContentFile(panel_display_bytes(image)), save=False)
         with transaction.atomic():
             panel.save()
     except Exception:
+        # No file without its row: delete what was written (an empty field deletes nothing).
         panel.image.delete(save=False)
         panel.display_image.delete(save=False)
         raise

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError
 from PIL import Image
 
 import experiment.panel_import as panel_import
@@ -15,6 +16,7 @@ from experiment.panel_import import (
     practice_from_name,
     unit_from_name,
 )
+from experiment.services import panel_register
 
 
 @pytest.mark.parametrize(
@@ -136,8 +138,20 @@ def test_command_imports_and_reports_errors_as_command_errors(experiment, tmp_pa
     digit_unit_panels_write(tmp_path, layer="conv5", units=2, images=4)
     call_command("import_panels", str(tmp_path), experiment="study", network="alexnet")
     assert "Imported 2 panels" in capsys.readouterr().out
-    with pytest.raises(CommandError, match="No experiment 'other'"):
+    with pytest.raises(
+        CommandError, match="No experiment .other. .existing: study.; create it in the admin"
+    ):
         call_command("import_panels", str(tmp_path), experiment="other", network="alexnet")
     (tmp_path / "broken.png").write_bytes(b"")
     with pytest.raises(CommandError, match="broken.png"):
         call_command("import_panels", str(tmp_path), experiment="study", network="alexnet")
+
+
+def test_panel_register_leaves_no_file_behind_when_the_row_is_refused(
+    experiment, tmp_path, settings
+):
+    path = digit_unit_panels_write(tmp_path, layer="fc6", units=1, images=4)[0]
+    with pytest.raises(IntegrityError):
+        panel_register(experiment=experiment, image_path=path, source="bad", unit=-1)
+    assert not Panel.objects.exists()
+    assert not any(Path(settings.MEDIA_ROOT).rglob("*.*"))

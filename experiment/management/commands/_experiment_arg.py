@@ -10,5 +10,7 @@ def experiment_get(slug: str) -> Experiment:
     experiment = Experiment.objects.filter(slug=slug).first()
     if experiment is None:
         known = ", ".join(Experiment.objects.values_list("slug", flat=True)) or "none yet"
-        raise CommandError(f"No experiment {slug!r}; existing experiments: {known}.")
+        raise CommandError(
+            f"No experiment {slug!r} (existing: {known}); create it in the admin first."
+        )
     return experiment
