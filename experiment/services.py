@@ -113,6 +113,7 @@ def participant_enter(
 ) -> Participant:
     """Return the participant of `external_id`, or assign a new one to the least-filled list.
 
+    A returning participant in progress counts as seen now (their place is held again).
     A new participant's trial order (practice panels first, then their list, each shuffled) is
     stored. Raises AnswerInvalid for an empty or overlong id and StudyUnavailable when the study
     is closed, has no lists or is full; nothing is created then.
@@ -120,6 +121,7 @@ def participant_enter(
     external_id = external_id_clean(external_id)
     existing = Participant.objects.filter(experiment=experiment, external_id=external_id).first()
     if existing is not None:
+        participant_seen(participant=existing)
         return existing
     try:
         with transaction.atomic():
@@ -133,6 +135,13 @@ def participant_enter(
     except IntegrityError:
         # The same id arrived twice at once on a database without row locks: one of them won.
         return Participant.objects.get(experiment=experiment, external_id=external_id)
+
+
+def participant_seen(*, participant: Participant) -> None:
+    """A returning participant still in progress keeps (or takes back) their place in the list."""
+    if participant.status == Participant.Status.IN_PROGRESS:
+        participant.last_seen_at = timezone.now()
+        Participant.objects.filter(id=participant.id).update(last_seen_at=participant.last_seen_at)
 
 
 def external_id_clean(external_id: object) -> str:

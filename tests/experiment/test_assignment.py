@@ -135,3 +135,12 @@ def test_tokens_are_long_and_different(ready_experiment):
     }
     assert len(tokens) == 4
     assert all(len(token) >= 40 for token in tokens)
+
+
+def test_a_returning_participant_counts_as_seen_again(ready_experiment):
+    first = participant_enter(experiment=ready_experiment, external_id="p")
+    long_ago = timezone.now() - timedelta(days=1)
+    Participant.objects.filter(id=first.id).update(last_seen_at=long_ago)
+    participant_enter(experiment=ready_experiment, external_id="p")
+    first.refresh_from_db()
+    assert first.last_seen_at > long_ago
