@@ -37,8 +37,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--panels-per-list", type=int, default=52)
     parser.add_argument("--practice", type=int, default=6)
     parser.add_argument("--resend-share", type=float, default=0.05, help="answers sent twice")
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -155,6 +155,7 @@ def main() -> None:
     )
     queries = load_setup.answer_queries(experiment)
     print(f"Database queries per answer POST (measured in-process): {queries}")
+    print("Load average (1/5/15 min) before: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     server = server_start(args, environment)
     try:
         print("Served panel bytes:", load_setup.panel_bytes_report(experiment, args.port))
@@ -189,6 +190,7 @@ def report(args, crowd, errors, wall, check) -> None:
         f"{answers} answer POSTs ({answers / wall:.0f}/s), {sum(p.resent for p in crowd)} resent"
     )
     print("\n".join(latency_rows(crowd)))
+    print("Load average (1/5/15 min) at the end: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     print(f"Flow errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
     print(check)
 

@@ -87,10 +87,19 @@ def consent(request, slug: str, token: str):
     minutes = max(5, round(len(participant.trial_order) * MINUTES_PER_TRIAL / 5) * 5)
     context = {
         "experiment": experiment,
-        "consent_text": experiment.consent_text,
+        "consent_paragraphs": paragraphs(experiment.consent_text),
         "minutes": minutes,
     }
     return render(request, "experiment/consent.html", context)
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line separated paragraphs, each with its hard line breaks joined (they reflow)."""
+    return [
+        " ".join(block.split())
+        for block in text.replace("\r\n", "\n").split("\n\n")
+        if block.strip()
+    ]
 
 
 @never_cache

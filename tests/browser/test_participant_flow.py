@@ -136,3 +136,26 @@ def test_phone_sized_screen_is_told_and_the_panel_fits(browser, live_server, stu
     page.get_by_role("button", name="No").click()
     expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
     assert saved_responses("phone") == 1
+
+
+def test_an_answer_whose_reply_is_lost_is_retried_and_stored_once(browser, live_server, study):
+    """The server stores the answer but the reply never arrives: the page retries, one row."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    lost = []
+
+    def lose_first_reply(route):
+        if not lost:
+            lost.append(route.fetch().status)  # the server receives and stores it...
+            route.abort("connectionreset")  # ...but the browser sees a network failure
+        else:
+            route.continue_()
+
+    page.route("**/answer/", lose_first_reply)
+    page.goto(f"{live_server.url}/study/demo/?participant=flaky")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
+    answer_no(page)
+    expect(page.locator("#save-status")).to_contain_text("Connection problem")
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2", timeout=10_000)
+    assert lost == [200]
+    assert saved_responses("flaky") == 1

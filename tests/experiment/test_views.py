@@ -331,3 +331,11 @@ def test_completed_participant_cannot_answer_again(client, study):
     changed = answer_no(participant, 0) | {"q1": "yes", "q2": 1, "q3": "cat"}
     post_answer(client, participant, **changed)
     assert not Response.objects.get(participant=participant, trial_index=0).q1_yes
+
+
+def test_consent_page_shows_the_experiments_text_in_paragraphs(client, tmp_path, db):
+    study_make(tmp_path, consent_text="First line\nwraps here.\n\nSecond <b>paragraph</b>.")
+    participant = enter(client, participant="p1")
+    page = client.get(url(participant, "consent")).content.decode()
+    assert "<p>First line wraps here.</p>" in page
+    assert "<p>Second &lt;b&gt;paragraph&lt;/b&gt;.</p>" in page
