@@ -125,7 +125,12 @@ class PanelAdmin(admin.ModelAdmin):
     readonly_fields = ["preview", "created_at"]
     list_per_page = 50
 
-    @admin.display(description="panel")
+    def has_add_permission(self, request):
+        return (
+            False  # panels come from import_panels or generate_panels, which make the display copy
+        )
+
+    @admin.display(description="image")
     def thumbnail(self, panel):
         if not panel.display_image:
             return "-"
