@@ -1,14 +1,16 @@
 """build_lists, export_responses and demo_experiment from the command line."""
 
 import csv
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from experiment.digits import digit_unit_panels_write
 from experiment.export import CSV_COLUMNS
-from experiment.models import Experiment, Panel
+from experiment.models import Experiment, Panel, Participant
 from experiment.services import participant_enter
 from tests.experiment.conftest import panels_create
 from tests.experiment.test_responses import answer
@@ -80,3 +82,14 @@ def test_demo_experiment_builds_lists_once_main_panels_exist(db, capsys, tmp_pat
     assert "Built 4 trial lists" in capsys.readouterr().out
     participant = participant_enter(experiment=Experiment.objects.get(slug="demo"), external_id="x")
     assert len(participant.trial_order) == 6 + len(participant.trial_list.items.all())
+
+
+def test_export_marks_participants_silent_past_the_hold_time_abandoned(participant, tmp_path):
+    answer(participant, 0)
+    Participant.objects.filter(id=participant.id).update(
+        last_seen_at=timezone.now() - timedelta(minutes=participant.experiment.hold_minutes + 1)
+    )
+    out = tmp_path / "responses.csv"
+    call_command("export_responses", experiment="study", out=str(out))
+    [row] = list(csv.DictReader(out.open()))
+    assert row["participant_status"] == "abandoned"
