@@ -339,3 +339,20 @@ def test_consent_page_shows_the_experiments_text_in_paragraphs(client, tmp_path,
     page = client.get(url(participant, "consent")).content.decode()
     assert "<p>First line wraps here.</p>" in page
     assert "<p>Second &lt;b&gt;paragraph&lt;/b&gt;.</p>" in page
+
+
+def test_coming_back_with_the_same_link_resumes_on_the_trial_page(client, study):
+    participant = consented(client, participant="back")
+    post_answer(client, participant, **answer_no(participant, 0))
+    again = Client()
+    home = again.get("/study/demo/", {"participant": "back"}).url
+    assert again.get(home).url == url(participant, "trials")
+    page = again.get(url(participant, "trials")).content.decode()
+    assert page.count('"answered": true') == 1
+
+
+def test_a_started_participant_can_finish_after_the_study_closes(client, study):
+    participant = consented(client, participant="late")
+    Experiment.objects.filter(id=study.experiment.id).update(is_open=False)
+    assert enter(Client(), participant="late").id == participant.id
+    assert post_answer(client, participant, **answer_no(participant, 0)).status_code == 200
