@@ -95,6 +95,7 @@ class Participant:
     connection: Connection
     cookies: dict[str, str] = field(default_factory=dict)
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    answered_at: list[float] = field(default_factory=list)  # perf_counter() when each answer came
     answers: dict[int, dict] = field(default_factory=dict)  # trial index -> the answer sent
     resent: int = 0
 
@@ -122,9 +123,15 @@ def location(reply: Reply) -> str:
 
 
 async def participant_run(
-    participant: Participant, slug: str, think_s: float, resend_share: float, rng: random.Random
+    participant: Participant,
+    slug: str,
+    think_s: float,
+    resend_share: float,
+    rng: random.Random,
+    start_s: float = 0.0,
 ) -> None:
-    """The whole flow of one participant; raises FlowError on any unexpected reply."""
+    """The whole flow of one participant, from `start_s`; raises FlowError on a wrong reply."""
+    await asyncio.sleep(start_s)
     query = urlencode({"PROLIFIC_PID": participant.external_id, "STUDY_ID": "bench"})
     home = location(
         expect(await participant.request("enter", "GET", f"/study/{slug}/?{query}"), 302, "enter")
@@ -173,18 +180,29 @@ async def answer_send(participant: Participant, url: str, answer: dict) -> None:
     headers = {"Content-Type": "application/json", "X-CSRFToken": participant.cookies["csrftoken"]}
     reply = await participant.request("answer", "POST", url, json.dumps(answer).encode(), headers)
     expect(reply, 200, f"answer {answer['trial_index']}")
+    participant.answered_at.append(time.perf_counter())
     participant.answers[answer["trial_index"]] = answer
 
 
 async def crowd_run(
-    host: str, port: int, slug: str, count: int, think_s: float, resend_share: float, seed: int
+    host: str,
+    port: int,
+    slug: str,
+    count: int,
+    think_s: float,
+    resend_share: float,
+    seed: int,
+    ramp_s: float = 0.0,
 ) -> tuple[list[Participant], list[str], float]:
-    """Start `count` participants at once; returns them, their errors, and the wall time."""
+    """Start `count` participants evenly over `ramp_s` (0: all at once); returns them, their
+    errors, and the wall time."""
     crowd = [Participant(f"bench-{n}", Connection(host, port)) for n in range(count)]
     started = time.perf_counter()
     results = await asyncio.gather(
         *(
-            participant_run(p, slug, think_s, resend_share, random.Random(seed + n))
+            participant_run(
+                p, slug, think_s, resend_share, random.Random(seed + n), n * ramp_s / count
+            )
             for n, p in enumerate(crowd)
         ),
         return_exceptions=True,

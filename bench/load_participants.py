@@ -33,6 +33,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--think-ms", type=float, default=1000, help="mean pause before each answer"
     )
+    parser.add_argument(
+        "--ramp-s", type=float, default=0, help="arrivals spread over this long (0: all at once)"
+    )
     parser.add_argument("--lists", type=int, default=64)
     parser.add_argument("--panels-per-list", type=int, default=52)
     parser.add_argument("--practice", type=int, default=6)
@@ -137,6 +140,26 @@ def latency_rows(crowd) -> list[str]:
     ]
 
 
+def steady_row(crowd) -> str:
+    """Answer latency while every participant was active (after the last arrival's first
+    answer, before the first participant's last answer)."""
+    begin = max(p.answered_at[0] for p in crowd if p.answered_at)
+    end = min(p.answered_at[-1] for p in crowd if p.answered_at)
+    values = [
+        latency
+        for p in crowd
+        for at, latency in zip(p.answered_at, p.latencies.get("answer", []), strict=True)
+        if begin <= at <= end
+    ]
+    if not values:
+        return "  steady state: none (no moment had every participant answering)"
+    return (
+        f"  answers while all {len(crowd)} were active ({end - begin:.0f} s): n={len(values)}  "
+        f"{len(values) / (end - begin):.0f}/s  p50={1000 * statistics.median(values):.1f} ms  "
+        f"p99={1000 * percentile(values, 0.99):.1f} ms"
+    )
+
+
 def main() -> None:
     args = arguments()
     database_recreate(args.database_url)
@@ -170,6 +193,7 @@ def main() -> None:
                 args.think_ms / 1000,
                 args.resend_share,
                 args.seed,
+                args.ramp_s,
             )
         )
     finally:
@@ -182,7 +206,8 @@ def report(args, crowd, errors, wall, check) -> None:
     answers = sum(len(p.latencies.get("answer", [])) for p in crowd)
     requests = sum(len(v) for p in crowd for v in p.latencies.values())
     print(
-        f"{args.participants} participants at once, think time {args.think_ms:.0f} ms mean, "
+        f"{args.participants} participants arriving over {args.ramp_s:.0f} s, "
+        f"think time {args.think_ms:.0f} ms mean, "
         f"gunicorn {args.workers} workers x {args.threads} threads"
     )
     print(
@@ -190,6 +215,7 @@ def report(args, crowd, errors, wall, check) -> None:
         f"{answers} answer POSTs ({answers / wall:.0f}/s), {sum(p.resent for p in crowd)} resent"
     )
     print("\n".join(latency_rows(crowd)))
+    print(steady_row(crowd))
     print("Load average (1/5/15 min) at the end: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     print(f"Flow errors: {len(errors)}" + "".join(f"\n  {e}" for e in errors[:10]))
     print(check)
