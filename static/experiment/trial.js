@@ -189,6 +189,7 @@
   }
 
   function openZoom() {
+    if (!current) return;
     const zoom = $("zoom-image");
     if (!zoom.getAttribute("src")) zoom.src = current.full;
     $("zoom-dialog").showModal();
