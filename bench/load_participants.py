@@ -40,7 +40,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--panels-per-list", type=int, default=52)
     parser.add_argument("--practice", type=int, default=6)
     parser.add_argument("--resend-share", type=float, default=0.05, help="answers sent twice")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=0)
