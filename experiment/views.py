@@ -124,6 +124,7 @@ def instructions(request, slug: str, token: str):
         "practice_count": practice_count,
         "main_count": len(trials) - practice_count,
         "trials_url": participant_url(participant, "trials"),
+        "started": any(t.answered for t in trials),
     }
     return render(request, "experiment/instructions.html", context)
 

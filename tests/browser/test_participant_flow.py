@@ -62,6 +62,7 @@ def test_consent_practice_main_reload_and_completion(browser, live_server, study
     page.get_by_role("button", name="I agree").click()
     expect(page.get_by_role("heading", name="Instructions")).to_be_visible()
     expect(page.locator(".example-screen")).to_contain_text("80-100%")
+    screenshot(page, "instructions")
     page.get_by_role("button", name="Start the practice").click()
 
     expect(page.locator("#phase-label")).to_have_text("Practice trial")
@@ -91,6 +92,7 @@ def test_consent_practice_main_reload_and_completion(browser, live_server, study
     expect(page.get_by_role("heading", name="Thank you, you have finished")).to_be_visible()
     participant = Participant.objects.get(external_id="pp1")
     expect(page.locator("#completion-code")).to_have_text(participant.experiment.completion_code)
+    screenshot(page, "complete")
     assert participant.status == Participant.Status.COMPLETED
     responses = list(participant.responses.order_by("trial_index"))
     assert [r.trial_index for r in responses] == [0, 1, 2, 3, 4]
