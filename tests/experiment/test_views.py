@@ -356,3 +356,15 @@ def test_a_started_participant_can_finish_after_the_study_closes(client, study):
     Experiment.objects.filter(id=study.experiment.id).update(is_open=False)
     assert enter(Client(), participant="late").id == participant.id
     assert post_answer(client, participant, **answer_no(participant, 0)).status_code == 200
+
+
+def test_study_without_lists_says_it_is_not_ready(client, db):
+    Experiment.objects.create(slug="early", title="Not built yet")
+    reply = client.get("/study/early/", {"participant": "a"})
+    assert b"This study is not ready yet" in reply.content
+    assert Participant.objects.count() == 0
+
+
+def test_answer_endpoint_accepts_only_post(client, study):
+    participant = consented(client)
+    assert client.get(url(participant, "answer")).status_code == 405
