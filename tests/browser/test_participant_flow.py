@@ -106,12 +106,23 @@ def test_consent_practice_main_reload_and_completion(browser, live_server, study
     assert all(r.response_ms > 0 for r in responses)
 
 
-def test_zoom_opens_the_full_resolution_panel(browser, live_server, study):
+def test_zoom_opens_the_full_resolution_panel_and_the_next_is_preloaded(
+    browser, live_server, study
+):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
+    fetched = []
+    page.on("requestfinished", lambda request: fetched.append(request.url))
     page.goto(f"{live_server.url}/study/demo/?participant=zoomer")
     page.get_by_role("button", name="I agree").click()
     page.get_by_role("button", name="Start the practice").click()
     expect(page.locator(".q1-choice").first).to_be_enabled()
+    trials = page.evaluate("JSON.parse(document.getElementById('study-state').textContent).trials")
+    for _ in range(50):  # the preload runs in the background: wait for it, 5 s at most
+        if any(url.endswith(trials[1]["display"]) for url in fetched):
+            break
+        page.wait_for_timeout(100)
+    assert any(url.endswith(trials[1]["display"]) for url in fetched), fetched
+    assert not any(url.endswith(trials[0]["full"]) for url in fetched)
     page.keyboard.press("z")
     expect(page.locator("#zoom-dialog")).to_be_visible()
     page.wait_for_function("document.getElementById('zoom-image').naturalWidth > 0")
