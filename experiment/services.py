@@ -1,39 +1,38 @@
-"""State changes of the experiment app: panels, lists, participants and their answers."""
+"""State changes of the experiment app: panels, lists, participants and their answers.
 
-import io
+The participant-facing views call only these functions and the ones in selectors.py.
+"""
+
+import random
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.files.base import ContentFile
-from django.db import transaction
-from PIL import Image, UnidentifiedImageError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
 
-from experiment.models import Experiment, Panel
+from experiment import lists as list_building
+from experiment.answers import AnswerInvalid, answer_parse, response_ms_parse
+from experiment.models import Experiment, Panel, Participant, Response, TrialList, TrialListItem
+from experiment.panel_images import PanelImageError, panel_display_bytes, panel_image_open
 
-DISPLAY_MAX_SIDE = 1000  # px; a 10x10 panel stays legible on a laptop and under ~500 KB as JPEG
-DISPLAY_JPEG_QUALITY = 85
+__all__ = [
+    "AnswerInvalid",
+    "ListsBuildRefused",
+    "PanelImageError",
+    "StudyUnavailable",
+    "experiment_lists_build",
+    "panel_display_bytes",
+    "panel_image_open",
+    "panel_register",
+    "participant_consent",
+    "participant_enter",
+    "response_record",
+]
 
-
-class PanelImageError(ValueError):
-    """An image file that cannot be used as a panel."""
-
-
-def panel_display_bytes(image: Image.Image) -> bytes:
-    """Encode the web-friendly panel: longest side DISPLAY_MAX_SIDE px, progressive JPEG."""
-    display = image.convert("RGB")
-    display.thumbnail((DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    display.save(buffer, "JPEG", quality=DISPLAY_JPEG_QUALITY, optimize=True, progressive=True)
-    return buffer.getvalue()
-
-
-def panel_image_open(path: Path) -> Image.Image:
-    """Open and fully decode an image file, or raise PanelImageError naming the file."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image.copy()
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
-        raise PanelImageError(f"{path}: not a readable image ({error})") from error
+EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
 
 
 def panel_register(
@@ -70,15 +69,276 @@ def panel_register(
         metadata=metadata or {},
     )
     stem = f"{experiment.slug}-{Path(source).stem}"
-    panel.image.save(
-        f"{stem}{image_path.suffix.lower()}", ContentFile(image_path.read_bytes()), save=False
-    )
-    panel.display_image.save(f"{stem}.jpg", ContentFile(panel_display_bytes(image)), save=False)
     try:
+        panel.image.save(
+            f"{stem}{image_path.suffix.lower()}", ContentFile(image_path.read_bytes()), save=False
+        )
+        panel.display_image.save(f"{stem}.jpg", ContentFile(panel_display_bytes(image)), save=False)
         with transaction.atomic():
             panel.save()
     except Exception:
+        # No file without its row: delete what was written (an empty field deletes nothing).
         panel.image.delete(save=False)
         panel.display_image.delete(save=False)
         raise
     return panel
+
+
+class StudyUnavailable(Exception):
+    """No new participant can join; `.reason` is "closed", "no_lists" or "full"."""
+
+    MESSAGES = {
+        "closed": "This study is closed and does not accept new participants.",
+        "no_lists": "This study is not ready yet: its researcher has not built the trial lists.",
+        "full": "This study is full: every place has been taken. Thank you for your interest.",
+    }
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        self.message = self.MESSAGES[reason]
+        super().__init__(self.message)
+
+
+class ListsBuildRefused(ValueError):
+    """Lists cannot be (re)built: bad list count, no main panels, or participants have started."""
+
+
+def participant_enter(
+    *,
+    experiment: Experiment,
+    external_id: str,
+    prolific_study_id: str = "",
+    prolific_session_id: str = "",
+    user_agent: str = "",
+) -> Participant:
+    """Return the participant of `external_id`, or assign a new one to the least-filled list.
+
+    A returning participant in progress counts as seen now (their place is held again).
+    A new participant's trial order (practice panels first, then their list, each shuffled) is
+    stored. Raises AnswerInvalid for an empty or overlong id and StudyUnavailable when the study
+    is closed, has no lists or is full; nothing is created then.
+    """
+    external_id = external_id_clean(external_id)
+    existing = Participant.objects.filter(experiment=experiment, external_id=external_id).first()
+    if existing is not None:
+        participant_seen(participant=existing)
+        return existing
+    try:
+        with transaction.atomic():
+            return participant_create(
+                experiment=experiment,
+                external_id=external_id,
+                prolific_study_id=prolific_study_id[:200],
+                prolific_session_id=prolific_session_id[:200],
+                user_agent=user_agent[:500],
+            )
+    except IntegrityError:
+        # The same id arrived twice at once on a database without row locks: one of them won.
+        return Participant.objects.get(experiment=experiment, external_id=external_id)
+
+
+def participant_seen(*, participant: Participant) -> None:
+    """A returning participant still in progress keeps (or takes back) their place in the list."""
+    if participant.status == Participant.Status.IN_PROGRESS:
+        participant.last_seen_at = timezone.now()
+        Participant.objects.filter(id=participant.id).update(last_seen_at=participant.last_seen_at)
+
+
+def external_id_clean(external_id: object) -> str:
+    """An external id is non-empty text of at most EXTERNAL_ID_MAX_CHARS characters."""
+    if not isinstance(external_id, str) or not external_id.strip():
+        raise AnswerInvalid("A participant id is required (e.g. PROLIFIC_PID in the link).")
+    if len(external_id.strip()) > EXTERNAL_ID_MAX_CHARS:
+        raise AnswerInvalid(
+            f"The participant id is longer than {EXTERNAL_ID_MAX_CHARS} characters."
+        )
+    return external_id.strip()
+
+
+def participant_create(*, experiment: Experiment, external_id: str, **fields) -> Participant:
+    """Assign a list under a lock on the experiment's lists; call inside transaction.atomic()."""
+    if not experiment.is_open:
+        raise StudyUnavailable("closed")
+    trial_lists = list(
+        TrialList.objects.select_for_update().filter(experiment=experiment).order_by("number")
+    )
+    if not trial_lists:
+        raise StudyUnavailable("no_lists")
+    # Another request may have created this id while we waited for the lock.
+    existing = Participant.objects.filter(experiment=experiment, external_id=external_id).first()
+    if existing is not None:
+        return existing
+    trial_list = least_filled_list(experiment=experiment, trial_lists=trial_lists)
+    return Participant.objects.create(
+        experiment=experiment,
+        external_id=external_id,
+        trial_list=trial_list,
+        trial_order=trial_order_new(experiment=experiment, trial_list=trial_list),
+        **fields,
+    )
+
+
+def list_fills(*, experiment: Experiment) -> dict[int, int]:
+    """Places taken per list id: completed participants and those active within the hold time."""
+    cutoff = timezone.now() - timedelta(minutes=experiment.hold_minutes)
+    taking = Q(status=Participant.Status.COMPLETED) | Q(
+        status=Participant.Status.IN_PROGRESS, last_seen_at__gte=cutoff
+    )
+    rows = (
+        Participant.objects.filter(experiment=experiment, trial_list__isnull=False)
+        .filter(taking)
+        .values("trial_list")
+        .annotate(taken=Count("id"))
+    )
+    return {row["trial_list"]: row["taken"] for row in rows}
+
+
+def least_filled_list(*, experiment: Experiment, trial_lists: list[TrialList]) -> TrialList:
+    """The list with the fewest places taken (lowest number on ties), or StudyUnavailable."""
+    fills = list_fills(experiment=experiment)
+    open_lists = [
+        trial_list
+        for trial_list in trial_lists
+        if fills.get(trial_list.id, 0) < experiment.participants_per_list
+    ]
+    if not open_lists:
+        raise StudyUnavailable("full")
+    return min(open_lists, key=lambda trial_list: (fills.get(trial_list.id, 0), trial_list.number))
+
+
+def trial_order_new(*, experiment: Experiment, trial_list: TrialList) -> list[int]:
+    """Panel ids in showing order: practice panels first, then the list, each shuffled."""
+    rng = random.Random(secrets.randbits(64))
+    practice = list(
+        Panel.objects.filter(experiment=experiment, is_practice=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    practice = rng.sample(practice, min(experiment.practice_trials, len(practice)))
+    main = list(trial_list.items.order_by("panel_id").values_list("panel_id", flat=True))
+    rng.shuffle(main)
+    return practice + main
+
+
+def participant_consent(*, participant: Participant) -> None:
+    """Record that the participant gave consent (the first time only)."""
+    with transaction.atomic():
+        now = timezone.now()
+        Participant.objects.filter(id=participant.id, consented_at__isnull=True).update(
+            consented_at=now, last_seen_at=now
+        )
+        participant.refresh_from_db(fields=["consented_at", "last_seen_at"])
+
+
+def response_record(
+    *,
+    participant: Participant,
+    trial_index: int,
+    panel_id: int,
+    q1: str,
+    q2: int | None,
+    q3: str,
+    response_ms: int,
+) -> Response:
+    """Store the answer to one trial; re-sending an answered trial returns the stored Response.
+
+    Raises AnswerInvalid, changing nothing, when the answer breaks the protocol, the panel is not
+    at `trial_index` of this participant's order, consent is missing or the participant is done.
+    The participant is marked completed when this answers their last trial.
+    """
+    answer = answer_parse(q1=q1, q2=q2, q3=q3)
+    response_ms = response_ms_parse(response_ms)
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(id=participant.id)
+        trial_check(participant=locked, trial_index=trial_index, panel_id=panel_id)
+        stored = Response.objects.filter(participant=locked, trial_index=trial_index).first()
+        if stored is not None:
+            return stored
+        if locked.status == Participant.Status.COMPLETED:
+            raise AnswerInvalid("This participant has already completed the study.")
+        response = Response.objects.create(
+            participant=locked,
+            panel_id=panel_id,
+            trial_index=trial_index,
+            is_practice=Panel.objects.filter(id=panel_id, is_practice=True).exists(),
+            q1_yes=answer.q1_yes,
+            q2_bin=answer.q2_bin,
+            q3_first=answer.q3_first,
+            q3_second=answer.q3_second,
+            response_ms=response_ms,
+        )
+        participant_touch(participant=locked)
+    participant.refresh_from_db()
+    return response
+
+
+def trial_check(*, participant: Participant, trial_index: object, panel_id: object) -> None:
+    """The answer must be for the panel at `trial_index` of a consenting participant's order."""
+    if participant.consented_at is None:
+        raise AnswerInvalid("Consent is required before answering.")
+    order = participant.trial_order
+    if isinstance(trial_index, bool) or not isinstance(trial_index, int):
+        raise AnswerInvalid("trial_index must be a whole number.")
+    if not 0 <= trial_index < len(order):
+        raise AnswerInvalid(f"There is no trial {trial_index}; this study has {len(order)}.")
+    if (
+        isinstance(panel_id, bool)
+        or not isinstance(panel_id, int)
+        or order[trial_index] != panel_id
+    ):
+        raise AnswerInvalid(f"Panel {panel_id} is not shown at trial {trial_index}.")
+
+
+def participant_touch(*, participant: Participant) -> None:
+    """Update last_seen_at; mark the participant completed once every trial is answered."""
+    now = timezone.now()
+    participant.last_seen_at = now
+    fields = ["last_seen_at"]
+    if participant.responses.count() >= len(participant.trial_order):
+        participant.status = Participant.Status.COMPLETED
+        participant.completed_at = now
+        fields += ["status", "completed_at"]
+    participant.save(update_fields=fields)
+
+
+def experiment_lists_build(
+    *, experiment: Experiment, lists: int, seed: int | None = None
+) -> list[TrialList]:
+    """Replace the experiment's lists with `lists` stratified ones (deterministic for a seed).
+
+    Every main panel goes in exactly one list; each list gets an equal share (within one) of
+    every (network, layer). Raises ListsBuildRefused once any participant exists.
+    """
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    with transaction.atomic():
+        Experiment.objects.select_for_update().get(id=experiment.id)
+        if Participant.objects.filter(experiment=experiment).exists():
+            raise ListsBuildRefused(
+                f"Experiment {experiment.slug} already has participants; rebuilding its lists "
+                "would change what they were shown. Delete the participants first or make a new "
+                "experiment."
+            )
+        panels = Panel.objects.filter(experiment=experiment, is_practice=False)
+        strata = [(p.id, (p.network, p.layer)) for p in panels.only("id", "network", "layer")]
+        try:
+            assignment = list_building.stratified_lists(strata, lists=lists, seed=seed)
+        except ValueError as error:
+            raise ListsBuildRefused(f"Experiment {experiment.slug}: {error}") from error
+        return trial_lists_store(experiment=experiment, assignment=assignment, seed=seed)
+
+
+def trial_lists_store(
+    *, experiment: Experiment, assignment: list[list[int]], seed: int
+) -> list[TrialList]:
+    """Delete the old lists and store the new ones with their items."""
+    TrialList.objects.filter(experiment=experiment).delete()
+    trial_lists = TrialList.objects.bulk_create(
+        TrialList(experiment=experiment, number=number, seed=seed)
+        for number in range(1, len(assignment) + 1)
+    )
+    TrialListItem.objects.bulk_create(
+        TrialListItem(trial_list=trial_list, panel_id=panel_id)
+        for trial_list, panel_ids in zip(trial_lists, assignment, strict=True)
+        for panel_id in panel_ids
+    )
+    return trial_lists

@@ -1,4 +1,17 @@
 """Participant-facing routes under /study/."""
 
+from django.urls import path
+
+from experiment import views
+
 app_name = "experiment"
-urlpatterns: list = []
+participant = "<slug:slug>/p/<str:token>/"
+urlpatterns = [
+    path("<slug:slug>/", views.study_enter, name="enter"),
+    path(participant, views.participant_home, name="home"),
+    path(f"{participant}consent/", views.consent, name="consent"),
+    path(f"{participant}instructions/", views.instructions, name="instructions"),
+    path(f"{participant}trials/", views.trials, name="trials"),
+    path(f"{participant}answer/", views.answer, name="answer"),
+    path(f"{participant}complete/", views.complete, name="complete"),
+]

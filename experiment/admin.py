@@ -1,0 +1,260 @@
+"""The researchers' side: experiments, panels, lists, participants, responses and progress."""
+
+import io
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from experiment.export import responses_csv_write
+from experiment.models import Experiment, Panel, Participant, Response, TrialList
+from experiment.selectors import experiment_progress, participant_state
+from experiment.services import ListsBuildRefused, experiment_lists_build
+
+
+class BuildListsForm(forms.Form):
+    lists = forms.IntegerField(min_value=1, help_text="How many counterbalanced lists (K).")
+    seed = forms.IntegerField(required=False, help_text="Leave empty for a random seed.")
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ["slug", "title", "is_open", "panel_count", "list_count", "progress_link"]
+    search_fields = ["slug", "title"]
+    readonly_fields = ["created_at"]
+    actions = ["build_lists", "export_responses"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_panels=Count("panels", distinct=True), n_lists=Count("trial_lists", distinct=True)
+            )
+        )
+
+    @admin.display(description="panels", ordering="n_panels")
+    def panel_count(self, experiment):
+        return experiment.n_panels
+
+    @admin.display(description="lists", ordering="n_lists")
+    def list_count(self, experiment):
+        return experiment.n_lists
+
+    @admin.display(description="progress")
+    def progress_link(self, experiment):
+        url = reverse("admin:experiment_experiment_progress", args=[experiment.id])
+        return format_html('<a href="{}">progress</a>', url)
+
+    def get_urls(self):
+        progress = path(
+            "<int:experiment_id>/progress/",
+            self.admin_site.admin_view(self.progress_view),
+            name="experiment_experiment_progress",
+        )
+        return [progress, *super().get_urls()]
+
+    def progress_view(self, request, experiment_id: int):
+        """Per list: completed / in progress / abandoned participants; the overall progress."""
+        experiment = get_object_or_404(Experiment, id=experiment_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Progress of {experiment.slug}",
+            "opts": self.model._meta,
+            "experiment": experiment,
+            "progress": experiment_progress(experiment=experiment),
+        }
+        return TemplateResponse(request, "admin/experiment/experiment/progress.html", context)
+
+    @admin.action(description="Build counterbalanced lists")
+    def build_lists(self, request, queryset):
+        form = BuildListsForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Build counterbalanced lists",
+                "opts": self.model._meta,
+                "experiments": queryset,
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(
+                request, "admin/experiment/experiment/build_lists.html", context
+            )
+        for experiment in queryset:
+            self.build_lists_one(request, experiment, **form.cleaned_data)
+        return None
+
+    def build_lists_one(self, request, experiment, *, lists: int, seed: int | None):
+        """Build one experiment's lists and say how it went."""
+        try:
+            trial_lists = experiment_lists_build(experiment=experiment, lists=lists, seed=seed)
+        except ListsBuildRefused as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Built {len(trial_lists)} lists for {experiment.slug} (seed {trial_lists[0].seed}).",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Export responses as CSV")
+    def export_responses(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Export one experiment at a time.", messages.ERROR)
+            return None
+        experiment = queryset.get()
+        stream = io.StringIO()
+        responses_csv_write(experiment=experiment, stream=stream)
+        response = HttpResponse(stream.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{experiment.slug}-responses.csv"'
+        return response
+
+
+@admin.register(Panel)
+class PanelAdmin(admin.ModelAdmin):
+    list_display = ["thumbnail", "__str__", "experiment", "network", "layer", "unit"]
+    list_display_links = ["thumbnail", "__str__"]
+    list_filter = ["experiment", "is_practice", "network", "layer"]
+    search_fields = ["source", "network", "layer"]
+    readonly_fields = ["preview", "created_at"]
+    list_per_page = 50
+
+    def has_add_permission(self, request):
+        return (
+            False  # panels come from import_panels or generate_panels, which make the display copy
+        )
+
+    @admin.display(description="image")
+    def thumbnail(self, panel):
+        if not panel.display_image:
+            return "-"
+        return format_html(
+            '<img src="{}" alt="{}" style="height:64px" loading="lazy">',
+            panel.display_image.url,
+            panel,
+        )
+
+    @admin.display(description="display image")
+    def preview(self, panel):
+        if not panel.display_image:
+            return "-"
+        return format_html(
+            '<a href="{}"><img src="{}" alt="{}" style="max-width:600px"></a>',
+            panel.image.url,
+            panel.display_image.url,
+            panel,
+        )
+
+
+@admin.register(TrialList)
+class TrialListAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "experiment", "number", "seed", "panel_count", "participant_count"]
+    list_filter = ["experiment"]
+    readonly_fields = ["experiment", "number", "seed", "created_at"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_items=Count("items", distinct=True),
+                n_participants=Count("participants", distinct=True),
+            )
+        )
+
+    @admin.display(description="panels", ordering="n_items")
+    def panel_count(self, trial_list):
+        return trial_list.n_items
+
+    @admin.display(description="participants", ordering="n_participants")
+    def participant_count(self, trial_list):
+        return trial_list.n_participants
+
+    def has_add_permission(self, request):
+        return False  # lists are made by "build lists", which keeps every panel in one list
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = [
+        "external_id",
+        "experiment",
+        "trial_list",
+        "state",
+        "progress",
+        "started_at",
+        "last_seen_at",
+        "completed_at",
+        "duration",
+        "is_synthetic",
+        "excluded",
+    ]
+    list_filter = ["experiment", "status", "is_synthetic", "excluded", "trial_list"]
+    search_fields = ["external_id", "prolific_session_id"]
+    list_select_related = ["experiment", "trial_list", "trial_list__experiment"]
+    readonly_fields = [
+        "experiment",
+        "external_id",
+        "token",
+        "prolific_study_id",
+        "prolific_session_id",
+        "trial_list",
+        "trial_order",
+        "consented_at",
+        "started_at",
+        "last_seen_at",
+        "completed_at",
+        "user_agent",
+        "is_synthetic",
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_responses=Count("responses"))
+
+    @admin.display(description="state")
+    def state(self, participant):
+        return participant_state(participant=participant).replace("_", " ")
+
+    @admin.display(description="answered", ordering="n_responses")
+    def progress(self, participant):
+        return f"{participant.n_responses} / {len(participant.trial_order)}"
+
+    @admin.display(description="duration")
+    def duration(self, participant):
+        end = participant.completed_at or participant.last_seen_at
+        minutes = (end - participant.started_at).total_seconds() / 60
+        return f"{minutes:.1f} min"
+
+    def has_add_permission(self, request):
+        return False  # participants enter through the study link, which assigns their list
+
+
+@admin.register(Response)
+class ResponseAdmin(admin.ModelAdmin):
+    list_display = [
+        "participant",
+        "trial_index",
+        "panel",
+        "is_practice",
+        "q1_yes",
+        "q2_bin",
+        "q3_first",
+        "q3_second",
+        "response_ms",
+        "created_at",
+    ]
+    list_filter = ["participant__experiment", "is_practice", "q1_yes"]
+    search_fields = ["participant__external_id", "q3_first", "q3_second"]
+    list_select_related = ["participant__experiment", "panel"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # answers are data: they are exported, never edited

@@ -1,0 +1,85 @@
+"""Validation of one trial's answer (the three questions of appendix 5); no database here."""
+
+import re
+from dataclasses import dataclass
+
+Q2_BINS = ("0-20%", "20-40%", "40-60%", "60-80%", "80-100%")
+LABEL_MAX_CHARS = 100
+Q3_MAX_CHARS = 2 * LABEL_MAX_CHARS + 20  # two labels, their separator and some spaces
+RESPONSE_MS_MAX = 2**31 - 1  # what the database column holds (24.8 days)
+LABEL_SEPARATORS = re.compile(r"[,;/\n]")
+
+
+class AnswerInvalid(ValueError):
+    """An answer that cannot be stored; `.message` says what was wrong, for people and JSON."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A validated answer, ready to store."""
+
+    q1_yes: bool
+    q2_bin: int | None
+    q3_first: str
+    q3_second: str
+
+
+def q3_labels(text: str) -> list[str]:
+    """Split Q3's text into at most two labels (comma, semicolon, slash or newline between)."""
+    if len(text) > Q3_MAX_CHARS:
+        raise AnswerInvalid(
+            f"Q3 is too long: write at most two things of {LABEL_MAX_CHARS} characters."
+        )
+    labels = [label.strip() for label in LABEL_SEPARATORS.split(text) if label.strip()]
+    if len(labels) > 2:
+        raise AnswerInvalid(f"Q3 names {len(labels)} things; write at most two.")
+    for label in labels:
+        if len(label) > LABEL_MAX_CHARS:
+            raise AnswerInvalid(f"Q3: each thing must be at most {LABEL_MAX_CHARS} characters.")
+    return labels
+
+
+def q1_parse(q1: object) -> bool:
+    """Q1 must be 'yes' or 'no'."""
+    if not isinstance(q1, str) or q1.strip().lower() not in {"yes", "no"}:
+        raise AnswerInvalid("Q1 is required: answer 'yes' or 'no'.")
+    return q1.strip().lower() == "yes"
+
+
+def q2_parse(q2: object) -> int:
+    """Q2 is a bin index 0..4 (0-20% ... 80-100%)."""
+    if isinstance(q2, bool) or not isinstance(q2, int) or not 0 <= q2 < len(Q2_BINS):
+        raise AnswerInvalid(
+            f"Q2 must be one of the bins 0..{len(Q2_BINS) - 1} ({', '.join(Q2_BINS)})."
+        )
+    return q2
+
+
+def answer_parse(*, q1: object, q2: object, q3: object) -> Answer:
+    """Check the three answers against the protocol; raise AnswerInvalid saying what is wrong."""
+    if not isinstance(q3, str):
+        raise AnswerInvalid("Q3 must be text.")
+    if not q1_parse(q1):
+        if q2 is not None or q3.strip():
+            raise AnswerInvalid("After 'no', Q2 and Q3 must be left empty.")
+        return Answer(q1_yes=False, q2_bin=None, q3_first="", q3_second="")
+    if q2 is None:
+        raise AnswerInvalid("After 'yes', Q2 is required: pick a percentage bin.")
+    q2_bin = q2_parse(q2)
+    labels = q3_labels(q3)
+    if not labels:
+        raise AnswerInvalid("After 'yes', Q3 is required: write what you saw.")
+    return Answer(True, q2_bin, labels[0], labels[1] if len(labels) > 1 else "")
+
+
+def response_ms_parse(response_ms: object) -> int:
+    """The response time is a whole number of milliseconds the database can hold."""
+    if isinstance(response_ms, bool) or not isinstance(response_ms, int):
+        raise AnswerInvalid("response_ms must be a whole number of milliseconds.")
+    if not 0 <= response_ms <= RESPONSE_MS_MAX:
+        raise AnswerInvalid(f"response_ms must be between 0 and {RESPONSE_MS_MAX}.")
+    return response_ms

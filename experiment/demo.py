@@ -1,0 +1,85 @@
+"""Setting up the demo experiment of `make demo`: experiment, admin user and practice panels."""
+
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from experiment.digits import practice_panels_write
+from experiment.models import Experiment, Panel, TrialList
+from experiment.panel_import import panels_import_dir
+from experiment.services import experiment_lists_build
+
+DEMO_ADMIN_USERNAME = "admin"
+DEMO_LISTS = 4
+DEMO_CONSENT_TEXT = """\
+You are invited to take part in a research study on how people see images made by artificial
+neural networks. You will see grids of images and, for each grid, answer whether you can identify
+multiple examples of an everyday object, place or animal, and if so, what it is and how many other
+people you think would say the same. The study takes about 30 minutes.
+
+Taking part is voluntary. You may stop at any time by closing the page, without giving a reason
+and without any disadvantage. We record your answers, your response times and the participant id
+given by the recruitment platform; we do not ask for your name or any other information that
+identifies you. The answers are stored securely, analysed in anonymous form and may be published
+as an anonymous data set.
+
+If you have questions about the study, contact the researchers through the recruitment platform.
+By clicking "I agree" you confirm that you are at least 18 years old, have read this information
+and agree to take part."""
+
+
+@dataclass
+class DemoSetup:
+    """What demo_experiment_setup did, for the command to report."""
+
+    experiment: Experiment
+    created: bool
+    username: str
+    password: str
+    practice_imported: int = 0
+    lists_built: list[TrialList] = field(default_factory=list)
+
+
+def demo_experiment_setup(*, slug: str) -> DemoSetup:
+    """Create or refresh the demo experiment; safe to run again (the admin password is reset).
+
+    Makes the experiment, a superuser with a new random password, the six practice panels
+    tiled from handwritten digits, and lists when main panels exist but no lists do.
+    """
+    with transaction.atomic():
+        experiment, created = Experiment.objects.get_or_create(
+            slug=slug,
+            defaults={"title": f"Demo: rating images ({slug})", "consent_text": DEMO_CONSENT_TEXT},
+        )
+        password = demo_admin_reset()
+    setup = DemoSetup(experiment, created, DEMO_ADMIN_USERNAME, password)
+    with tempfile.TemporaryDirectory() as folder:
+        practice_panels_write(Path(folder))
+        result = panels_import_dir(experiment=experiment, directory=Path(folder), practice=True)
+    setup.practice_imported = len(result.imported)
+    setup.lists_built = demo_lists_build(experiment=experiment)
+    return setup
+
+
+def demo_admin_reset() -> str:
+    """Create the demo superuser or reset its password; return the new password."""
+    password = secrets.token_urlsafe(12)
+    user, _ = get_user_model().objects.get_or_create(username=DEMO_ADMIN_USERNAME)
+    user.is_staff = user.is_superuser = user.is_active = True
+    user.set_password(password)
+    user.save()
+    return password
+
+
+def demo_lists_build(*, experiment: Experiment) -> list[TrialList]:
+    """(Re)build lists when main panels are in no list yet and nobody has started."""
+    main = Panel.objects.filter(experiment=experiment, is_practice=False)
+    main_panels = main.count()
+    unlisted = main.filter(list_item__isnull=True).exists()
+    if not unlisted or experiment.participants.exists():
+        return []
+    return experiment_lists_build(experiment=experiment, lists=min(DEMO_LISTS, main_panels), seed=0)

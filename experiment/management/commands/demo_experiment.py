@@ -1,0 +1,29 @@
+"""Set up the demo experiment for `make demo`; running it again is safe."""
+
+from django.core.management.base import BaseCommand
+
+from experiment.demo import demo_experiment_setup
+
+
+class Command(BaseCommand):
+    help = (
+        "Create (or refresh) the demo experiment, its six practice panels of handwritten digits "
+        "and an admin user whose new password is printed; builds lists if main panels exist."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--experiment", default="demo", help="Experiment slug.")
+
+    def handle(self, *args, **options):
+        setup = demo_experiment_setup(slug=options["experiment"])
+        verb = "Created" if setup.created else "Found"
+        self.stdout.write(f"{verb} experiment {setup.experiment.slug}.")
+        self.stdout.write(f"Practice panels imported: {setup.practice_imported} (6 in the demo).")
+        if setup.lists_built:
+            self.stdout.write(f"Built {len(setup.lists_built)} trial lists of the main panels.")
+        elif not setup.experiment.trial_lists.exists():
+            self.stdout.write(
+                "No main panels yet: run generate_panels or import_panels, then "
+                "build_lists (or run this command again)."
+            )
+        self.stdout.write(f"Admin login: user {setup.username!r}, password {setup.password!r}")

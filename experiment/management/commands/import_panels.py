@@ -1,0 +1,49 @@
+"""Register a folder of panel images with an experiment (see experiment/panel_import.py)."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from experiment.management.commands._experiment_arg import experiment_get
+from experiment.models import Experiment
+from experiment.panel_import import PanelImportError, panels_import_dir
+from experiment.services import PanelImageError
+
+
+class Command(BaseCommand):
+    help = (
+        "Import the images of DIR as panels. Main panels: the unit is the number ending the file "
+        "name (fc6_0042.png, unit0042.jpg, 42.png). Practice panels (--practice): the name starts "
+        "with the intended answer (yes_dog.png, no_noise.png) unless --answer is given. Files "
+        "already imported are skipped; if any file cannot be used, nothing is imported."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory", type=Path)
+        parser.add_argument("--experiment", required=True, help="Experiment slug.")
+        parser.add_argument("--create", action="store_true", help="Create the experiment.")
+        parser.add_argument("--network", default="", help="Network name, e.g. alexnet.")
+        parser.add_argument("--layer", default="", help="Layer, e.g. fc6 (else from file names).")
+        parser.add_argument("--practice", action="store_true", help="Import practice panels.")
+        parser.add_argument("--answer", default="", choices=["", "yes", "no"])
+
+    def handle(self, *args, **options):
+        if options["create"]:
+            slug = options["experiment"]
+            Experiment.objects.get_or_create(slug=slug, defaults={"title": slug})
+        experiment = experiment_get(options["experiment"])
+        try:
+            result = panels_import_dir(
+                experiment=experiment,
+                directory=Path(options["directory"]),
+                network=options["network"],
+                layer=options["layer"],
+                practice=options["practice"],
+                answer=options["answer"],
+            )
+        except (PanelImportError, PanelImageError) as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(
+            f"Imported {len(result.imported)} panels into {experiment.slug}; "
+            f"skipped {len(result.skipped)} already imported."
+        )

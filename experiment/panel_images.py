@@ -1,0 +1,32 @@
+"""Panel image files: checking that they decode, and the web-friendly display version."""
+
+import io
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+DISPLAY_MAX_SIDE = 1000  # px; a 10x10 panel stays legible on a laptop and under ~500 KB as JPEG
+DISPLAY_JPEG_QUALITY = 85
+
+
+class PanelImageError(ValueError):
+    """An image file that cannot be used as a panel."""
+
+
+def panel_display_bytes(image: Image.Image) -> bytes:
+    """Encode the web-friendly panel: longest side DISPLAY_MAX_SIDE px, progressive JPEG."""
+    display = image.convert("RGB")
+    display.thumbnail((DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    display.save(buffer, "JPEG", quality=DISPLAY_JPEG_QUALITY, optimize=True, progressive=True)
+    return buffer.getvalue()
+
+
+def panel_image_open(path: Path) -> Image.Image:
+    """Open and fully decode an image file, or raise PanelImageError naming the file."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.copy()
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+        raise PanelImageError(f"{path}: not a readable image ({error})") from error

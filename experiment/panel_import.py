@@ -1,0 +1,166 @@
+"""Importing a folder of panel images: all files are checked first, then stored all at once.
+
+Main panels: the unit index is the run of digits at the end of the file name's stem, after the
+start, a separator (`_`, `-`, `.`) or the word `unit`: `fc6_0042.png`, `unit0042.jpg`, `42.png`,
+`conv5-unit_7.png` give units 42, 42, 42 and 7. A stem like `fc6.png` has no unit and is refused.
+When no layer is given, the part before the unit names it (`fc6_0042.png` -> layer fc6).
+
+Practice panels (`--practice`): the file name starts with the intended answer, `yes` or `no`,
+then a separator; for `yes` the rest (without a trailing `_<number>`) is the intended label:
+`yes_dog.png` -> yes, "dog"; `yes-digit-3_2.png` and `yes-digit-3.png` -> yes, "digit 3";
+`no_noise_1.png` -> no.
+An explicit answer (`--answer yes|no`) overrides the file name.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+from tqdm import tqdm
+
+from experiment.models import Experiment, Panel
+from experiment.panel_images import PanelImageError, panel_image_open
+from experiment.services import panel_register
+
+# The unit's digits end the stem and follow its start, a separator or the word "unit".
+UNIT_PATTERN = re.compile(r"^(?P<prefix>.*?)(?:^|[_.\-]|unit[_\-]?)(?P<unit>\d+)$", re.IGNORECASE)
+PRACTICE_PATTERN = re.compile(r"^(?P<answer>yes|no)(?:[_\-. ](?P<rest>.*))?$", re.IGNORECASE)
+
+
+class PanelImportError(ValueError):
+    """Files that cannot be imported; the message names every one of them."""
+
+
+@dataclass(frozen=True)
+class PanelFile:
+    """A checked file and what it will be stored as."""
+
+    path: Path
+    source: str
+    network: str = ""
+    layer: str = ""
+    unit: int | None = None
+    is_practice: bool = False
+    intended_answer: str = ""
+    intended_label: str = ""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    imported: list[Panel]
+    skipped: list[str]
+
+
+def unit_from_name(stem: str) -> tuple[str, int]:
+    """(layer prefix, unit index) from a file stem such as fc6_0042; ValueError if none."""
+    match = UNIT_PATTERN.match(stem)
+    if match is None:
+        raise ValueError("no unit index at the end of the file name (e.g. fc6_0042.png)")
+    return match.group("prefix").strip("_-."), int(match.group("unit"))
+
+
+def practice_from_name(stem: str, answer: str = "") -> tuple[str, str]:
+    """(intended answer, intended label) of a practice file such as yes_dog or no_noise_2."""
+    match = PRACTICE_PATTERN.match(stem)
+    if match is None and not answer:
+        raise ValueError("a practice file name must start with yes_ or no_ (or pass --answer)")
+    rest = (match.group("rest") or "") if match else stem
+    answer = answer or match.group("answer").lower()
+    label = re.sub(r"_\d+$", "", rest) if rest else ""
+    return answer, re.sub(r"[_\-.]+", " ", label).strip() if answer == "yes" else ""
+
+
+def panel_file_describe(
+    path: Path, *, network: str, layer: str, practice: bool, answer: str
+) -> PanelFile:
+    """What a file will be stored as; ValueError saying why its name cannot be used."""
+    if practice:
+        intended_answer, label = practice_from_name(path.stem, answer)
+        source = f"import/practice/{path.name}"
+        return PanelFile(path, source, network, layer, None, True, intended_answer, label)
+    prefix, unit = unit_from_name(path.stem)
+    layer = layer or prefix
+    if not layer:
+        raise ValueError("no layer: pass --layer or name the file like fc6_0042.png")
+    return PanelFile(path, f"import/{network}/{layer}/{path.name}", network, layer, unit)
+
+
+def panel_files_check(
+    directory: Path, *, network: str = "", layer: str = "", practice: bool = False, answer: str = ""
+) -> list[PanelFile]:
+    """Check every file of `directory`; PanelImportError naming all files that cannot be used."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PanelImportError(f"{directory} is not a folder.")
+    if not practice and not network:
+        raise PanelImportError("Main panels need a network name (--network, e.g. alexnet).")
+    if answer not in {"", "yes", "no"}:
+        raise PanelImportError(f"The intended answer must be yes or no, not {answer!r}.")
+    paths = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not paths:
+        raise PanelImportError(f"{directory} holds no files to import.")
+    checked, problems = [], []
+    for path in tqdm(paths, desc="checking panels", unit="file", leave=False):
+        try:
+            checked.append(
+                panel_file_describe(
+                    path, network=network, layer=layer, practice=practice, answer=answer
+                )
+            )
+            panel_image_open(path)
+        except (ValueError, PanelImageError) as error:
+            problems.append(f"{path.name}: {error}")
+    if problems:
+        raise PanelImportError(
+            f"{len(problems)} of {len(paths)} files cannot be imported; nothing was stored:\n"
+            + "\n".join(problems)
+        )
+    return checked
+
+
+def panels_import_dir(
+    *,
+    experiment: Experiment,
+    directory: Path,
+    network: str = "",
+    layer: str = "",
+    practice: bool = False,
+    answer: str = "",
+) -> ImportResult:
+    """Import every image of `directory` as panels, or none of them (PanelImportError).
+
+    Files whose source is already imported are skipped. Stored in one transaction; the image
+    files of a failed import are deleted again.
+    """
+    checked = panel_files_check(
+        directory, network=network, layer=layer, practice=practice, answer=answer
+    )
+    imported: list[Panel] = []
+    skipped: list[str] = []
+    try:
+        with transaction.atomic():
+            for panel_file in tqdm(checked, desc="importing panels", unit="panel"):
+                panel = panel_file_store(experiment=experiment, panel_file=panel_file)
+                (imported.append(panel) if panel else skipped.append(panel_file.path.name))
+    except Exception:
+        for panel in imported:
+            panel.image.delete(save=False)
+            panel.display_image.delete(save=False)
+        raise
+    return ImportResult(imported=imported, skipped=skipped)
+
+
+def panel_file_store(*, experiment: Experiment, panel_file: PanelFile) -> Panel | None:
+    """Register one checked file (None when its source is already imported)."""
+    return panel_register(
+        experiment=experiment,
+        image_path=panel_file.path,
+        source=panel_file.source,
+        network=panel_file.network,
+        layer=panel_file.layer,
+        unit=panel_file.unit,
+        is_practice=panel_file.is_practice,
+        intended_answer=panel_file.intended_answer,
+        intended_label=panel_file.intended_label,
+    )

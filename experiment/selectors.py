@@ -1,0 +1,142 @@
+"""Reads of the experiment app: a participant's trials, the study's progress, the export rows."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+
+from experiment.models import Experiment, Panel, Participant, Response, TrialList
+
+TOKEN_MAX_CHARS = 64  # Participant.token's column
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One position in a participant's trial order."""
+
+    index: int
+    panel: Panel
+    is_practice: bool
+    answered: bool
+
+
+@dataclass(frozen=True)
+class ListProgress:
+    """How many participants of one list have completed, are active, or have gone quiet."""
+
+    trial_list: TrialList
+    panels: int
+    completed: int = 0
+    in_progress: int = 0
+    abandoned: int = 0
+
+    @property
+    def taken(self) -> int:
+        """Places that count against the cap: completed plus in progress within the hold time."""
+        return self.completed + self.in_progress
+
+
+@dataclass(frozen=True)
+class ExperimentProgress:
+    """The study's progress: one row per list and the totals."""
+
+    experiment: Experiment
+    lists: list[ListProgress] = field(default_factory=list)
+    unassigned: int = 0
+
+    @property
+    def completed(self) -> int:
+        return sum(row.completed for row in self.lists)
+
+    @property
+    def in_progress(self) -> int:
+        return sum(row.in_progress for row in self.lists)
+
+    @property
+    def abandoned(self) -> int:
+        return sum(row.abandoned for row in self.lists)
+
+    @property
+    def capacity(self) -> int:
+        return len(self.lists) * self.experiment.participants_per_list
+
+    @property
+    def percent_complete(self) -> float:
+        """Completed participants as a percentage of all places (0 when there are no lists)."""
+        return 100.0 * self.completed / self.capacity if self.capacity else 0.0
+
+
+def participant_by_token(*, experiment: Experiment, token: str) -> Participant | None:
+    """The experiment's participant with this token, or None for an unknown or malformed one."""
+    if not isinstance(token, str) or not token or len(token) > TOKEN_MAX_CHARS:
+        return None
+    return Participant.objects.filter(experiment=experiment, token=token).first()
+
+
+def answered_indices(*, participant: Participant) -> set[int]:
+    """Trial indices this participant has answered."""
+    return set(participant.responses.values_list("trial_index", flat=True))
+
+
+def participant_trials(*, participant: Participant) -> list[Trial]:
+    """Every trial of the participant in showing order (practice first)."""
+    order = participant.trial_order
+    panels = Panel.objects.in_bulk(order)
+    answered = answered_indices(participant=participant)
+    return [
+        Trial(index, panels[panel_id], panels[panel_id].is_practice, index in answered)
+        for index, panel_id in enumerate(order)
+    ]
+
+
+def participant_next_trial(*, participant: Participant) -> Trial | None:
+    """The first unanswered trial, or None when every trial is answered."""
+    answered = answered_indices(participant=participant)
+    for index, panel_id in enumerate(participant.trial_order):
+        if index not in answered:
+            panel = Panel.objects.get(id=panel_id)
+            return Trial(index, panel, panel.is_practice, answered=False)
+    return None
+
+
+def participant_state(*, participant: Participant, now=None) -> str:
+    """completed, in_progress, or abandoned (marked so, or silent for longer than the hold)."""
+    if participant.status != Participant.Status.IN_PROGRESS:
+        return participant.status
+    cutoff = (now or timezone.now()) - timedelta(minutes=participant.experiment.hold_minutes)
+    return "abandoned" if participant.last_seen_at < cutoff else "in_progress"
+
+
+def experiment_progress(*, experiment: Experiment) -> ExperimentProgress:
+    """Per list: completed / in progress / abandoned participants; totals on the result."""
+    now = timezone.now()
+    counts: dict[int | None, dict[str, int]] = {}
+    participants = experiment.participants.select_related("experiment").only(
+        "status", "last_seen_at", "trial_list_id", "experiment__hold_minutes"
+    )
+    for participant in participants:
+        row = counts.setdefault(participant.trial_list_id, {})
+        state = participant_state(participant=participant, now=now)
+        row[state] = row.get(state, 0) + 1
+    trial_lists = experiment.trial_lists.annotate(panel_count=Count("items"))
+    rows = [
+        ListProgress(trial_list, trial_list.panel_count, **counts.get(trial_list.id, {}))
+        for trial_list in trial_lists
+    ]
+    unassigned = sum(counts.get(None, {}).values())
+    return ExperimentProgress(experiment=experiment, lists=rows, unassigned=unassigned)
+
+
+def participant_progress(*, participant: Participant) -> tuple[int, int]:
+    """(answered trials, all trials) of one participant."""
+    return participant.responses.count(), len(participant.trial_order)
+
+
+def experiment_responses(*, experiment: Experiment):
+    """The experiment's responses with what the export needs, in participant and trial order."""
+    return (
+        Response.objects.filter(participant__experiment=experiment)
+        .select_related("participant__experiment", "participant__trial_list", "panel")
+        .order_by("participant__started_at", "participant_id", "trial_index")
+    )

@@ -1,0 +1,201 @@
+"""Participant pages: entry, consent, instructions, trials, the answer endpoint, completion.
+
+Views parse the request, call one service or selector, and render; the study's rules live in
+experiment/services.py. A participant is identified only by the unguessable token in the URL.
+"""
+
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from experiment import selectors, services
+from experiment.forms import EXAMPLE_LABEL, QUESTIONS, answer_payload_parse, external_ids_from_query
+from experiment.models import Experiment, Participant
+
+MINUTES_PER_TRIAL = 0.25  # the consent page's time estimate: about 15 s a panel
+COMPLETION_REDIRECT_SECONDS = 5
+
+
+def participant_url(participant: Participant, name: str = "home") -> str:
+    """The URL of one of the participant's pages."""
+    kwargs = {"slug": participant.experiment.slug, "token": participant.token}
+    return reverse(f"experiment:{name}", kwargs=kwargs)
+
+
+def participant_or_404(slug: str, token: str) -> Participant:
+    """The participant of this experiment and token; 404 for a stale or forged link."""
+    experiment = get_object_or_404(Experiment, slug=slug)
+    participant = selectors.participant_by_token(experiment=experiment, token=token)
+    if participant is None:
+        raise Http404("This participant link is not valid.")
+    participant.experiment = experiment  # already loaded: spares a query per page
+    return participant
+
+
+@never_cache
+@require_GET
+def study_enter(request, slug: str):
+    """Entry from Prolific (PROLIFIC_PID, STUDY_ID, SESSION_ID) or a generic ?participant=."""
+    experiment = get_object_or_404(Experiment, slug=slug)
+    ids = external_ids_from_query(request.GET)
+    context = {"experiment": experiment, "external_id": ids["external_id"][:200]}
+    if not ids["external_id"]:
+        return render(request, "experiment/need_id.html", context)
+    try:
+        participant = services.participant_enter(
+            experiment=experiment, user_agent=request.headers.get("User-Agent", ""), **ids
+        )
+    except services.AnswerInvalid as error:
+        return render(
+            request, "experiment/need_id.html", context | {"error": error.message}, status=400
+        )
+    except services.StudyUnavailable as error:
+        context |= {"reason": error.reason, "message": error.message}
+        return render(request, "experiment/unavailable.html", context)
+    return redirect(participant_url(participant))
+
+
+@never_cache
+@require_GET
+def participant_home(request, slug: str, token: str):
+    """Send the participant to where they are: consent, trials, or the completion page."""
+    participant = participant_or_404(slug, token)
+    return redirect(participant_url(participant, participant_step(participant)))
+
+
+def participant_step(participant: Participant) -> str:
+    """The name of the page a participant should be on now."""
+    if participant.status == Participant.Status.COMPLETED:
+        return "complete"
+    if participant.consented_at is None:
+        return "consent"
+    return "trials"
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def consent(request, slug: str, token: str):
+    """Show the consent text; "I agree" records consent and moves on to the instructions."""
+    participant = participant_or_404(slug, token)
+    experiment = participant.experiment
+    if request.method == "POST":
+        if request.POST.get("consent") != "yes":
+            return render(request, "experiment/declined.html", {"experiment": experiment})
+        services.participant_consent(participant=participant)
+        return redirect(participant_url(participant, "instructions"))
+    minutes = max(5, round(len(participant.trial_order) * MINUTES_PER_TRIAL / 5) * 5)
+    context = {
+        "experiment": experiment,
+        "consent_paragraphs": paragraphs(experiment.consent_text),
+        "minutes": minutes,
+    }
+    return render(request, "experiment/consent.html", context)
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line separated paragraphs, each with its hard line breaks joined (they reflow)."""
+    return [
+        " ".join(block.split())
+        for block in text.replace("\r\n", "\n").split("\n\n")
+        if block.strip()
+    ]
+
+
+@never_cache
+@require_GET
+def instructions(request, slug: str, token: str):
+    """The task explained, with the example screen of the paper's figure 6."""
+    participant = participant_or_404(slug, token)
+    if participant.consented_at is None:
+        return redirect(participant_url(participant, "consent"))
+    trials = selectors.participant_trials(participant=participant)
+    example = next(
+        (t.panel for t in trials if t.is_practice and t.panel.intended_answer == "yes"), None
+    )
+    practice_count = sum(t.is_practice for t in trials)
+    context = {
+        "experiment": participant.experiment,
+        "questions": QUESTIONS,
+        "example_panel": example,
+        "example_label": example.intended_label
+        if example and example.intended_label
+        else EXAMPLE_LABEL,
+        "practice_count": practice_count,
+        "main_count": len(trials) - practice_count,
+        "trials_url": participant_url(participant, "trials"),
+        "started": any(t.answered for t in trials),
+    }
+    return render(request, "experiment/instructions.html", context)
+
+
+@never_cache
+@require_GET
+def trials(request, slug: str, token: str):
+    """The trial page; it starts at the first unanswered trial (so a reload resumes)."""
+    participant = participant_or_404(slug, token)
+    step = participant_step(participant)
+    if step != "trials":
+        return redirect(participant_url(participant, step))
+    context = {
+        "experiment": participant.experiment,
+        "questions": QUESTIONS,
+        "study_state": study_state(participant),
+        "instructions_url": participant_url(participant, "instructions"),
+    }
+    return render(request, "experiment/trial.html", context)
+
+
+def study_state(participant: Participant) -> dict:
+    """What the trial page's script needs: every trial in order and where to send answers."""
+    trial_rows = [
+        {
+            "index": trial.index,
+            "panelId": trial.panel.id,
+            "display": trial.panel.display_image.url,
+            "full": trial.panel.image.url,
+            "practice": trial.is_practice,
+            "answered": trial.answered,
+        }
+        for trial in selectors.participant_trials(participant=participant)
+    ]
+    return {
+        "trials": trial_rows,
+        "answerUrl": participant_url(participant, "answer"),
+        "completeUrl": participant_url(participant, "complete"),
+    }
+
+
+@never_cache
+@require_POST
+def answer(request, slug: str, token: str):
+    """Store one answer (JSON); 400 with {"error": ...} for anything invalid, nothing changed."""
+    try:
+        participant = participant_or_404(slug, token)
+    except Http404:
+        return JsonResponse({"error": "This participant link is not valid."}, status=404)
+    try:
+        payload = answer_payload_parse(request.body)
+        response = services.response_record(participant=participant, **vars(payload))
+    except services.AnswerInvalid as error:
+        return JsonResponse({"error": error.message}, status=400)
+    completed = participant.status == Participant.Status.COMPLETED
+    return JsonResponse(
+        {"saved": True, "trial_index": response.trial_index, "completed": completed}
+    )
+
+
+@never_cache
+@require_GET
+def complete(request, slug: str, token: str):
+    """The completion code, and a redirect to the experiment's completion URL when one is set."""
+    participant = participant_or_404(slug, token)
+    if participant.status != Participant.Status.COMPLETED:
+        return redirect(participant_url(participant))
+    context = {
+        "experiment": participant.experiment,
+        "completion_url": participant.experiment.completion_url,
+        "redirect_seconds": COMPLETION_REDIRECT_SECONDS,
+    }
+    return render(request, "experiment/complete.html", context)

@@ -1,0 +1,229 @@
+// The trial page: show each panel, ask Q1-Q3, save every answer at once, resume where left.
+"use strict";
+
+(function () {
+  const study = JSON.parse(document.getElementById("study-state").textContent);
+  const csrfToken = document.querySelector("input[name=csrfmiddlewaretoken]").value;
+  const $ = (id) => document.getElementById(id);
+  const trials = study.trials;
+  const practiceCount = trials.filter((t) => t.practice).length;
+  const mainCount = trials.length - practiceCount;
+  const maxLabels = 2;
+  const labelSeparators = /[,;/\n]+/;
+
+  let current = null; // the trial on screen
+  let shownAt = null; // performance.now() when its image finished loading
+  let q1 = null;
+  let q2 = null;
+  let saving = false;
+
+  function firstUnanswered() {
+    return trials.find((t) => !t.answered) || null;
+  }
+
+  function preload(trial) {
+    if (trial) new Image().src = trial.display;
+  }
+
+  function showProgress(trial) {
+    const inPractice = trial.practice;
+    const done = trials.filter((t) => t.answered && t.practice === inPractice).length;
+    const total = inPractice ? practiceCount : mainCount;
+    $("progress-text").textContent =
+      (inPractice ? "Practice panel " : "Panel ") + (done + 1) + " of " + total;
+    $("progress-fill").style.width = Math.round((100 * done) / total) + "%";
+    const label = $("phase-label");
+    label.textContent = inPractice ? "Practice trial" : "Main study";
+    label.classList.toggle("practice", inPractice);
+  }
+
+  function resetQuestions() {
+    q1 = null;
+    q2 = null;
+    $("q3-input").value = "";
+    $("followup").hidden = true;
+    $("q3-error").textContent = "";
+    document.querySelectorAll(".choice").forEach((b) => b.setAttribute("aria-pressed", "false"));
+    updateNext();
+  }
+
+  function show(trial) {
+    current = trial;
+    shownAt = null;
+    resetQuestions();
+    setControls(false);
+    showProgress(trial);
+    const img = $("panel-image");
+    img.onload = () => {
+      if (shownAt !== null) return;
+      shownAt = performance.now();
+      setStatus("");
+      setControls(true);
+    };
+    let retries = 0;
+    img.onerror = () => {
+      retries += 1;
+      setStatus("The images could not be loaded; trying again…", "problem");
+      setTimeout(() => (img.src = trial.display + "?retry=" + retries), Math.min(10, retries) * 1000);
+    };
+    img.src = trial.display;
+    if (img.complete && img.naturalWidth) img.onload();
+    $("zoom-image").removeAttribute("src");
+    preload(trials.find((t) => !t.answered && t !== trial));
+  }
+
+  function advance() {
+    const next = firstUnanswered();
+    if (!next) {
+      window.location.assign(study.completeUrl);
+      return;
+    }
+    if (current && current.practice && !next.practice) {
+      $("trial").hidden = true;
+      $("practice-done").hidden = false;
+      $("start-main").focus();
+      return;
+    }
+    show(next);
+  }
+
+  function setControls(enabled) {
+    document.querySelectorAll("#questions button").forEach((b) => (b.disabled = !enabled));
+    $("q3-input").disabled = !enabled;
+    if (enabled) updateNext();
+  }
+
+  function labelsOf(text) {
+    return text.split(labelSeparators).map((s) => s.trim()).filter(Boolean);
+  }
+
+  function updateNext() {
+    const labels = labelsOf($("q3-input").value);
+    $("q3-error").textContent =
+      labels.length > maxLabels ? "Please write at most two things." : "";
+    $("next-button").disabled =
+      saving || q1 !== "yes" || q2 === null || labels.length === 0 || labels.length > maxLabels;
+  }
+
+  function press(selector, value) {
+    document.querySelectorAll(selector).forEach((b) =>
+      b.setAttribute("aria-pressed", String(b.dataset.value === String(value))));
+  }
+
+  function answerQ1(value) {
+    if (saving || shownAt === null) return;
+    q1 = value;
+    press(".q1-choice", value);
+    if (value === "no") {
+      send({ q1: "no", q2: null, q3: "" });
+      return;
+    }
+    $("followup").hidden = false;
+    updateNext();
+  }
+
+  function answerQ2(bin) {
+    if (saving || q1 !== "yes") return;
+    q2 = bin;
+    press(".q2-choice", bin);
+    updateNext();
+  }
+
+  function submitYes() {
+    if (!$("next-button").disabled) send({ q1: "yes", q2: q2, q3: $("q3-input").value.trim() });
+  }
+
+  function setStatus(text, kind) {
+    const status = $("save-status");
+    status.textContent = text;
+    status.className = "save-status" + (kind ? " " + kind : "");
+  }
+
+  // Saved answers are idempotent on the server, so a retry after a lost reply stores nothing twice.
+  async function send(answer) {
+    saving = true;
+    setControls(false);
+    const payload = Object.assign(
+      { trial_index: current.index, panel_id: current.panelId,
+        response_ms: Math.max(0, Math.round(performance.now() - shownAt)) },
+      answer);
+    setStatus("Saving your answer…");
+    for (let attempt = 0; ; attempt++) {
+      let reply = null;
+      try {
+        reply = await fetch(study.answerUrl, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+          body: JSON.stringify(payload),
+          credentials: "same-origin",
+        });
+      } catch (networkError) {
+        reply = null;
+      }
+      if (reply && reply.ok) break;
+      if (reply && reply.status >= 400 && reply.status < 500 && reply.status !== 429) {
+        return refused(reply);
+      }
+      const wait = Math.min(15, 2 ** attempt);
+      setStatus("Connection problem: trying again in " + wait +
+        " s. Your answers so far are safe; please keep this page open.", "problem");
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    }
+    saving = false;
+    setStatus("");
+    current.answered = true;
+    advance();
+  }
+
+  async function refused(reply) {
+    let message = "The answer could not be saved.";
+    try {
+      message = (await reply.json()).error || message;
+    } catch (notJson) {
+      /* keep the default message */
+    }
+    saving = false;
+    setStatus(message + " Reloading the page will continue where you left off.", "error");
+    $("reload-button").hidden = false;
+    setControls(true);
+  }
+
+  function openZoom() {
+    if (!current) return;
+    const zoom = $("zoom-image");
+    if (!zoom.getAttribute("src")) zoom.src = current.full;
+    $("zoom-dialog").showModal();
+  }
+
+  function onKey(event) {
+    if (event.target.tagName === "INPUT" || event.ctrlKey || event.metaKey || event.altKey) {
+      if (event.key === "Enter" && event.target === $("q3-input")) submitYes();
+      return;
+    }
+    if ($("zoom-dialog").open || $("trial").hidden) return;
+    const key = event.key.toLowerCase();
+    if (key === "y") answerQ1("yes");
+    else if (key === "n") answerQ1("no");
+    else if (key >= "1" && key <= "5") answerQ2(Number(key) - 1);
+    else if (key === "z") openZoom();
+    else return;
+    event.preventDefault();
+  }
+
+  document.querySelectorAll(".q1-choice").forEach((b) =>
+    b.addEventListener("click", () => answerQ1(b.dataset.value)));
+  document.querySelectorAll(".q2-choice").forEach((b) =>
+    b.addEventListener("click", () => answerQ2(Number(b.dataset.value))));
+  $("q3-input").addEventListener("input", updateNext);
+  $("next-button").addEventListener("click", submitYes);
+  $("zoom-button").addEventListener("click", openZoom);
+  $("zoom-close").addEventListener("click", () => $("zoom-dialog").close());
+  $("reload-button").addEventListener("click", () => window.location.reload());
+  $("start-main").addEventListener("click", () => {
+    $("practice-done").hidden = true;
+    $("trial").hidden = false;
+    show(firstUnanswered());
+  });
+  document.addEventListener("keydown", onKey);
+  advance();
+})();

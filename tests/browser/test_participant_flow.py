@@ -1,0 +1,174 @@
+"""A real participant in Chromium: consent, practice, main trials, a reload, completion."""
+
+import os
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from experiment.models import Participant, Response
+from tests.experiment.test_views import study_make
+
+pytestmark = pytest.mark.browser
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's Chromium driven by Playwright (the live server runs the ORM in its own thread)."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+            args=CHROMIUM_ARGS,
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def study(tmp_path, transactional_db):
+    """2 practice trials, then a list of 3 main panels."""
+    return study_make(tmp_path, main=6, practice_trials=2, completion_url="")
+
+
+def screenshot(page, name: str) -> None:
+    """Keep a screenshot when BROWSER_SCREENSHOTS names a folder (for looking at the pages)."""
+    folder = os.environ.get("BROWSER_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
+
+
+def answer_no(page) -> None:
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    page.keyboard.press("n")
+
+
+def answer_yes(page, bin_key: str, labels: str) -> None:
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    page.keyboard.press("y")
+    page.keyboard.press(bin_key)
+    page.fill("#q3-input", labels)
+    page.keyboard.press("Enter")
+
+
+def saved_responses(external_id: str) -> int:
+    return Response.objects.filter(participant__external_id=external_id).count()
+
+
+def test_consent_practice_main_reload_and_completion(browser, live_server, study):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(f"{live_server.url}/study/demo/?PROLIFIC_PID=pp1&STUDY_ID=st&SESSION_ID=se")
+    expect(page.get_by_role("heading", name="Information and consent")).to_be_visible()
+    page.get_by_role("button", name="I agree").click()
+    expect(page.get_by_role("heading", name="Instructions")).to_be_visible()
+    expect(page.locator(".example-screen")).to_contain_text("80-100%")
+    screenshot(page, "instructions")
+    page.get_by_role("button", name="Start the practice").click()
+
+    expect(page.locator("#phase-label")).to_have_text("Practice trial")
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 1 of 2")
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    page.keyboard.press("y")
+    page.keyboard.press("5")
+    page.fill("#q3-input", "fish, boat")
+    screenshot(page, "trial-laptop")
+    page.keyboard.press("Enter")
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    page.get_by_role("button", name="No").click()
+    expect(page.get_by_role("heading", name="Practice finished")).to_be_visible()
+    page.get_by_role("button", name="Start the main study").click()
+
+    expect(page.locator("#phase-label")).to_have_text("Main study")
+    expect(page.locator("#progress-text")).to_have_text("Panel 1 of 3")
+    answer_no(page)
+    expect(page.locator("#progress-text")).to_have_text("Panel 2 of 3")
+    assert saved_responses("pp1") == 3
+    page.reload()
+    expect(page.locator("#progress-text")).to_have_text("Panel 2 of 3")
+    answer_yes(page, "1", "dog")
+    expect(page.locator("#progress-text")).to_have_text("Panel 3 of 3")
+    answer_no(page)
+
+    expect(page.get_by_role("heading", name="Thank you, you have finished")).to_be_visible()
+    participant = Participant.objects.get(external_id="pp1")
+    expect(page.locator("#completion-code")).to_have_text(participant.experiment.completion_code)
+    screenshot(page, "complete")
+    assert participant.status == Participant.Status.COMPLETED
+    responses = list(participant.responses.order_by("trial_index"))
+    assert [r.trial_index for r in responses] == [0, 1, 2, 3, 4]
+    assert [r.q1_yes for r in responses] == [True, False, False, True, False]
+    assert (responses[0].q2_bin, responses[0].q3_first, responses[0].q3_second) == (
+        4,
+        "fish",
+        "boat",
+    )
+    assert (responses[3].q2_bin, responses[3].q3_first) == (0, "dog")
+    assert all(r.response_ms > 0 for r in responses)
+
+
+def test_zoom_opens_the_full_resolution_panel_and_the_next_is_preloaded(
+    browser, live_server, study
+):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    fetched = []
+    page.on("requestfinished", lambda request: fetched.append(request.url))
+    page.goto(f"{live_server.url}/study/demo/?participant=zoomer")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    trials = page.evaluate("JSON.parse(document.getElementById('study-state').textContent).trials")
+    for _ in range(50):  # the preload runs in the background: wait for it, 5 s at most
+        if any(url.endswith(trials[1]["display"]) for url in fetched):
+            break
+        page.wait_for_timeout(100)
+    assert any(url.endswith(trials[1]["display"]) for url in fetched), fetched
+    assert not any(url.endswith(trials[0]["full"]) for url in fetched)
+    page.keyboard.press("z")
+    expect(page.locator("#zoom-dialog")).to_be_visible()
+    page.wait_for_function("document.getElementById('zoom-image').naturalWidth > 0")
+    page.keyboard.press("Escape")
+    expect(page.locator("#zoom-dialog")).to_be_hidden()
+    assert saved_responses("zoomer") == 0
+
+
+def test_phone_sized_screen_is_told_and_the_panel_fits(browser, live_server, study):
+    context = browser.new_context(
+        viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/study/demo/?participant=phone")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
+    expect(page.locator(".small-screen-notice")).to_be_visible()
+    expect(page.locator(".small-screen-notice")).to_contain_text("laptop or desktop")
+    expect(page.get_by_role("button", name="Zoom (full size)")).to_be_visible()
+    width = page.evaluate("document.getElementById('panel-image').getBoundingClientRect().width")
+    assert 300 <= width <= 375
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(page, "trial-phone")
+    page.get_by_role("button", name="No").click()
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    assert saved_responses("phone") == 1
+
+
+def test_an_answer_whose_reply_is_lost_is_retried_and_stored_once(browser, live_server, study):
+    """The server stores the answer but the reply never arrives: the page retries, one row."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    lost = []
+
+    def lose_first_reply(route):
+        if not lost:
+            lost.append(route.fetch().status)  # the server receives and stores it...
+            route.abort("connectionreset")  # ...but the browser sees a network failure
+        else:
+            route.continue_()
+
+    page.route("**/answer/", lose_first_reply)
+    page.goto(f"{live_server.url}/study/demo/?participant=flaky")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
+    answer_no(page)
+    expect(page.locator("#save-status")).to_contain_text("Connection problem")
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2", timeout=10_000)
+    assert lost == [200]
+    assert saved_responses("flaky") == 1

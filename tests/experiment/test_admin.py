@@ -1,0 +1,93 @@
+"""The researchers' admin: staff only, progress page, list building and export actions."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from experiment.models import Experiment
+from experiment.services import participant_enter
+from tests.experiment.conftest import panels_create
+from tests.experiment.test_responses import answer
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser("boss", "boss@example.org", "pw-12345")
+    client.force_login(user)
+    return client
+
+
+def test_the_admin_requires_a_staff_login(client, ready_experiment, django_user_model):
+    progress = reverse("admin:experiment_experiment_progress", args=[ready_experiment.id])
+    for url in (progress, reverse("admin:experiment_participant_changelist")):
+        assert client.get(url)["Location"].startswith(reverse("admin:login"))
+    user = django_user_model.objects.create_user("participant", password="pw-12345")
+    client.force_login(user)
+    assert client.get(progress).status_code == 302
+
+
+def test_progress_page_counts_participants_per_list(staff_client, participant):
+    for index in range(len(participant.trial_order)):
+        answer(participant, index)
+    participant_enter(experiment=participant.experiment, external_id="p2")
+    url = reverse("admin:experiment_experiment_progress", args=[participant.experiment.id])
+    page = staff_client.get(url).content.decode()
+    assert "1 completed, 1 in progress and" in page
+    assert "0 abandoned participants" in page
+    assert page.count("/ 6</td>") == 2  # places taken of the cap, one row per list
+
+
+def test_changelists_show_panels_lists_participants_and_responses(staff_client, participant):
+    answer(participant, 0, q1="yes", q2=1, q3="dog")
+    for name in ("experiment", "panel", "triallist", "participant", "response"):
+        response = staff_client.get(reverse(f"admin:experiment_{name}_changelist"))
+        assert response.status_code == 200, name
+    participants = staff_client.get(reverse("admin:experiment_participant_changelist"))
+    assert "1 / 5" in participants.content.decode()
+    panels = staff_client.get(reverse("admin:experiment_panel_changelist")).content.decode()
+    assert 'style="height:64px"' in panels
+
+
+def test_build_lists_action_asks_for_k_then_builds(staff_client, experiment):
+    panels_create(experiment, units=6)
+    url = reverse("admin:experiment_experiment_changelist")
+    selection = {"action": "build_lists", "_selected_action": [experiment.id]}
+    form = staff_client.post(url, selection)
+    assert b'name="lists"' in form.content
+    done = staff_client.post(
+        url, selection | {"apply": "1", "lists": "3", "seed": "4"}, follow=True
+    )
+    assert "Built 3 lists for study (seed 4)." in done.content.decode()
+    assert experiment.trial_lists.count() == 3
+
+
+def test_build_lists_action_reports_a_refusal(staff_client, ready_experiment):
+    participant_enter(experiment=ready_experiment, external_id="p")
+    url = reverse("admin:experiment_experiment_changelist")
+    payload = {"action": "build_lists", "_selected_action": [ready_experiment.id]}
+    done = staff_client.post(url, payload | {"apply": "1", "lists": "2"}, follow=True)
+    assert "already has participants" in done.content.decode()
+
+
+def test_export_action_downloads_the_responses_csv(staff_client, participant):
+    answer(participant, 0, q1="yes", q2=2, q3="cat")
+    url = reverse("admin:experiment_experiment_changelist")
+    download = staff_client.post(
+        url, {"action": "export_responses", "_selected_action": [participant.experiment.id]}
+    )
+    assert download["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(download.content.decode())))
+    assert [(row["external_id"], row["q3_first"]) for row in rows] == [("p1", "cat")]
+
+
+def test_export_action_refuses_several_experiments(staff_client, experiment):
+    other = Experiment.objects.create(slug="other", title="Other")
+    url = reverse("admin:experiment_experiment_changelist")
+    done = staff_client.post(
+        url,
+        {"action": "export_responses", "_selected_action": [experiment.id, other.id]},
+        follow=True,
+    )
+    assert "Export one experiment at a time." in done.content.decode()

@@ -1,0 +1,146 @@
+"""Entering the study: the same id returns, new ids get the least-filled list, full is polite."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from experiment.models import Participant, TrialList
+from experiment.services import (
+    AnswerInvalid,
+    StudyUnavailable,
+    experiment_lists_build,
+    participant_enter,
+)
+from tests.experiment.conftest import panels_create
+
+
+def fills(experiment) -> list[int]:
+    return [t.participants.count() for t in TrialList.objects.filter(experiment=experiment)]
+
+
+def test_new_participant_gets_practice_first_then_their_shuffled_list(ready_experiment):
+    participant = participant_enter(
+        experiment=ready_experiment, external_id="p1", prolific_study_id="s", user_agent="ua"
+    )
+    order = participant.trial_order
+    practice = set(ready_experiment.panels.filter(is_practice=True).values_list("id", flat=True))
+    listed = set(participant.trial_list.items.values_list("panel_id", flat=True))
+    assert set(order[:2]) == practice
+    assert sorted(order[2:]) == sorted(listed)
+    assert participant.prolific_study_id == "s"
+    assert participant.status == Participant.Status.IN_PROGRESS
+
+
+def test_the_same_external_id_returns_the_same_participant_and_order(ready_experiment):
+    first = participant_enter(experiment=ready_experiment, external_id="p1")
+    again = participant_enter(experiment=ready_experiment, external_id=" p1 ")
+    assert again.id == first.id
+    assert again.trial_order == first.trial_order
+    assert Participant.objects.count() == 1
+
+
+def test_orders_are_shuffled_per_participant(experiment):
+    panels_create(experiment, units=30)
+    experiment_lists_build(experiment=experiment, lists=1, seed=0)
+    orders = {
+        tuple(participant_enter(experiment=experiment, external_id=f"p{i}").trial_order)
+        for i in range(5)
+    }
+    assert len(orders) > 1
+
+
+def test_only_practice_trials_many_practice_panels_are_shown(experiment):
+    panels_create(experiment, units=2, practice=5)
+    experiment_lists_build(experiment=experiment, lists=1, seed=0)
+    participant = participant_enter(experiment=experiment, external_id="p")
+    assert len(participant.trial_order) == 2 + 2
+
+
+def test_arrivals_fill_the_least_filled_list_in_turn(ready_experiment):
+    for number in range(4):
+        participant_enter(experiment=ready_experiment, external_id=f"p{number}")
+    assert fills(ready_experiment) == [2, 2]
+
+
+def test_when_every_list_is_full_the_study_is_full_and_nothing_is_created(ready_experiment):
+    ready_experiment.participants_per_list = 1
+    ready_experiment.save()
+    participant_enter(experiment=ready_experiment, external_id="a")
+    participant_enter(experiment=ready_experiment, external_id="b")
+    with pytest.raises(StudyUnavailable) as raised:
+        participant_enter(experiment=ready_experiment, external_id="c")
+    assert raised.value.reason == "full"
+    assert "full" in raised.value.message
+    assert Participant.objects.count() == 2
+    # Someone already in keeps their place in a full study.
+    assert participant_enter(experiment=ready_experiment, external_id="a").external_id == "a"
+
+
+def test_a_slot_silent_longer_than_the_hold_time_becomes_free(ready_experiment):
+    ready_experiment.participants_per_list = 1
+    ready_experiment.hold_minutes = 30
+    ready_experiment.save()
+    gone = participant_enter(experiment=ready_experiment, external_id="gone")
+    participant_enter(experiment=ready_experiment, external_id="b")
+    Participant.objects.filter(id=gone.id).update(
+        last_seen_at=timezone.now() - timedelta(minutes=31)
+    )
+    late = participant_enter(experiment=ready_experiment, external_id="late")
+    assert late.trial_list_id == gone.trial_list_id
+
+
+def test_completed_participants_keep_counting_after_the_hold_time(ready_experiment):
+    ready_experiment.participants_per_list = 1
+    ready_experiment.save()
+    done = participant_enter(experiment=ready_experiment, external_id="done")
+    participant_enter(experiment=ready_experiment, external_id="b")
+    Participant.objects.filter(id=done.id).update(
+        status=Participant.Status.COMPLETED,
+        last_seen_at=timezone.now() - timedelta(days=2),
+    )
+    with pytest.raises(StudyUnavailable):
+        participant_enter(experiment=ready_experiment, external_id="c")
+
+
+def test_closed_study_or_one_without_lists_creates_nobody(experiment):
+    with pytest.raises(StudyUnavailable) as raised:
+        participant_enter(experiment=experiment, external_id="x")
+    assert raised.value.reason == "no_lists"
+    experiment.is_open = False
+    experiment.save()
+    with pytest.raises(StudyUnavailable) as raised:
+        participant_enter(experiment=experiment, external_id="x")
+    assert raised.value.reason == "closed"
+    assert not Participant.objects.exists()
+
+
+def test_participants_already_in_may_finish_a_closed_study(ready_experiment):
+    first = participant_enter(experiment=ready_experiment, external_id="p")
+    ready_experiment.is_open = False
+    ready_experiment.save()
+    assert participant_enter(experiment=ready_experiment, external_id="p").id == first.id
+
+
+@pytest.mark.parametrize("external_id", ["", "   ", "x" * 201, None, 42])
+def test_empty_or_overlong_ids_are_refused(ready_experiment, external_id):
+    with pytest.raises(AnswerInvalid, match="participant id"):
+        participant_enter(experiment=ready_experiment, external_id=external_id)
+    assert not Participant.objects.exists()
+
+
+def test_tokens_are_long_and_different(ready_experiment):
+    tokens = {
+        participant_enter(experiment=ready_experiment, external_id=f"p{i}").token for i in range(4)
+    }
+    assert len(tokens) == 4
+    assert all(len(token) >= 40 for token in tokens)
+
+
+def test_a_returning_participant_counts_as_seen_again(ready_experiment):
+    first = participant_enter(experiment=ready_experiment, external_id="p")
+    long_ago = timezone.now() - timedelta(days=1)
+    Participant.objects.filter(id=first.id).update(last_seen_at=long_ago)
+    participant_enter(experiment=ready_experiment, external_id="p")
+    first.refresh_from_db()
+    assert first.last_seen_at > long_ago

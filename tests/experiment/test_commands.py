@@ -1,0 +1,95 @@
+"""build_lists, export_responses and demo_experiment from the command line."""
+
+import csv
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from experiment.digits import digit_unit_panels_write
+from experiment.export import CSV_COLUMNS
+from experiment.models import Experiment, Panel, Participant
+from experiment.services import participant_enter
+from tests.experiment.conftest import panels_create
+from tests.experiment.test_responses import answer
+
+
+def test_build_lists_command_reports_the_lists(experiment, capsys):
+    panels_create(experiment, layer="fc6", units=7)
+    call_command("build_lists", experiment="study", lists=3, seed=9)
+    assert "Built 3 lists for study (seed 9): 2 to 3 panels each." in capsys.readouterr().out
+    assert experiment.trial_lists.count() == 3
+
+
+def test_build_lists_command_refuses_with_a_clear_message(ready_experiment):
+    participant_enter(experiment=ready_experiment, external_id="p")
+    with pytest.raises(CommandError, match="already has participants"):
+        call_command("build_lists", experiment="study", lists=2)
+    with pytest.raises(CommandError, match="No experiment 'nope'"):
+        call_command("build_lists", experiment="nope", lists=2)
+
+
+def test_export_writes_one_row_per_response_with_the_named_columns(participant, tmp_path):
+    answer(participant, 0, q1="yes", q2=4, q3="dog, cat", response_ms=812)
+    answer(participant, 2)
+    out = tmp_path / "responses.csv"
+    call_command("export_responses", experiment="study", out=str(out))
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == CSV_COLUMNS
+    assert len(rows) == 2
+    first, second = rows
+    assert first["external_id"] == "p1"
+    assert (first["q1"], first["q2_bin"], first["q2_label"]) == ("yes", "4", "80-100%")
+    assert (first["q3_first"], first["q3_second"]) == ("dog", "cat")
+    assert (first["is_practice"], first["unit"], first["response_ms"]) == ("1", "", "812")
+    main_panel = Panel.objects.get(id=second["panel_id"])
+    assert (second["network"], second["layer"]) == (main_panel.network, main_panel.layer)
+    assert second["unit"] == str(main_panel.unit)
+    assert second["list"] == str(participant.trial_list.number)
+    assert (second["trial_index"], second["q1"], second["q2_bin"]) == ("2", "no", "")
+
+
+def test_export_to_a_missing_folder_is_refused(participant, tmp_path):
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("export_responses", experiment="study", out=str(tmp_path / "x" / "r.csv"))
+
+
+def test_demo_experiment_runs_twice_and_prints_working_credentials(db, capsys, tmp_path):
+    call_command("demo_experiment", experiment="demo")
+    first = capsys.readouterr().out
+    assert "Created experiment demo." in first
+    assert "Practice panels imported: 6" in first
+    call_command("demo_experiment", experiment="demo")
+    second = capsys.readouterr().out
+    assert "Found experiment demo." in second
+    assert "Practice panels imported: 0" in second
+    password = second.split("password ")[1].strip().strip("'")
+    assert authenticate(username="admin", password=password).is_superuser
+    experiment = Experiment.objects.get(slug="demo")
+    assert "voluntary" in experiment.consent_text
+    practice = experiment.panels.filter(is_practice=True)
+    assert sorted(practice.values_list("intended_answer", flat=True)) == ["no"] * 3 + ["yes"] * 3
+    assert not experiment.trial_lists.exists()
+
+
+def test_demo_experiment_builds_lists_once_main_panels_exist(db, capsys, tmp_path):
+    call_command("demo_experiment", experiment="demo")
+    digit_unit_panels_write(tmp_path, layer="fc6", units=5, images=4)
+    call_command("import_panels", str(tmp_path), experiment="demo", network="digits")
+    call_command("demo_experiment", experiment="demo")
+    assert "Built 4 trial lists" in capsys.readouterr().out
+    participant = participant_enter(experiment=Experiment.objects.get(slug="demo"), external_id="x")
+    assert len(participant.trial_order) == 6 + len(participant.trial_list.items.all())
+
+
+def test_export_marks_participants_silent_past_the_hold_time_abandoned(participant, tmp_path):
+    answer(participant, 0)
+    Participant.objects.filter(id=participant.id).update(
+        last_seen_at=timezone.now() - timedelta(minutes=participant.experiment.hold_minutes + 1)
+    )
+    out = tmp_path / "responses.csv"
+    call_command("export_responses", experiment="study", out=str(out))
+    [row] = list(csv.DictReader(out.open()))
+    assert row["participant_status"] == "abandoned"

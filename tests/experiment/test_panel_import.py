@@ -1,0 +1,157 @@
+"""import_panels: file names, practice answers, all-or-nothing imports, skipping known files."""
+
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError
+from PIL import Image
+
+import experiment.panel_import as panel_import
+from experiment.digits import digit_unit_panels_write, practice_panels_write
+from experiment.models import Panel
+from experiment.panel_import import (
+    PanelImportError,
+    panels_import_dir,
+    practice_from_name,
+    unit_from_name,
+)
+from experiment.services import panel_register
+
+
+@pytest.mark.parametrize(
+    ("stem", "layer", "unit"),
+    [
+        ("fc6_0042", "fc6", 42),
+        ("unit0042", "", 42),
+        ("42", "", 42),
+        ("conv5-unit_7", "conv5", 7),
+        ("alexnet.fc8.12", "alexnet.fc8", 12),
+    ],
+)
+def test_unit_index_is_the_number_ending_the_file_name(stem, layer, unit):
+    assert unit_from_name(stem) == (layer, unit)
+
+
+@pytest.mark.parametrize("stem", ["fc6", "panel", "img 42", "42a"])
+def test_names_without_a_unit_are_refused(stem):
+    with pytest.raises(ValueError, match="no unit index"):
+        unit_from_name(stem)
+
+
+@pytest.mark.parametrize(
+    ("stem", "answer", "label"),
+    [
+        ("yes_dog", "yes", "dog"),
+        ("yes-digit-3_2", "yes", "digit 3"),
+        ("yes-digit-3", "yes", "digit 3"),
+        ("yes_dog_12", "yes", "dog"),
+        ("no_noise_1", "no", ""),
+        ("NO", "no", ""),
+    ],
+)
+def test_practice_answer_and_label_come_from_the_file_name(stem, answer, label):
+    assert practice_from_name(stem) == (answer, label)
+
+
+def test_practice_names_without_an_answer_need_the_flag():
+    with pytest.raises(ValueError, match="yes_ or no_"):
+        practice_from_name("yesterday")
+    assert practice_from_name("dogs", "yes") == ("yes", "dogs")
+
+
+def test_import_registers_units_with_display_images_and_skips_known_files(experiment, tmp_path):
+    digit_unit_panels_write(tmp_path, layer="fc6", units=3, images=4)
+    result = panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
+    assert len(result.imported) == 3
+    panel = Panel.objects.get(unit=2)
+    assert (panel.network, panel.layer, panel.is_practice) == ("alexnet", "fc6", False)
+    assert Path(panel.display_image.path).is_file() and Path(panel.image.path).is_file()
+    again = panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
+    assert (len(again.imported), len(again.skipped)) == (0, 3)
+    assert Panel.objects.count() == 3
+
+
+def test_practice_import_stores_intended_answers(experiment, tmp_path):
+    practice_panels_write(tmp_path)
+    panels_import_dir(experiment=experiment, directory=tmp_path, practice=True)
+    answers = dict(Panel.objects.values_list("source", "intended_answer"))
+    assert answers["import/practice/yes-digit-3.png"] == "yes"
+    assert answers["import/practice/no-pixel-noise.png"] == "no"
+    assert Panel.objects.get(intended_label="digit 3").is_practice
+
+
+def test_a_bad_file_is_named_and_nothing_is_imported(experiment, tmp_path, settings):
+    digit_unit_panels_write(tmp_path, layer="fc6", units=2, images=4)
+    (tmp_path / "fc6_0099.png").write_bytes(b"not an image at all")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(PanelImportError) as raised:
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
+    assert "fc6_0099.png: " in str(raised.value)
+    assert "notes.txt: " in str(raised.value)
+    assert "nothing was stored" in str(raised.value)
+    assert not Panel.objects.exists()
+    assert not Path(settings.MEDIA_ROOT).exists() or not any(Path(settings.MEDIA_ROOT).rglob("*.*"))
+
+
+def test_a_failure_while_storing_removes_the_files_already_written(
+    experiment, tmp_path, settings, monkeypatch
+):
+    digit_unit_panels_write(tmp_path, layer="fc6", units=3, images=4)
+    real_register = panel_import.panel_register
+    calls = []
+
+    def register_then_fail(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return real_register(**kwargs)
+
+    # The disk filling up mid-import is a true boundary we cannot cause for real.
+    monkeypatch.setattr(panel_import, "panel_register", register_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
+    assert not Panel.objects.exists()
+    assert not any(Path(settings.MEDIA_ROOT).rglob("*.*"))
+
+
+def test_main_panels_need_a_network_and_a_layer(experiment, tmp_path):
+    Image.new("RGB", (10, 10)).save(tmp_path / "42.png")
+    with pytest.raises(PanelImportError, match="--network"):
+        panels_import_dir(experiment=experiment, directory=tmp_path)
+    with pytest.raises(PanelImportError, match="no layer"):
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
+    result = panels_import_dir(
+        experiment=experiment, directory=tmp_path, network="alexnet", layer="fc8"
+    )
+    assert (result.imported[0].layer, result.imported[0].unit) == ("fc8", 42)
+
+
+def test_missing_or_empty_folders_are_refused(experiment, tmp_path):
+    with pytest.raises(PanelImportError, match="is not a folder"):
+        panels_import_dir(experiment=experiment, directory=tmp_path / "nope", network="a")
+    with pytest.raises(PanelImportError, match="no files"):
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="a")
+
+
+def test_command_imports_and_reports_errors_as_command_errors(experiment, tmp_path, capsys):
+    digit_unit_panels_write(tmp_path, layer="conv5", units=2, images=4)
+    call_command("import_panels", str(tmp_path), experiment="study", network="alexnet")
+    assert "Imported 2 panels" in capsys.readouterr().out
+    with pytest.raises(
+        CommandError, match="No experiment .other. .existing: study.; create it in the admin"
+    ):
+        call_command("import_panels", str(tmp_path), experiment="other", network="alexnet")
+    (tmp_path / "broken.png").write_bytes(b"")
+    with pytest.raises(CommandError, match="broken.png"):
+        call_command("import_panels", str(tmp_path), experiment="study", network="alexnet")
+
+
+def test_panel_register_leaves_no_file_behind_when_the_row_is_refused(
+    experiment, tmp_path, settings
+):
+    path = digit_unit_panels_write(tmp_path, layer="fc6", units=1, images=4)[0]
+    with pytest.raises(IntegrityError):
+        panel_register(experiment=experiment, image_path=path, source="bad", unit=-1)
+    assert not Panel.objects.exists()
+    assert not any(Path(settings.MEDIA_ROOT).rglob("*.*"))

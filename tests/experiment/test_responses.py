@@ -1,0 +1,145 @@
+"""Recording answers: the protocol's rules, idempotent re-sends, completion."""
+
+import pytest
+
+from experiment.models import Participant, Response
+from experiment.services import AnswerInvalid, participant_enter, response_record
+
+
+def answer(participant, index, **fields):
+    """Record a valid 'no' answer (or the given fields) at `index`."""
+    payload = {"q1": "no", "q2": None, "q3": "", "response_ms": 1500} | fields
+    return response_record(
+        participant=participant,
+        trial_index=index,
+        panel_id=participant.trial_order[index],
+        **payload,
+    )
+
+
+def test_a_yes_answer_stores_bin_and_two_labels(participant):
+    response = answer(participant, 0, q1="yes", q2=3, q3=" dog ;  Cat ", response_ms=2300)
+    assert (response.q1_yes, response.q2_bin) == (True, 3)
+    assert (response.q3_first, response.q3_second) == ("dog", "Cat")
+    assert response.is_practice
+    assert response.response_ms == 2300
+
+
+@pytest.mark.parametrize("text", ["dog, cat", "dog/cat", "dog\ncat", "dog;cat"])
+def test_every_separator_splits_two_labels(participant, text):
+    response = answer(participant, 0, q1="yes", q2=0, q3=text)
+    assert (response.q3_first, response.q3_second) == ("dog", "cat")
+
+
+def test_a_no_answer_stores_no_bin_nor_label(participant):
+    response = answer(participant, 0)
+    assert (response.q1_yes, response.q2_bin, response.q3_first) == (False, None, "")
+
+
+BAD_ANSWERS = [
+    ({"q1": ""}, "Q1 is required"),
+    ({"q1": None}, "Q1 is required"),
+    ({"q1": "maybe"}, "Q1 is required"),
+    ({"q1": "yes", "q2": 5, "q3": "dog"}, "Q2 must be one of the bins"),
+    ({"q1": "yes", "q2": -1, "q3": "dog"}, "Q2 must be one of the bins"),
+    ({"q1": "yes", "q2": "2", "q3": "dog"}, "Q2 must be one of the bins"),
+    ({"q1": "yes", "q2": True, "q3": "dog"}, "Q2 must be one of the bins"),
+    ({"q1": "yes", "q2": None, "q3": "dog"}, "Q2 is required"),
+    ({"q1": "yes", "q2": 1, "q3": "  "}, "Q3 is required"),
+    ({"q1": "yes", "q2": 1, "q3": ", ;"}, "Q3 is required"),
+    ({"q1": "no", "q2": 1}, "After 'no'"),
+    ({"q1": "no", "q3": "dog"}, "After 'no'"),
+    ({"q1": "yes", "q2": 1, "q3": "dog, cat, bird"}, "at most two"),
+    ({"q1": "yes", "q2": 1, "q3": "d" * 101}, "at most 100 characters"),
+    ({"q1": "yes", "q2": 1, "q3": "d" * 300}, "too long"),
+    ({"q1": "yes", "q2": 1, "q3": None}, "Q3 must be text"),
+    ({"response_ms": -1}, "response_ms"),
+    ({"response_ms": 2**31}, "response_ms"),
+    ({"response_ms": 1.5}, "response_ms"),
+]
+
+
+@pytest.mark.parametrize(("fields", "message"), BAD_ANSWERS)
+def test_answers_breaking_the_protocol_are_refused_and_change_nothing(participant, fields, message):
+    with pytest.raises(AnswerInvalid, match=message) as raised:
+        answer(participant, 0, **fields)
+    assert message in raised.value.message
+    assert not Response.objects.exists()
+
+
+def test_a_panel_not_at_that_trial_index_is_refused(participant):
+    other = participant.trial_order[1]
+    with pytest.raises(AnswerInvalid, match="is not shown at trial 0"):
+        response_record(
+            participant=participant,
+            trial_index=0,
+            panel_id=other,
+            q1="no",
+            q2=None,
+            q3="",
+            response_ms=10,
+        )
+    assert not Response.objects.exists()
+
+
+def test_a_panel_of_another_participants_list_is_refused(participant):
+    stranger = participant_enter(experiment=participant.experiment, external_id="p2")
+    foreign = set(stranger.trial_order) - set(participant.trial_order)
+    with pytest.raises(AnswerInvalid):
+        response_record(
+            participant=participant,
+            trial_index=3,
+            panel_id=foreign.pop(),
+            q1="no",
+            q2=None,
+            q3="",
+            response_ms=10,
+        )
+
+
+@pytest.mark.parametrize("index", [-1, 5, 999, "0", None, True])
+def test_trial_indices_outside_the_order_are_refused(participant, index):
+    with pytest.raises(AnswerInvalid):
+        response_record(
+            participant=participant,
+            trial_index=index,
+            panel_id=participant.trial_order[0],
+            q1="no",
+            q2=None,
+            q3="",
+            response_ms=10,
+        )
+
+
+def test_answers_before_consent_are_refused(ready_experiment):
+    newcomer = participant_enter(experiment=ready_experiment, external_id="new")
+    with pytest.raises(AnswerInvalid, match="Consent"):
+        answer(newcomer, 0)
+
+
+def test_resending_an_answered_trial_returns_the_stored_response_unchanged(participant):
+    first = answer(participant, 0, q1="yes", q2=2, q3="dog")
+    again = answer(participant, 0, q1="no")
+    assert again.id == first.id
+    assert (again.q1_yes, again.q3_first) == (True, "dog")
+    assert Response.objects.count() == 1
+
+
+def test_the_last_answer_completes_the_participant(participant):
+    for index in range(len(participant.trial_order) - 1):
+        answer(participant, index)
+    assert participant.status == Participant.Status.IN_PROGRESS
+    answer(participant, len(participant.trial_order) - 1)
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.COMPLETED
+    assert participant.completed_at is not None
+    # A double submission of the last trial still answers with the stored response.
+    assert answer(participant, len(participant.trial_order) - 1).participant_id == participant.id
+    assert Response.objects.count() == len(participant.trial_order)
+
+
+def test_answers_update_last_seen(participant):
+    before = participant.last_seen_at
+    answer(participant, 0)
+    participant.refresh_from_db()
+    assert participant.last_seen_at > before

@@ -1,0 +1,370 @@
+"""The participant pages and the answer endpoint, through Django's test client."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from experiment.models import Experiment, Participant, Response
+from experiment.services import experiment_lists_build, panel_register
+
+
+@dataclass
+class Study:
+    """A small experiment made by study_make."""
+
+    experiment: Experiment
+
+
+def panel_file(folder: Path, name: str, shade: int) -> Path:
+    """A small real image file to import: a 10x10 grid of tinted tiles."""
+    path = folder / f"{name}.png"
+    image = Image.new("RGB", (200, 200), (shade, 255 - shade, 128))
+    for row in range(10):
+        for column in range(10):
+            tint = ((shade + 37 * row) % 256, (91 * column) % 256, (shade * column + row) % 256)
+            image.paste(tint, (20 * column + 2, 20 * row + 2, 20 * column + 18, 20 * row + 18))
+    image.save(path)
+    return path
+
+
+def study_make(
+    folder: Path, *, slug: str = "demo", lists: int = 2, main: int = 4, **fields
+) -> Study:
+    """Register 2 practice and `main` main panels through the real services; build the lists."""
+    experiment = Experiment.objects.create(slug=slug, title="Rating images", **fields)
+    for number in range(2):
+        panel_register(
+            experiment=experiment,
+            image_path=panel_file(folder, f"practice{number}", 40 * number),
+            source=f"practice{number}.png",
+            is_practice=True,
+            intended_answer="yes" if number == 0 else "no",
+            intended_label="digits" if number == 0 else "",
+        )
+    for unit in range(main):
+        panel_register(
+            experiment=experiment,
+            image_path=panel_file(folder, f"fc8_{unit}", 50 * unit),
+            source=f"fc8_{unit}.png",
+            network="alexnet",
+            layer="fc8",
+            unit=unit,
+        )
+    experiment_lists_build(experiment=experiment, lists=lists, seed=1)
+    return Study(experiment)
+
+
+@pytest.fixture
+def study(tmp_path, db) -> Study:
+    return study_make(tmp_path, practice_trials=2)
+
+
+def url(participant: Participant, name: str) -> str:
+    kwargs = {"slug": participant.experiment.slug, "token": participant.token}
+    return reverse(f"experiment:{name}", kwargs=kwargs)
+
+
+def enter(client: Client, slug: str = "demo", **query) -> Participant:
+    """Arrive through the entry URL and return the participant it made."""
+    reply = client.get(f"/study/{slug}/", query)
+    assert reply.status_code == 302, reply.content
+    return Participant.objects.get(token=reply.url.split("/p/")[1].strip("/"))
+
+
+def consented(client: Client, **query) -> Participant:
+    participant = enter(client, **(query or {"participant": "p1"}))
+    assert client.post(url(participant, "consent"), {"consent": "yes"}).status_code == 302
+    participant.refresh_from_db()
+    return participant
+
+
+def post_answer(client: Client, participant: Participant, **answer):
+    return client.post(
+        url(participant, "answer"), json.dumps(answer), content_type="application/json"
+    )
+
+
+def answer_no(participant: Participant, index: int) -> dict:
+    return {
+        "trial_index": index,
+        "panel_id": participant.trial_order[index],
+        "q1": "no",
+        "q2": None,
+        "q3": "",
+        "response_ms": 1200,
+    }
+
+
+def test_entry_with_prolific_ids_redirects_to_a_token_url(client, study):
+    """Prolific's PROLIFIC_PID, STUDY_ID and SESSION_ID are stored; the URL carries the token."""
+    query = {"PROLIFIC_PID": "abc123", "STUDY_ID": "s1", "SESSION_ID": "x9"}
+    participant = enter(client, **query)
+    assert (participant.external_id, participant.prolific_study_id) == ("abc123", "s1")
+    assert participant.prolific_session_id == "x9"
+    assert len(participant.token) >= 32
+
+
+def test_same_external_id_returns_to_the_same_participant(client, study):
+    first = enter(client, participant="same")
+    second = enter(Client(), participant="same")
+    assert first.id == second.id
+    assert Participant.objects.count() == 1
+
+
+def test_entry_without_an_id_asks_for_one_and_creates_nothing(client, study):
+    reply = client.get("/study/demo/")
+    assert reply.status_code == 200
+    assert b"participant ID is missing" in reply.content
+    assert Participant.objects.count() == 0
+
+
+def test_overlong_id_is_refused_with_a_message(client, study):
+    reply = client.get("/study/demo/", {"participant": "x" * 300})
+    assert reply.status_code == 400
+    assert b"longer than 200 characters" in reply.content
+    assert Participant.objects.count() == 0
+
+
+def test_unknown_experiment_is_404(client, db):
+    assert client.get("/study/nope/", {"participant": "a"}).status_code == 404
+
+
+def test_full_study_shows_a_polite_page_and_creates_nothing(client, tmp_path, db):
+    study_make(tmp_path, participants_per_list=1)
+    enter(client, participant="a")
+    enter(client, participant="b")
+    reply = client.get("/study/demo/", {"participant": "c"})
+    assert reply.status_code == 200
+    assert b"This study is full" in reply.content
+    assert Participant.objects.count() == 2
+
+
+def test_closed_study_shows_a_polite_page(client, tmp_path, db):
+    study_make(tmp_path, is_open=False)
+    reply = client.get("/study/demo/", {"participant": "a"})
+    assert b"This study is closed" in reply.content
+    assert Participant.objects.count() == 0
+
+
+def test_home_sends_a_new_participant_to_consent_then_instructions(client, study):
+    participant = enter(client, participant="p1")
+    assert client.get(url(participant, "home")).url == url(participant, "consent")
+    assert client.get(url(participant, "trials")).url == url(participant, "consent")
+    reply = client.post(url(participant, "consent"), {"consent": "yes"})
+    assert reply.url == url(participant, "instructions")
+    assert client.get(url(participant, "home")).url == url(participant, "trials")
+
+
+def test_declining_consent_records_no_consent(client, study):
+    participant = enter(client, participant="p1")
+    reply = client.post(url(participant, "consent"), {"consent": "no"})
+    assert b"chose not to take part" in reply.content
+    participant.refresh_from_db()
+    assert participant.consented_at is None
+
+
+def test_instructions_show_the_three_questions_and_the_example(client, study):
+    participant = consented(client)
+    page = client.get(url(participant, "instructions")).content.decode()
+    assert "Can you identify multiple examples of an everyday object, place or animal?" in page
+    assert "Indicate what percentage of people you think would also answer &#x27;Yes&#x27;" in page
+    assert "Please write which everyday object, place or animal you were referring to" in page
+    assert 'value="digits"' in page  # the practice panel's intended label as the example answer
+    assert "2 practice trials" in page
+
+
+def test_trial_page_lists_every_trial_in_the_stored_order(client, study):
+    participant = consented(client)
+    page = client.get(url(participant, "trials"))
+    assert page["Cache-Control"].startswith("max-age=0")
+    html = page.content.decode()
+    embedded = html.split('<script id="study-state" type="application/json">')[1]
+    state = json.loads(embedded.split("</script>")[0])
+    assert [t["panelId"] for t in state["trials"]] == participant.trial_order
+    assert [t["practice"] for t in state["trials"]] == [True, True, False, False]
+    assert all(t["display"].startswith("/media/") for t in state["trials"])
+
+
+def test_answers_are_stored_and_the_last_one_completes(client, study):
+    participant = consented(client)
+    for index in range(len(participant.trial_order)):
+        reply = post_answer(client, participant, **answer_no(participant, index))
+        assert reply.status_code == 200, reply.content
+    assert reply.json()["completed"] is True
+    assert Response.objects.filter(participant=participant).count() == 4
+    page = client.get(url(participant, "complete"))
+    assert participant.experiment.completion_code.encode() in page.content
+
+
+def test_a_yes_answer_stores_the_bin_and_two_labels(client, study):
+    participant = consented(client)
+    answer = answer_no(participant, 0) | {"q1": "yes", "q2": 4, "q3": "fish; boat "}
+    assert post_answer(client, participant, **answer).status_code == 200
+    stored = Response.objects.get(participant=participant)
+    assert (stored.q1_yes, stored.q2_bin, stored.q3_first, stored.q3_second) == (
+        True,
+        4,
+        "fish",
+        "boat",
+    )
+
+
+def test_sending_the_same_answer_twice_stores_it_once(client, study):
+    participant = consented(client)
+    for _ in range(3):
+        assert post_answer(client, participant, **answer_no(participant, 0)).status_code == 200
+    assert Response.objects.filter(participant=participant).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"q1": None}, "Q1 is required"),
+        ({"q1": "yes", "q2": None, "q3": "fish"}, "Q2 is required"),
+        ({"q1": "yes", "q2": 5, "q3": "fish"}, "Q2 must be one of the bins"),
+        ({"q1": "no", "q2": 2}, "After 'no'"),
+        ({"q1": "no", "q3": "fish"}, "After 'no'"),
+        ({"q1": "yes", "q2": 1, "q3": ""}, "Q3 is required"),
+        ({"q1": "yes", "q2": 1, "q3": "a, b, c"}, "at most two"),
+        ({"q1": "yes", "q2": 1, "q3": "x" * 150}, "at most 100 characters"),
+        ({"panel_id": 10**12}, "is not shown at trial"),
+        ({"trial_index": 99}, "There is no trial 99"),
+        ({"response_ms": -1}, "response_ms"),
+    ],
+)
+def test_invalid_answers_get_a_400_with_a_message_and_change_nothing(
+    client, study, change, message
+):
+    participant = consented(client)
+    reply = post_answer(client, participant, **(answer_no(participant, 0) | change))
+    assert reply.status_code == 400
+    assert message in reply.json()["error"]
+    assert Response.objects.count() == 0
+
+
+def test_malformed_bodies_get_a_400_json_message(client, study):
+    participant = consented(client)
+    for body in [b"", b"not json", b"[1, 2]", b"{", b"[" * 5000, b"\xff\xfe"]:
+        reply = client.post(url(participant, "answer"), body, content_type="application/json")
+        assert reply.status_code == 400
+        assert reply.json()["error"]
+
+
+def test_a_panel_of_another_participants_list_is_refused(client, study):
+    mine = consented(client, participant="me")
+    other = consented(Client(), participant="other")
+    foreign = next(p for p in other.trial_order if p not in mine.trial_order)
+    answer = answer_no(mine, 2) | {"panel_id": foreign}
+    assert post_answer(client, mine, **answer).status_code == 400
+    assert Response.objects.count() == 0
+
+
+def test_forged_or_other_experiment_tokens_are_404(client, study, tmp_path):
+    participant = consented(client)
+    (tmp_path / "other").mkdir()
+    study_make(tmp_path / "other", slug="other")
+    forged = {"slug": "demo", "token": "A" * 43}
+    assert client.get(reverse("experiment:trials", kwargs=forged)).status_code == 404
+    cross = {"slug": "other", "token": participant.token}
+    assert client.get(reverse("experiment:trials", kwargs=cross)).status_code == 404
+    reply = client.post(
+        reverse("experiment:answer", kwargs=cross),
+        json.dumps(answer_no(participant, 0)),
+        content_type="application/json",
+    )
+    assert reply.status_code == 404
+    assert Response.objects.count() == 0
+
+
+def test_answers_without_the_csrf_token_are_refused(study):
+    browser = Client(enforce_csrf_checks=True)
+    participant = enter(browser, participant="p1")
+    participant.consented_at = participant.started_at
+    participant.save()
+    reply = post_answer(browser, participant, **answer_no(participant, 0))
+    assert reply.status_code == 403
+    assert Response.objects.count() == 0
+
+
+def test_csrf_token_from_the_trial_page_lets_answers_through(study):
+    browser = Client(enforce_csrf_checks=True)
+    participant = enter(browser, participant="p1")
+    consent_page = browser.get(url(participant, "consent"))
+    token = consent_page.context["csrf_token"]
+    browser.post(url(participant, "consent"), {"consent": "yes", "csrfmiddlewaretoken": token})
+    browser.get(url(participant, "trials"))
+    reply = browser.post(
+        url(participant, "answer"),
+        json.dumps(answer_no(participant, 0)),
+        content_type="application/json",
+        headers={"X-CSRFToken": browser.cookies["csrftoken"].value},
+    )
+    assert reply.status_code == 200
+
+
+def test_completion_page_redirects_to_the_completion_url(client, tmp_path, db):
+    study_make(tmp_path, completion_url="https://app.prolific.com/submissions/complete?cc=AB12")
+    participant = consented(client)
+    for index in range(len(participant.trial_order)):
+        post_answer(client, participant, **answer_no(participant, index))
+    page = client.get(url(participant, "complete")).content.decode()
+    assert 'http-equiv="refresh"' in page
+    assert "https://app.prolific.com/submissions/complete?cc=AB12" in page
+
+
+def test_completion_page_before_the_end_goes_back_to_the_trials(client, study):
+    participant = consented(client)
+    reply = client.get(url(participant, "complete"))
+    assert reply.url == url(participant, "home")
+
+
+def test_completed_participant_cannot_answer_again(client, study):
+    participant = consented(client)
+    for index in range(len(participant.trial_order)):
+        post_answer(client, participant, **answer_no(participant, index))
+    assert client.get(url(participant, "trials")).url == url(participant, "complete")
+    changed = answer_no(participant, 0) | {"q1": "yes", "q2": 1, "q3": "cat"}
+    post_answer(client, participant, **changed)
+    assert not Response.objects.get(participant=participant, trial_index=0).q1_yes
+
+
+def test_consent_page_shows_the_experiments_text_in_paragraphs(client, tmp_path, db):
+    study_make(tmp_path, consent_text="First line\nwraps here.\n\nSecond <b>paragraph</b>.")
+    participant = enter(client, participant="p1")
+    page = client.get(url(participant, "consent")).content.decode()
+    assert "<p>First line wraps here.</p>" in page
+    assert "<p>Second &lt;b&gt;paragraph&lt;/b&gt;.</p>" in page
+
+
+def test_coming_back_with_the_same_link_resumes_on_the_trial_page(client, study):
+    participant = consented(client, participant="back")
+    post_answer(client, participant, **answer_no(participant, 0))
+    again = Client()
+    home = again.get("/study/demo/", {"participant": "back"}).url
+    assert again.get(home).url == url(participant, "trials")
+    page = again.get(url(participant, "trials")).content.decode()
+    assert page.count('"answered": true') == 1
+
+
+def test_a_started_participant_can_finish_after_the_study_closes(client, study):
+    participant = consented(client, participant="late")
+    Experiment.objects.filter(id=study.experiment.id).update(is_open=False)
+    assert enter(Client(), participant="late").id == participant.id
+    assert post_answer(client, participant, **answer_no(participant, 0)).status_code == 200
+
+
+def test_study_without_lists_says_it_is_not_ready(client, db):
+    Experiment.objects.create(slug="early", title="Not built yet")
+    reply = client.get("/study/early/", {"participant": "a"})
+    assert b"This study is not ready yet" in reply.content
+    assert Participant.objects.count() == 0
+
+
+def test_answer_endpoint_accepts_only_post(client, study):
+    participant = consented(client)
+    assert client.get(url(participant, "answer")).status_code == 405
