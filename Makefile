@@ -24,11 +24,28 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-demo: install demo-data serve
+demo: install wordnet demo-data serve
+
+# The demo network is tiny: one thread is fastest (two oversubscribe the cores).
+AM_DEMO := --network demo --iterations 100 --batch 250 --cpu-threads 1 --experiment $(DEMO)
+DEMO_DIR := var/demo
 
 demo-data:
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_experiment --experiment $(DEMO)
+	$(PY) manage.py train_demo
+	$(PY) manage.py generate_panels $(AM_DEMO) --layer fc8 --units 0-9
+	$(PY) manage.py generate_panels $(AM_DEMO) --layer fc6 --units 7,23,42,64,90,111
+	$(PY) manage.py generate_panels $(AM_DEMO) --layer conv5 --units 3,11,19,27
+	# Now that the AM panels are registered, this builds the counterbalanced lists.
+	$(PY) manage.py demo_experiment --experiment $(DEMO)
+	$(PY) manage.py record_activations --network demo --dataset demo --out $(DEMO_DIR)/acts.h5
+	$(PY) manage.py compute_selectivity --network demo --activations $(DEMO_DIR)/acts.h5 \
+		--csv $(DEMO_DIR)/selectivity.csv
+	$(PY) manage.py simulate_responses --experiment $(DEMO) --delete
+	$(PY) manage.py simulate_responses --experiment $(DEMO) --participants 24 --seed 0
+	$(PY) manage.py analyze_ratings --experiment $(DEMO) --participants synthetic \
+		--out $(DEMO_DIR)/report
 
 serve:
 	@echo "Participant URL: http://$(HOST):$(PORT)/study/$(DEMO)/?participant=demo-$$RANDOM"
@@ -54,7 +71,10 @@ NLTK_DATA ?= var/nltk_data
 wordnet: $(NLTK_DATA)/corpora/wordnet/lexnames
 
 $(NLTK_DATA)/corpora/wordnet/lexnames: analysis/data/wordnet_lexnames.txt
-	@test -f $(WORDNET_SRC)/data.noun || { echo "No WordNet in $(WORDNET_SRC): apt-get install wordnet-base wordnet-sense-index"; exit 1; }
+	@test -f $(WORDNET_SRC)/index.sense || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -q && apt-get install -y -q wordnet-base wordnet-sense-index; }
+	@test -f $(WORDNET_SRC)/index.sense || \
+		{ echo "No WordNet in $(WORDNET_SRC): apt-get install wordnet-base wordnet-sense-index"; exit 1; }
 	mkdir -p $(@D)
 	cp -L $(WORDNET_SRC)/*.* $(@D)/
 	cp analysis/data/wordnet_lexnames.txt $@

@@ -22,6 +22,7 @@ from analysis.ratings.quality import QualitySettings
 from analysis.ratings.report import RatingsReport, ratings_report_compute
 from analysis.ratings.table1 import Table1Settings
 from experiment.models import Experiment, Panel, Participant, Response
+from generator.am.networks import get_network
 
 SCORE_FIELDS = [
     f.name for f in SelectivityScore._meta.concrete_fields if f.name not in {"id", "computed_at"}
@@ -53,10 +54,20 @@ class RatingsInputError(ValueError):
 
 
 @cache
-def labels_class_index() -> dict[int, tuple[str, str]]:
-    """ImageNet class index -> (WordNet id, class name)."""
-    raw = json.loads(CLASS_INDEX.read_text())
-    return {int(k): (wnid, name.replace("_", " ")) for k, (wnid, name) in raw.items()}
+def labels_class_index(network: str = "") -> dict[int, tuple[str, str]]:
+    """Output class index -> (agreement key, class name) of a network.
+
+    The key is the class's WordNet id where the network has one (ImageNet classifiers), else the
+    class name itself, judged like a participant's label (the demo's digits, Places-365). A
+    network the generator does not know (or none) is read as an ImageNet classifier.
+    """
+    try:
+        spec = get_network(network)
+    except ValueError:
+        raw = json.loads(CLASS_INDEX.read_text())
+        return {int(k): (wnid, name.replace("_", " ")) for k, (wnid, name) in raw.items()}
+    pairs = zip(spec.class_ids, spec.class_names, strict=True)
+    return {index: (wnid or name, name) for index, (wnid, name) in enumerate(pairs)}
 
 
 def labels_cache_path() -> Path:
@@ -140,11 +151,11 @@ def ratings_responses_frame(*, experiment: Experiment, participants: str = "real
     return frame
 
 
-def _wnid(index) -> str:
-    """WordNet id of an ImageNet class index, '' when unknown."""
+def _class_key(network: str, index) -> str:
+    """Agreement key (WordNet id, else class name) of a network's class index, '' when unknown."""
     if index is None or pd.isna(index):
         return ""
-    return labels_class_index().get(int(index), ("", ""))[0]
+    return labels_class_index(network).get(int(index), ("", ""))[0]
 
 
 def ratings_units_frame(*, experiment: Experiment) -> pd.DataFrame:
@@ -159,8 +170,10 @@ def ratings_units_frame(*, experiment: Experiment) -> pd.DataFrame:
     )
     units = keys.merge(scores, on=["network", "layer", "unit"], how="left") if len(scores) else keys
     for column in ("most_active_class", "ccmas_class"):
+        indices = units.get(column, pd.Series([None] * len(units)))
         units[column.replace("_class", "_wnid")] = [
-            _wnid(v) for v in units.get(column, pd.Series([None] * len(units)))
+            _class_key(network, index)
+            for network, index in zip(units.network, indices, strict=True)
         ]
     return units.set_axis(unit_keys(units).to_numpy())
 

@@ -169,14 +169,14 @@ def _simulation_lists(experiment: Experiment, count: int) -> list[TrialList]:
 
 def _simulation_own_labels(experiment: Experiment, rng) -> dict[int, str]:
     """Each main panel's 'true' label: its unit's most-active class name, else a random class."""
-    classes = labels_class_index()
     scores = {
         (s.network, s.layer, s.unit): s.most_active_class
         for s in SelectivityScore.objects.filter(most_active_class__isnull=False)
     }
-    names = [name for _, name in classes.values()]
     own = {}
     for panel in Panel.objects.filter(experiment=experiment, is_practice=False):
+        classes = labels_class_index(panel.network)
+        names = [name for _, name in classes.values()]
         index = scores.get((panel.network, panel.layer, panel.unit))
         own[panel.pk] = classes[index][1] if index in classes else names[rng.integers(len(names))]
     return own

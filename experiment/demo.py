@@ -5,6 +5,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -45,10 +46,11 @@ class DemoSetup:
 
 
 def demo_experiment_setup(*, slug: str) -> DemoSetup:
-    """Create or refresh the demo experiment; safe to run again (the admin password is reset).
+    """Create or refresh the demo experiment; safe to run again.
 
-    Makes the experiment, a superuser with a new random password, the six practice panels
-    tiled from handwritten digits, and lists when main panels exist but no lists do.
+    Makes the experiment, a superuser with the demo's password (random, kept in VAR_DIR), the
+    six practice panels tiled from handwritten digits, and lists when main panels exist but no
+    lists do.
     """
     with transaction.atomic():
         experiment, created = Experiment.objects.get_or_create(
@@ -65,9 +67,21 @@ def demo_experiment_setup(*, slug: str) -> DemoSetup:
     return setup
 
 
-def demo_admin_reset() -> str:
-    """Create the demo superuser or reset its password; return the new password."""
+def demo_admin_password() -> str:
+    """The demo admin's password: made once, kept in VAR_DIR so every run prints the same one."""
+    path = Path(settings.VAR_DIR) / "demo-admin-password"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(12)
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    return password
+
+
+def demo_admin_reset() -> str:
+    """Create the demo superuser or set its password to the demo's; return the password."""
+    password = demo_admin_password()
     user, _ = get_user_model().objects.get_or_create(username=DEMO_ADMIN_USERNAME)
     user.is_staff = user.is_superuser = user.is_active = True
     user.set_password(password)

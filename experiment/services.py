@@ -179,13 +179,18 @@ def participant_create(*, experiment: Experiment, external_id: str, **fields) ->
 
 
 def list_fills(*, experiment: Experiment) -> dict[int, int]:
-    """Places taken per list id: completed participants and those active within the hold time."""
+    """Places taken per list id: completed participants and those active within the hold time.
+
+    Synthetic participants (simulate_responses) never take a real participant's place.
+    """
     cutoff = timezone.now() - timedelta(minutes=experiment.hold_minutes)
     taking = Q(status=Participant.Status.COMPLETED) | Q(
         status=Participant.Status.IN_PROGRESS, last_seen_at__gte=cutoff
     )
     rows = (
-        Participant.objects.filter(experiment=experiment, trial_list__isnull=False)
+        Participant.objects.filter(
+            experiment=experiment, trial_list__isnull=False, is_synthetic=False
+        )
         .filter(taking)
         .values("trial_list")
         .annotate(taken=Count("id"))

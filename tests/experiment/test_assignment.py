@@ -144,3 +144,20 @@ def test_a_returning_participant_counts_as_seen_again(ready_experiment):
     participant_enter(experiment=ready_experiment, external_id="p")
     first.refresh_from_db()
     assert first.last_seen_at > long_ago
+
+
+def test_synthetic_participants_take_no_real_participants_place(ready_experiment):
+    ready_experiment.participants_per_list = 1
+    ready_experiment.save()
+    for trial_list in TrialList.objects.filter(experiment=ready_experiment):
+        Participant.objects.create(
+            experiment=ready_experiment,
+            external_id=f"synthetic-{trial_list.number}",
+            trial_list=trial_list,
+            status=Participant.Status.COMPLETED,
+            is_synthetic=True,
+        )
+    participant_enter(experiment=ready_experiment, external_id="real-1")
+    participant_enter(experiment=ready_experiment, external_id="real-2")
+    with pytest.raises(StudyUnavailable):
+        participant_enter(experiment=ready_experiment, external_id="real-3")

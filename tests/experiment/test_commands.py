@@ -56,7 +56,8 @@ def test_export_to_a_missing_folder_is_refused(participant, tmp_path):
         call_command("export_responses", experiment="study", out=str(tmp_path / "x" / "r.csv"))
 
 
-def test_demo_experiment_runs_twice_and_prints_working_credentials(db, capsys, tmp_path):
+def test_demo_experiment_runs_twice_and_prints_working_credentials(db, capsys, tmp_path, settings):
+    settings.VAR_DIR = tmp_path
     call_command("demo_experiment", experiment="demo")
     first = capsys.readouterr().out
     assert "Created experiment demo." in first
@@ -66,6 +67,7 @@ def test_demo_experiment_runs_twice_and_prints_working_credentials(db, capsys, t
     assert "Found experiment demo." in second
     assert "Practice panels imported: 0" in second
     password = second.split("password ")[1].strip().strip("'")
+    assert password == first.split("password ")[1].strip().strip("'")  # the same on every run
     assert authenticate(username="admin", password=password).is_superuser
     experiment = Experiment.objects.get(slug="demo")
     assert "voluntary" in experiment.consent_text

@@ -8,7 +8,7 @@ from experiment.demo import demo_experiment_setup
 class Command(BaseCommand):
     help = (
         "Create (or refresh) the demo experiment, its six practice panels of handwritten digits "
-        "and an admin user whose new password is printed; builds lists if main panels exist."
+        "and an admin user (its password is printed); builds lists if main panels exist."
     )
 
     def add_arguments(self, parser):
