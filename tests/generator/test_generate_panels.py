@@ -144,3 +144,12 @@ def test_missing_weights_name_the_file_and_how_to_get_it(tmp_path, monkeypatch):
 def test_train_demo_skips_existing_files_unless_forced(models, capsys):
     call_command("train_demo", "--models", str(models))
     assert "already in" in capsys.readouterr().out
+
+
+def test_the_gpu_speed_options_change_how_not_what_is_made(tmp_path, models):
+    """--channels-last is an execution option: accepted, and not part of the saved settings."""
+    import json
+
+    out = generate(tmp_path, "--channels-last", units="0")
+    assert (out / "unit_00000" / "panel.png").exists()
+    assert "channels_last" not in json.loads((out / "unit_00000" / "settings.json").read_text())

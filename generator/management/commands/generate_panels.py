@@ -36,6 +36,12 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=64, help="chains run together")
         parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if any)")
         parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
+        parser.add_argument(
+            "--channels-last", action="store_true", help="channels_last memory layout (GPU)"
+        )
+        parser.add_argument(
+            "--compile", action="store_true", help="torch.compile the generator (GPU; ~1 min once)"
+        )
         parser.add_argument("--seed", type=int, default=0, help="base seed of the images")
         parser.add_argument("--method", default="ppgn", help="ppgn (generator prior) or pixel")
         parser.add_argument("--cpu-threads", type=int, default=0, help="0: torch's default")
@@ -94,6 +100,8 @@ class Command(BaseCommand):
             "precision": "bf16" if options["bf16"] else "fp32",
             "method": options["method"],
             "cpu_threads": options["cpu_threads"],
+            "channels_last": options["channels_last"],
+            "compile": options["compile"],
         }
 
     def _device(self, requested: str | None) -> str:
