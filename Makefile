@@ -26,7 +26,8 @@ install-test: $(VENV)/.installed-test
 
 demo: install wordnet demo-data serve
 
-# The demo network is tiny: one thread is fastest (two oversubscribe the cores).
+# The demo network is tiny: one thread is fastest (two oversubscribe the cores). The hidden
+# units are ones the digits activate (the demo training is seeded), so they have selectivity.
 AM_DEMO := --network demo --iterations 100 --batch 250 --cpu-threads 1 --experiment $(DEMO)
 DEMO_DIR := var/demo
 
@@ -35,8 +36,8 @@ demo-data:
 	$(PY) manage.py demo_experiment --experiment $(DEMO)
 	$(PY) manage.py train_demo
 	$(PY) manage.py generate_panels $(AM_DEMO) --layer fc8 --units 0-9
-	$(PY) manage.py generate_panels $(AM_DEMO) --layer fc6 --units 7,23,42,64,90,111
-	$(PY) manage.py generate_panels $(AM_DEMO) --layer conv5 --units 3,11,19,27
+	$(PY) manage.py generate_panels $(AM_DEMO) --layer fc6 --units 4,11,23,38,60,82
+	$(PY) manage.py generate_panels $(AM_DEMO) --layer conv5 --units 11,19,21,25
 	# Now that the AM panels are registered, this builds the counterbalanced lists.
 	$(PY) manage.py demo_experiment --experiment $(DEMO)
 	$(PY) manage.py record_activations --network demo --dataset demo --out $(DEMO_DIR)/acts.h5
@@ -48,7 +49,7 @@ demo-data:
 		--out $(DEMO_DIR)/report
 
 serve:
-	@echo "Participant URL: http://$(HOST):$(PORT)/study/$(DEMO)/?participant=demo-$$RANDOM"
+	@echo "Participant URL: http://$(HOST):$(PORT)/study/$(DEMO)/?participant=demo-$$(date +%s)"
 	@echo "Admin URL:       http://$(HOST):$(PORT)/admin/"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

@@ -66,16 +66,20 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
     if main.empty:
         return ["No main-trial responses: Table 1, correlations and calibration are empty."]
     rated = units.loc[units.index.isin(main["unit"])]
-    no_scores = rated["most_active_wnid"].fillna("").eq("") & rated["ccmas_wnid"].fillna("").eq("")
-    if no_scores.any():
-        examples = ", ".join(
-            f"{r.network} {r.layer}.{r.unit}" for r in rated[no_scores].head(5).itertuples()
-        )
-        notes.append(
-            f"{int(no_scores.sum())} rated units have no selectivity scores (e.g. {examples}): "
-            "(d), (e) and the correlations leave them out; run compute_selectivity or "
-            "import_selectivity for them."
-        )
+    no_class = rated["most_active_wnid"].fillna("").eq("") & rated["ccmas_wnid"].fillna("").eq("")
+    dead = rated.get("is_dead", pd.Series(False, index=rated.index)).fillna(False).astype(bool)
+    for mask, what, advice in (
+        (no_class & dead, "are dead on the recorded images (every activation equal)",
+         "they have no class to compare with: (d), (e) and the correlations leave them out."),
+        (no_class & ~dead, "have no selectivity scores",
+         "(d), (e) and the correlations leave them out; run compute_selectivity or "
+         "import_selectivity for them."),
+    ):  # fmt: skip
+        if mask.any():
+            examples = ", ".join(
+                f"{r.network} {r.layer}.{r.unit}" for r in rated[mask].head(5).itertuples()
+            )
+            notes.append(f"{int(mask.sum())} rated units {what} (e.g. {examples}): {advice}")
     return notes
 
 

@@ -120,6 +120,16 @@ def test_missing_selectivity_scores_are_named_in_the_notes(matcher):  # noqa: F8
     )
 
 
+def test_dead_units_are_named_as_dead_not_as_missing_scores(matcher):  # noqa: F811
+    responses, units, judge = hand_case(matcher)
+    units["is_dead"] = False
+    units.loc["u2", ["most_active_wnid", "ccmas_wnid"]] = ""
+    units.loc["u2", "is_dead"] = True
+    report = ratings_report_compute(responses, units, judge)
+    assert any("1 rated units are dead" in n and "net L.2" in n for n in report.notes)
+    assert not any("no selectivity scores" in n for n in report.notes)
+
+
 def test_the_correlation_matrix_has_a_row_per_layer_and_a_column_per_measure():
     units = pd.DataFrame(
         {
