@@ -24,14 +24,14 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-demo: install wordnet demo-data serve
+demo: install demo-data serve
 
 # The demo network is tiny: one thread is fastest (two oversubscribe the cores). The hidden
 # units are ones the digits activate (the demo training is seeded), so they have selectivity.
 AM_DEMO := --network demo --iterations 100 --batch 250 --cpu-threads 1 --experiment $(DEMO)
 DEMO_DIR := var/demo
 
-demo-data:
+demo-data: wordnet
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_experiment --experiment $(DEMO)
 	$(PY) manage.py train_demo
