@@ -118,6 +118,8 @@ def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkey
         (["--method", "dream"], "method must be one of ppgn, pixel, not 'dream'"),
         (["--reference", "/no/such/folder"], "reference folder /no/such/folder does not exist"),
         (["--experiment", "nope"], "No experiment with slug 'nope'.*create it first"),
+        (["--spatial", "corner"], "spatial must be one of centre, max, not 'corner'"),
+        (["--reset-every", "-1"], "reset_every must be 0 or more, not -1"),
     ],
 )
 def test_bad_arguments_stop_with_a_clear_message(tmp_path, arguments, message):
@@ -153,3 +155,14 @@ def test_the_gpu_speed_options_change_how_not_what_is_made(tmp_path, models):
     out = generate(tmp_path, "--channels-last", units="0")
     assert (out / "unit_00000" / "panel.png").exists()
     assert "channels_last" not in json.loads((out / "unit_00000" / "settings.json").read_text())
+
+
+def test_sampler_options_are_saved_with_the_panel(tmp_path, models):
+    """Spatial max, post-ReLU targets, resets and the threshold are part of the settings."""
+    import json
+
+    options = ["--spatial", "max", "--post-relu", "--reset-every", "5", "--threshold", "0.5"]
+    out = generate(tmp_path, *options, units="3", layer="conv5")
+    saved = json.loads((out / "unit_00003" / "settings.json").read_text())
+    assert (saved["spatial"], saved["pre_relu"]) == ("max", False)
+    assert (saved["reset_every"], saved["threshold"]) == (5, 0.5)

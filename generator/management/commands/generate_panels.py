@@ -2,7 +2,8 @@
 
     python manage.py generate_panels --network alexnet --layer fc6 --units 0-4095 \
         [--images 100] [--grid 10x10] [--iterations 200] [--batch B] [--device cuda|cpu] \
-        [--experiment SLUG]
+        [--bf16 --channels-last --compile] [--spatial centre|max] [--post-relu] \
+        [--reset-every N] [--threshold P] [--experiment SLUG]
 
 Resumes (finished units are skipped). Under `torchrun --nproc-per-node N manage.py
 generate_panels ...` each rank takes every N-th unit and its own GPU (LOCAL_RANK); rank 0
@@ -43,6 +44,16 @@ class Command(BaseCommand):
             "--compile", action="store_true", help="torch.compile the generator (GPU; ~1 min once)"
         )
         parser.add_argument("--seed", type=int, default=0, help="base seed of the images")
+        parser.add_argument(
+            "--spatial", default="centre", help="conv unit: centre of the map (ppgn) or max"
+        )
+        parser.add_argument(
+            "--post-relu", action="store_true", help="target the value after ReLU (default: pre)"
+        )
+        parser.add_argument("--reset-every", type=int, default=0, help="re-draw h every N steps")
+        parser.add_argument(
+            "--threshold", type=float, default=-1.0, help="keep the last code with p above this"
+        )
         parser.add_argument("--method", default="ppgn", help="ppgn (generator prior) or pixel")
         parser.add_argument("--cpu-threads", type=int, default=0, help="0: torch's default")
         parser.add_argument("--weights", type=Path, help="target network weights file")
@@ -94,6 +105,10 @@ class Command(BaseCommand):
             "generator_weights": _text(options["generator_weights"]),
             "images_per_unit": options["images"],
             "base_seed": options["seed"],
+            "spatial": options["spatial"],
+            "pre_relu": not options["post_relu"],
+            "reset_every": options["reset_every"],
+            "threshold": options["threshold"],
             "iterations": options["iterations"],
             "batch_size": options["batch"],
             "device": self._device(options["device"]),
