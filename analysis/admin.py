@@ -134,7 +134,8 @@ def _report_context(report, query: str) -> dict:
     decisions = report.decisions
     if len(decisions) and query:
         decisions = decisions[
-            decisions.label_a.str.contains(query) | decisions.label_b.str.contains(query)
+            decisions.label_a.str.contains(query, regex=False)
+            | decisions.label_b.str.contains(query, regex=False)
         ]
     if len(decisions):
         decisions = decisions.sort_values("override", key=lambda s: s.isna(), kind="stable")

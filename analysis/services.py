@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from analysis.labels import WNID_PATTERN, pair_key, split_labels
@@ -246,7 +247,8 @@ def simulation_responses_create(
 
 def _simulation_store(experiment, lists, practice, own, interpretability, settings, rng):
     """Create the participants and bulk-create their responses."""
-    start = experiment.participants.filter(is_synthetic=True).count()
+    # Ids continue after the highest used, so deleted participants never cause a clash.
+    start = experiment.participants.filter(is_synthetic=True).aggregate(n=Max("id"))["n"] or 0
     now, created, responses = timezone.now(), [], []
     for number, trial_list in enumerate(lists, start=start):
         main = [item.panel for item in trial_list.items.select_related("panel")]

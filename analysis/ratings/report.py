@@ -80,6 +80,12 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
                 f"{r.network} {r.layer}.{r.unit}" for r in rated[mask].head(5).itertuples()
             )
             notes.append(f"{int(mask.sum())} rated units {what} (e.g. {examples}): {advice}")
+    compat = set(rated.get("compat", pd.Series(dtype=str)).dropna()) - {""}
+    if compat:
+        notes.append(
+            f"Some selectivity scores follow the {', '.join(sorted(compat))} conventions, not the "
+            "correct definitions (docs/measures.md); recompute without --compat to compare."
+        )
     return notes
 
 

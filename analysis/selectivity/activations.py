@@ -46,6 +46,7 @@ class RecordingHeader:
     num_classes: int
     class_names: tuple[str, ...]
     source: str
+    pre_relu: bool = False
 
 
 class ActivationFile:
@@ -60,8 +61,23 @@ class ActivationFile:
                 f"{self.path} is HDF5 but not an activation file: it needs /labels and /layers "
                 "(see the schema in docs/measures.md)."
             )
-        self.labels = self._file["labels"][()].astype(np.int64)  # (N,)
+        self.labels = self._read_labels()  # (N,)
         self.num_classes = int(self._file.attrs.get("num_classes", self.labels.max() + 1))
+
+    def _read_labels(self) -> np.ndarray:
+        """/labels as int64, refusing what would be silently misread."""
+        labels = self._file["labels"]
+        problem = None
+        if not isinstance(labels, h5py.Dataset) or labels.ndim != 1:
+            problem = "must be a one-dimensional dataset of class indices"
+        elif labels.dtype.kind not in "iu":
+            problem = f"must hold integers, not {labels.dtype}"
+        elif labels.shape[0] == 0:
+            problem = "is empty: there are no images"
+        if problem:
+            self.close()
+            raise ActivationFileError(f"/labels of {self.path} {problem}.")
+        return labels[()].astype(np.int64)
 
     def __enter__(self) -> "ActivationFile":
         return self
@@ -124,6 +140,10 @@ class ActivationFile:
                 f"Layer {layer!r} is not in {self.path}; layers there: {known}."
             )
         dataset = self._file["layers"][layer]
+        if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "iuf":
+            raise ActivationFileError(
+                f"Layer {layer!r} of {self.path} must be a numeric (images, units) dataset."
+            )
         if dataset.ndim != 2 or dataset.shape[0] != self.labels.shape[0]:
             raise ActivationFileError(
                 f"Layer {layer!r} of {self.path} has shape {dataset.shape} but there are "
@@ -208,6 +228,7 @@ def _create(path: Path, header: RecordingHeader) -> h5py.File:
     attrs = handle.attrs
     attrs.update(schema=SCHEMA, schema_version=SCHEMA_VERSION, network=header.network)
     attrs.update(reduction=header.reduction, num_classes=header.num_classes)
+    attrs.update(pre_relu=header.pre_relu)
     attrs.update(class_names=json.dumps(list(header.class_names)), source=header.source)
     attrs.update(images_seen=0, rows=0, complete=False)
     handle.create_dataset("labels", (0,), "int32", maxshape=(None,), chunks=(CHUNK_ROWS,))
@@ -231,12 +252,14 @@ def _check_resumable(handle: h5py.File, header: RecordingHeader, path: Path) -> 
         "reduction": str(handle.attrs.get("reduction")),
         "source": str(handle.attrs.get("source")),
         "layers": sorted(handle["layers"]) if "layers" in handle else None,
+        "pre_relu": bool(handle.attrs.get("pre_relu", False)),
     }
     wanted = {
         "network": header.network,
         "reduction": header.reduction,
         "source": header.source,
         "layers": sorted(header.layers),
+        "pre_relu": header.pre_relu,
     }
     for key, value in wanted.items():
         if found[key] != value:

@@ -138,6 +138,7 @@ def record(
         num_classes=spec.num_classes,
         class_names=tuple(spec.class_names),
         source=source.name,
+        pre_relu=recorder.pre_relu,
     )
     writer = ActivationWriter(out, header)
     total, start = len(source.image_ids), writer.images_seen

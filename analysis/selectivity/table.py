@@ -10,6 +10,7 @@ from analysis.selectivity.measures import UnitScores
 KEY_COLUMNS = ["network", "layer", "unit"]
 COLUMNS = [*KEY_COLUMNS, *(n for n in UnitScores.field_names() if n != "unit"), "compat"]
 REQUIRED = {*KEY_COLUMNS, "n_images"}
+NOT_EMPTY = {"precision_k"}  # may be left out (default 60), but a present cell needs a value
 BOOLEANS = {"is_dead", "is_localist"}
 INTEGERS = {
     "unit",
@@ -106,7 +107,7 @@ def parse_value(column: str, text: str):
             raise ValueError("must not be empty")
         return text
     if not text:
-        if column in REQUIRED:
+        if column in REQUIRED or column in NOT_EMPTY:
             raise ValueError("must not be empty")
         return False if column in BOOLEANS else None
     if column in BOOLEANS:

@@ -59,6 +59,13 @@ class AMConfig:
         for name in ("images_per_unit", "iterations", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        # chain_seed packs (base seed, unit, image) into 64 bits: 23 + 20 + 20.
+        if not 0 <= self.base_seed < 2**23:
+            raise ValueError(f"base_seed must be in 0..{2**23 - 1}, not {self.base_seed}")
+        if self.images_per_unit > 2**20:
+            raise ValueError(f"images_per_unit must be at most {2**20}, not {self.images_per_unit}")
+        if self.method == "pixel" and self.precision != "fp32":
+            raise ValueError("the pixel method runs in fp32 only; leave out --bf16")
         if self.cpu_threads < 0:
             raise ValueError(f"cpu_threads must be 0 or more, not {self.cpu_threads}")
         if self.reset_every < 0:

@@ -204,14 +204,15 @@ def unwrap_state_dict(state) -> dict[str, Tensor]:
     """The plain state dict inside common checkpoint layouts.
 
     Accepts a bare state dict, ``{"state_dict": ...}`` or ``{"model": ...}`` (Places-365 and
-    training checkpoints), and strips the ``module.`` prefix DataParallel adds.
+    training checkpoints), and strips the ``module.`` DataParallel adds (wherever it stands).
     """
     if not isinstance(state, dict):
         raise ValueError(f"Expected a state dict, found {type(state).__name__}")
     for key in ("state_dict", "model"):
         if isinstance(state.get(key), dict):
             state = state[key]
-    return {re.sub(r"^module\.", "", k): v for k, v in state.items()}
+    # CSAILVision wrapped only `features` in DataParallel: `features.module.0.weight`.
+    return {re.sub(r"(^|\.)module\.", r"\1", k): v for k, v in state.items()}
 
 
 def _load_state(model: nn.Module, state: dict, path: Path, spec: NetworkSpec) -> None:
@@ -247,6 +248,9 @@ def state_dict_mismatch(expected: dict[str, Tensor], found: dict[str, Tensor]) -
 _UNIT_ITEM = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
+MAX_UNITS = 2**20  # more than any layer has; chain seeds leave room for this many
+
+
 def parse_units(text: str) -> list[int]:
     """Units from "0-4095" or "1,5,9-12" (inclusive ranges), in the order given, no repeats."""
     units: list[int] = []
@@ -257,6 +261,8 @@ def parse_units(text: str) -> list[int]:
         first, last = int(match[1]), int(match[2] if match[2] is not None else match[1])
         if last < first:
             raise ValueError(f"Bad unit range {item.strip()!r}: the end is below the start")
+        if last >= MAX_UNITS:  # checked before expanding: "0-9999999999" must not fill memory
+            raise ValueError(f"Unit {last} is out of range: no layer has {MAX_UNITS} units")
         units.extend(range(first, last + 1))
     return list(dict.fromkeys(units))
 

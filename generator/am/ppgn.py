@@ -157,7 +157,12 @@ class PPGNSampler:
         above = p_k > config.threshold
         kept = torch.where(above.view(-1, 1), state.h, state.kept)
         state = replace(state, h=h, kept=kept, found=state.found | above, step=i + 1)
-        if config.reset_every and state.step % config.reset_every == 0:
+        # ppgn resets at the start of a step, so the last step's code is never a fresh draw.
+        if (
+            config.reset_every
+            and state.step % config.reset_every == 0
+            and i + 1 < config.iterations
+        ):
             state = self._reset(state)
         return state
 

@@ -156,3 +156,28 @@ def test_hdf5_without_the_schema_is_a_clear_error(tmp_path):
         handle["something"] = [1, 2, 3]
     with pytest.raises(ActivationFileError, match="needs /labels and /layers"):
         ActivationFile(tmp_path / "other.h5")
+
+
+def test_files_that_would_be_misread_are_refused_by_name(tmp_path):
+    """Float labels, empty labels and a non-numeric layer: clear errors, not a traceback."""
+    import h5py
+    import numpy as np
+
+    from analysis.selectivity.activations import ActivationFile, ActivationFileError
+
+    def make(name, labels, layer):
+        path = tmp_path / name
+        with h5py.File(path, "w") as handle:
+            handle["labels"] = labels
+            handle.create_group("layers")["fc"] = layer
+        return path
+
+    floats = make("floats.h5", np.array([0.7, 1.0]), np.zeros((2, 3), "f4"))
+    with pytest.raises(ActivationFileError, match="must hold integers"):
+        ActivationFile(floats)
+    empty = make("empty.h5", np.zeros(0, "i4"), np.zeros((0, 3), "f4"))
+    with pytest.raises(ActivationFileError, match="is empty"):
+        ActivationFile(empty)
+    text = make("text.h5", np.array([0, 1]), np.array([["a"] * 3] * 2, dtype="S1"))
+    with ActivationFile(text) as source, pytest.raises(ActivationFileError, match="numeric"):
+        source.unit_block("fc", 0, 3)

@@ -130,6 +130,13 @@ def test_dead_units_are_named_as_dead_not_as_missing_scores(matcher):  # noqa: F
     assert not any("no selectivity scores" in n for n in report.notes)
 
 
+def test_scores_in_the_papers_code_conventions_are_flagged(matcher):  # noqa: F811
+    responses, units, judge = hand_case(matcher)
+    units["compat"] = "gale2020"
+    report = ratings_report_compute(responses, units, judge)
+    assert any("gale2020 conventions" in n for n in report.notes)
+
+
 def test_the_correlation_matrix_has_a_row_per_layer_and_a_column_per_measure():
     units = pd.DataFrame(
         {

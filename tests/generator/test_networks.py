@@ -134,6 +134,19 @@ def test_places365_checkpoints_in_training_layout_load(tmp_path):
     )
 
 
+def test_places365_alexnet_with_only_its_features_data_parallel_loads(tmp_path):
+    """CSAILVision's AlexNet wrapped `features` alone: keys like features.module.0.weight."""
+    state = get_network("alexnet-places365").builder().state_dict()
+    wrapped = {k.replace("features.", "features.module."): v for k, v in state.items()}
+    torch.save({"state_dict": wrapped}, tmp_path / "alexnet_places365.pth.tar")
+    load_network("alexnet-places365", weights=tmp_path / "alexnet_places365.pth.tar")
+
+
+def test_a_huge_unit_range_is_refused_before_it_is_expanded():
+    with pytest.raises(ValueError, match="Unit 9999999999 is out of range"):
+        parse_units("0-9999999999")
+
+
 def test_imagenet_weights_do_not_fit_the_places_network(tmp_path):
     path = _save_random_weights("alexnet", tmp_path / "a.pth")
     with pytest.raises(ValueError, match=r"classifier.6.weight is \(1000, 4096\) in the file"):

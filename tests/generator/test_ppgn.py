@@ -121,10 +121,12 @@ def test_each_chain_depends_only_on_its_own_unit_and_seed():
     assert not torch.allclose(batch.codes[0], batch.codes[2])
 
 
-def test_reset_every_redraws_the_codes():
-    plain = toy_sampler(iterations=3).run([0], [5])
-    reset = toy_sampler(iterations=3, reset_every=3).run([0], [5])
+def test_reset_every_redraws_the_codes_but_never_after_the_last_step():
+    plain = toy_sampler(iterations=4).run([0], [5])
+    reset = toy_sampler(iterations=4, reset_every=2).run([0], [5])
     assert not torch.allclose(plain.codes, reset.codes)
+    # A reset after step 4 would hand back a fresh N(0, 1) draw: unoptimised, unclipped.
+    assert reset.codes.min() >= 0
 
 
 def test_threshold_keeps_the_latest_code_above_it():

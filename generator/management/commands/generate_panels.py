@@ -15,6 +15,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -127,7 +128,9 @@ class Command(BaseCommand):
         if requested.startswith("cuda") and not _cuda():
             raise ValueError(f"--device {requested}: no CUDA device here; use --device cpu")
         if requested == "cuda":
-            return f"cuda:{self._rank()[2]}"
+            local_rank = self._rank()[2]
+            torch.cuda.set_device(local_rank)  # lazy CUDA set-up must not land on GPU 0
+            return f"cuda:{local_rank}"
         return requested
 
     def _out(self, options) -> Path:
@@ -166,7 +169,7 @@ class Command(BaseCommand):
                 return pipeline.panels_generate(
                     my_run, on_unit=lambda *_: bar.update(), on_images=count_images
                 )
-            except (ValueError, FileNotFoundError) as error:
+            except (ValueError, OSError) as error:  # OSError: --out unusable, files missing
                 raise CommandError(str(error)) from None
 
     def _register(self, experiment, run, rank, world_size):
@@ -194,8 +197,6 @@ def _wait_for_all_ranks() -> None:
 
 
 def _cuda() -> bool:
-    import torch
-
     return torch.cuda.is_available()
 
 
