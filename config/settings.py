@@ -36,6 +36,10 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "DJANGO_ALLOWED_HOSTS must name the site's host(s) when DJANGO_DEBUG is off."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -118,7 +122,7 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-# Panels are served from MEDIA_ROOT by whitenoise too, so one gunicorn process is the whole site.
+# Panels (media) are served by config/urls.py from MEDIA_ROOT; see docs/deploy.md.
 WHITENOISE_MAX_AGE = 3600
 
 LOGIN_URL = "admin:login"

@@ -19,7 +19,9 @@ from experiment.services import ListsBuildRefused, experiment_lists_build
 
 class BuildListsForm(forms.Form):
     lists = forms.IntegerField(min_value=1, help_text="How many counterbalanced lists (K).")
-    seed = forms.IntegerField(required=False, help_text="Leave empty for a random seed.")
+    seed = forms.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, help_text="Leave empty for a random seed."
+    )
 
 
 @admin.register(Experiment)

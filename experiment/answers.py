@@ -30,6 +30,8 @@ class Answer:
 
 def q3_labels(text: str) -> list[str]:
     """Split Q3's text into at most two labels (comma, semicolon, slash or newline between)."""
+    if "\x00" in text:
+        raise AnswerInvalid("Q3 contains a NUL character; write plain text.")
     if len(text) > Q3_MAX_CHARS:
         raise AnswerInvalid(
             f"Q3 is too long: write at most two things of {LABEL_MAX_CHARS} characters."

@@ -99,7 +99,9 @@ class TrialListItem(models.Model):
     """A main panel's place in a list; every main panel is in exactly one list."""
 
     trial_list = models.ForeignKey(TrialList, on_delete=models.CASCADE, related_name="items")
-    panel = models.OneToOneField(Panel, on_delete=models.CASCADE, related_name="list_item")
+    # RESTRICT: a panel in a list is in participants' stored trial orders; deleting it would
+    # break their trial pages. Deleting the whole experiment (or rebuilding lists) still works.
+    panel = models.OneToOneField(Panel, on_delete=models.RESTRICT, related_name="list_item")
 
     class Meta:
         ordering = ["trial_list", "panel"]

@@ -1,5 +1,6 @@
 """Reads of the experiment app: a participant's trials, the study's progress, the export rows."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
 
-TOKEN_MAX_CHARS = 64  # Participant.token's column
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # token_urlsafe's alphabet, the column's size
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class ExperimentProgress:
 
 def participant_by_token(*, experiment: Experiment, token: str) -> Participant | None:
     """The experiment's participant with this token, or None for an unknown or malformed one."""
-    if not isinstance(token, str) or not token or len(token) > TOKEN_MAX_CHARS:
+    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
         return None
     return Participant.objects.filter(experiment=experiment, token=token).first()
 

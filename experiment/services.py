@@ -5,10 +5,12 @@ The participant-facing views call only these functions and the ones in selectors
 
 import random
 import secrets
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from django.core.files.base import ContentFile
+from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -35,6 +37,17 @@ __all__ = [
 EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
 
 
+class PanelRefused(ValueError):
+    """A main panel cannot be added: participants have started, so the lists are fixed."""
+
+
+def experiment_create(*, slug: str, title: str = "") -> Experiment:
+    """The experiment of `slug`, created if missing; ValidationError for a slug URLs cannot hold."""
+    validate_slug(slug)
+    experiment, _ = Experiment.objects.get_or_create(slug=slug, defaults={"title": title or slug})
+    return experiment
+
+
 def panel_register(
     *,
     experiment: Experiment,
@@ -55,6 +68,11 @@ def panel_register(
     """
     if Panel.objects.filter(experiment=experiment, source=source).exists():
         return None
+    if not is_practice and experiment.participants.filter(is_synthetic=False).exists():
+        raise PanelRefused(
+            f"Experiment {experiment.slug} has participants, so its lists are fixed and a new "
+            f"main panel ({source}) would never be shown; make a new experiment for it."
+        )
     image_path = Path(image_path)
     image = panel_image_open(image_path)
     panel = Panel(
@@ -68,7 +86,8 @@ def panel_register(
         intended_label=intended_label,
         metadata=metadata or {},
     )
-    stem = f"{experiment.slug}-{Path(source).stem}"
+    # Random names: a file name must not tell participants a practice answer or a unit.
+    stem = uuid.uuid4().hex
     try:
         panel.image.save(
             f"{stem}{image_path.suffix.lower()}", ContentFile(image_path.read_bytes()), save=False
@@ -128,9 +147,9 @@ def participant_enter(
             return participant_create(
                 experiment=experiment,
                 external_id=external_id,
-                prolific_study_id=prolific_study_id[:200],
-                prolific_session_id=prolific_session_id[:200],
-                user_agent=user_agent[:500],
+                prolific_study_id=without_nul(prolific_study_id)[:200],
+                prolific_session_id=without_nul(prolific_session_id)[:200],
+                user_agent=without_nul(user_agent)[:500],
             )
     except IntegrityError:
         # The same id arrived twice at once on a database without row locks: one of them won.
@@ -148,6 +167,8 @@ def external_id_clean(external_id: object) -> str:
     """An external id is non-empty text of at most EXTERNAL_ID_MAX_CHARS characters."""
     if not isinstance(external_id, str) or not external_id.strip():
         raise AnswerInvalid("A participant id is required (e.g. PROLIFIC_PID in the link).")
+    if "\x00" in external_id:
+        raise AnswerInvalid("The participant id contains a NUL character.")
     if len(external_id.strip()) > EXTERNAL_ID_MAX_CHARS:
         raise AnswerInvalid(
             f"The participant id is longer than {EXTERNAL_ID_MAX_CHARS} characters."
@@ -155,8 +176,18 @@ def external_id_clean(external_id: object) -> str:
     return external_id.strip()
 
 
+def without_nul(text: str) -> str:
+    """Text as PostgreSQL can store it (it refuses NUL characters); for incidental fields."""
+    return text.replace("\x00", "")
+
+
 def participant_create(*, experiment: Experiment, external_id: str, **fields) -> Participant:
-    """Assign a list under a lock on the experiment's lists; call inside transaction.atomic()."""
+    """Assign a list under a lock on the experiment's lists; call inside transaction.atomic().
+
+    The experiment row is locked first, as list (re)building does, so an arrival never sees
+    lists being replaced.
+    """
+    experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
     if not experiment.is_open:
         raise StudyUnavailable("closed")
     trial_lists = list(
@@ -315,6 +346,8 @@ def experiment_lists_build(
     every (network, layer). Raises ListsBuildRefused once any participant exists.
     """
     seed = secrets.randbelow(2**31) if seed is None else seed
+    if not 0 <= seed < 2**63:
+        raise ListsBuildRefused(f"The seed must be between 0 and {2**63 - 1}, not {seed}.")
     with transaction.atomic():
         Experiment.objects.select_for_update().get(id=experiment.id)
         if Participant.objects.filter(experiment=experiment).exists():

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from experiment.management.commands._experiment_arg import experiment_get
-from experiment.models import Experiment
 from experiment.panel_import import PanelImportError, panels_import_dir
-from experiment.services import PanelImageError
+from experiment.services import PanelImageError, PanelRefused, experiment_create
 
 
 class Command(BaseCommand):
@@ -29,8 +29,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["create"]:
-            slug = options["experiment"]
-            Experiment.objects.get_or_create(slug=slug, defaults={"title": slug})
+            try:
+                experiment_create(slug=options["experiment"])
+            except ValidationError as error:
+                raise CommandError(" ".join(error.messages)) from None
         experiment = experiment_get(options["experiment"])
         try:
             result = panels_import_dir(
@@ -41,7 +43,7 @@ class Command(BaseCommand):
                 practice=options["practice"],
                 answer=options["answer"],
             )
-        except (PanelImportError, PanelImageError) as error:
+        except (PanelImportError, PanelImageError, PanelRefused) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(
             f"Imported {len(result.imported)} panels into {experiment.slug}; "

@@ -177,13 +177,16 @@ class Command(BaseCommand):
             _wait_for_all_ranks()
         if rank != 0:
             return  # one rank registers, so each panel is stored once
-        panels = services.generated_panels_register(
-            experiment=experiment,
-            root=run.out,
-            network=run.config.network,
-            layer=run.config.layer,
-            units=run.units,
-        )
+        try:
+            panels = services.generated_panels_register(
+                experiment=experiment,
+                root=run.out,
+                network=run.config.network,
+                layer=run.config.layer,
+                units=run.units,
+            )
+        except ValueError as error:  # e.g. the experiment's lists are fixed
+            raise CommandError(f"{error} The panels are in {run.out}.") from None
         self.stdout.write(f"Registered {len(panels)} new panels in experiment {experiment.slug}")
 
 
