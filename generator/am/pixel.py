@@ -14,7 +14,6 @@ seed, as one batched affine warp, so any single image can be regenerated alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -23,7 +22,7 @@ from torch.nn import functional as F
 from generator.am.chains import chain_normal, chain_uniform
 from generator.am.config import AMConfig
 from generator.am.networks import TargetNetwork, check_units, layer_vector, rectified
-from generator.am.ppgn import SampleResult
+from generator.am.ppgn import Sampler, SampleResult
 
 # Square root of the colour correlation of ImageNet images (Lucent's color_correlation_svd_sqrt).
 COLOR_CORRELATION_SQRT = torch.tensor(
@@ -82,7 +81,7 @@ def random_transform(images: Tensor, seeds: Tensor, step: int) -> Tensor:
     return warped[..., PAD : PAD + size, PAD : PAD + size]
 
 
-class PixelSampler:
+class PixelSampler(Sampler):
     """Batched pixel-space AM chains for one layer of one target network."""
 
     def __init__(self, *, target: TargetNetwork, config: AMConfig):
@@ -103,17 +102,6 @@ class PixelSampler:
             values = self.unit_values(images)
         probs = torch.softmax(values, dim=1).gather(1, units.view(-1, 1)).squeeze(1)
         return values.gather(1, units.view(-1, 1)).squeeze(1), probs
-
-    def run(
-        self,
-        units: Sequence[int] | Tensor,
-        seeds: Sequence[int] | Tensor,
-        *,
-        on_step: Callable[[int], None] | None = None,
-    ) -> SampleResult:
-        """Optimise one image per (unit, seed) pair for ``config.iterations`` Adam steps."""
-        with self.config.threads():
-            return self._run(units, seeds, on_step)
 
     def _run(self, units, seeds, on_step) -> SampleResult:
         device = self.target.device

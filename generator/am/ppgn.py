@@ -69,7 +69,27 @@ class Evaluation:
     probabilities: Tensor  # (B,)
 
 
-class PPGNSampler:
+class Sampler:
+    """What every AM method shares: one chain per (unit, seed) pair, run as one batch."""
+
+    config: AMConfig
+
+    def run(
+        self,
+        units: Sequence[int] | Tensor,
+        seeds: Sequence[int] | Tensor,
+        *,
+        on_step: Callable[[int], None] | None = None,
+    ) -> SampleResult:
+        """Run ``config.iterations`` steps of one chain per (unit, seed) pair, all batched."""
+        with self.config.threads():
+            return self._run(units, seeds, on_step)
+
+    def _run(self, units, seeds, on_step) -> SampleResult:
+        raise NotImplementedError
+
+
+class PPGNSampler(Sampler):
     """Runs batches of PPGN chains for one layer of one target network."""
 
     def __init__(
@@ -189,17 +209,6 @@ class PPGNSampler:
         """Final images G(h), RGB clamped to [0,1], float32."""
         with self._autocast():
             return self._render(h).float().clamp(0, 1)
-
-    def run(
-        self,
-        units: Sequence[int] | Tensor,
-        seeds: Sequence[int] | Tensor,
-        *,
-        on_step: Callable[[int], None] | None = None,
-    ) -> SampleResult:
-        """Run ``config.iterations`` steps of one chain per (unit, seed) pair, all batched."""
-        with self.config.threads():
-            return self._run(units, seeds, on_step)
 
     def _run(self, units, seeds, on_step) -> SampleResult:
         state = self.start(units, seeds)
