@@ -37,6 +37,9 @@ __all__ = [
 EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
 
 
+UNCONSENTED_HOLD_MINUTES = 10
+
+
 class PanelRefused(ValueError):
     """A main panel cannot be added: participants have started, so the lists are fixed."""
 
@@ -212,11 +215,20 @@ def participant_create(*, experiment: Experiment, external_id: str, **fields) ->
 def list_fills(*, experiment: Experiment) -> dict[int, int]:
     """Places taken per list id: completed participants and those active within the hold time.
 
+    A participant who has not consented holds a place for UNCONSENTED_HOLD_MINUTES at most.
+
     Synthetic participants (simulate_responses) never take a real participant's place.
     """
-    cutoff = timezone.now() - timedelta(minutes=experiment.hold_minutes)
-    taking = Q(status=Participant.Status.COMPLETED) | Q(
-        status=Participant.Status.IN_PROGRESS, last_seen_at__gte=cutoff
+    now = timezone.now()
+    consented = now - timedelta(minutes=experiment.hold_minutes)
+    # Visitors who have not consented (yet, or declined) keep a place only briefly, so people
+    # who open the link and leave do not make the study look full for the whole hold time.
+    unconsented = now - timedelta(minutes=min(experiment.hold_minutes, UNCONSENTED_HOLD_MINUTES))
+    in_progress = Q(status=Participant.Status.IN_PROGRESS)
+    taking = (
+        Q(status=Participant.Status.COMPLETED)
+        | (in_progress & Q(consented_at__isnull=False, last_seen_at__gte=consented))
+        | (in_progress & Q(consented_at__isnull=True, last_seen_at__gte=unconsented))
     )
     rows = (
         Participant.objects.filter(

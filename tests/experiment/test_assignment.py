@@ -10,6 +10,7 @@ from experiment.services import (
     AnswerInvalid,
     StudyUnavailable,
     experiment_lists_build,
+    participant_consent,
     participant_enter,
 )
 from tests.experiment.conftest import panels_create
@@ -161,3 +162,19 @@ def test_synthetic_participants_take_no_real_participants_place(ready_experiment
     participant_enter(experiment=ready_experiment, external_id="real-2")
     with pytest.raises(StudyUnavailable):
         participant_enter(experiment=ready_experiment, external_id="real-3")
+
+
+def test_a_visitor_who_never_consents_frees_the_place_after_a_short_hold(ready_experiment):
+    ready_experiment.participants_per_list = 1
+    ready_experiment.save()
+    visitor = participant_enter(experiment=ready_experiment, external_id="visitor")
+    consenting = participant_enter(experiment=ready_experiment, external_id="consenting")
+    participant_consent(participant=consenting)
+    eleven_minutes_ago = timezone.now() - timedelta(minutes=11)
+    Participant.objects.filter(id__in=[visitor.id, consenting.id]).update(
+        last_seen_at=eleven_minutes_ago
+    )
+    late = participant_enter(experiment=ready_experiment, external_id="late")
+    assert late.trial_list_id == visitor.trial_list_id  # the consenting one keeps their place
+    with pytest.raises(StudyUnavailable):
+        participant_enter(experiment=ready_experiment, external_id="later")
