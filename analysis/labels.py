@@ -21,7 +21,9 @@ from pathlib import Path
 
 MAX_LABELS = 2  # "You may write a maximum of two things."
 WNID_PATTERN = re.compile(r"^n\d{8}$")
-_SPLIT = re.compile(r"\s*(?:[,;/+&|]|\band\b|\bor\b|\n)\s*")
+_SPLIT = re.compile(r"\s*(?:[,;/|]|\n)\s*")  # always separates two things
+_JOINED = re.compile(r"\s*(?:[+&]|\band\b|\bor\b)\s*")  # separates unless a term ("fish and chips")
+NON_ANSWERS = {"n a", "na", "none", "nothing", "no", "nope", "not sure", "don't know", "dunno"}
 _NOT_WORD = re.compile(r"[^a-z0-9' -]+")
 _LEADING = re.compile(r"^(?:(?:a|an|the|some|many|lots of|a lot of|several|of)\s+)+")
 INSTALL_HINT = (
@@ -46,18 +48,30 @@ class AgreementSettings:
     max_shared_hyponyms: int = 400  # "produce" has 374, "organism" 19,447
 
 
-def split_labels(*answers: str) -> tuple[str, ...]:
+def split_labels(*answers: str, is_term: Callable[[str], bool] | None = None) -> tuple[str, ...]:
     """Split and clean free-text answers into at most MAX_LABELS labels (no lemmatising).
 
-    "Green Peppers, apples!" -> ("green peppers", "apples").
+    "Green Peppers, apples!" -> ("green peppers", "apples"). "and", "or", "&" and "+" also
+    separate two things, unless `is_term` says the whole phrase is one ("fish and chips").
+    Non-answers ("n/a", "none") give no label.
     """
     labels: list[str] = []
     for answer in answers:
+        if _clean((answer or "").lower()) in NON_ANSWERS:  # before "/" splits "n/a"
+            continue
         for part in _SPLIT.split((answer or "").lower()):
-            label = _LEADING.sub("", " ".join(_NOT_WORD.sub(" ", part).split())).strip(" '-")
-            if label and label not in labels:
-                labels.append(label)
+            # WordNet is asked only about phrases with a joiner in them: it is slow to load.
+            joined = _JOINED.search(part) and is_term and is_term(_clean(part))
+            pieces = [part] if joined else _JOINED.split(part)
+            for label in map(_clean, pieces):
+                if label and label not in NON_ANSWERS and label not in labels:
+                    labels.append(label)
     return tuple(labels[:MAX_LABELS])
+
+
+def _clean(text: str) -> str:
+    """Lower-case words only, without leading articles and quantifiers."""
+    return _LEADING.sub("", " ".join(_NOT_WORD.sub(" ", text).split())).strip(" '-")
 
 
 def load_wordnet(data_dir: Path | str | None):
@@ -130,8 +144,13 @@ class LabelMatcher:
 
     def labels(self, *answers: str) -> tuple[str, ...]:
         """Normalised labels of a response's Q3 fields (at most two)."""
-        normalised = (self.normalise(label) for label in split_labels(*answers))
+        labels = split_labels(*answers, is_term=self.is_term)
+        normalised = (self.normalise(label) for label in labels)
         return tuple(dict.fromkeys(label for label in normalised if label))
+
+    def is_term(self, phrase: str) -> bool:
+        """Whether WordNet knows a multi-word phrase as one noun ("macaroni and cheese")."""
+        return " " in phrase and bool(self.wordnet.synsets(phrase.replace(" ", "_"), "n"))
 
     def _normalise(self, label: str) -> str:
         """Singular form of a cleaned label, via WordNet's morphology ("green peppers")."""

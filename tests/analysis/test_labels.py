@@ -31,6 +31,9 @@ from tests.analysis.ratings_data import (
         (("a dog / a cat",), ("dog", "cat")),
         (("", "   "), ()),
         (("dog", "dog"), ("dog",)),
+        (("n/a",), ()),
+        (("None", "nothing"), ()),
+        (("cats & dogs",), ("cats", "dogs")),
     ],
 )
 def test_split_labels_cleans_case_punctuation_articles_and_keeps_two(answers, labels):
@@ -40,6 +43,11 @@ def test_split_labels_cleans_case_punctuation_articles_and_keeps_two(answers, la
 def test_wordnet_loads_from_the_nltk_layout(matcher):  # noqa: F811
     assert matcher.wordnet.get_version() == "3.0"
     assert "dog.n.01" in [s.name() for s in matcher.wordnet.synsets("dog")]
+
+
+def test_a_phrase_wordnet_knows_as_one_thing_is_not_split(matcher):  # noqa: F811
+    assert matcher.labels("macaroni and cheese") == ("macaroni and cheese",)
+    assert matcher.labels("dogs and cats") == ("dog", "cat")
 
 
 def test_plurals_are_singular_after_normalising(matcher):  # noqa: F811
