@@ -114,6 +114,7 @@ class LabelMatcher:
     settings: AgreementSettings = field(default_factory=AgreementSettings)
     normalised: dict[str, str] = field(default_factory=dict)
     decided: dict[tuple[str, str], bool] = field(default_factory=dict)
+    terms: dict[str, bool] = field(default_factory=dict)  # joined phrase -> WordNet noun?
     saved_entries: int = 0  # normalisations + decisions the cache file holds (labels_cache_*)
 
     def __post_init__(self):
@@ -127,7 +128,7 @@ class LabelMatcher:
 
     @property
     def cache_entries(self) -> int:
-        return len(self.normalised) + len(self.decided)
+        return len(self.normalised) + len(self.decided) + len(self.terms)
 
     def normalise(self, label: str) -> str:
         """Singular form of a cleaned label (cached)."""
@@ -149,8 +150,11 @@ class LabelMatcher:
         return tuple(dict.fromkeys(label for label in normalised if label))
 
     def is_term(self, phrase: str) -> bool:
-        """Whether WordNet knows a multi-word phrase as one noun ("macaroni and cheese")."""
-        return " " in phrase and bool(self.wordnet.synsets(phrase.replace(" ", "_"), "n"))
+        """Whether WordNet knows a multi-word phrase as one noun ("macaroni and cheese"; cached)."""
+        if phrase not in self.terms:
+            known = " " in phrase and self.wordnet.synsets(phrase.replace(" ", "_"), "n")
+            self.terms[phrase] = bool(known)
+        return self.terms[phrase]
 
     def _normalise(self, label: str) -> str:
         """Singular form of a cleaned label, via WordNet's morphology ("green peppers")."""
@@ -278,6 +282,7 @@ def labels_cache_load(matcher: LabelMatcher, path: Path) -> int:
     if not isinstance(stored, dict) or stored.get("key") != labels_cache_key(matcher.settings):
         return 0
     matcher.normalised.update(stored.get("normalised", {}))
+    matcher.terms.update(stored.get("terms", {}))
     matcher.decided.update({(a, b): bool(agree) for a, b, agree in stored.get("decided", [])})
     matcher.saved_entries = matcher.cache_entries
     return len(stored.get("decided", []))
@@ -290,6 +295,7 @@ def labels_cache_save(matcher: LabelMatcher, path: Path) -> None:
     stored = {
         "key": labels_cache_key(matcher.settings),
         "normalised": matcher.normalised,
+        "terms": matcher.terms,
         "decided": [[a, b, agree] for (a, b), agree in matcher.decided.items()],
     }
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as file:
