@@ -75,6 +75,15 @@ def participant_by_token(*, experiment: Experiment, token: str) -> Participant |
     return Participant.objects.filter(experiment=experiment, token=token).first()
 
 
+def participant_step(*, participant: Participant) -> str:
+    """The name of the page a participant should be on now: consent, trials or complete."""
+    if participant.status == Participant.Status.COMPLETED:
+        return "complete"
+    if participant.consented_at is None:
+        return "consent"
+    return "trials"
+
+
 def answered_indices(*, participant: Participant) -> set[int]:
     """Trial indices this participant has answered."""
     return set(participant.responses.values_list("trial_index", flat=True))

@@ -62,16 +62,8 @@ def study_enter(request, slug: str):
 def participant_home(request, slug: str, token: str):
     """Send the participant to where they are: consent, trials, or the completion page."""
     participant = participant_or_404(slug, token)
-    return redirect(participant_url(participant, participant_step(participant)))
-
-
-def participant_step(participant: Participant) -> str:
-    """The name of the page a participant should be on now."""
-    if participant.status == Participant.Status.COMPLETED:
-        return "complete"
-    if participant.consented_at is None:
-        return "consent"
-    return "trials"
+    step = selectors.participant_step(participant=participant)
+    return redirect(participant_url(participant, step))
 
 
 @never_cache
@@ -135,7 +127,7 @@ def instructions(request, slug: str, token: str):
 def trials(request, slug: str, token: str):
     """The trial page; it starts at the first unanswered trial (so a reload resumes)."""
     participant = participant_or_404(slug, token)
-    step = participant_step(participant)
+    step = selectors.participant_step(participant=participant)
     if step != "trials":
         return redirect(participant_url(participant, step))
     context = {
