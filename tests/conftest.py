@@ -18,6 +18,17 @@ else:
         settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(scope="session")
+def one_torch_thread():
+    """The demo networks' tensors are tiny: extra threads only oversubscribe the 2 cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_collection_modifyitems(config, items):
     """Skip GPU tests without CUDA and browser tests unless BROWSER_TESTS=1."""
     browsers_on = os.environ.get("BROWSER_TESTS") == "1"

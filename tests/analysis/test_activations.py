@@ -14,13 +14,9 @@ from generator.am.networks import load_network
 from tests.analysis.activation_files import random_units, write_activation_file
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The demo net is tiny: extra threads only fight other processes for the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(autouse=True)
+def _one_torch_thread(one_torch_thread):
+    """The recording tests run the tiny demo net on one torch thread."""
 
 
 @pytest.fixture(scope="module")

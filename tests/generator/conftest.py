@@ -25,9 +25,5 @@ def demo_pair(demo_models):
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    """Tiny CPU tensors: one thread avoids oversubscribing the shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_torch_thread(one_torch_thread):
+    """Every generator test runs on one torch thread (tests/conftest.py says why)."""

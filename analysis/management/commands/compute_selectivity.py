@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from analysis.management.commands._progress import progress_bar
 from analysis.selectivity.activations import ActivationFileError
 from analysis.selectivity.compat import CONVENTIONS, get_conventions
 from analysis.selectivity.measures import MeasureSettings
@@ -61,11 +61,4 @@ class Command(BaseCommand):
         self.stdout.write(f"Stored scores of {len(records)} units; CSV: {csv_path}")
 
     def _progress(self, layer: str, units: int):
-        bar = tqdm(total=units, desc=layer, unit="unit", file=self.stderr._out)
-
-        def advance(n: int) -> None:
-            bar.update(n)
-            if bar.n >= units:
-                bar.close()
-
-        return advance
+        return progress_bar(self.stderr, total=units, desc=layer, unit="unit")

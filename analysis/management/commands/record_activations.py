@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from analysis.management.commands._progress import progress_bar
 from analysis.selectivity.activations import REDUCTIONS, ActivationFileError
 from analysis.selectivity.recording import (
     LayerRecorder,
@@ -68,11 +68,4 @@ class Command(BaseCommand):
         return folder_source(options["images"], spec.class_ids, spec.input_size)
 
     def _progress(self, total: int, start: int):
-        bar = tqdm(total=total, initial=start, unit="image", file=self.stderr._out)
-
-        def advance(n: int) -> None:
-            bar.update(n)
-            if bar.n >= total:
-                bar.close()
-
-        return advance
+        return progress_bar(self.stderr, total=total, initial=start, unit="image")
