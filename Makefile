@@ -28,7 +28,7 @@ demo: install demo-data serve
 
 # The demo network is tiny: one thread is fastest (two oversubscribe the cores). The hidden
 # units are ones the digits activate (the demo training is seeded), so they have selectivity.
-AM_DEMO := --network demo --iterations 100 --batch 250 --cpu-threads 1 --experiment $(DEMO)
+AM_DEMO := --network demo --iterations 100 --batch 200 --cpu-threads 1 --experiment $(DEMO)
 DEMO_DIR := var/demo
 
 demo-data: wordnet

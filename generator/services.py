@@ -7,6 +7,8 @@ import numpy as np
 from experiment.models import Experiment, Panel
 from experiment.services import panel_register
 from generator.am import outputs
+from generator.am.outputs import settings_differences
+from generator.am.pipeline import SETTINGS_DEFAULTS
 
 
 class ExperimentNotFoundError(LookupError):
@@ -47,22 +49,60 @@ def panel_metadata(stored: dict) -> dict:
     }
 
 
+class PanelSettingsConflict(ValueError):
+    """A unit already has a panel in the experiment, made with other settings."""
+
+
 def generated_panels_register(
     *, experiment: Experiment, root: Path, network: str, layer: str, units: list[int]
 ) -> list[Panel]:
-    """Register the finished units' panels in `experiment`; returns the newly stored panels."""
+    """Register the finished units' panels in `experiment`; returns the newly stored panels.
+
+    A unit registered before with the same settings is skipped. A unit that already has a panel
+    made otherwise (another method, seed, number of iterations...) stops the whole
+    registration before anything is stored: the analysis pools a unit's ratings, so one
+    experiment holds one condition. Compare methods in separate experiments.
+    """
+    stored_units = [outputs.unit_read(root, unit) for unit in outputs.done_units(root, units)]
+    _settings_conflicts_check(experiment, network, layer, stored_units)
     panels = []
-    for unit in outputs.done_units(root, units):
-        stored = outputs.unit_read(root, unit)
+    for stored in stored_units:
         panel = panel_register(
             experiment=experiment,
             image_path=stored["panel"],
-            source=panel_source(network=network, layer=layer, unit=unit),
+            source=panel_source(network=network, layer=layer, unit=stored["unit"]),
             network=network,
             layer=layer,
-            unit=unit,
+            unit=stored["unit"],
             metadata=panel_metadata(stored),
         )
         if panel is not None:
             panels.append(panel)
     return panels
+
+
+def _settings_conflicts_check(experiment, network, layer, stored_units) -> None:
+    existing = {
+        panel.unit: panel
+        for panel in Panel.objects.filter(
+            experiment=experiment, is_practice=False, network=network, layer=layer
+        ).filter(unit__in=[stored["unit"] for stored in stored_units])
+    }
+    conflicts = []
+    for stored in stored_units:
+        panel = existing.get(stored["unit"])
+        if panel is None:
+            continue
+        differing = settings_differences(
+            panel.metadata.get("settings") or {}, stored["settings"], SETTINGS_DEFAULTS
+        )
+        if differing:
+            conflicts.append(f"unit {stored['unit']} (differing: {', '.join(differing)})")
+    if conflicts:
+        more = f"; and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+        shown = "; ".join(conflicts[:5]) + more
+        raise PanelSettingsConflict(
+            f"Experiment {experiment.slug} already has {network}/{layer} panels made with other "
+            f"settings: {shown}. Nothing was registered; register these panels in another "
+            "experiment (one experiment holds one condition)."
+        )

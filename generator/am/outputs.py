@@ -28,6 +28,7 @@ from PIL import Image
 from generator.am import grid
 
 SETTINGS_FILE = "settings.json"
+UNIT_PREFIX = "unit_"
 PARTIAL_PREFIX = ".partial-"
 
 
@@ -49,7 +50,7 @@ class UnitResult:
 
 def unit_dirname(unit: int) -> str:
     """Folder name of a unit; zero-padded so folders sort by unit."""
-    return f"unit_{unit:05d}"
+    return f"{UNIT_PREFIX}{unit:05d}"
 
 
 def unit_dir(root: Path, unit: int) -> Path:
@@ -111,29 +112,41 @@ def json_write_atomic(path: Path, payload: dict) -> None:
     os.replace(temporary, path)
 
 
-def settings_claim(root: Path, settings: dict) -> None:
+def settings_claim(root: Path, settings: dict, defaults: dict | None = None) -> None:
     """Record the run's settings in root, or check they equal those already recorded there.
 
     Raises OutputMismatchError when the folder holds units made with other settings, since a
-    panel set mixing settings would be rated as if it were one experiment condition.
+    panel set mixing settings would be rated as if it were one experiment condition. A setting
+    the recording lacks (added in a later version) counts as its value in ``defaults``. A folder
+    with no finished unit yet (a run that stopped early, say on a mistyped weights path) takes
+    the new settings.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     path = root / SETTINGS_FILE
-    if path.exists():
-        recorded = json.loads(path.read_text())
-        if recorded != json.loads(json.dumps(settings)):
-            changed = sorted(
-                key
-                for key in set(recorded) | set(settings)
-                if recorded.get(key) != settings.get(key)
-            )
+    if path.exists() and any(root.glob(f"{UNIT_PREFIX}*")):
+        changed = settings_differences(json.loads(path.read_text()), settings, defaults)
+        if changed:
             raise OutputMismatchError(
                 f"{root} holds units made with other settings (differing: {', '.join(changed)}); "
                 "use the same settings to resume, or another --out folder"
             )
         return
     json_write_atomic(path, settings)
+
+
+def settings_differences(recorded: dict, settings: dict, defaults: dict | None = None) -> list[str]:
+    """Sorted names of the settings that differ between a recording and a run.
+
+    A name missing from either side takes its value in ``defaults`` (settings added after the
+    recording was made); values compare as they read back from JSON.
+    """
+    defaults = json.loads(json.dumps(defaults or {}))
+    recorded = {**defaults, **json.loads(json.dumps(recorded))}
+    settings = {**defaults, **json.loads(json.dumps(settings))}
+    return sorted(
+        key for key in recorded.keys() | settings.keys() if recorded.get(key) != settings.get(key)
+    )
 
 
 def image_records(result: UnitResult) -> list[dict]:
@@ -160,8 +173,13 @@ def unit_write(
     quality: dict,
     rows: int,
     cols: int,
+    execution: dict | None = None,
 ) -> Path:
-    """Write a unit's panel, images, activations, quality and settings; atomically, by rename."""
+    """Write a unit's panel, images, activations, quality and settings; atomically, by rename.
+
+    `execution` (how the unit was run: batch size, device, speed options, torch version) goes
+    into activations.json beside the images' records.
+    """
     final = unit_dir(root, result.unit)
     partial = Path(root) / f"{PARTIAL_PREFIX}{final.name}"
     if partial.exists():
@@ -174,7 +192,8 @@ def unit_write(
     panel.save(partial / "panel.png")
     grid.web_size(panel).save(partial / "panel_web.jpg", quality=grid.WEB_JPEG_QUALITY)
     json_write_atomic(
-        partial / "activations.json", {"unit": result.unit, "images": image_records(result)}
+        partial / "activations.json",
+        {"unit": result.unit, "execution": execution, "images": image_records(result)},
     )
     json_write_atomic(partial / "quality.json", quality)
     json_write_atomic(partial / SETTINGS_FILE, settings)
@@ -183,14 +202,16 @@ def unit_write(
 
 
 def unit_read(root: Path, unit: int) -> dict:
-    """A finished unit's stored settings, image records and quality report."""
+    """A finished unit's stored settings, how it ran, image records and quality report."""
     folder = unit_dir(root, unit)
+    activations = json.loads((folder / "activations.json").read_text())
     return {
         "unit": unit,
         "folder": folder,
         "panel": folder / "panel.png",
         "settings": json.loads((folder / SETTINGS_FILE).read_text()),
-        "images": json.loads((folder / "activations.json").read_text())["images"],
+        "execution": activations.get("execution"),  # None: written before it was recorded
+        "images": activations["images"],
         "quality": json.loads((folder / "quality.json").read_text()),
     }
 

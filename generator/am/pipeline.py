@@ -47,8 +47,16 @@ class PanelRun:
 
     def settings(self) -> dict:
         """What determines the panels: stored beside them, and compared on resume."""
-        values = {k: v for k, v in asdict(self.config).items() if k not in EXECUTION_FIELDS}
-        return {**values, "grid": f"{self.rows}x{self.cols}"}
+        return {**made_by(self.config), "grid": f"{self.rows}x{self.cols}"}
+
+
+def made_by(config: AMConfig) -> dict:
+    """The settings of `config` that determine what is made (not how fast)."""
+    return {k: v for k, v in asdict(config).items() if k not in EXECUTION_FIELDS}
+
+
+# What a recording made before a setting existed is taken to have used: that setting's default.
+SETTINGS_DEFAULTS = made_by(AMConfig())
 
 
 def default_generator(network: str) -> str:
@@ -68,7 +76,12 @@ def output_layer(spec: NetworkSpec) -> str | None:
 
 
 def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
-    """Load the target network (and for PPGN the generator and its encoder); a sampler."""
+    """Load the target network (and for PPGN the generator and its encoder); a sampler.
+
+    The encoder E is the network G was trained to invert (AlexNet for DeePSiM fc6). When that
+    is the target network itself and no other encoder weights are given, one forward pass
+    serves both; otherwise E loads from ``encoder_weights`` or its standard file.
+    """
     target = load_network(config.network, weights=config.weights, device=config.device)
     if config.method == "pixel":
         return PixelSampler(target=target, config=config)
@@ -77,8 +90,14 @@ def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
         config.generator, weights=config.generator_weights, device=config.device
     )
     encoder = target
-    if generator_spec.encoder_network != config.network:
-        encoder = load_network(generator_spec.encoder_network, device=config.device)
+    shared = generator_spec.encoder_network == config.network and config.encoder_weights in (
+        None,
+        config.weights,
+    )
+    if not shared:
+        encoder = load_network(
+            generator_spec.encoder_network, weights=config.encoder_weights, device=config.device
+        )
     return PPGNSampler(
         target=target,
         generator=generator,
@@ -89,7 +108,10 @@ def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
 
 
 def chain_plan(config: AMConfig, units: list[int]) -> Iterator[tuple[list[int], list[int]]]:
-    """Batches of (units, seeds): every image of every unit once, `batch_size` chains a batch."""
+    """Batches of (units, seeds): every image of every unit once, `batch_size` chains a batch.
+
+    The last batch is short; `batch_padded` fills it up before it runs.
+    """
     chains = [
         (unit, chain_seed(config.base_seed, unit, index))
         for unit in units
@@ -98,6 +120,45 @@ def chain_plan(config: AMConfig, units: list[int]) -> Iterator[tuple[list[int], 
     for start in range(0, len(chains), config.batch_size):
         batch = chains[start : start + config.batch_size]
         yield [unit for unit, _ in batch], [seed for _, seed in batch]
+
+
+def batch_padded(units: list[int], seeds: list[int], size: int) -> tuple[list[int], list[int]]:
+    """The chains repeated up to `size` (the last one again): every chain runs in a batch of
+    the same shape, so it gets bit-for-bit the result it would get in any other such batch
+    (the kernels, and so the rounding, depend on the shape; AM steps amplify rounding)."""
+    missing = size - len(units)
+    return units + units[-1:] * missing, seeds + seeds[-1:] * missing
+
+
+def execution_record(config: AMConfig) -> dict:
+    """How a unit was run, beside what made it: needed to repeat its images bit for bit."""
+    return {
+        **{name: getattr(config, name) for name in EXECUTION_FIELDS},
+        "torch": torch.__version__,
+    }
+
+
+def image_regenerate(
+    root: Path, unit: int, index: int, *, device: str | None = None
+) -> tuple[Tensor, float]:
+    """Image `index` of a finished unit in `root` made again: (3,S,S) RGB in [0,1], activation.
+
+    The chain runs alone, padded to the batch size it ran in, with the speed options it ran
+    with and on its device (or `device`), so on the same machine and software it repeats the
+    stored image bit for bit. On another device or software it matches up to rounding, which
+    AM steps can amplify; on CUDA, cuDNN autotuning may also pick other kernels in another
+    process (set cudnn_benchmark=False for both runs to rule that out).
+    """
+    stored = outputs.unit_read(root, unit)
+    records = stored["images"]
+    if not 0 <= index < len(records):
+        raise ValueError(f"unit {unit} has images 0-{len(records) - 1}, not {index}")
+    made = {k: v for k, v in stored["settings"].items() if k != "grid"}
+    ran = {k: v for k, v in (stored["execution"] or {}).items() if k in EXECUTION_FIELDS}
+    config = AMConfig(**{**made, **ran, **({"device": device} if device else {})})
+    units, seeds = batch_padded([unit], [records[index]["seed"]], config.batch_size)
+    result = sampler_build(config).run(units, seeds)
+    return result.images[0].cpu(), result.activations[0].item()
 
 
 @torch.no_grad()
@@ -161,7 +222,7 @@ def panels_generate(
     batch of finished chains.
     """
     settings = run.settings()
-    outputs.settings_claim(run.out, settings)
+    outputs.settings_claim(run.out, settings, SETTINGS_DEFAULTS)
     outputs.clean_partials(run.out, run.units)
     pending = outputs.pending_units(run.out, run.units)
     if not pending:
@@ -170,8 +231,9 @@ def panels_generate(
     target, is_output = sampler.target, output_layer(sampler.target.spec) == run.config.layer
     maxima = reference_maxima(target, run.config, reference=run.reference)  # (units,) or None
     collector, reports = UnitCollector(run.config.images_per_unit, is_output), []
+    execution = execution_record(run.config)
     for units, seeds in chain_plan(run.config, pending):
-        result = sampler.run(units, seeds)
+        result = sampler.run(*batch_padded(units, seeds, run.config.batch_size))
         images = result.images.cpu()
         classes = predicted_classes(target, result.images) if is_output else [None] * len(units)
         for b, unit in enumerate(units):
@@ -184,17 +246,25 @@ def panels_generate(
                 predicted_classes=classes[b],
             )
             if done is not None:
-                reports.append(_unit_finish(run, done, settings, maxima, is_output, on_unit))
+                reports.append(
+                    _unit_finish(run, done, settings, execution, maxima, is_output, on_unit)
+                )
         if on_images is not None:
             on_images(len(units))
     return reports
 
 
-def _unit_finish(run, result, settings, maxima, is_output, on_unit) -> dict:
+def _unit_finish(run, result, settings, execution, maxima, is_output, on_unit) -> dict:
     reference_max = None if maxima is None else float(maxima[result.unit])
     quality = outputs.quality_report(result, reference_max=reference_max, output_layer=is_output)
     outputs.unit_write(
-        run.out, result, settings=settings, quality=quality.as_dict(), rows=run.rows, cols=run.cols
+        run.out,
+        result,
+        settings=settings,
+        execution=execution,
+        quality=quality.as_dict(),
+        rows=run.rows,
+        cols=run.cols,
     )
     if on_unit is not None:
         on_unit(result.unit, quality.as_dict())

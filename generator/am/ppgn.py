@@ -134,10 +134,9 @@ class PPGNSampler(Sampler):
         with self._autocast():
             images = self._render(h)  # (B,3,S,S)
             values, prior_code = self._forward(images)
-        probs = torch.softmax(values.float(), dim=1)  # (B, units)
-        p_k = probs.gather(1, state.units.view(-1, 1)).squeeze(1)
+        p_k, rest = _probability_and_rest(values.detach().float(), state.units)
         a_k = values.gather(1, state.units.view(-1, 1)).squeeze(1)
-        (d_condition,) = torch.autograd.grad(((1 - p_k).detach() * a_k.float()).sum(), h)
+        (d_condition,) = torch.autograd.grad((rest * a_k.float()).sum(), h)
         if prior_code is None:
             d_prior = torch.zeros_like(state.h)
         else:
@@ -225,6 +224,19 @@ class PPGNSampler(Sampler):
         return SampleResult(
             images, final.activations, final.probabilities, start_eval.activations, final_h
         )
+
+
+def _probability_and_rest(values: Tensor, units: Tensor) -> tuple[Tensor, Tensor]:
+    """(p_k, 1 - p_k) of each chain's unit under a softmax over the layer, both accurate.
+
+    1 - p_k is summed over the other units in log space rather than subtracted: in float32,
+    p_k rounds to exactly 1 once unit k leads by about 17, and the condition term would switch
+    between vanishing and not on a rounding error instead of fading smoothly.
+    """
+    log_p = torch.log_softmax(values, dim=1)
+    log_p_k = log_p.gather(1, units.view(-1, 1))
+    others = log_p.scatter(1, units.view(-1, 1), float("-inf"))
+    return log_p_k.squeeze(1).exp(), torch.logsumexp(others, dim=1).exp()
 
 
 def _maybe_rectify(value: Tensor, layer, config: AMConfig) -> Tensor:

@@ -80,6 +80,31 @@ def test_a_second_run_resumes_and_registers_nothing_twice(tmp_path, models, expe
     assert Panel.objects.filter(experiment=experiment).count() == 2
 
 
+def test_a_unit_made_with_other_settings_is_not_registered_beside_the_first(
+    tmp_path, models, experiment
+):
+    generate(tmp_path, "--experiment", "study", units="0")
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(CommandError, match=r"unit 0 \(differing: base_seed\).*another experiment"):
+        generate(other, "--experiment", "study", "--seed", "5", units="0-1")
+    panels = Panel.objects.filter(experiment=experiment)
+    assert [p.metadata["settings"]["base_seed"] for p in panels] == [0]  # unit 1 not added
+
+
+def test_encoder_weights_are_loaded_and_recorded(tmp_path, models):
+    """A mistyped path stops the run; the corrected command then uses the same folder."""
+    import json
+
+    with pytest.raises(CommandError, match=r"not found: .*missing.pt"):
+        generate(tmp_path, "--encoder-weights", str(tmp_path / "missing.pt"), units="0")
+    copy = tmp_path / "encoder.pt"
+    copy.write_bytes((models / "demo_net.pt").read_bytes())
+    out = generate(tmp_path, "--encoder-weights", str(copy), units="0")
+    saved = json.loads((out / "unit_00000" / "settings.json").read_text())
+    assert saved["encoder_weights"] == str(copy)
+
+
 def test_an_interrupted_run_leaves_no_half_written_unit(tmp_path, models, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt

@@ -82,10 +82,26 @@ def test_distributed_rank_reads_torchrun_environment():
 
 def test_settings_claim_refuses_a_folder_made_with_other_settings(tmp_path):
     outputs.settings_claim(tmp_path, {"iterations": 200, "images": 100})
+    outputs.unit_dir(tmp_path, 0).mkdir()  # a finished unit
     outputs.settings_claim(tmp_path, {"iterations": 200, "images": 100})  # same: resumes
     with pytest.raises(outputs.OutputMismatchError, match="differing: iterations"):
         outputs.settings_claim(tmp_path, {"iterations": 50, "images": 100})
     assert json.loads((tmp_path / "settings.json").read_text())["iterations"] == 200
+
+
+def test_a_folder_without_finished_units_takes_the_new_settings(tmp_path):
+    outputs.settings_claim(tmp_path, {"weights": "mistyped.pt"})
+    outputs.settings_claim(tmp_path, {"weights": "right.pt"})
+    assert json.loads((tmp_path / "settings.json").read_text()) == {"weights": "right.pt"}
+
+
+def test_a_recording_made_before_a_setting_existed_resumes_with_its_default(tmp_path):
+    outputs.settings_claim(tmp_path, {"iterations": 200})
+    outputs.unit_dir(tmp_path, 0).mkdir()
+    defaults = {"iterations": 200, "encoder_weights": None}
+    outputs.settings_claim(tmp_path, {"iterations": 200, "encoder_weights": None}, defaults)
+    with pytest.raises(outputs.OutputMismatchError, match="differing: encoder_weights"):
+        outputs.settings_claim(tmp_path, {"iterations": 200, "encoder_weights": "e.pt"}, defaults)
 
 
 def test_quality_report_counts_class_hits_only_for_output_layers():

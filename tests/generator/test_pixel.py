@@ -46,14 +46,22 @@ def test_pixel_am_raises_demo_output_units_and_reproduces_single_images(demo_pai
     assert (result.activations > result.start_activations + 1.0).float().mean() >= 0.8
 
 
-def test_a_pixel_chain_alone_matches_the_same_chain_in_a_batch(demo_pair):
+def test_a_pixel_chain_alone_follows_the_same_chain_in_a_batch(demo_pair):
+    """Same start exactly; a few steps later the same image up to amplified rounding.
+
+    Conv kernels round differently for other batch sizes, and Adam scales every spectrum
+    element to a step of about lr whatever its gradient's size, so a tiny gradient whose sign
+    rounding flips moves its element the other way: the images drift apart slowly (see
+    docs/generator.md, "Regenerating an image").
+    """
     net, _ = demo_pair
     config = AMConfig(network="demo", layer="fc8", method="pixel", iterations=5)
     sampler = PixelSampler(target=net, config=config)
     batch = sampler.run([0, 3, 5], [7, 8, 9])
     alone = sampler.run([3], [8])
-    # Equal up to float rounding: conv algorithms may differ with the batch size.
-    torch.testing.assert_close(alone.images[0], batch.images[1], rtol=1e-3, atol=1e-3)
+    assert alone.start_activations[0].item() == pytest.approx(batch.start_activations[1].item())
+    assert (alone.images[0] - batch.images[1]).abs().mean() < 0.02
+    assert alone.activations[0].item() == pytest.approx(batch.activations[1].item(), abs=0.05)
 
 
 def test_pixel_am_rejects_units_outside_the_layer(demo_pair):

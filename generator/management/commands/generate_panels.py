@@ -3,6 +3,7 @@
     python manage.py generate_panels --network alexnet --layer fc6 --units 0-4095 \
         [--images 100] [--grid 10x10] [--iterations 200] [--batch B] [--device cuda|cpu] \
         [--bf16 --channels-last --compile] [--spatial centre|max] [--post-relu] \
+        [--weights F] [--generator-weights F] [--encoder-weights F] \
         [--reset-every N] [--threshold P] [--experiment SLUG]
 
 Resumes (finished units are skipped). Under `torchrun --nproc-per-node N manage.py
@@ -60,6 +61,12 @@ class Command(BaseCommand):
         parser.add_argument("--weights", type=Path, help="target network weights file")
         parser.add_argument("--generator", help="registered generator (default: the network's)")
         parser.add_argument("--generator-weights", type=Path)
+        parser.add_argument(
+            "--encoder-weights",
+            type=Path,
+            help="weights of the network the generator inverts (AlexNet for deepsim-fc6), when "
+            "the target is another network (default: its standard file)",
+        )
         parser.add_argument("--reference", type=Path, help="folder of natural images (quality)")
         parser.add_argument("--out", type=Path, help="default: var/am/<network>/<layer>")
         parser.add_argument("--experiment", help="slug of an existing experiment to register in")
@@ -104,6 +111,7 @@ class Command(BaseCommand):
             "weights": _text(options["weights"]),
             "generator": options["generator"] or pipeline.default_generator(options["network"]),
             "generator_weights": _text(options["generator_weights"]),
+            "encoder_weights": _text(options["encoder_weights"]),
             "images_per_unit": options["images"],
             "base_seed": options["seed"],
             "spatial": options["spatial"],
