@@ -2,10 +2,14 @@
 
 Ours: torchvision AlexNet (target and fc6 encoder) + the full-size DeePSiM fc6 generator, random
 weights (speed does not depend on them), `--batch` chains of fc8 units for `--iterations` steps.
-Lucent: `render_vis` on the same AlexNet, device and number of steps, `--lucent-batch` images.
-An image-iteration is one image through one update step (G, the network, and back).
+Lucent: `render_vis` on the same AlexNet, device and number of steps, at each `--lucent-batch`
+size (a comma list: Lucent's speed depends on its batch too, and the ratio is reported against
+its fastest). An image-iteration is one image through one update step (G, the network, and
+back); its floating-point operations are counted once with torch's FlopCounterMode.
 
     python bench/generator_speed.py --device cuda --batch 256 [--bf16] [--json figures.json]
+    python bench/generator_speed.py --device cuda --batch 1024 --bf16 --channels-last --compile \
+        --lucent-batch 64,256,1024
     python bench/generator_speed.py --device cpu --batch 4 --iterations 5 --lucent-batch 2
 
 Lucent's install and its shims: see bench/lucent_baseline.py. Django-free: run it with plain
@@ -31,8 +35,6 @@ from generator.am.config import AMConfig  # noqa: E402
 from generator.am.deepsim import DeePSiMFc6  # noqa: E402
 from generator.am.networks import TargetNetwork, get_network  # noqa: E402
 from generator.am.ppgn import PPGNSampler  # noqa: E402
-
-GFLOP_PER_IMAGE_ITERATION = 12.0  # G + AlexNet forward and backward, as the issue estimates
 
 
 def random_alexnet(device: torch.device) -> TargetNetwork:
@@ -65,6 +67,7 @@ def ours_speed(args, device: torch.device) -> dict:
     warm = PPGNSampler(
         target=target, generator=generator, encoder=target, config=replace(config, iterations=2)
     )
+    gflop = gflop_per_image_iteration(warm)
     warm.run(units, seeds)  # cuDNN autotuning, allocator, compilation
     sampler = PPGNSampler(target=target, generator=generator, encoder=target, config=config)
     synchronize(device)
@@ -80,10 +83,25 @@ def ours_speed(args, device: torch.device) -> dict:
         "precision": config.precision,
         "image_iterations_per_s": rate,
         "images_per_s": args.batch / seconds,
-        "tflop_per_s_if_12_gflop_each": rate * GFLOP_PER_IMAGE_ITERATION / 1000,
+        "gflop_per_image_iteration": gflop,
+        "tflop_per_s": rate * gflop / 1000,
         "peak_memory_gib": _peak_memory(device),
         "finite_activations": bool(torch.isfinite(result.activations).all()),
     }
+
+
+def gflop_per_image_iteration(sampler: PPGNSampler) -> float:
+    """Floating-point operations of one step for one chain (G and the network, forward and
+    the backward to h), counted by torch on a batch of 2 before any compilation."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    # The same work as PPGNSampler.gradients, with backward() in place of autograd.grad (which
+    # the counter's module tracking does not support); no parameter needs a gradient.
+    h = sampler.start([1, 2], [1, 2]).h.requires_grad_(True)
+    with FlopCounterMode(display=False) as counter:
+        values, _ = sampler._forward(sampler._render(h))
+        values[:, 1].sum().backward()
+    return counter.get_total_flops() / 2 / 1e9
 
 
 def _peak_memory(device: torch.device) -> float | None:
@@ -100,7 +118,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--bf16", action="store_true", help="our sampler under bf16 autocast")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the generator")
-    parser.add_argument("--lucent-batch", type=int, default=64)
+    parser.add_argument("--lucent-batch", default="64", help="Lucent batch sizes, e.g. 64,256")
     parser.add_argument("--lucent", dest="lucent", action="store_true", default=True)
     parser.add_argument("--no-lucent", dest="lucent", action="store_false")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -114,19 +132,25 @@ def main(argv=None) -> dict:
     }
     print(f"ours:   {_line(figures['ours'])}", flush=True)
     if args.lucent:
-        figures["lucent"] = lucent_speed(
-            random_alexnet(device).model,
-            layer="classifier_6",
-            unit=1,
-            batch=args.lucent_batch,
-            steps=args.iterations,
-            device=device,
+        figures["lucent"] = [
+            lucent_speed(
+                random_alexnet(device).model,
+                layer="classifier_6",
+                unit=1,
+                batch=int(batch),
+                steps=args.iterations,
+                device=device,
+            )
+            for batch in args.lucent_batch.split(",")
+        ]
+        for lucent in figures["lucent"]:
+            print(f"lucent: {_line(lucent)}", flush=True)
+        fastest = max(figures["lucent"], key=lambda lucent: lucent["images_per_s"])
+        figures["speedup_images_per_s"] = figures["ours"]["images_per_s"] / fastest["images_per_s"]
+        print(
+            f"ours / fastest lucent (batch {fastest['batch']}) images per second: "
+            f"{figures['speedup_images_per_s']:.1f}x"
         )
-        figures["speedup_images_per_s"] = (
-            figures["ours"]["images_per_s"] / figures["lucent"]["images_per_s"]
-        )
-        print(f"lucent: {_line(figures['lucent'])}")
-        print(f"ours / lucent images per second: {figures['speedup_images_per_s']:.1f}x")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return figures

@@ -91,10 +91,13 @@ def test_units_are_written_with_quality_and_any_image_regenerates_from_its_seed(
     assert stored["execution"]["batch_size"] == 3 and stored["execution"]["torch"]
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 @pytest.mark.parametrize("layer, unit, index", [("fc8", 7, 0), ("fc6", 11, 3)])
-def test_any_image_regenerates_bit_for_bit_from_its_seed(tmp_path, demo_models, layer, unit, index):
+def test_any_image_regenerates_bit_for_bit_from_its_seed(
+    tmp_path, demo_models, layer, unit, index, device
+):
     """Long enough for rounding to grow (see bench/regeneration.py); padding keeps it exact."""
-    run = demo_run(tmp_path, demo_models[0], [3, unit], layer=layer, iterations=60)
+    run = demo_run(tmp_path, demo_models[0], [3, unit], layer=layer, iterations=60, device=device)
     pipeline.panels_generate(run)
     image, activation = pipeline.image_regenerate(run.out, unit, index)
     stored = outputs.unit_read(run.out, unit)
