@@ -29,9 +29,9 @@ class AMConfig:
     method: str = "ppgn"  # "ppgn" (generator prior) or "pixel" (Fourier image)
     generator: str = "deepsim-fc6"
     generator_weights: str | None = None
-    # weights of the network G inverts (the prior's encoder E) when it is not the target
-    # network with the target's weights; None: that network's standard file
-    encoder_weights: str | None = None
+    # the prior's encoder E: None picks the target when G takes its code, else G's default
+    encoder: str | None = None
+    encoder_weights: str | None = None  # E's weights when E is not the target; None: standard
     images_per_unit: int = 100
     base_seed: int = 0  # image k of unit u has seed chain_seed(base_seed, u, k)
     iterations: int = 200

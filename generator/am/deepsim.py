@@ -90,7 +90,9 @@ class GeneratorSpec:
 
     name: str
     builder: Callable[[], ImageGenerator] = field(repr=False)
-    encoder_network: str  # network whose layer code G inverts (E in the PPGN prior term)
+    # Networks whose `encoder_layer` code G takes (E in the PPGN prior term); the first is E
+    # when the target is none of them.
+    encoder_networks: tuple[str, ...]
     encoder_layer: str
     default_weights: Callable[[], Path] = field(repr=False)
     how_to_obtain: str
@@ -145,7 +147,9 @@ register_generator(
     GeneratorSpec(
         name="deepsim-fc6",
         builder=DeePSiMFc6,
-        encoder_network="alexnet",
+        # G inverts CaffeNet's fc6; torchvision's AlexNet comes first as its weights are the
+        # ones usually at hand (see docs/generator.md, "Encoder").
+        encoder_networks=("alexnet", "caffenet", "caffe-alexnet"),
         encoder_layer="fc6",
         default_weights=lambda: Path(torch.hub.get_dir()) / "checkpoints" / "deepsim_fc6.pt",
         how_to_obtain=(

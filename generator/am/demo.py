@@ -147,7 +147,7 @@ register_generator(
     GeneratorSpec(
         name="demo",
         builder=DemoGenerator,
-        encoder_network="demo",
+        encoder_networks=("demo",),
         encoder_layer="fc6",
         default_weights=lambda: models_dir() / DEMO_GENERATOR_FILE,
         how_to_obtain="The demo generator is trained by the project: run "

@@ -52,6 +52,7 @@ class NetworkSpec:
     how_to_obtain: str = ""  # told to the user when the file is missing or does not match
     default_weights: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
     after_load: Callable[[nn.Module], None] | None = field(default=None, repr=False, compare=False)
+    bgr: bool = False  # the network takes BGR channel order (Caffe); mean and std stay RGB
 
     def layer(self, alias: str) -> LayerSpec:
         """The layer called ``alias``; ValueError listing the known aliases otherwise."""
@@ -111,10 +112,12 @@ class TargetNetwork:
         """Images (B,3,H,W) RGB in [0,1] -> normalised (B,3,S,S) network input.
 
         An image larger than the input size S is centre-cropped to it; a smaller one is resized
-        (bilinear) up to it. Colour is normalised with the spec's per-channel mean and std.
+        (bilinear) up to it. Colour is normalised with the spec's per-channel mean and std, then
+        put in BGR order for a Caffe network.
         """
         images = fit_to_size(images, self.spec.input_size)
-        return (images - self._mean.to(images.dtype)) / self._std.to(images.dtype)
+        x = (images - self._mean.to(images.dtype)) / self._std.to(images.dtype)
+        return x.flip(1) if self.spec.bgr else x
 
     def activations(
         self, x: Tensor, layers: Sequence[str], *, pre_relu: bool = True

@@ -62,7 +62,7 @@ SETTINGS_DEFAULTS = made_by(AMConfig())
 def default_generator(network: str) -> str:
     """The generator trained on this network's own code, else ppgn's DeePSiM fc6."""
     for name in available_generators():
-        if get_generator(name).encoder_network == network:
+        if network in get_generator(name).encoder_networks:
             return name
     return "deepsim-fc6"
 
@@ -78,8 +78,8 @@ def output_layer(spec: NetworkSpec) -> str | None:
 def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
     """Load the target network (and for PPGN the generator and its encoder); a sampler.
 
-    The encoder E is the network G was trained to invert (AlexNet for DeePSiM fc6). When that
-    is the target network itself and no other encoder weights are given, one forward pass
+    The encoder E is ``config.encoder``, else the target when G takes its code, else G's first
+    encoder network. When E is the target network with the target's weights, one forward pass
     serves both; otherwise E loads from ``encoder_weights`` or its standard file.
     """
     target = load_network(config.network, weights=config.weights, device=config.device)
@@ -89,14 +89,20 @@ def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
     generator = load_generator(
         config.generator, weights=config.generator_weights, device=config.device
     )
-    encoder = target
-    shared = generator_spec.encoder_network == config.network and config.encoder_weights in (
-        None,
-        config.weights,
+    encoder_name = config.encoder or (
+        config.network
+        if config.network in generator_spec.encoder_networks
+        else generator_spec.encoder_networks[0]
     )
-    if not shared:
-        encoder = load_network(
-            generator_spec.encoder_network, weights=config.encoder_weights, device=config.device
+    encoder = target
+    if encoder_name != config.network or config.encoder_weights not in (None, config.weights):
+        encoder = load_network(encoder_name, weights=config.encoder_weights, device=config.device)
+    code = encoder.spec.layer(generator_spec.encoder_layer).units
+    if code != generator.code_size:
+        raise ValueError(
+            f"Encoder {encoder_name!r} gives {code}-d {generator_spec.encoder_layer} codes but "
+            f"generator {config.generator!r} takes {generator.code_size}-d codes; choose an "
+            f"encoder among {', '.join(generator_spec.encoder_networks)}"
         )
     return PPGNSampler(
         target=target,

@@ -1,4 +1,5 @@
-"""The built-in target networks: torchvision AlexNet, VGG-16, GoogLeNet and Places-365 AlexNet.
+"""The built-in target networks: torchvision AlexNet, VGG-16, GoogLeNet, Places-365 AlexNet,
+and Caffe's AlexNets (CaffeNet, the network ppgn and the paper used).
 
 Each is registered with its layer aliases and the standard weights file it loads from the torch
 hub cache. Another torchvision classifier is added the same way: a function returning its
@@ -10,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from generator.am.deepsim import CAFFE_MEAN_BGR
 from generator.am.networks import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -143,3 +145,83 @@ def _alexnet_places() -> NetworkSpec:
         _alexnet_layers(365),
         "alexnet_places365.pth.tar",
     )
+
+
+class CaffeAlexNet(nn.Module):
+    """Caffe's AlexNet, layer for layer, so converted Caffe weights load by layer name.
+
+    Input: 227x227 BGR on a 0-255 scale minus the ImageNet mean (the spec's preprocessing).
+    conv1 96 (k11 s4) -> conv2 256 (k5 p2, 2 groups) -> conv3 384 (k3 p1) -> conv4 384 (2 groups)
+    -> conv5 256 (2 groups) -> max-pool -> fc6 4096 -> fc7 4096 -> fc8; ReLU after every layer
+    but fc8; max-pooling 3/2 and local response normalisation (5 channels, alpha 1e-4, beta 0.75)
+    after conv1 and conv2. ``pool_first``: bvlc_reference_caffenet (ppgn's CaffeNet) pools,
+    then normalises; bvlc_alexnet normalises, then pools.
+    """
+
+    def __init__(self, num_classes: int = 1000, pool_first: bool = True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 96, 11, stride=4)
+        self.conv2 = nn.Conv2d(96, 256, 5, padding=2, groups=2)
+        self.conv3 = nn.Conv2d(256, 384, 3, padding=1)
+        self.conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=2)
+        self.conv5 = nn.Conv2d(384, 256, 3, padding=1, groups=2)
+        self.fc6 = nn.Linear(256 * 6 * 6, 4096)
+        self.fc7 = nn.Linear(4096, 4096)
+        self.fc8 = nn.Linear(4096, num_classes)
+        self.pool = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # Caffe rounds pooling sizes up
+        self.norm = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
+        self.relu = nn.ReLU()
+        self.dropout = nn.Dropout(0.5)
+        self.pool_first = pool_first
+
+    def forward(self, x):
+        for conv in (self.conv1, self.conv2):
+            x = self.relu(conv(x))
+            x = self.norm(self.pool(x)) if self.pool_first else self.pool(self.norm(x))
+        x = self.relu(self.conv4(self.relu(self.conv3(x))))
+        x = torch.flatten(self.pool(self.relu(self.conv5(x))), 1)  # Caffe's C, H, W order
+        x = self.dropout(self.relu(self.fc6(x)))
+        x = self.dropout(self.relu(self.fc7(x)))
+        return self.fc8(x)
+
+
+def _caffe_spec(name: str, caffe_model: str, pool_first: bool) -> NetworkSpec:
+    names, ids = imagenet_classes()  # Caffe's synset order is torchvision's
+    file_name = f"{caffe_model}.pth"
+    return NetworkSpec(
+        name=name,
+        layers={
+            layer.alias: layer
+            for layer in (
+                LayerSpec("conv5", "conv5", "conv", 256),
+                LayerSpec("fc6", "fc6", "fc", 4096),
+                LayerSpec("fc7", "fc7", "fc", 4096),
+                LayerSpec("fc8", "fc8", "fc", 1000, rectified_after=False),
+            )
+        },
+        input_size=227,
+        mean=tuple(value / 255 for value in reversed(CAFFE_MEAN_BGR)),
+        std=(1 / 255,) * 3,
+        bgr=True,
+        num_classes=1000,
+        class_names=names,
+        class_ids=ids,
+        builder=lambda: CaffeAlexNet(pool_first=pool_first),
+        weights_file=file_name,
+        how_to_obtain=(
+            f"Convert Caffe's {caffe_model}.caffemodel (BVLC model zoo) to a PyTorch state dict "
+            "keyed by its layer names (conv1.weight ... fc8.bias, e.g. with caffemodel2pytorch), "
+            f"save it as {file_name} in {Path(torch.hub.get_dir()) / 'checkpoints'}, or pass "
+            "--weights PATH."
+        ),
+    )
+
+
+@register_network("caffenet")
+def _caffenet() -> NetworkSpec:
+    return _caffe_spec("caffenet", "bvlc_reference_caffenet", pool_first=True)
+
+
+@register_network("caffe-alexnet")
+def _caffe_alexnet() -> NetworkSpec:
+    return _caffe_spec("caffe-alexnet", "bvlc_alexnet", pool_first=False)

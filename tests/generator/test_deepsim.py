@@ -75,6 +75,7 @@ def test_mismatched_generator_weights_are_a_clear_error(deepsim, tmp_path):
 def test_generator_registry_names_its_encoder():
     assert {"deepsim-fc6", "demo"} <= set(available_generators())
     spec = get_generator("deepsim-fc6")
-    assert (spec.encoder_network, spec.encoder_layer) == ("alexnet", "fc6")
+    assert (spec.encoder_networks[0], spec.encoder_layer) == ("alexnet", "fc6")
+    assert "caffenet" in spec.encoder_networks
     with pytest.raises(ValueError, match="Unknown generator 'biggan'.*deepsim-fc6, demo"):
         get_generator("biggan")

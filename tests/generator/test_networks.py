@@ -22,9 +22,8 @@ def _save_random_weights(name, path):
 
 
 def test_registry_lists_the_required_networks():
-    assert {"alexnet", "vgg16", "googlenet", "demo", "alexnet-places365"} <= set(
-        available_networks()
-    )
+    required = {"alexnet", "vgg16", "googlenet", "demo", "alexnet-places365", "caffenet"}
+    assert required <= set(available_networks())
 
 
 def test_unknown_network_error_lists_the_registered_names():
@@ -43,7 +42,9 @@ def test_imagenet_networks_carry_the_bundled_class_index():
     assert spec.class_ids[1] == "n01443537" and spec.class_names[2] == "great white shark"
 
 
-@pytest.mark.parametrize("name", ["alexnet", "vgg16", "googlenet", "alexnet-places365"])
+@pytest.mark.parametrize(
+    "name", ["alexnet", "vgg16", "googlenet", "alexnet-places365", "caffenet", "caffe-alexnet"]
+)
 def test_every_alias_names_a_module_with_that_many_units(name):
     spec = get_network(name)
     modules = dict(spec.builder().named_modules())
@@ -70,6 +71,34 @@ def test_alexnet_activations_have_the_documented_shapes(tmp_path):
     acts = net.activations(x, ["conv5", "fc6", "fc8"])
     assert acts["conv5"].shape == (2, 256, 13, 13)
     assert acts["fc6"].shape == (2, 4096) and acts["fc8"].shape == (2, 1000)
+
+
+@pytest.mark.parametrize("name", ["caffenet", "caffe-alexnet"])
+def test_caffe_alexnets_take_227_pixel_bgr_input_and_load_caffe_layer_names(tmp_path, name):
+    net = load_network(name, weights=_save_random_weights(name, tmp_path / "c.pth"))
+    assert sum(p.numel() for p in net.model.parameters()) == 60_965_224  # Caffe's AlexNet
+    assert "conv1.weight" in net.model.state_dict() and "fc8.bias" in net.model.state_dict()
+    red = torch.zeros(1, 3, 256, 256)
+    red[:, 0] = 1.0
+    x = net.preprocess(red)  # centre crop, 0-255 scale minus the mean, BGR
+    assert x.shape == (1, 3, 227, 227)
+    assert x[0, :, 0, 0].tolist() == pytest.approx([-104.0, -117.0, 132.0], abs=1e-3)
+    acts = net.activations(x, ["conv5", "fc6", "fc8"])
+    assert acts["conv5"].shape == (1, 256, 13, 13)
+    assert acts["fc6"].shape == (1, 4096) and acts["fc8"].shape == (1, 1000)
+
+
+def test_caffenet_sees_the_deepsim_generator_output_as_ppgn_feeds_it(tmp_path):
+    """G's raw output (Caffe BGR, mean subtracted) reaches CaffeNet unchanged, as in ppgn."""
+    from generator.am.deepsim import DeePSiMFc6
+
+    torch.manual_seed(0)
+    generator = DeePSiMFc6().eval()
+    net = load_network("caffenet", weights=_save_random_weights("caffenet", tmp_path / "c.pth"))
+    with torch.no_grad():
+        raw = generator(torch.rand(1, 4096) * 5)
+        seen = net.preprocess(generator.to_rgb(raw))
+    torch.testing.assert_close(seen, raw[..., 14:241, 14:241], rtol=1e-4, atol=1e-3)
 
 
 def test_googlenet_loads_the_standard_layout_with_auxiliary_heads(tmp_path):

@@ -9,6 +9,7 @@ from generator.am import outputs, pipeline
 from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
 from generator.am.demo import digits_dataset
+from generator.am.networks import get_network
 
 
 def demo_run(tmp_path, models, units, **config):
@@ -74,6 +75,16 @@ def test_the_encoder_shares_the_target_unless_other_weights_are_given(tmp_path, 
     missing = demo_run(tmp_path, models, [0], encoder_weights=str(tmp_path / "none.pt")).config
     with pytest.raises(FileNotFoundError, match="none.pt"):
         pipeline.sampler_build(missing)
+
+
+def test_an_encoder_whose_code_the_generator_cannot_take_is_refused(tmp_path, demo_models):
+    alexnet = tmp_path / "alexnet.pth"
+    torch.save(get_network("alexnet").builder().state_dict(), alexnet)
+    config = demo_run(
+        tmp_path, demo_models[0], [0], encoder="alexnet", encoder_weights=str(alexnet)
+    ).config
+    with pytest.raises(ValueError, match="4096-d fc6 codes but generator 'demo' takes 128-d"):
+        pipeline.sampler_build(config)
 
 
 def test_units_are_written_with_quality_and_any_image_regenerates_from_its_seed(

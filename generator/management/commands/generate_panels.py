@@ -3,7 +3,7 @@
     python manage.py generate_panels --network alexnet --layer fc6 --units 0-4095 \
         [--images 100] [--grid 10x10] [--iterations 200] [--batch B] [--device cuda|cpu] \
         [--bf16 --channels-last --compile] [--spatial centre|max] [--post-relu] \
-        [--weights F] [--generator-weights F] [--encoder-weights F] \
+        [--weights F] [--generator-weights F] [--encoder NET] [--encoder-weights F] \
         [--reset-every N] [--threshold P] [--experiment SLUG]
 
 Resumes (finished units are skipped). Under `torchrun --nproc-per-node N manage.py
@@ -62,6 +62,11 @@ class Command(BaseCommand):
         parser.add_argument("--generator", help="registered generator (default: the network's)")
         parser.add_argument("--generator-weights", type=Path)
         parser.add_argument(
+            "--encoder",
+            help="network whose code the generator inverts, for the prior (default: the target "
+            "when the generator takes its code, else alexnet for deepsim-fc6)",
+        )
+        parser.add_argument(
             "--encoder-weights",
             type=Path,
             help="weights of the network the generator inverts (AlexNet for deepsim-fc6), when "
@@ -87,6 +92,8 @@ class Command(BaseCommand):
         try:
             spec = networks.get_network(options["network"])
             layer = spec.layer(options["layer"])
+            if options["encoder"] is not None:
+                networks.get_network(options["encoder"])  # fail before any work
             units = networks.parse_units(options["units"])
             networks.check_units(layer, units)
             rows, cols = grid.parse_grid(options["grid"])
@@ -111,6 +118,7 @@ class Command(BaseCommand):
             "weights": _text(options["weights"]),
             "generator": options["generator"] or pipeline.default_generator(options["network"]),
             "generator_weights": _text(options["generator_weights"]),
+            "encoder": options["encoder"],
             "encoder_weights": _text(options["encoder_weights"]),
             "images_per_unit": options["images"],
             "base_seed": options["seed"],
