@@ -27,7 +27,7 @@ install-test: $(VENV)/.installed-test
 demo: install demo-data serve
 
 # The demo network is tiny: one thread is fastest (two oversubscribe the cores). The hidden
-# units are ones the digits activate (the demo training is seeded), so they have selectivity.
+# units are ones the digits activate (read from the trained weights), so they have selectivity.
 AM_DEMO := --network demo --iterations 100 --batch 200 --cpu-threads 1 --experiment $(DEMO)
 DEMO_DIR := var/demo
 
@@ -36,8 +36,10 @@ demo-data: wordnet
 	$(PY) manage.py demo_experiment --experiment $(DEMO)
 	$(PY) manage.py train_demo
 	$(PY) manage.py generate_panels $(AM_DEMO) --layer fc8 --units 0-9
-	$(PY) manage.py generate_panels $(AM_DEMO) --layer fc6 --units 4,11,23,38,60,82
-	$(PY) manage.py generate_panels $(AM_DEMO) --layer conv5 --units 11,19,21,25
+	units=$$($(PY) manage.py demo_units --layer fc6 --count 6) && \
+		$(PY) manage.py generate_panels $(AM_DEMO) --layer fc6 --units $$units
+	units=$$($(PY) manage.py demo_units --layer conv5 --count 4) && \
+		$(PY) manage.py generate_panels $(AM_DEMO) --layer conv5 --units $$units
 	# Now that the AM panels are registered, this builds the counterbalanced lists.
 	$(PY) manage.py demo_experiment --experiment $(DEMO)
 	$(PY) manage.py record_activations --network demo --dataset demo --out $(DEMO_DIR)/acts.h5

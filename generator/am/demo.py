@@ -279,6 +279,29 @@ def load_demo(models: Path | None = None, device="cpu") -> tuple[TargetNetwork, 
     return net, generator
 
 
+def active_units(net: TargetNetwork, layer: str, count: int, min_share: float = 0.05) -> list[int]:
+    """`count` units of `layer` that the digits drive, spread evenly over all such units.
+
+    A unit counts when its post-ReLU value (a conv unit's spatial maximum) is above zero on at
+    least `min_share` of the digits, so its selectivity is defined. The demo's training is
+    seeded but rounds differently on other CPUs, so which units live is read from the weights.
+    """
+    images, _ = digits_dataset(net.spec.input_size)
+    with torch.no_grad():
+        values = net.activations(net.preprocess(images), [layer], pre_relu=False)[layer]
+    if values.dim() == 4:
+        values = values.amax(dim=(2, 3))
+    alive = ((values > 0).float().mean(dim=0) >= min_share).nonzero().flatten().tolist()
+    if len(alive) < count:
+        raise ValueError(
+            f"only {len(alive)} units of {layer} are active on {min_share:.0%} of the digits; "
+            f"asked for {count}"
+        )
+    if count == 1:
+        return alive[:1]
+    return [alive[round(i * (len(alive) - 1) / (count - 1))] for i in range(count)]
+
+
 if __name__ == "__main__":
     report = train_demo()
     print(

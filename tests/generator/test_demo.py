@@ -8,6 +8,7 @@ from generator.am.demo import (
     DEMO_NET_FILE,
     DemoTraining,
     accuracy,
+    active_units,
     digits_dataset,
     load_demo,
     models_dir,
@@ -68,3 +69,17 @@ def test_models_folder_follows_the_environment(tmp_path, monkeypatch):
     torch.save(get_network("demo").builder().state_dict(), tmp_path / DEMO_NET_FILE)
     with pytest.raises(FileNotFoundError, match="demo_generator.pt"):
         load_demo(tmp_path)
+
+
+@pytest.mark.parametrize("layer, count", [("fc6", 6), ("conv5", 4)])
+def test_active_units_are_spread_over_units_the_digits_drive(demo_pair, layer, count):
+    net, _ = demo_pair
+    units = active_units(net, layer, count)
+    assert len(units) == count and units == sorted(set(units))
+    images, _ = digits_dataset(net.spec.input_size)
+    with torch.no_grad():
+        values = net.activations(net.preprocess(images), [layer], pre_relu=False)[layer]
+    peaks = values.amax(dim=(2, 3)) if values.dim() == 4 else values
+    assert ((peaks[:, units] > 0).float().mean(dim=0) >= 0.05).all()
+    with pytest.raises(ValueError, match=f"units of {layer} are active.*asked for 9999"):
+        active_units(net, layer, 9999)

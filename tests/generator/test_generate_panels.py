@@ -192,3 +192,11 @@ def test_sampler_options_are_saved_with_the_panel(tmp_path, models):
     saved = json.loads((out / "unit_00003" / "settings.json").read_text())
     assert (saved["spatial"], saved["pre_relu"]) == ("max", False)
     assert (saved["reset_every"], saved["threshold"]) == (5, 0.5)
+
+
+def test_demo_units_prints_active_units_for_make_demo(models, capsys):
+    call_command("demo_units", "--layer", "conv5", "--count", "3")
+    units = [int(unit) for unit in capsys.readouterr().out.strip().split(",")]
+    assert len(units) == 3 and units == sorted(units)
+    with pytest.raises(CommandError, match="Unknown layer 'fc9'"):
+        call_command("demo_units", "--layer", "fc9")
