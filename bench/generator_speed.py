@@ -96,10 +96,11 @@ def gflop_per_image_iteration(sampler: PPGNSampler) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     # The same work as PPGNSampler.gradients, with backward() in place of autograd.grad (which
-    # the counter's module tracking does not support); no parameter needs a gradient.
+    # the counter's module tracking does not support); no parameter needs a gradient. G runs
+    # uncompiled: a compiled G called at batch 2 would be recompiled for dynamic shapes.
     h = sampler.start([1, 2], [1, 2]).h.requires_grad_(True)
     with FlopCounterMode(display=False) as counter:
-        values, _ = sampler._forward(sampler._render(h))
+        values, _ = sampler._forward(sampler.generator.images(h))
         values[:, 1].sum().backward()
     return counter.get_total_flops() / 2 / 1e9
 

@@ -59,9 +59,10 @@ def generated_panels_register(
     """Register the finished units' panels in `experiment`; returns the newly stored panels.
 
     A unit registered before with the same settings is skipped. A unit that already has a panel
-    made otherwise (another method, seed, number of iterations...) stops the whole
-    registration before anything is stored: the analysis pools a unit's ratings, so one
-    experiment holds one condition. Compare methods in separate experiments.
+    made otherwise (another method, seed, number of iterations..., or imported from a file)
+    stops the whole registration before anything is stored: the analysis pools a unit's
+    ratings, so an experiment holds at most one panel per unit. Compare methods in separate
+    experiments.
     """
     stored_units = [outputs.unit_read(root, unit) for unit in outputs.done_units(root, units)]
     _settings_conflicts_check(experiment, network, layer, stored_units)
@@ -82,27 +83,26 @@ def generated_panels_register(
 
 
 def _settings_conflicts_check(experiment, network, layer, stored_units) -> None:
-    existing = {
-        panel.unit: panel
-        for panel in Panel.objects.filter(
-            experiment=experiment, is_practice=False, network=network, layer=layer
-        ).filter(unit__in=[stored["unit"] for stored in stored_units])
-    }
+    existing: dict[int, list[Panel]] = {}
+    for panel in Panel.objects.filter(
+        experiment=experiment, is_practice=False, network=network, layer=layer
+    ).filter(unit__in=[stored["unit"] for stored in stored_units]):
+        existing.setdefault(panel.unit, []).append(panel)
     conflicts = []
     for stored in stored_units:
-        panel = existing.get(stored["unit"])
-        if panel is None:
-            continue
-        differing = settings_differences(
-            panel.metadata.get("settings") or {}, stored["settings"], SETTINGS_DEFAULTS
-        )
-        if differing:
-            conflicts.append(f"unit {stored['unit']} (differing: {', '.join(differing)})")
+        for panel in existing.get(stored["unit"], []):
+            recorded = panel.metadata.get("settings")
+            if recorded is None:
+                conflicts.append(f"unit {stored['unit']} (a panel imported from {panel.source})")
+                continue
+            differing = settings_differences(recorded, stored["settings"], SETTINGS_DEFAULTS)
+            if differing:
+                conflicts.append(f"unit {stored['unit']} (differing: {', '.join(differing)})")
     if conflicts:
         more = f"; and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
         shown = "; ".join(conflicts[:5]) + more
         raise PanelSettingsConflict(
-            f"Experiment {experiment.slug} already has {network}/{layer} panels made with other "
-            f"settings: {shown}. Nothing was registered; register these panels in another "
-            "experiment (one experiment holds one condition)."
+            f"Experiment {experiment.slug} already has {network}/{layer} panels for these units, "
+            f"made otherwise: {shown}. Nothing was registered; an experiment holds at most one "
+            "panel per unit, so register these panels in another experiment."
         )

@@ -31,7 +31,9 @@ class AMConfig:
     generator_weights: str | None = None
     # the prior's encoder E: None picks the target when G takes its code, else G's default
     encoder: str | None = None
-    encoder_weights: str | None = None  # E's weights when E is not the target; None: standard
+    # E's weights; given for the target network itself they make a separate E. None: the
+    # target's weights when E is the target, else E's standard file
+    encoder_weights: str | None = None
     images_per_unit: int = 100
     base_seed: int = 0  # image k of unit u has seed chain_seed(base_seed, u, k)
     iterations: int = 200

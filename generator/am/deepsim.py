@@ -149,7 +149,7 @@ register_generator(
         builder=DeePSiMFc6,
         # G inverts CaffeNet's fc6; torchvision's AlexNet comes first as its weights are the
         # ones usually at hand (see docs/generator.md, "Encoder").
-        encoder_networks=("alexnet", "caffenet", "caffe-alexnet"),
+        encoder_networks=("alexnet", "caffenet"),
         encoder_layer="fc6",
         default_weights=lambda: Path(torch.hub.get_dir()) / "checkpoints" / "deepsim_fc6.pt",
         how_to_obtain=(

@@ -118,18 +118,19 @@ def settings_claim(root: Path, settings: dict, defaults: dict | None = None) -> 
     Raises OutputMismatchError when the folder holds units made with other settings, since a
     panel set mixing settings would be rated as if it were one experiment condition. A setting
     the recording lacks (added in a later version) counts as its value in ``defaults``. A folder
-    with no finished unit yet (a run that stopped early, say on a mistyped weights path) takes
-    the new settings.
+    with no unit finished or being written (a run that stopped before its first unit, say on a
+    mistyped weights path) takes the new settings.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     path = root / SETTINGS_FILE
-    if path.exists() and any(root.glob(f"{UNIT_PREFIX}*")):
+    started = any(root.glob(f"{UNIT_PREFIX}*")) or any(root.glob(f"{PARTIAL_PREFIX}*"))
+    if path.exists() and started:
         changed = settings_differences(json.loads(path.read_text()), settings, defaults)
         if changed:
             raise OutputMismatchError(
-                f"{root} holds units made with other settings (differing: {', '.join(changed)}); "
-                "use the same settings to resume, or another --out folder"
+                f"{root} holds units made (or being made) with other settings (differing: "
+                f"{', '.join(changed)}); use the same settings to resume, or another --out folder"
             )
         return
     json_write_atomic(path, settings)

@@ -67,6 +67,13 @@ def default_generator(network: str) -> str:
     return "deepsim-fc6"
 
 
+def default_encoder(network: str, generator: str) -> str:
+    """The prior's encoder E: the target when the generator takes its code, else the
+    generator's first encoder network."""
+    encoders = get_generator(generator).encoder_networks
+    return network if network in encoders else encoders[0]
+
+
 def output_layer(spec: NetworkSpec) -> str | None:
     """Alias of the network's classifier output layer, where one is registered."""
     for layer in spec.layers.values():
@@ -89,11 +96,7 @@ def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
     generator = load_generator(
         config.generator, weights=config.generator_weights, device=config.device
     )
-    encoder_name = config.encoder or (
-        config.network
-        if config.network in generator_spec.encoder_networks
-        else generator_spec.encoder_networks[0]
-    )
+    encoder_name = config.encoder or default_encoder(config.network, config.generator)
     encoder = target
     if encoder_name != config.network or config.encoder_weights not in (None, config.weights):
         encoder = load_network(encoder_name, weights=config.encoder_weights, device=config.device)
@@ -131,17 +134,36 @@ def chain_plan(config: AMConfig, units: list[int]) -> Iterator[tuple[list[int], 
 def batch_padded(units: list[int], seeds: list[int], size: int) -> tuple[list[int], list[int]]:
     """The chains repeated up to `size` (the last one again): every chain runs in a batch of
     the same shape, so it gets bit-for-bit the result it would get in any other such batch
-    (the kernels, and so the rounding, depend on the shape; AM steps amplify rounding)."""
+    (the kernels, and so the rounding, depend on the shape; AM steps amplify rounding).
+
+    A run pads to its batch size, or to its number of chains when it has fewer."""
     missing = size - len(units)
     return units + units[-1:] * missing, seeds + seeds[-1:] * missing
 
 
-def execution_record(config: AMConfig) -> dict:
-    """How a unit was run, beside what made it: needed to repeat its images bit for bit."""
-    return {
+def execution_record(config: AMConfig, batch_size: int) -> dict:
+    """How a unit was run, beside what made it: needed to repeat its images bit for bit.
+
+    `batch_size` is the size every batch of the run was padded to; `encoder` the prior's
+    encoder network that the settings' `encoder` (None: the default) stood for.
+    """
+    encoder = config.encoder or default_encoder(config.network, config.generator)
+    record = {
         **{name: getattr(config, name) for name in EXECUTION_FIELDS},
+        "batch_size": batch_size,
+        "encoder": encoder if config.method == "ppgn" else None,
+        "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
+    if torch.device(config.device).type == "cuda":
+        record.update(
+            gpu=torch.cuda.get_device_name(torch.device(config.device)),
+            cuda=torch.version.cuda,
+            cudnn=torch.backends.cudnn.version(),
+            cudnn_benchmark=config.cudnn_benchmark,
+            tf32=torch.backends.cudnn.allow_tf32,
+        )
+    return record
 
 
 def image_regenerate(
@@ -150,17 +172,24 @@ def image_regenerate(
     """Image `index` of a finished unit in `root` made again: (3,S,S) RGB in [0,1], activation.
 
     The chain runs alone, padded to the batch size it ran in, with the speed options it ran
-    with and on its device (or `device`), so on the same machine and software it repeats the
-    stored image bit for bit. On another device or software it matches up to rounding, which
-    AM steps can amplify; on CUDA, cuDNN autotuning may also pick other kernels in another
-    process (set cudnn_benchmark=False for both runs to rule that out).
+    with and on its kind of device (or `device`), so on the same CPU and software it repeats the
+    stored image bit for bit. On other hardware or software it matches up to rounding, which
+    AM steps can amplify. On CUDA, cuDNN may pick other kernels in another process, some of
+    them not deterministic: expect close, not always identical, images there.
     """
     stored = outputs.unit_read(root, unit)
     records = stored["images"]
     if not 0 <= index < len(records):
         raise ValueError(f"unit {unit} has images 0-{len(records) - 1}, not {index}")
+    if stored["execution"] is None:
+        raise ValueError(
+            f"unit {unit} in {root} was made before runs recorded how they ran (batch size, "
+            "device), so its images cannot be repeated exactly; generate it again"
+        )
     made = {k: v for k, v in stored["settings"].items() if k != "grid"}
-    ran = {k: v for k, v in (stored["execution"] or {}).items() if k in EXECUTION_FIELDS}
+    ran = {k: v for k, v in stored["execution"].items() if k in EXECUTION_FIELDS}
+    if ran["device"].startswith("cuda"):
+        ran["device"] = "cuda"  # a torchrun rank's GPU number says nothing about the result
     config = AMConfig(**{**made, **ran, **({"device": device} if device else {})})
     units, seeds = batch_padded([unit], [records[index]["seed"]], config.batch_size)
     result = sampler_build(config).run(units, seeds)
@@ -237,9 +266,10 @@ def panels_generate(
     target, is_output = sampler.target, output_layer(sampler.target.spec) == run.config.layer
     maxima = reference_maxima(target, run.config, reference=run.reference)  # (units,) or None
     collector, reports = UnitCollector(run.config.images_per_unit, is_output), []
-    execution = execution_record(run.config)
+    size = min(run.config.batch_size, len(pending) * run.config.images_per_unit)
+    execution = execution_record(run.config, batch_size=size)
     for units, seeds in chain_plan(run.config, pending):
-        result = sampler.run(*batch_padded(units, seeds, run.config.batch_size))
+        result = sampler.run(*batch_padded(units, seeds, size))
         images = result.images.cpu()
         classes = predicted_classes(target, result.images) if is_output else [None] * len(units)
         for b, unit in enumerate(units):

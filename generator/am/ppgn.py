@@ -245,8 +245,8 @@ def _maybe_rectify(value: Tensor, layer, config: AMConfig) -> Tensor:
 
 def _prepare(generator, target, encoder, config: AMConfig) -> Callable[[Tensor], Tensor]:
     """Apply the speed options once; return the function h -> images."""
-    if config.cudnn_benchmark and target.device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    if target.device.type == "cuda":
+        torch.backends.cudnn.benchmark = config.cudnn_benchmark
     if config.channels_last:
         for model in {
             id(m): m for m in (generator, target.model, encoder and encoder.model) if m

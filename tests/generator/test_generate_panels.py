@@ -92,6 +92,25 @@ def test_a_unit_made_with_other_settings_is_not_registered_beside_the_first(
     assert [p.metadata["settings"]["base_seed"] for p in panels] == [0]  # unit 1 not added
 
 
+def test_a_unit_with_an_imported_panel_is_not_registered_again(tmp_path, models, experiment):
+    from PIL import Image
+
+    from experiment.services import panel_register
+
+    Image.new("RGB", (20, 20)).save(tmp_path / "unit_0.png")
+    panel_register(
+        experiment=experiment,
+        image_path=tmp_path / "unit_0.png",
+        source="import/demo/fc8/unit_0.png",
+        network="demo",
+        layer="fc8",
+        unit=0,
+    )
+    with pytest.raises(CommandError, match=r"unit 0 \(a panel imported from import/demo/fc8/"):
+        generate(tmp_path, "--experiment", "study", units="0-1")
+    assert Panel.objects.filter(experiment=experiment).count() == 1
+
+
 def test_encoder_weights_are_loaded_and_recorded(tmp_path, models):
     """A mistyped path stops the run; the corrected command then uses the same folder."""
     import json
@@ -146,6 +165,7 @@ def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkey
         (["--spatial", "corner"], "spatial must be one of centre, max, not 'corner'"),
         (["--reset-every", "-1"], "reset_every must be 0 or more, not -1"),
         (["--encoder", "lenet"], "Unknown network 'lenet'; registered networks: .*caffenet"),
+        (["--encoder", "googlenet"], "'googlenet' cannot serve generator 'demo'.*layer 'fc6'"),
     ],
 )
 def test_bad_arguments_stop_with_a_clear_message(tmp_path, arguments, message):

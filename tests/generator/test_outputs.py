@@ -93,6 +93,9 @@ def test_a_folder_without_finished_units_takes_the_new_settings(tmp_path):
     outputs.settings_claim(tmp_path, {"weights": "mistyped.pt"})
     outputs.settings_claim(tmp_path, {"weights": "right.pt"})
     assert json.loads((tmp_path / "settings.json").read_text()) == {"weights": "right.pt"}
+    (tmp_path / f"{outputs.PARTIAL_PREFIX}unit_00000").mkdir()  # another run is writing
+    with pytest.raises(outputs.OutputMismatchError, match=r"or being made.*differing: weights"):
+        outputs.settings_claim(tmp_path, {"weights": "other.pt"})
 
 
 def test_a_recording_made_before_a_setting_existed_resumes_with_its_default(tmp_path):

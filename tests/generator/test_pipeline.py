@@ -1,5 +1,7 @@
 """Panels for many units, Django-free: batching across units, seeds, resume and quality."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -117,6 +119,20 @@ def test_any_image_regenerates_bit_for_bit_from_its_seed(
     assert activation == stored["images"][index]["activation"]
     with pytest.raises(ValueError, match="unit 3 has images 0-3, not 4"):
         pipeline.image_regenerate(run.out, 3, 4)
+
+
+def test_a_run_smaller_than_its_batch_pads_only_to_its_own_size(tmp_path, demo_models):
+    run = demo_run(tmp_path, demo_models[0], [1], batch_size=64)
+    pipeline.panels_generate(run)
+    stored = outputs.unit_read(run.out, 1)
+    assert stored["execution"]["batch_size"] == 4  # its 4 chains, not 64
+    assert stored["execution"]["encoder"] == "demo"
+    image, activation = pipeline.image_regenerate(run.out, 1, 2)
+    assert activation == stored["images"][2]["activation"]
+    activations = stored["folder"] / "activations.json"
+    activations.write_text(json.dumps({"images": stored["images"]}))  # an older folder
+    with pytest.raises(ValueError, match="made before runs recorded how they ran"):
+        pipeline.image_regenerate(run.out, 1, 2)
 
 
 def test_a_second_run_skips_finished_units_and_does_nothing(tmp_path, demo_models):

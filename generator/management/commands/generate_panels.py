@@ -24,6 +24,7 @@ from tqdm import tqdm
 from generator import services
 from generator.am import grid, networks, outputs, pipeline, reference
 from generator.am.config import AMConfig
+from generator.am.deepsim import get_generator
 
 
 class Command(BaseCommand):
@@ -63,14 +64,15 @@ class Command(BaseCommand):
         parser.add_argument("--generator-weights", type=Path)
         parser.add_argument(
             "--encoder",
-            help="network whose code the generator inverts, for the prior (default: the target "
+            help="network whose code the generator takes, for the prior (default: the target "
             "when the generator takes its code, else alexnet for deepsim-fc6)",
         )
         parser.add_argument(
             "--encoder-weights",
             type=Path,
-            help="weights of the network the generator inverts (AlexNet for deepsim-fc6), when "
-            "the target is another network (default: its standard file)",
+            help="weights of the encoder; given for the target network itself, they make a "
+            "separate encoder (default: the target's weights when the encoder is the target, "
+            "else the encoder's standard file)",
         )
         parser.add_argument("--reference", type=Path, help="folder of natural images (quality)")
         parser.add_argument("--out", type=Path, help="default: var/am/<network>/<layer>")
@@ -92,14 +94,21 @@ class Command(BaseCommand):
         try:
             spec = networks.get_network(options["network"])
             layer = spec.layer(options["layer"])
-            if options["encoder"] is not None:
-                networks.get_network(options["encoder"])  # fail before any work
             units = networks.parse_units(options["units"])
             networks.check_units(layer, units)
             rows, cols = grid.parse_grid(options["grid"])
             if options["reference"] is not None:
                 reference.reference_files(options["reference"])  # fail before any work
             config = AMConfig(**self._config_values(options, layer))
+            if config.method == "ppgn":  # fail before any work on an encoder G cannot use
+                generator = get_generator(config.generator)
+                encoder = config.encoder or pipeline.default_encoder(config.network, generator.name)
+                try:
+                    networks.get_network(encoder).layer(generator.encoder_layer)
+                except ValueError as error:
+                    raise ValueError(
+                        f"Encoder {encoder!r} cannot serve generator {generator.name!r}: {error}"
+                    ) from None
             return pipeline.PanelRun(
                 config=config,
                 units=units,
@@ -112,11 +121,12 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
 
     def _config_values(self, options, layer) -> dict:
+        generator = options["generator"] or pipeline.default_generator(options["network"])
         return {
             "network": options["network"],
             "layer": layer.alias,
             "weights": _text(options["weights"]),
-            "generator": options["generator"] or pipeline.default_generator(options["network"]),
+            "generator": generator,
             "generator_weights": _text(options["generator_weights"]),
             "encoder": options["encoder"],
             "encoder_weights": _text(options["encoder_weights"]),
