@@ -220,3 +220,46 @@ def test_demo_units_prints_active_units_for_make_demo(models, capsys):
     assert len(units) == 3 and units == sorted(units)
     with pytest.raises(CommandError, match="Unknown layer 'fc9'"):
         call_command("demo_units", "--layer", "fc9")
+
+
+@pytest.fixture(scope="module")
+def full_size_weights(tmp_path_factory):
+    """Random weights of the full-size networks and DeePSiM G, saved as converted files."""
+    import torch
+
+    from generator.am.deepsim import DeePSiMFc6
+    from generator.am.networks import get_network
+
+    folder = tmp_path_factory.mktemp("full_size")
+    torch.manual_seed(0)
+    for name in ("caffenet", "alexnet"):
+        torch.save(get_network(name).builder().state_dict(), folder / f"{name}.pth")
+    torch.save(DeePSiMFc6().state_dict(), folder / "deepsim_fc6.pt")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "network, extra, encoder",
+    [
+        ("caffenet", [], "caffenet"),  # ppgn's set-up: one network is target and encoder
+        ("alexnet", ["--encoder", "caffenet", "--encoder-weights", "{caffenet}"], "caffenet"),
+    ],
+)
+def test_full_size_networks_make_panels_with_the_deepsim_generator(
+    tmp_path, full_size_weights, network, extra, encoder
+):
+    """The real (non-demo) path end to end: random weights, one step, two units."""
+    import json
+
+    weights = {name: str(full_size_weights / f"{name}.pth") for name in ("caffenet", "alexnet")}
+    args = ["--network", network, "--weights", weights[network], "--layer", "fc8"]
+    args += ["--generator-weights", str(full_size_weights / "deepsim_fc6.pt")]
+    args += [item.format(**weights) for item in extra]
+    args += ["--units", "0,999", "--images", "1", "--grid", "1x1", "--iterations", "1"]
+    call_command("generate_panels", *args, "--out", str(tmp_path / "out"), "--device", "cpu")
+    for unit in (0, 999):
+        folder = tmp_path / "out" / f"unit_{unit:05d}"
+        record = json.loads((folder / "activations.json").read_text())
+        assert record["execution"]["encoder"] == encoder
+        assert record["images"][0]["predicted_class"] in range(1000)
+        assert (folder / "images" / "000.png").is_file()
