@@ -4,6 +4,8 @@ import io
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -30,6 +32,13 @@ class ExperimentAdmin(admin.ModelAdmin):
     search_fields = ["slug", "title"]
     readonly_fields = ["created_at"]
     actions = ["build_lists", "export_responses"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_readonly_fields(self, request, experiment=None):
+        if experiment is not None and experiment.participants.exists():
+            # Participants' links and the recruitment site's study URL contain the slug.
+            return [*self.readonly_fields, "slug"]
+        return self.readonly_fields
 
     def get_queryset(self, request):
         return (
@@ -64,6 +73,8 @@ class ExperimentAdmin(admin.ModelAdmin):
     def progress_view(self, request, experiment_id: int):
         """Per list: completed / in progress / abandoned participants; the overall progress."""
         experiment = get_object_or_404(Experiment, id=experiment_id)
+        if not self.has_view_permission(request, experiment):
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "title": f"Progress of {experiment.slug}",
@@ -73,7 +84,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/experiment/experiment/progress.html", context)
 
-    @admin.action(description="Build counterbalanced lists")
+    @admin.action(description="Build counterbalanced lists", permissions=["change"])
     def build_lists(self, request, queryset):
         form = BuildListsForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
@@ -124,8 +135,28 @@ class PanelAdmin(admin.ModelAdmin):
     list_display_links = ["thumbnail", "__str__"]
     list_filter = ["experiment", "is_practice", "network", "layer"]
     search_fields = ["source", "network", "layer"]
-    readonly_fields = ["preview", "created_at"]
+    # What the panel is and shows is fixed by import_panels / generate_panels (random file
+    # names, a display copy, list membership); practice answers stay editable.
+    readonly_fields = [
+        "preview",
+        "experiment",
+        "source",
+        "image",
+        "display_image",
+        "is_practice",
+        "network",
+        "layer",
+        "unit",
+        "created_at",
+    ]
     list_per_page = 50
+
+    def has_delete_permission(self, request, panel=None):
+        """Not once the experiment has participants: their stored trial orders hold its id
+        (practice panels are in no list, so nothing else protects them)."""
+        if panel is not None and panel.experiment.participants.exists():
+            return False
+        return super().has_delete_permission(request, panel)
 
     def has_add_permission(self, request):
         return (
@@ -214,10 +245,20 @@ class ParticipantAdmin(admin.ModelAdmin):
         "completed_at",
         "user_agent",
         "is_synthetic",
+        "status",
     ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_responses=Count("responses"))
+
+    def save_model(self, request, participant, form, change):
+        """Save only what the researcher changed: the participant may have moved on (answered,
+        completed) since the form was opened, and a full save would write that back."""
+        if change:
+            if form.changed_data:
+                participant.save(update_fields=form.changed_data)
+            return
+        super().save_model(request, participant, form, change)
 
     @admin.display(description="state")
     def state(self, participant):

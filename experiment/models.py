@@ -41,6 +41,23 @@ class Experiment(models.Model):
     def __str__(self) -> str:
         return self.slug
 
+    def clean(self):
+        """The code shown at the end must be the one the recruitment site expects (Prolific's
+        completion URL carries it as ``cc=``), or participants who paste it are rejected."""
+        from urllib.parse import parse_qs, urlsplit
+
+        from django.core.exceptions import ValidationError
+
+        expected = parse_qs(urlsplit(self.completion_url).query).get("cc", [])
+        if expected and self.completion_code not in expected:
+            raise ValidationError(
+                {
+                    "completion_code": f"The completion URL expects the code {expected[0]} "
+                    f"(cc={expected[0]}); set the completion code to it, or participants who "
+                    "paste the code shown at the end are rejected."
+                }
+            )
+
 
 class Panel(models.Model):
     """One image panel: 10x10 AM images of a unit, or a practice panel of natural images."""
@@ -100,7 +117,8 @@ class TrialListItem(models.Model):
 
     trial_list = models.ForeignKey(TrialList, on_delete=models.CASCADE, related_name="items")
     # RESTRICT: a panel in a list is in participants' stored trial orders; deleting it would
-    # break their trial pages. Deleting the whole experiment (or rebuilding lists) still works.
+    # break their trial pages. Rebuilding lists, or deleting an experiment without
+    # participants, still works.
     panel = models.OneToOneField(Panel, on_delete=models.RESTRICT, related_name="list_item")
 
     class Meta:

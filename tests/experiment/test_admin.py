@@ -91,3 +91,69 @@ def test_export_action_refuses_several_experiments(staff_client, experiment):
         follow=True,
     )
     assert "Export one experiment at a time." in done.content.decode()
+
+
+def test_a_panel_cannot_be_deleted_once_anyone_has_entered(staff_client, participant):
+    practice = participant.experiment.panels.filter(is_practice=True).first()
+    page = staff_client.get(reverse("admin:experiment_panel_delete", args=[practice.id]))
+    assert page.status_code == 403
+    bulk = staff_client.post(
+        reverse("admin:experiment_panel_changelist"),
+        {"action": "delete_selected", "_selected_action": [practice.id], "post": "yes"},
+    )
+    assert bulk.status_code in (200, 403)
+    assert participant.experiment.panels.filter(id=practice.id).exists()
+    # the participant's trial page still works
+    slug = participant.experiment.slug
+    trials = staff_client.get(reverse("experiment:trials", args=[slug, participant.token]))
+    assert trials.status_code == 200
+
+
+def test_saving_a_participant_in_the_admin_keeps_what_happened_meanwhile(staff_client, participant):
+    url = reverse("admin:experiment_participant_change", args=[participant.id])
+    form = staff_client.get(url).content.decode()
+    assert 'name="status"' not in form  # managed by the study, not the researcher
+    for index in range(len(participant.trial_order)):  # finishes while the form is open
+        answer(participant, index)
+    saved = staff_client.post(url, {"excluded": "on", "exclusion_reason": "straight-lining"})
+    assert saved.status_code == 302
+    participant.refresh_from_db()
+    assert participant.status == "completed" and participant.excluded
+    assert participant.exclusion_reason == "straight-lining"
+
+
+def test_the_completion_code_must_match_the_completion_url(staff_client, experiment):
+    url = reverse("admin:experiment_experiment_change", args=[experiment.id])
+    payload = {
+        "slug": "study",
+        "title": "Study",
+        "completion_code": "OTHER",
+        "completion_url": "https://app.prolific.com/submissions/complete?cc=AB12",
+        "practice_trials": "2",
+        "participants_per_list": "6",
+        "hold_minutes": "60",
+        "is_open": "on",
+    }
+    refused = staff_client.post(url, payload)
+    assert "The completion URL expects the code AB12" in refused.content.decode()
+    assert staff_client.post(url, payload | {"completion_code": "AB12"}).status_code == 302
+    experiment.refresh_from_db()
+    assert experiment.completion_code == "AB12"
+
+
+def test_the_slug_is_fixed_once_anyone_has_entered(staff_client, participant):
+    url = reverse("admin:experiment_experiment_change", args=[participant.experiment.id])
+    assert 'name="slug"' not in staff_client.get(url).content.decode()
+
+
+def test_view_only_staff_cannot_build_lists(client, django_user_model, experiment):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("viewer", password="pw-12345", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_experiment"))
+    client.force_login(user)
+    panels_create(experiment, units=4)
+    url = reverse("admin:experiment_experiment_changelist")
+    payload = {"action": "build_lists", "_selected_action": [experiment.id]}
+    client.post(url, payload | {"apply": "1", "lists": "2"})
+    assert experiment.trial_lists.count() == 0
