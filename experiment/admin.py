@@ -15,7 +15,11 @@ from django.utils.html import format_html
 
 from experiment.export import responses_csv_write
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
-from experiment.selectors import experiment_progress, participant_state
+from experiment.selectors import (
+    UNCONSENTED_HOLD_MINUTES,
+    experiment_progress,
+    participant_state,
+)
 from experiment.services import ListsBuildRefused, experiment_lists_build
 
 
@@ -81,6 +85,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "experiment": experiment,
             "progress": experiment_progress(experiment=experiment),
+            "unconsented_hold": min(experiment.hold_minutes, UNCONSENTED_HOLD_MINUTES),
         }
         return TemplateResponse(request, "admin/experiment/experiment/progress.html", context)
 

@@ -4,10 +4,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
+
+# A visitor who has not consented (yet, or declined) holds a list place this long at most.
+UNCONSENTED_HOLD_MINUTES = 10
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # token_urlsafe's alphabet, the column's size
 
@@ -28,14 +31,10 @@ class ListProgress:
 
     trial_list: TrialList
     panels: int
+    taken: int = 0  # places counted against the cap, as assignment counts them (list_fills)
     completed: int = 0
     in_progress: int = 0
     abandoned: int = 0
-
-    @property
-    def taken(self) -> int:
-        """Places that count against the cap: completed plus in progress within the hold time."""
-        return self.completed + self.in_progress
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,7 @@ class ExperimentProgress:
     experiment: Experiment
     lists: list[ListProgress] = field(default_factory=list)
     unassigned: int = 0
+    synthetic: int = 0  # simulate_responses' participants: never counted above
 
     @property
     def completed(self) -> int:
@@ -111,10 +111,14 @@ def participant_next_trial(*, participant: Participant) -> Trial | None:
 
 
 def participant_state(*, participant: Participant, now=None) -> str:
-    """completed, in_progress, or abandoned (marked so, or silent for longer than the hold)."""
+    """completed, in_progress, or abandoned (marked so, or silent for longer than the hold:
+    UNCONSENTED_HOLD_MINUTES at most for a visitor who has not consented)."""
     if participant.status != Participant.Status.IN_PROGRESS:
         return participant.status
-    cutoff = (now or timezone.now()) - timedelta(minutes=participant.experiment.hold_minutes)
+    hold = participant.experiment.hold_minutes
+    if participant.consented_at is None:
+        hold = min(hold, UNCONSENTED_HOLD_MINUTES)
+    cutoff = (now or timezone.now()) - timedelta(minutes=hold)
     return "abandoned" if participant.last_seen_at < cutoff else "in_progress"
 
 
@@ -122,20 +126,60 @@ def experiment_progress(*, experiment: Experiment) -> ExperimentProgress:
     """Per list: completed / in progress / abandoned participants; totals on the result."""
     now = timezone.now()
     counts: dict[int | None, dict[str, int]] = {}
-    participants = experiment.participants.select_related("experiment").only(
-        "status", "last_seen_at", "trial_list_id", "experiment__hold_minutes"
+    participants = experiment.participants.filter(is_synthetic=False).select_related("experiment")
+    participants = participants.only(
+        "status", "last_seen_at", "consented_at", "trial_list_id", "experiment__hold_minutes"
     )
     for participant in participants:
         row = counts.setdefault(participant.trial_list_id, {})
         state = participant_state(participant=participant, now=now)
         row[state] = row.get(state, 0) + 1
+    fills = list_fills(experiment=experiment)
     trial_lists = experiment.trial_lists.annotate(panel_count=Count("items"))
     rows = [
-        ListProgress(trial_list, trial_list.panel_count, **counts.get(trial_list.id, {}))
+        ListProgress(
+            trial_list,
+            trial_list.panel_count,
+            taken=fills.get(trial_list.id, 0),
+            **counts.get(trial_list.id, {}),
+        )
         for trial_list in trial_lists
     ]
-    unassigned = sum(counts.get(None, {}).values())
-    return ExperimentProgress(experiment=experiment, lists=rows, unassigned=unassigned)
+    return ExperimentProgress(
+        experiment=experiment,
+        lists=rows,
+        unassigned=sum(counts.get(None, {}).values()),
+        synthetic=experiment.participants.filter(is_synthetic=True).count(),
+    )
+
+
+def list_fills(*, experiment: Experiment) -> dict[int, int]:
+    """Places taken per list id: completed participants and those active within the hold time.
+
+    A participant who has not consented holds a place for UNCONSENTED_HOLD_MINUTES at most.
+
+    Synthetic participants (simulate_responses) never take a real participant's place.
+    """
+    now = timezone.now()
+    consented = now - timedelta(minutes=experiment.hold_minutes)
+    # Visitors who have not consented (yet, or declined) keep a place only briefly, so people
+    # who open the link and leave do not make the study look full for the whole hold time.
+    unconsented = now - timedelta(minutes=min(experiment.hold_minutes, UNCONSENTED_HOLD_MINUTES))
+    in_progress = Q(status=Participant.Status.IN_PROGRESS)
+    taking = (
+        Q(status=Participant.Status.COMPLETED)
+        | (in_progress & Q(consented_at__isnull=False, last_seen_at__gte=consented))
+        | (in_progress & Q(consented_at__isnull=True, last_seen_at__gte=unconsented))
+    )
+    rows = (
+        Participant.objects.filter(
+            experiment=experiment, trial_list__isnull=False, is_synthetic=False
+        )
+        .filter(taking)
+        .values("trial_list")
+        .annotate(taken=Count("id"))
+    )
+    return {row["trial_list"]: row["taken"] for row in rows}
 
 
 def participant_progress(*, participant: Participant) -> tuple[int, int]:

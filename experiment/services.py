@@ -6,19 +6,18 @@ The participant-facing views call only these functions and the ones in selectors
 import random
 import secrets
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from experiment import lists as list_building
 from experiment.answers import AnswerInvalid, answer_parse, response_ms_parse
 from experiment.models import Experiment, Panel, Participant, Response, TrialList, TrialListItem
 from experiment.panel_images import PanelImageError, panel_display_bytes, panel_image_open
+from experiment.selectors import list_fills
 
 __all__ = [
     "AnswerInvalid",
@@ -35,9 +34,6 @@ __all__ = [
 ]
 
 EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
-
-
-UNCONSENTED_HOLD_MINUTES = 10
 
 
 class PanelRefused(ValueError):
@@ -210,35 +206,6 @@ def participant_create(*, experiment: Experiment, external_id: str, **fields) ->
         trial_order=trial_order_new(experiment=experiment, trial_list=trial_list),
         **fields,
     )
-
-
-def list_fills(*, experiment: Experiment) -> dict[int, int]:
-    """Places taken per list id: completed participants and those active within the hold time.
-
-    A participant who has not consented holds a place for UNCONSENTED_HOLD_MINUTES at most.
-
-    Synthetic participants (simulate_responses) never take a real participant's place.
-    """
-    now = timezone.now()
-    consented = now - timedelta(minutes=experiment.hold_minutes)
-    # Visitors who have not consented (yet, or declined) keep a place only briefly, so people
-    # who open the link and leave do not make the study look full for the whole hold time.
-    unconsented = now - timedelta(minutes=min(experiment.hold_minutes, UNCONSENTED_HOLD_MINUTES))
-    in_progress = Q(status=Participant.Status.IN_PROGRESS)
-    taking = (
-        Q(status=Participant.Status.COMPLETED)
-        | (in_progress & Q(consented_at__isnull=False, last_seen_at__gte=consented))
-        | (in_progress & Q(consented_at__isnull=True, last_seen_at__gte=unconsented))
-    )
-    rows = (
-        Participant.objects.filter(
-            experiment=experiment, trial_list__isnull=False, is_synthetic=False
-        )
-        .filter(taking)
-        .values("trial_list")
-        .annotate(taken=Count("id"))
-    )
-    return {row["trial_list"]: row["taken"] for row in rows}
 
 
 def least_filled_list(*, experiment: Experiment, trial_lists: list[TrialList]) -> TrialList:

@@ -157,3 +157,22 @@ def test_view_only_staff_cannot_build_lists(client, django_user_model, experimen
     payload = {"action": "build_lists", "_selected_action": [experiment.id]}
     client.post(url, payload | {"apply": "1", "lists": "2"})
     assert experiment.trial_lists.count() == 0
+
+
+def test_progress_counts_places_as_assignment_does(staff_client, ready_experiment):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from experiment.models import Participant
+
+    synthetic = participant_enter(experiment=ready_experiment, external_id="sim")
+    Participant.objects.filter(id=synthetic.id).update(is_synthetic=True, status="completed")
+    visitor = participant_enter(experiment=ready_experiment, external_id="visitor")
+    quiet = timezone.now() - timedelta(minutes=20)  # within the hold, past a visitor's 10 min
+    Participant.objects.filter(id=visitor.id).update(last_seen_at=quiet)
+    url = reverse("admin:experiment_experiment_progress", args=[ready_experiment.id])
+    page = staff_client.get(url).content.decode()
+    assert "0 completed, 0 in progress and" in page and "1 abandoned" in page
+    assert "1 synthetic participants (simulate_responses) are not counted" in page
+    assert page.count("0 / 6</td>") == 2  # neither takes a place, as assignment counts
