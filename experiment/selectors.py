@@ -45,6 +45,7 @@ class ExperimentProgress:
     lists: list[ListProgress] = field(default_factory=list)
     unassigned: int = 0
     synthetic: int = 0  # simulate_responses' participants: never counted above
+    outside_lists: int = 0  # main panels in no list (imported after the lists were built)
 
     @property
     def completed(self) -> int:
@@ -150,6 +151,7 @@ def experiment_progress(*, experiment: Experiment) -> ExperimentProgress:
         lists=rows,
         unassigned=sum(counts.get(None, {}).values()),
         synthetic=experiment.participants.filter(is_synthetic=True).count(),
+        outside_lists=panels_outside_lists(experiment=experiment),
     )
 
 
@@ -193,4 +195,23 @@ def experiment_responses(*, experiment: Experiment):
         Response.objects.filter(participant__experiment=experiment)
         .select_related("participant__experiment", "participant__trial_list", "panel")
         .order_by("participant__started_at", "participant_id", "trial_index")
+    )
+
+
+def panels_outside_lists(*, experiment: Experiment) -> int:
+    """Main panels in no list of an experiment that has lists: they would never be shown."""
+    if not experiment.trial_lists.exists():
+        return 0
+    return experiment.panels.filter(is_practice=False, list_item__isnull=True).count()
+
+
+def lists_outdated_message(*, experiment: Experiment) -> str:
+    """A warning for the import commands when new main panels are in no list, else ""."""
+    outside = panels_outside_lists(experiment=experiment)
+    if not outside:
+        return ""
+    return (
+        f"Note: {outside} main panels of {experiment.slug} are in no list and would never be "
+        "shown; build the lists again (build_lists, or the admin action) before participants "
+        "arrive."
     )

@@ -147,6 +147,18 @@ def test_command_imports_and_reports_errors_as_command_errors(experiment, tmp_pa
         call_command("import_panels", str(tmp_path), experiment="study", network="alexnet")
 
 
+def test_panels_imported_after_the_lists_are_built_are_flagged(experiment, tmp_path, capsys):
+    from experiment.services import experiment_lists_build
+
+    digit_unit_panels_write(tmp_path / "a", layer="conv5", units=2, images=4)
+    call_command("import_panels", str(tmp_path / "a"), experiment="study", network="alexnet")
+    experiment_lists_build(experiment=experiment, lists=2, seed=1)
+    assert "in no list" not in capsys.readouterr().out
+    digit_unit_panels_write(tmp_path / "b", layer="fc6", units=1, images=4)
+    call_command("import_panels", str(tmp_path / "b"), experiment="study", network="alexnet")
+    assert "1 main panels of study are in no list" in capsys.readouterr().out
+
+
 def test_panel_register_leaves_no_file_behind_when_the_row_is_refused(
     experiment, tmp_path, settings
 ):

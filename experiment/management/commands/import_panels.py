@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.panel_import import PanelImportError, panels_import_dir
+from experiment.selectors import lists_outdated_message
 from experiment.services import PanelImageError, PanelRefused, experiment_create
 
 
@@ -49,3 +50,6 @@ class Command(BaseCommand):
             f"Imported {len(result.imported)} panels into {experiment.slug}; "
             f"skipped {len(result.skipped)} already imported."
         )
+        warning = lists_outdated_message(experiment=experiment)
+        if warning:
+            self.stdout.write(self.style.WARNING(warning))

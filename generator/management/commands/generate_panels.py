@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from experiment.selectors import lists_outdated_message
 from generator import services
 from generator.am import grid, networks, outputs, pipeline, reference
 from generator.am.config import AMConfig
@@ -214,6 +215,9 @@ class Command(BaseCommand):
         except ValueError as error:  # e.g. the experiment's lists are fixed
             raise CommandError(f"{error} The panels are in {run.out}.") from None
         self.stdout.write(f"Registered {len(panels)} new panels in experiment {experiment.slug}")
+        warning = lists_outdated_message(experiment=experiment)
+        if warning:
+            self.stdout.write(self.style.WARNING(warning))
 
 
 def _wait_for_all_ranks() -> None:
