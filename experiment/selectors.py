@@ -215,3 +215,15 @@ def lists_outdated_message(*, experiment: Experiment) -> str:
         "shown; build the lists again (build_lists, or the admin action) before participants "
         "arrive."
     )
+
+
+def example_panel(*, participant: Participant) -> Panel | None:
+    """The instructions' example: a "yes" practice panel, preferably one this participant will
+    not rate (showing one of their own would give its answer away)."""
+    yes = Panel.objects.filter(
+        experiment_id=participant.experiment_id,
+        is_practice=True,
+        intended_answer=Panel.Answer.YES,
+    ).order_by("id")
+    own = set(participant.trial_order)
+    return yes.exclude(id__in=own).first() or yes.filter(id__in=own).first()

@@ -103,9 +103,7 @@ def instructions(request, slug: str, token: str):
     if participant.consented_at is None:
         return redirect(participant_url(participant, "consent"))
     trials = selectors.participant_trials(participant=participant)
-    example = next(
-        (t.panel for t in trials if t.is_practice and t.panel.intended_answer == "yes"), None
-    )
+    example = selectors.example_panel(participant=participant)
     practice_count = sum(t.is_practice for t in trials)
     context = {
         "experiment": participant.experiment,

@@ -178,6 +178,24 @@ def test_instructions_show_the_three_questions_and_the_example(client, study):
     assert "2 practice trials" in page
 
 
+def test_the_example_is_a_practice_panel_the_participant_will_not_rate(client, study, tmp_path):
+    panel_register(
+        experiment=study.experiment,
+        image_path=panel_file(tmp_path, "spare", 99),
+        source="spare.png",
+        is_practice=True,
+        intended_answer="yes",
+        intended_label="letters",
+    )
+    Experiment.objects.filter(id=study.experiment.id).update(practice_trials=1)
+    participant = consented(client)  # rates 1 of the 3 practice panels, 2 of them "yes"
+    page = client.get(url(participant, "instructions")).content.decode()
+    yes = study.experiment.panels.filter(is_practice=True, intended_answer="yes")
+    (unused, *_) = yes.exclude(id__in=participant.trial_order).order_by("id")
+    assert unused.display_image.url in page
+    assert f'value="{unused.intended_label}"' in page
+
+
 def test_trial_page_lists_every_trial_in_the_stored_order(client, study):
     participant = consented(client)
     page = client.get(url(participant, "trials"))
