@@ -40,7 +40,7 @@ class DemoSetup:
     experiment: Experiment
     created: bool
     username: str
-    password: str
+    password: str | None  # None: an admin user the demo did not make exists and was left alone
     practice_imported: int = 0
     lists_built: list[TrialList] = field(default_factory=list)
 
@@ -79,10 +79,16 @@ def demo_admin_password() -> str:
     return password
 
 
-def demo_admin_reset() -> str:
-    """Create the demo superuser or set its password to the demo's; return the password."""
+def demo_admin_reset() -> str | None:
+    """Create the demo superuser and return its password.
+
+    A user of that name with another password (a real account, say, in a database the demo
+    was pointed at by mistake) is left exactly as it is, and None is returned.
+    """
     password = demo_admin_password()
-    user, _ = get_user_model().objects.get_or_create(username=DEMO_ADMIN_USERNAME)
+    user, created = get_user_model().objects.get_or_create(username=DEMO_ADMIN_USERNAME)
+    if not created and not user.check_password(password):
+        return None
     user.is_staff = user.is_superuser = user.is_active = True
     user.set_password(password)
     user.save()

@@ -56,6 +56,17 @@ def test_export_to_a_missing_folder_is_refused(participant, tmp_path):
         call_command("export_responses", experiment="study", out=str(tmp_path / "x" / "r.csv"))
 
 
+def test_demo_experiment_leaves_an_admin_it_did_not_make_alone(
+    db, capsys, tmp_path, settings, django_user_model
+):
+    settings.VAR_DIR = tmp_path
+    django_user_model.objects.create_user("admin", password="the-real-one", is_staff=True)
+    call_command("demo_experiment", experiment="demo")
+    assert "already exists; it was left as it is" in capsys.readouterr().out
+    user = authenticate(username="admin", password="the-real-one")
+    assert user is not None and not user.is_superuser
+
+
 def test_demo_experiment_runs_twice_and_prints_working_credentials(db, capsys, tmp_path, settings):
     settings.VAR_DIR = tmp_path
     call_command("demo_experiment", experiment="demo")

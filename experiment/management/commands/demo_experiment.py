@@ -26,4 +26,10 @@ class Command(BaseCommand):
                 "No main panels yet: run generate_panels or import_panels, then "
                 "build_lists (or run this command again)."
             )
-        self.stdout.write(f"Admin login: user {setup.username!r}, password {setup.password!r}")
+        if setup.password is None:
+            self.stdout.write(
+                f"A user {setup.username!r} that the demo did not make already exists; it was "
+                "left as it is: log in with its own password."
+            )
+        else:
+            self.stdout.write(f"Admin login: user {setup.username!r}, password {setup.password!r}")
