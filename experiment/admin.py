@@ -15,11 +15,7 @@ from django.utils.html import format_html
 
 from experiment.export import responses_csv_write
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
-from experiment.selectors import (
-    UNCONSENTED_HOLD_MINUTES,
-    experiment_progress,
-    participant_state,
-)
+from experiment.selectors import experiment_progress, hold_minutes, participant_state
 from experiment.services import ListsBuildRefused, experiment_lists_build
 
 
@@ -85,7 +81,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "experiment": experiment,
             "progress": experiment_progress(experiment=experiment),
-            "unconsented_hold": min(experiment.hold_minutes, UNCONSENTED_HOLD_MINUTES),
+            "unconsented_hold": hold_minutes(experiment=experiment, consented=False),
         }
         return TemplateResponse(request, "admin/experiment/experiment/progress.html", context)
 

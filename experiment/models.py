@@ -1,7 +1,9 @@
 """The experiment's data: panels to rate, counterbalanced lists, participants and answers."""
 
 import secrets
+from urllib.parse import parse_qs, urlsplit
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -44,10 +46,6 @@ class Experiment(models.Model):
     def clean(self):
         """The code shown at the end must be the one the recruitment site expects (Prolific's
         completion URL carries it as ``cc=``), or participants who paste it are rejected."""
-        from urllib.parse import parse_qs, urlsplit
-
-        from django.core.exceptions import ValidationError
-
         expected = parse_qs(urlsplit(self.completion_url).query).get("cc", [])
         if expected and self.completion_code not in expected:
             raise ValidationError(

@@ -111,14 +111,22 @@ def participant_next_trial(*, participant: Participant) -> Trial | None:
     return None
 
 
+def hold_minutes(*, experiment: Experiment, consented: bool) -> int:
+    """How long a silent participant keeps their list place: the experiment's hold time, or
+    UNCONSENTED_HOLD_MINUTES at most for a visitor who has not consented."""
+    if consented:
+        return experiment.hold_minutes
+    return min(experiment.hold_minutes, UNCONSENTED_HOLD_MINUTES)
+
+
 def participant_state(*, participant: Participant, now=None) -> str:
     """completed, in_progress, or abandoned (marked so, or silent for longer than the hold:
     UNCONSENTED_HOLD_MINUTES at most for a visitor who has not consented)."""
     if participant.status != Participant.Status.IN_PROGRESS:
         return participant.status
-    hold = participant.experiment.hold_minutes
-    if participant.consented_at is None:
-        hold = min(hold, UNCONSENTED_HOLD_MINUTES)
+    hold = hold_minutes(
+        experiment=participant.experiment, consented=participant.consented_at is not None
+    )
     cutoff = (now or timezone.now()) - timedelta(minutes=hold)
     return "abandoned" if participant.last_seen_at < cutoff else "in_progress"
 
@@ -163,10 +171,10 @@ def list_fills(*, experiment: Experiment) -> dict[int, int]:
     Synthetic participants (simulate_responses) never take a real participant's place.
     """
     now = timezone.now()
-    consented = now - timedelta(minutes=experiment.hold_minutes)
+    consented = now - timedelta(minutes=hold_minutes(experiment=experiment, consented=True))
     # Visitors who have not consented (yet, or declined) keep a place only briefly, so people
     # who open the link and leave do not make the study look full for the whole hold time.
-    unconsented = now - timedelta(minutes=min(experiment.hold_minutes, UNCONSENTED_HOLD_MINUTES))
+    unconsented = now - timedelta(minutes=hold_minutes(experiment=experiment, consented=False))
     in_progress = Q(status=Participant.Status.IN_PROGRESS)
     taking = (
         Q(status=Participant.Status.COMPLETED)

@@ -18,7 +18,7 @@ from generator.am import outputs
 from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
 from generator.am.deepsim import available_generators, get_generator, load_generator
-from generator.am.networks import NetworkSpec, TargetNetwork, load_network
+from generator.am.networks import NetworkSpec, TargetNetwork, get_network, load_network
 from generator.am.pixel import PixelSampler
 from generator.am.ppgn import PPGNSampler
 from generator.am.reference import reference_maxima
@@ -67,11 +67,20 @@ def default_generator(network: str) -> str:
     return "deepsim-fc6"
 
 
-def default_encoder(network: str, generator: str) -> str:
-    """The prior's encoder E: the target when the generator takes its code, else the
-    generator's first encoder network."""
-    encoders = get_generator(generator).encoder_networks
-    return network if network in encoders else encoders[0]
+def encoder_of(config: AMConfig) -> str:
+    """The prior's encoder E: ``config.encoder``, else the target when the generator takes its
+    code, else the generator's first encoder network. ValueError when E lacks the generator's
+    code layer."""
+    generator = get_generator(config.generator)
+    encoders = generator.encoder_networks
+    name = config.encoder or (config.network if config.network in encoders else encoders[0])
+    try:
+        get_network(name).layer(generator.encoder_layer)
+    except ValueError as error:
+        raise ValueError(
+            f"Encoder {name!r} cannot serve generator {generator.name!r}: {error}"
+        ) from None
+    return name
 
 
 def output_layer(spec: NetworkSpec) -> str | None:
@@ -96,7 +105,7 @@ def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
     generator = load_generator(
         config.generator, weights=config.generator_weights, device=config.device
     )
-    encoder_name = config.encoder or default_encoder(config.network, config.generator)
+    encoder_name = encoder_of(config)
     encoder = target
     if encoder_name != config.network or config.encoder_weights not in (None, config.weights):
         encoder = load_network(encoder_name, weights=config.encoder_weights, device=config.device)
@@ -147,11 +156,10 @@ def execution_record(config: AMConfig, batch_size: int) -> dict:
     `batch_size` is the size every batch of the run was padded to; `encoder` the prior's
     encoder network that the settings' `encoder` (None: the default) stood for.
     """
-    encoder = config.encoder or default_encoder(config.network, config.generator)
     record = {
         **{name: getattr(config, name) for name in EXECUTION_FIELDS},
         "batch_size": batch_size,
-        "encoder": encoder if config.method == "ppgn" else None,
+        "encoder": encoder_of(config) if config.method == "ppgn" else None,
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }

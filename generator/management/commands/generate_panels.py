@@ -25,7 +25,6 @@ from experiment.selectors import lists_outdated_message
 from generator import services
 from generator.am import grid, networks, outputs, pipeline, reference
 from generator.am.config import AMConfig
-from generator.am.deepsim import get_generator
 
 
 class Command(BaseCommand):
@@ -101,15 +100,8 @@ class Command(BaseCommand):
             if options["reference"] is not None:
                 reference.reference_files(options["reference"])  # fail before any work
             config = AMConfig(**self._config_values(options, layer))
-            if config.method == "ppgn":  # fail before any work on an encoder G cannot use
-                generator = get_generator(config.generator)
-                encoder = config.encoder or pipeline.default_encoder(config.network, generator.name)
-                try:
-                    networks.get_network(encoder).layer(generator.encoder_layer)
-                except ValueError as error:
-                    raise ValueError(
-                        f"Encoder {encoder!r} cannot serve generator {generator.name!r}: {error}"
-                    ) from None
+            if config.method == "ppgn":
+                pipeline.encoder_of(config)  # fail before any work on an encoder G cannot use
             return pipeline.PanelRun(
                 config=config,
                 units=units,
