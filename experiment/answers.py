@@ -32,6 +32,10 @@ def q3_labels(text: str) -> list[str]:
     """Split Q3's text into at most two labels (comma, semicolon, slash or newline between)."""
     if "\x00" in text:
         raise AnswerInvalid("Q3 contains a NUL character; write plain text.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate: JSON allows it, databases do not
+        raise AnswerInvalid("Q3 contains a character that is not valid text.") from error
     if len(text) > Q3_MAX_CHARS:
         raise AnswerInvalid(
             f"Q3 is too long: write at most two things of {LABEL_MAX_CHARS} characters."

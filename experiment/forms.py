@@ -60,7 +60,9 @@ def answer_payload_parse(body: bytes) -> AnswerPayload:
 
 def external_ids_from_query(query) -> dict[str, str]:
     """The participant id and Prolific's study and session ids from a QueryDict."""
-    external_id = next((query[name] for name in EXTERNAL_ID_PARAMETERS if query.get(name)), "")
+    external_id = next(
+        (query[name] for name in EXTERNAL_ID_PARAMETERS if query.get(name, "").strip()), ""
+    )
     return {
         "external_id": external_id,
         "prolific_study_id": query.get("STUDY_ID", ""),

@@ -168,7 +168,8 @@ def list_fills(*, experiment: Experiment) -> dict[int, int]:
 
     A participant who has not consented holds a place for UNCONSENTED_HOLD_MINUTES at most.
 
-    Synthetic participants (simulate_responses) never take a real participant's place.
+    Synthetic participants (simulate_responses) never take a real participant's place, and
+    excluded ones give theirs up, so a replacement fills their list.
     """
     now = timezone.now()
     consented = now - timedelta(minutes=hold_minutes(experiment=experiment, consented=True))
@@ -183,7 +184,7 @@ def list_fills(*, experiment: Experiment) -> dict[int, int]:
     )
     rows = (
         Participant.objects.filter(
-            experiment=experiment, trial_list__isnull=False, is_synthetic=False
+            experiment=experiment, trial_list__isnull=False, is_synthetic=False, excluded=False
         )
         .filter(taking)
         .values("trial_list")

@@ -17,7 +17,7 @@ from experiment import lists as list_building
 from experiment.answers import AnswerInvalid, answer_parse, response_ms_parse
 from experiment.models import Experiment, Panel, Participant, Response, TrialList, TrialListItem
 from experiment.panel_images import PanelImageError, panel_display_bytes, panel_image_open
-from experiment.selectors import list_fills
+from experiment.selectors import list_fills, participant_state
 
 __all__ = [
     "AnswerInvalid",
@@ -103,7 +103,11 @@ def panel_register(
 
 
 class StudyUnavailable(Exception):
-    """No new participant can join; `.reason` is "closed", "no_lists" or "full"."""
+    """No new participant can join; `.reason` is "closed", "no_lists" or "full".
+
+    `.returning` is true for a participant who came back after their place lapsed, before
+    answering anything, and found every list full.
+    """
 
     MESSAGES = {
         "closed": "This study is closed and does not accept new participants.",
@@ -111,8 +115,8 @@ class StudyUnavailable(Exception):
         "full": "This study is full: every place has been taken. Thank you for your interest.",
     }
 
-    def __init__(self, reason: str):
-        self.reason = reason
+    def __init__(self, reason: str, *, returning: bool = False):
+        self.reason, self.returning = reason, returning
         self.message = self.MESSAGES[reason]
         super().__init__(self.message)
 
@@ -137,17 +141,28 @@ def participant_enter(
     is closed, has no lists or is full; nothing is created then.
     """
     external_id = external_id_clean(external_id)
+    prolific_study_id = without_nul(prolific_study_id)[:200]
+    prolific_session_id = without_nul(prolific_session_id)[:200]
     existing = Participant.objects.filter(experiment=experiment, external_id=external_id).first()
     if existing is not None:
+        if existing.is_synthetic:
+            raise AnswerInvalid(
+                "This id belongs to a simulated participant of the study; use your own id."
+            )
         participant_seen(participant=existing)
+        participant_session_update(
+            participant=existing,
+            prolific_study_id=prolific_study_id,
+            prolific_session_id=prolific_session_id,
+        )
         return existing
     try:
         with transaction.atomic():
             return participant_create(
                 experiment=experiment,
                 external_id=external_id,
-                prolific_study_id=without_nul(prolific_study_id)[:200],
-                prolific_session_id=without_nul(prolific_session_id)[:200],
+                prolific_study_id=prolific_study_id,
+                prolific_session_id=prolific_session_id,
                 user_agent=without_nul(user_agent)[:500],
             )
     except IntegrityError:
@@ -156,10 +171,67 @@ def participant_enter(
 
 
 def participant_seen(*, participant: Participant) -> None:
-    """A returning participant still in progress keeps (or takes back) their place in the list."""
-    if participant.status == Participant.Status.IN_PROGRESS:
-        participant.last_seen_at = timezone.now()
-        Participant.objects.filter(id=participant.id).update(last_seen_at=participant.last_seen_at)
+    """A returning participant still in progress keeps (or takes back) their place in the list.
+
+    One whose place lapsed before they answered anything is placed again like a new arrival
+    (see participant_place_retake); one who has answered keeps their list, which may then hold
+    one more than its cap.
+    """
+    if participant.status != Participant.Status.IN_PROGRESS:
+        return
+    if participant_state(participant=participant) == "abandoned":
+        participant_place_retake(participant=participant)
+    participant.last_seen_at = timezone.now()
+    Participant.objects.filter(id=participant.id).update(last_seen_at=participant.last_seen_at)
+
+
+def participant_place_retake(*, participant: Participant) -> None:
+    """Give a participant whose place lapsed, with no answers yet, a place again.
+
+    They keep their list when it has room, else move to the least-filled list with a new trial
+    order; StudyUnavailable("full") when every list is full. Locks as participant_create does.
+    """
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().get(pk=participant.experiment_id)
+        trial_lists = list(
+            TrialList.objects.select_for_update().filter(experiment=experiment).order_by("number")
+        )
+        locked = Participant.objects.select_for_update().get(id=participant.id)
+        locked.experiment = experiment
+        if participant_state(participant=locked) != "abandoned" or locked.responses.exists():
+            return  # another request of theirs took the place back, or their list is theirs
+        fills = list_fills(experiment=experiment)
+        if fills.get(locked.trial_list_id, 0) < experiment.participants_per_list:
+            return
+        try:
+            trial_list = least_filled_list(experiment=experiment, trial_lists=trial_lists)
+        except StudyUnavailable as full:
+            raise StudyUnavailable(full.reason, returning=True) from None
+        participant.trial_list = trial_list
+        participant.trial_order = trial_order_new(experiment=experiment, trial_list=trial_list)
+        participant.save(update_fields=["trial_list", "trial_order"])
+
+
+def participant_session_update(
+    *, participant: Participant, prolific_study_id: str, prolific_session_id: str
+) -> None:
+    """Keep the latest Prolific study and session ids a returning participant came with.
+
+    Prolific gives a new SESSION_ID when someone returns a study and takes it again; the
+    submission to approve is the latest one.
+    """
+    new = {
+        name: value
+        for name, value in (
+            ("prolific_study_id", prolific_study_id),
+            ("prolific_session_id", prolific_session_id),
+        )
+        if value and value != getattr(participant, name)
+    }
+    if new:
+        Participant.objects.filter(id=participant.id).update(**new)
+        for name, value in new.items():
+            setattr(participant, name, value)
 
 
 def external_id_clean(external_id: object) -> str:
@@ -168,6 +240,11 @@ def external_id_clean(external_id: object) -> str:
         raise AnswerInvalid("A participant id is required (e.g. PROLIFIC_PID in the link).")
     if "\x00" in external_id:
         raise AnswerInvalid("The participant id contains a NUL character.")
+    if "{{%" in external_id or "%}}" in external_id:
+        raise AnswerInvalid(
+            f"The study link holds the placeholder {external_id.strip()!r} instead of an id: "
+            "open the study from Prolific, which fills it in."
+        )
     if len(external_id.strip()) > EXTERNAL_ID_MAX_CHARS:
         raise AnswerInvalid(
             f"The participant id is longer than {EXTERNAL_ID_MAX_CHARS} characters."
@@ -236,7 +313,12 @@ def trial_order_new(*, experiment: Experiment, trial_list: TrialList) -> list[in
 
 
 def participant_consent(*, participant: Participant) -> None:
-    """Record that the participant gave consent (the first time only)."""
+    """Record that the participant gave consent (the first time only).
+
+    A visitor whose place lapsed while they read the consent text is placed again first
+    (StudyUnavailable("full") when no list has room).
+    """
+    participant_seen(participant=participant)
     with transaction.atomic():
         now = timezone.now()
         Participant.objects.filter(id=participant.id, consented_at__isnull=True).update(

@@ -52,9 +52,19 @@ def study_enter(request, slug: str):
             request, "experiment/need_id.html", context | {"error": error.message}, status=400
         )
     except services.StudyUnavailable as error:
-        context |= {"reason": error.reason, "message": error.message}
-        return render(request, "experiment/unavailable.html", context)
+        return unavailable(request, experiment, error)
     return redirect(participant_url(participant))
+
+
+def unavailable(request, experiment: Experiment, error: services.StudyUnavailable):
+    """The polite page for a study nobody (or this returning participant) can join now."""
+    context = {
+        "experiment": experiment,
+        "reason": error.reason,
+        "message": error.message,
+        "returning": error.returning,
+    }
+    return render(request, "experiment/unavailable.html", context)
 
 
 @never_cache
@@ -72,10 +82,15 @@ def consent(request, slug: str, token: str):
     """Show the consent text; "I agree" records consent and moves on to the instructions."""
     participant = participant_or_404(slug, token)
     experiment = participant.experiment
+    if participant.consented_at is not None:  # e.g. the Back button: consent is given once
+        return redirect(participant_url(participant))
     if request.method == "POST":
         if request.POST.get("consent") != "yes":
             return render(request, "experiment/declined.html", {"experiment": experiment})
-        services.participant_consent(participant=participant)
+        try:
+            services.participant_consent(participant=participant)
+        except services.StudyUnavailable as error:
+            return unavailable(request, experiment, error)
         return redirect(participant_url(participant, "instructions"))
     minutes = max(5, round(len(participant.trial_order) * MINUTES_PER_TRIAL / 5) * 5)
     context = {

@@ -10,6 +10,10 @@
   const mainCount = trials.length - practiceCount;
   const maxLabels = 2;
   const labelSeparators = /[,;/\n]+/;
+  // A panel cannot be answered sooner: the second click of a double-click (or a held key) on
+  // "No" must not also answer the next panel, unseen.
+  const minViewMs = 400;
+  const retriesBeforeHelp = 4; // failed saves before the reload button and contact advice show
 
   let current = null; // the trial on screen
   let shownAt = null; // performance.now() when its image finished loading
@@ -58,7 +62,9 @@
       if (shownAt !== null) return;
       shownAt = performance.now();
       setStatus("");
-      setControls(true);
+      setTimeout(() => {
+        if (current === trial && !saving) setControls(true);
+      }, minViewMs);
     };
     let retries = 0;
     img.onerror = () => {
@@ -110,8 +116,12 @@
       b.setAttribute("aria-pressed", String(b.dataset.value === String(value))));
   }
 
+  function answerable() {
+    return !saving && shownAt !== null && performance.now() - shownAt >= minViewMs;
+  }
+
   function answerQ1(value) {
-    if (saving || shownAt === null) return;
+    if (!answerable()) return;
     q1 = value;
     press(".q1-choice", value);
     if (value === "no") {
@@ -127,6 +137,7 @@
     q2 = bin;
     press(".q2-choice", bin);
     updateNext();
+    $("q3-input").focus();
   }
 
   function submitYes() {
@@ -165,12 +176,17 @@
         return refused(reply);
       }
       const wait = Math.min(15, 2 ** attempt);
+      const help = attempt + 1 >= retriesBeforeHelp;
       setStatus("Connection problem: trying again in " + wait +
-        " s. Your answers so far are safe; please keep this page open.", "problem");
+        " s. Your answers so far are safe; please keep this page open." +
+        (help ? " If this goes on, reload the page later or contact the researcher." : ""),
+        "problem");
+      $("reload-button").hidden = !help;
       await new Promise((resolve) => setTimeout(resolve, wait * 1000));
     }
     saving = false;
     setStatus("");
+    $("reload-button").hidden = true;
     current.answered = true;
     advance();
   }
@@ -195,16 +211,31 @@
     $("zoom-dialog").showModal();
   }
 
+  // Digits by physical key, so 1-5 work on keyboards where digits need Shift (AZERTY).
+  const binKeys = /^(Digit|Numpad)([1-5])$/;
+
   function onKey(event) {
+    if (event.repeat || event.isComposing) return;
     if (event.target.tagName === "INPUT" || event.ctrlKey || event.metaKey || event.altKey) {
       if (event.key === "Enter" && event.target === $("q3-input")) submitYes();
       return;
     }
     if ($("zoom-dialog").open || $("trial").hidden) return;
+    const bin = binKeys.exec(event.code);
+    if (bin) {
+      answerQ2(Number(bin[2]) - 1);
+      event.preventDefault();
+      return;
+    }
+    if (q1 === "yes") {
+      // After "Yes", letters are the start of Q3's answer ("n" in "banana" is not "No"):
+      // moving the focus lets the key itself type into the box.
+      if (event.key.length === 1 && !$("q3-input").disabled) $("q3-input").focus();
+      return;
+    }
     const key = event.key.toLowerCase();
     if (key === "y") answerQ1("yes");
     else if (key === "n") answerQ1("no");
-    else if (key >= "1" && key <= "5") answerQ2(Number(key) - 1);
     else if (key === "z") openZoom();
     else return;
     event.preventDefault();

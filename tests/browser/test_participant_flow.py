@@ -172,3 +172,44 @@ def test_an_answer_whose_reply_is_lost_is_retried_and_stored_once(browser, live_
     expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2", timeout=10_000)
     assert lost == [200]
     assert saved_responses("flaky") == 1
+
+
+def practice_started(browser, live_server, external_id: str):
+    """A page on the first practice panel, ready for an answer."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/study/demo/?participant={external_id}")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    return page
+
+
+def test_typing_q3_without_clicking_into_the_box_types_it(browser, live_server, study):
+    """After Yes, letters go to Q3: the "n" of "banana" must not answer No."""
+    page = practice_started(browser, live_server, "typist")
+    page.keyboard.press("y")
+    page.keyboard.press("3")
+    expect(page.locator("#q3-input")).to_be_focused()
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.type("banana")
+    expect(page.locator("#q3-input")).to_have_value("banana")
+    page.keyboard.press("Enter")
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    response = Response.objects.get(participant__external_id="typist")
+    assert (response.q1_yes, response.q2_bin, response.q3_first) == (True, 2, "banana")
+
+
+def test_a_double_click_on_no_answers_one_panel(browser, live_server, study):
+    """The next panel cannot be answered in the first moments it is shown."""
+    page = practice_started(browser, live_server, "doubler")
+    page.get_by_role("button", name="No").dblclick()
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    # A key held down from the previous panel arrives as repeats: they answer nothing.
+    page.evaluate(
+        "document.body.dispatchEvent(new KeyboardEvent('keydown', "
+        "{key: 'n', code: 'KeyN', repeat: true, bubbles: true}))"
+    )
+    page.wait_for_timeout(300)
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    assert saved_responses("doubler") == 1

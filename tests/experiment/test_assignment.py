@@ -20,6 +20,13 @@ def fills(experiment) -> list[int]:
     return [t.participants.count() for t in TrialList.objects.filter(experiment=experiment)]
 
 
+def silent_for(participant, **delta) -> None:
+    """Make the participant's last visit `delta` (timedelta arguments) ago."""
+    Participant.objects.filter(id=participant.id).update(
+        last_seen_at=timezone.now() - timedelta(**delta)
+    )
+
+
 def test_new_participant_gets_practice_first_then_their_shuffled_list(ready_experiment):
     participant = participant_enter(
         experiment=ready_experiment, external_id="p1", prolific_study_id="s", user_agent="ua"
@@ -84,9 +91,7 @@ def test_a_slot_silent_longer_than_the_hold_time_becomes_free(ready_experiment):
     ready_experiment.save()
     gone = participant_enter(experiment=ready_experiment, external_id="gone")
     participant_enter(experiment=ready_experiment, external_id="b")
-    Participant.objects.filter(id=gone.id).update(
-        last_seen_at=timezone.now() - timedelta(minutes=31)
-    )
+    silent_for(gone, minutes=31)
     late = participant_enter(experiment=ready_experiment, external_id="late")
     assert late.trial_list_id == gone.trial_list_id
 
@@ -178,3 +183,78 @@ def test_a_visitor_who_never_consents_frees_the_place_after_a_short_hold(ready_e
     assert late.trial_list_id == visitor.trial_list_id  # the consenting one keeps their place
     with pytest.raises(StudyUnavailable):
         participant_enter(experiment=ready_experiment, external_id="later")
+
+
+def test_a_visitor_who_consents_after_losing_the_place_moves_to_a_list_with_room(
+    ready_experiment,
+):
+    ready_experiment.participants_per_list = 1
+    ready_experiment.save()
+    slow = participant_enter(experiment=ready_experiment, external_id="slow")
+    silent_for(slow, minutes=11)
+    quick = participant_enter(experiment=ready_experiment, external_id="quick")
+    assert quick.trial_list_id == slow.trial_list_id  # the lapsed place was given away
+    slow.refresh_from_db()  # as the consent page loads it
+    participant_consent(participant=slow)
+    slow.refresh_from_db()
+    assert slow.trial_list_id != quick.trial_list_id
+    assert set(slow.trial_order[2:]) == set(
+        slow.trial_list.items.values_list("panel_id", flat=True)
+    )
+    assert fills(ready_experiment) == [1, 1]
+
+
+def test_a_lapsed_visitor_finds_the_study_full_and_their_list_stays_within_its_cap(
+    ready_experiment,
+):
+    ready_experiment.participants_per_list = 1
+    ready_experiment.save()
+    slow = participant_enter(experiment=ready_experiment, external_id="slow")
+    silent_for(slow, minutes=11)
+    participant_enter(experiment=ready_experiment, external_id="b")
+    participant_enter(experiment=ready_experiment, external_id="c")
+    slow.refresh_from_db()
+    with pytest.raises(StudyUnavailable) as raised:
+        participant_consent(participant=slow)
+    assert raised.value.returning
+    with pytest.raises(StudyUnavailable):
+        participant_enter(experiment=ready_experiment, external_id="slow")
+    slow.refresh_from_db()
+    assert slow.consented_at is None
+
+
+def test_a_participant_with_answers_keeps_their_list_whatever_its_fill(participant):
+    experiment = participant.experiment
+    experiment.participants_per_list = 1
+    experiment.save()
+    own_list = participant.trial_list_id
+    participant.responses.create(
+        panel_id=participant.trial_order[0], trial_index=0, q1_yes=False, response_ms=900
+    )
+    silent_for(participant, hours=2)
+    participant_enter(experiment=experiment, external_id="b")
+    participant_enter(experiment=experiment, external_id="c")
+    back = participant_enter(experiment=experiment, external_id=participant.external_id)
+    assert back.trial_list_id == own_list
+
+
+def test_coming_back_through_a_new_prolific_session_keeps_the_latest_ids(ready_experiment):
+    participant_enter(
+        experiment=ready_experiment,
+        external_id="p",
+        prolific_study_id="s1",
+        prolific_session_id="a",
+    )
+    participant_enter(experiment=ready_experiment, external_id="p", prolific_session_id="b")
+    participant = Participant.objects.get(external_id="p")
+    assert (participant.prolific_study_id, participant.prolific_session_id) == ("s1", "b")
+
+
+def test_an_excluded_participant_gives_up_their_place(ready_experiment):
+    ready_experiment.participants_per_list = 1
+    ready_experiment.save()
+    excluded = participant_enter(experiment=ready_experiment, external_id="a")
+    participant_enter(experiment=ready_experiment, external_id="b")
+    Participant.objects.filter(id=excluded.id).update(excluded=True)
+    replacement = participant_enter(experiment=ready_experiment, external_id="c")
+    assert replacement.trial_list_id == excluded.trial_list_id

@@ -253,6 +253,7 @@ def test_sending_the_same_answer_twice_stores_it_once(client, study):
         ({"panel_id": 10**12}, "is not shown at trial"),
         ({"trial_index": 99}, "There is no trial 99"),
         ({"response_ms": -1}, "response_ms"),
+        ({"q1": "yes", "q2": 1, "q3": "\ud800fish"}, "not valid text"),
     ],
 )
 def test_invalid_answers_get_a_400_with_a_message_and_change_nothing(
@@ -386,3 +387,38 @@ def test_study_without_lists_says_it_is_not_ready(client, db):
 def test_answer_endpoint_accepts_only_post(client, study):
     participant = consented(client)
     assert client.get(url(participant, "answer")).status_code == 405
+
+
+def test_consent_is_given_once_the_back_button_returns_to_the_current_step(client, study):
+    participant = consented(client)
+    assert post_answer(client, participant, **answer_no(participant, 0)).status_code == 200
+    assert client.get(url(participant, "consent")).url == url(participant, "home")
+    reply = client.post(url(participant, "consent"), {"consent": "no"})
+    assert reply.url == url(participant, "home")
+    participant.refresh_from_db()
+    assert participant.consented_at is not None
+    assert participant.responses.count() == 1
+
+
+def test_a_simulated_participants_id_does_not_open_its_completion_page(client, study):
+    Participant.objects.create(
+        experiment=study.experiment,
+        external_id="synthetic-s0-0",
+        status=Participant.Status.COMPLETED,
+        is_synthetic=True,
+    )
+    reply = client.get("/study/demo/", {"participant": "synthetic-s0-0"})
+    assert reply.status_code == 400
+    assert b"simulated participant" in reply.content
+    assert study.experiment.completion_code.encode() not in reply.content
+
+
+def test_an_unfilled_prolific_placeholder_is_not_taken_as_an_id(client, study):
+    reply = client.get("/study/demo/", {"PROLIFIC_PID": "{{%PROLIFIC_PID%}}"})
+    assert reply.status_code == 400
+    assert b"placeholder" in reply.content
+    assert Participant.objects.count() == 0
+
+
+def test_a_blank_prolific_pid_falls_back_to_the_participant_parameter(client, study):
+    assert enter(client, PROLIFIC_PID="  ", participant="p7").external_id == "p7"
