@@ -7,6 +7,7 @@ codes clipped to [0, 30]) and Lucent's defaults for the pixel-space method.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -17,6 +18,9 @@ import torch
 METHODS = ("ppgn", "pixel")
 PRECISIONS = ("fp32", "bf16")
 SPATIAL_MODES = ("centre", "max")
+FLOAT_SETTINGS = (
+    "eps1", "eps2", "eps3", "lr", "lr_end", "code_min", "code_max", "threshold", "pixel_lr"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,10 @@ class AMConfig:
             raise ValueError(f"cpu_threads must be 0 or more, not {self.cpu_threads}")
         if self.reset_every < 0:
             raise ValueError(f"reset_every must be 0 or more, not {self.reset_every}")
+        for name in FLOAT_SETTINGS:
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, not {value}")
         if self.code_min >= self.code_max:
             raise ValueError(f"code_min ({self.code_min}) must be below code_max")
 

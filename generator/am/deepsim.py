@@ -10,6 +10,7 @@ ConvTranspose2d here too: converted weights then load without transposition.
 Its raw output is a Caffe image: BGR channel order, 0-255 scale, with the ImageNet mean
 (B, G, R) = (104, 117, 123) subtracted. ``images()`` converts it to RGB in [0, 1] (unclamped,
 so gradients flow everywhere); the sampler crops it to the target network's input.
+``pictures()`` renders images for people as ppgn saved them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from torch import Tensor, nn
 from generator.am.networks import state_dict_mismatch, unwrap_state_dict
 
 CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
+DISPLAY_RANGE = 120.0  # ppgn saves raw values in [-120, 120] as black..white
 
 
 class ImageGenerator(nn.Module):
@@ -39,6 +41,10 @@ class ImageGenerator(nn.Module):
     def images(self, h: Tensor) -> Tensor:
         """G(h) as (B,3,S,S) RGB images on a [0, 1] scale (not clamped)."""
         return self.to_rgb(self(h))
+
+    def pictures(self, images: Tensor) -> Tensor:
+        """The pictures people are shown of ``images`` (from ``images()``): RGB in [0, 1]."""
+        return images.clamp(0, 1)
 
 
 def _up(cin: int, cout: int) -> nn.ConvTranspose2d:
@@ -82,6 +88,12 @@ class DeePSiMFc6(ImageGenerator):
 
     def to_rgb(self, raw: Tensor) -> Tensor:
         return (raw.flip(1) + self.mean_rgb.to(raw.dtype)) / 255.0
+
+    def pictures(self, images: Tensor) -> Tensor:
+        """ppgn's saved pictures (``util.save_image``): raw values in [-120, 120] spread over
+        [0, 1], without adding the mean back (a neutral grey at raw 0)."""
+        raw = images * 255.0 - self.mean_rgb.to(images.dtype)  # RGB, mean subtracted
+        return ((raw + DISPLAY_RANGE) / (2 * DISPLAY_RANGE)).clamp(0, 1)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Layout of an output folder (one per network and layer)::
     OUT/settings.json                 the run's settings (every unit below was made with them)
     OUT/unit_00042/panel.png          full-resolution rows x cols panel
     OUT/unit_00042/panel_web.jpg      web-friendly panel (longest side 1000 px)
-    OUT/unit_00042/images/000.png ... each AM image, in panel order
+    OUT/unit_00042/images/000.png ... each AM picture (what the network saw), in panel order
     OUT/unit_00042/activations.json   seed, start and final activation (and class) of each image
     OUT/unit_00042/quality.json       the unit's quality report
     OUT/unit_00042/settings.json      the settings again, so a panel folder stands on its own
@@ -18,6 +18,7 @@ the rank owning that unit removes.
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -105,10 +106,18 @@ def distributed_rank(environ: dict | None = None) -> tuple[int, int, int]:
 
 
 def json_write_atomic(path: Path, payload: dict) -> None:
-    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+    """Write JSON through a temporary file and a rename, so readers never see half a file.
+
+    The temporary file has a unique name: ranks on several machines sharing a folder may have
+    the same process id.
+    """
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(descriptor, "w") as stream:
+        stream.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.chmod(temporary, 0o644)  # mkstemp makes it private
     os.replace(temporary, path)
 
 
@@ -123,17 +132,35 @@ def settings_claim(root: Path, settings: dict, defaults: dict | None = None) -> 
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    path = root / SETTINGS_FILE
-    started = any(root.glob(f"{UNIT_PREFIX}*")) or any(root.glob(f"{PARTIAL_PREFIX}*"))
-    if path.exists() and started:
-        changed = settings_differences(json.loads(path.read_text()), settings, defaults)
-        if changed:
-            raise OutputMismatchError(
-                f"{root} holds units made (or being made) with other settings (differing: "
-                f"{', '.join(changed)}); use the same settings to resume, or another --out folder"
-            )
+    recorded = recorded_settings(root)
+    if recorded is None:
+        json_write_atomic(root / SETTINGS_FILE, settings)
         return
-    json_write_atomic(path, settings)
+    changed = settings_differences(recorded, settings, defaults)
+    if not changed:
+        return
+    advice = "use the same settings to resume, or another --out folder"
+    if "version" in changed:
+        advice = (
+            "they were made by another version of the generator, which makes other pictures "
+            "from the same settings (docs/generator.md, 'Versions'); use another --out folder"
+        )
+    raise OutputMismatchError(
+        f"{root} holds units made (or being made) with other settings (differing: "
+        f"{', '.join(changed)}); {advice}"
+    )
+
+
+def recorded_settings(root: Path) -> dict | None:
+    """The settings the units in `root` were made with; None when no unit is finished or being
+    written. The folder's own file, else (lost, or units copied in) a finished unit's copy."""
+    root = Path(root)
+    if not any(root.glob(f"{UNIT_PREFIX}*")) and not any(root.glob(f"{PARTIAL_PREFIX}*")):
+        return None
+    for path in [root / SETTINGS_FILE, *sorted(root.glob(f"{UNIT_PREFIX}*/{SETTINGS_FILE}"))]:
+        if path.exists():
+            return json.loads(path.read_text())
+    return None
 
 
 def settings_differences(recorded: dict, settings: dict, defaults: dict | None = None) -> list[str]:
@@ -198,8 +225,21 @@ def unit_write(
     )
     json_write_atomic(partial / "quality.json", quality)
     json_write_atomic(partial / SETTINGS_FILE, settings)
+    _synced(partial)
     os.rename(partial, final)
+    _synced(Path(root))  # the rename itself
     return final
+
+
+def _synced(folder: Path) -> None:
+    """Flush a folder's files and entries to disk, so a unit folder that exists after a power
+    cut is whole (a rename can reach the disk before the data it names)."""
+    for path in [*folder.rglob("*"), folder]:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def unit_read(root: Path, unit: int) -> dict:

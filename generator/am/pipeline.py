@@ -7,6 +7,7 @@ laid out flat, `batch_size` at a time); a unit is written as soon as all its ima
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ from generator.am.reference import reference_maxima
 
 # Settings that change how fast a run goes, not what it makes: a run may resume with others.
 EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last", "cpu_threads")
+# Raised whenever the same settings and weights make other pictures or files than before, so
+# a folder is never finished with pictures unlike its first ones. 2: pictures are the network's
+# crop, in ppgn's colours; thresholds and resets as ppgn's.
+GENERATOR_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,12 @@ class PanelRun:
 
     def settings(self) -> dict:
         """What determines the panels: stored beside them, and compared on resume."""
-        return {**made_by(self.config), "grid": f"{self.rows}x{self.cols}"}
+        return {
+            **made_by(self.config),
+            "grid": f"{self.rows}x{self.cols}",
+            "version": GENERATOR_VERSION,
+            "weights_sha256": weights_digests(self.config),
+        }
 
 
 def made_by(config: AMConfig) -> dict:
@@ -55,8 +65,45 @@ def made_by(config: AMConfig) -> dict:
     return {k: v for k, v in asdict(config).items() if k not in EXECUTION_FIELDS}
 
 
-# What a recording made before a setting existed is taken to have used: that setting's default.
-SETTINGS_DEFAULTS = made_by(AMConfig())
+# What a recording made before a setting existed is taken to have used: that setting's default
+# (and the first version, whose recordings had no version nor weights digests).
+SETTINGS_DEFAULTS = {**made_by(AMConfig()), "version": 1, "weights_sha256": None}
+
+
+def weights_files(config: AMConfig) -> dict[str, Path]:
+    """The weights file of each network a run loads: "target", and for PPGN "generator" and,
+    when it is a network of its own, "encoder"."""
+    files = {"target": _network_weights(config.network, config.weights)}
+    if config.method == "ppgn":
+        spec = get_generator(config.generator)
+        files["generator"] = (
+            Path(config.generator_weights) if config.generator_weights else spec.default_weights()
+        )
+        if separate_encoder(config):
+            files["encoder"] = _network_weights(encoder_of(config), config.encoder_weights)
+    return files
+
+
+def _network_weights(name: str, weights: str | None) -> Path:
+    return Path(weights) if weights else get_network(name).weights_path()
+
+
+def weights_digests(config: AMConfig) -> dict[str, str | None]:
+    """SHA-256 of each of ``weights_files`` (None for a missing file: loading it then fails,
+    saying how to obtain it). Paths alone do not tell retrained or replaced weights apart."""
+    return {
+        role: file_sha256(path) if path.is_file() else None
+        for role, path in weights_files(config).items()
+    }
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def default_generator(network: str) -> str:
@@ -83,6 +130,14 @@ def encoder_of(config: AMConfig) -> str:
     return name
 
 
+def separate_encoder(config: AMConfig) -> bool:
+    """Whether the prior's encoder is a network of its own rather than the target itself."""
+    return encoder_of(config) != config.network or config.encoder_weights not in (
+        None,
+        config.weights,
+    )
+
+
 def output_layer(spec: NetworkSpec) -> str | None:
     """Alias of the network's classifier output layer, where one is registered."""
     for layer in spec.layers.values():
@@ -98,17 +153,16 @@ def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
     encoder network. When E is the target network with the target's weights, one forward pass
     serves both; otherwise E loads from ``encoder_weights`` or its standard file.
     """
-    target = load_network(config.network, weights=config.weights, device=config.device)
+    files = weights_files(config)
+    target = load_network(config.network, weights=files["target"], device=config.device)
     if config.method == "pixel":
         return PixelSampler(target=target, config=config)
     generator_spec = get_generator(config.generator)
-    generator = load_generator(
-        config.generator, weights=config.generator_weights, device=config.device
-    )
+    generator = load_generator(config.generator, weights=files["generator"], device=config.device)
     encoder_name = encoder_of(config)
     encoder = target
-    if encoder_name != config.network or config.encoder_weights not in (None, config.weights):
-        encoder = load_network(encoder_name, weights=config.encoder_weights, device=config.device)
+    if "encoder" in files:
+        encoder = load_network(encoder_name, weights=files["encoder"], device=config.device)
     code = encoder.spec.layer(generator_spec.encoder_layer).units
     if code != generator.code_size:
         raise ValueError(
@@ -156,11 +210,13 @@ def execution_record(config: AMConfig, batch_size: int) -> dict:
     `batch_size` is the size every batch of the run was padded to; `encoder` the prior's
     encoder network that the settings' `encoder` (None: the default) stood for.
     """
+    with config.threads():
+        threads = torch.get_num_threads()
     record = {
         **{name: getattr(config, name) for name in EXECUTION_FIELDS},
         "batch_size": batch_size,
         "encoder": encoder_of(config) if config.method == "ppgn" else None,
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": threads,
         "torch": torch.__version__,
     }
     if torch.device(config.device).type == "cuda":
@@ -177,7 +233,9 @@ def execution_record(config: AMConfig, batch_size: int) -> dict:
 def image_regenerate(
     root: Path, unit: int, index: int, *, device: str | None = None
 ) -> tuple[Tensor, float]:
-    """Image `index` of a finished unit in `root` made again: (3,S,S) RGB in [0,1], activation.
+    """Picture `index` of a finished unit in `root` made again: (3,P,P) RGB in [0,1] as stored,
+    and its activation. ValueError when this version of the generator or these weights files
+    would make other pictures than the unit's.
 
     The chain runs alone, padded to the batch size it ran in, with the speed options it ran
     with and on its kind of device (or `device`), so on the same CPU and software it repeats the
@@ -194,14 +252,33 @@ def image_regenerate(
             f"unit {unit} in {root} was made before runs recorded how they ran (batch size, "
             "device), so its images cannot be repeated exactly; generate it again"
         )
-    made = {k: v for k, v in stored["settings"].items() if k != "grid"}
+    settings = {**SETTINGS_DEFAULTS, **stored["settings"]}
+    if settings["version"] != GENERATOR_VERSION:
+        raise ValueError(
+            f"unit {unit} in {root} was made by version {settings['version']} of the generator; "
+            f"this is version {GENERATOR_VERSION}, which makes other pictures from the same "
+            "settings (docs/generator.md, 'Versions')"
+        )
+    made = {k: v for k, v in settings.items() if k in made_by(AMConfig())}
     ran = {k: v for k, v in stored["execution"].items() if k in EXECUTION_FIELDS}
     if ran["device"].startswith("cuda"):
         ran["device"] = "cuda"  # a torchrun rank's GPU number says nothing about the result
     config = AMConfig(**{**made, **ran, **({"device": device} if device else {})})
+    digests = weights_digests(config)
+    changed = [
+        role
+        for role, digest in digests.items()
+        if digest != (settings["weights_sha256"] or {}).get(role)
+    ]
+    if changed:
+        files = weights_files(config)
+        raise ValueError(
+            f"unit {unit} in {root} was made with other weights than "
+            + ", ".join(f"{files[role]} ({role})" for role in changed)
+        )
     units, seeds = batch_padded([unit], [records[index]["seed"]], config.batch_size)
     result = sampler_build(config).run(units, seeds)
-    return result.images[0].cpu(), result.activations[0].item()
+    return result.pictures[0].cpu(), result.activations[0].item()
 
 
 @torch.no_grad()
@@ -278,12 +355,12 @@ def panels_generate(
     execution = execution_record(run.config, batch_size=size)
     for units, seeds in chain_plan(run.config, pending):
         result = sampler.run(*batch_padded(units, seeds, size))
-        images = result.images.cpu()
+        pictures = result.pictures.cpu()
         classes = predicted_classes(target, result.images) if is_output else [None] * len(units)
         for b, unit in enumerate(units):
             done = collector.add(
                 unit,
-                images=images[b],
+                images=pictures[b],
                 seeds=seeds[b],
                 start_activations=result.start_activations[b].item(),
                 activations=result.activations[b].item(),

@@ -4,11 +4,15 @@ The image is parameterised in Fourier space with decorrelated colour (Olah et al
 "Feature Visualization"; Lucent's ``param.image(fft=True, decorrelate=True)``): a random
 spectrum (sd 0.01) scaled by 1/frequency, an inverse FFT, a fixed colour-decorrelation matrix and
 a sigmoid to RGB in [0, 1]. Each step applies Lucent's robustness transforms (pad 12 with grey,
-jitter 8, scale 0.9-1.1, rotate -10..10 degrees, jitter 2) and takes an Adam step (lr 0.05) that
+jitter 8, scale 0.9-1.1, rotate -10..10 degrees, jitter 4) and takes an Adam step (lr 0.05) that
 raises the target unit's value.
 
 Unlike Lucent, which draws one transform for the whole batch, every chain draws its own from its
-seed, as one batched affine warp, so any single image can be regenerated alone.
+seed, as one batched affine warp, so any single image can be regenerated alone. The warp differs
+from Lucent's chain of transforms in three details: the two jitters are one shift of up to
++-12 pixels (Lucent's are one-sided, 0..7 and 0..3), the warp samples outside the padded
+image at its border (Lucent's scale pads with zeros), and the network sees the input-sized
+centre of the result (Lucent feeds the padded, larger image).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ COLOR_CORRELATION_SQRT = torch.tensor(
     [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]]
 )
 SPECTRUM_SD = 0.01
-PAD, JITTER, FINE_JITTER = 12, 8, 2
+PAD, JITTER, FINE_JITTER = 12, 8, 4
 SCALES = (0.9, 1.1)
 MAX_DEGREES = 10
 TRANSFORM_STREAM = 1 << 20  # + step index
@@ -121,4 +125,5 @@ class PixelSampler(Sampler):
                 on_step(len(units))
         images = spectrum_to_rgb(spectrum.detach(), self.size)
         final, probs = self._evaluate(images, units)
-        return SampleResult(images, final, probs, start, spectrum.detach().flatten(1))
+        codes = spectrum.detach().flatten(1)
+        return SampleResult(images, final, probs, start, codes, pictures=images)

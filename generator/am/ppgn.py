@@ -29,7 +29,13 @@ from torch import Tensor
 from generator.am.chains import chain_normal, chain_uniform
 from generator.am.config import AMConfig
 from generator.am.deepsim import ImageGenerator
-from generator.am.networks import TargetNetwork, check_units, layer_vector, rectified
+from generator.am.networks import (
+    TargetNetwork,
+    check_units,
+    fit_to_size,
+    layer_vector,
+    rectified,
+)
 
 START_STREAM = 0  # stream numbers of the per-chain random draws
 NOISE_STREAM = 1 << 20  # + step index
@@ -54,11 +60,12 @@ class ChainState:
 class SampleResult:
     """Final images of B chains and what the target network says about them."""
 
-    images: Tensor  # (B,3,S,S) RGB in [0,1], clamped, at G's output size
+    images: Tensor  # (B,3,S,S) RGB in [0,1], clamped, at G's output size: what the net saw
     activations: Tensor  # (B,) final target-unit value (pre-ReLU unless configured otherwise)
     probabilities: Tensor  # (B,) softmax probability of the target unit over the layer
     start_activations: Tensor  # (B,) target-unit value of the starting image G(h0)
     codes: Tensor  # (B, code) final codes
+    pictures: Tensor  # (B,3,P,P) what people are shown: the network's view, rendered by G
 
 
 @dataclass(frozen=True)
@@ -176,10 +183,12 @@ class PPGNSampler(Sampler):
         above = p_k > config.threshold
         kept = torch.where(above.view(-1, 1), state.h, state.kept)
         state = replace(state, h=h, kept=kept, found=state.found | above, step=i + 1)
-        # ppgn resets at the start of a step, so the last step's code is never a fresh draw.
+        # As ppgn: after the update of step i (from 0) when i is a positive multiple of N; but
+        # never after the last step, whose code is the result.
         if (
             config.reset_every
-            and state.step % config.reset_every == 0
+            and i > 0
+            and i % config.reset_every == 0
             and i + 1 < config.iterations
         ):
             state = self._reset(state)
@@ -205,24 +214,39 @@ class PPGNSampler(Sampler):
 
     @torch.no_grad()
     def render(self, h: Tensor) -> Tensor:
-        """Final images G(h), RGB clamped to [0,1], float32."""
+        """Images G(h), RGB on a [0,1] scale, float32, not clamped (pictures need the range)."""
         with self._autocast():
-            return self._render(h).float().clamp(0, 1)
+            return self._render(h).float()
+
+    @torch.no_grad()
+    def pictures(self, images: Tensor) -> Tensor:
+        """What people are shown of rendered images: the part the network saw (its centre
+        crop of G's output), as G renders it for people (ppgn's colours for DeePSiM)."""
+        return self.generator.pictures(fit_to_size(images, self.target.spec.input_size))
 
     def _run(self, units, seeds, on_step) -> SampleResult:
         state = self.start(units, seeds)
-        start_eval = self.evaluate(self.render(state.h), state.units)
+        start_eval = self.evaluate(self.render(state.h).clamp(0, 1), state.units)
         for _ in range(self.config.iterations):
             state = self.step(state)
             if on_step is not None:
                 on_step(len(state.units))
-        final_h = torch.where(state.found.view(-1, 1), state.kept, state.h)
-        if self.config.threshold < 0:  # ppgn's default: every sample is kept, the last one wins
-            final_h = state.h
-        images = self.render(final_h)
-        final = self.evaluate(images, state.units)
+        final_h, images = state.h, self.render(state.h)
+        final = self.evaluate(images.clamp(0, 1), state.units)
+        if self.config.threshold >= 0:
+            # The latest code whose probability passed the threshold: the final one if it did.
+            earlier = state.found & (final.probabilities <= self.config.threshold)
+            if earlier.any():
+                final_h = torch.where(earlier.view(-1, 1), state.kept, state.h)
+                images = self.render(final_h)
+                final = self.evaluate(images.clamp(0, 1), state.units)
         return SampleResult(
-            images, final.activations, final.probabilities, start_eval.activations, final_h
+            images.clamp(0, 1),
+            final.activations,
+            final.probabilities,
+            start_eval.activations,
+            final_h,
+            pictures=self.pictures(images),
         )
 
 

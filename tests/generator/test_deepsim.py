@@ -79,3 +79,12 @@ def test_generator_registry_names_its_encoder():
     assert "caffenet" in spec.encoder_networks
     with pytest.raises(ValueError, match="Unknown generator 'biggan'.*deepsim-fc6, demo"):
         get_generator("biggan")
+
+
+def test_pictures_are_saved_in_ppgns_colours():
+    """ppgn's save_image: raw values -120..120 (mean not added back) span black..white."""
+    generator = DeePSiMFc6()
+    raw = torch.zeros(1, 3, 1, 3)
+    raw[..., 1], raw[..., 2] = 120.0, -200.0  # grey, white, clipped black
+    pictures = generator.pictures(generator.to_rgb(raw))
+    torch.testing.assert_close(pictures[0, :, 0], torch.tensor([[0.5, 1.0, 0.0]] * 3))

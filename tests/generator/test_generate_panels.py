@@ -4,7 +4,9 @@ import pytest
 
 pytest.importorskip("pytest_django")  # the GPU machine runs these folders without Django
 
+import torch  # noqa: E402
 from django.core.management import CommandError, call_command  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from experiment.models import Experiment, Panel  # noqa: E402
 from generator.am import outputs  # noqa: E402
@@ -263,3 +265,22 @@ def test_full_size_networks_make_panels_with_the_deepsim_generator(
         assert record["execution"]["encoder"] == encoder
         assert record["images"][0]["predicted_class"] in range(1000)
         assert (folder / "images" / "000.png").is_file()
+    image = Image.open(tmp_path / "out" / "unit_00000" / "images" / "000.png")
+    assert image.size == ((227, 227) if network == "caffenet" else (224, 224))  # the net's crop
+
+
+def test_a_gpu_the_machine_lacks_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr("generator.management.commands.generate_panels._cuda", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(CommandError, match="GPU 3 does not exist: this machine has 1"):
+        call_command(
+            "generate_panels",
+            "--network",
+            "demo",
+            "--layer",
+            "fc8",
+            "--units",
+            "0",
+            "--device",
+            "cuda:3",
+        )

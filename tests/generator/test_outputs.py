@@ -130,3 +130,25 @@ def test_quality_summary_reports_units_above_natural_maximum_and_class_hits():
     assert "Quality over 2 units" in summary
     assert "1/2 units: best AM image above the natural-image maximum" in summary
     assert "50.0% of AM images classified as the target class" in summary
+
+
+def test_a_folder_that_lost_its_settings_file_is_checked_against_its_units(tmp_path):
+    outputs.settings_claim(tmp_path, {"iterations": 5})
+    write(tmp_path, make_result(unit=1))
+    (tmp_path / "settings.json").unlink()
+    with pytest.raises(outputs.OutputMismatchError, match="differing: iterations"):
+        outputs.settings_claim(tmp_path, {"iterations": 6})
+
+
+def test_a_folder_made_by_another_generator_version_says_so(tmp_path):
+    outputs.settings_claim(tmp_path, {"iterations": 5, "version": 1})
+    outputs.unit_dir(tmp_path, 0).mkdir()
+    with pytest.raises(outputs.OutputMismatchError, match="another version of the generator"):
+        outputs.settings_claim(tmp_path, {"iterations": 5, "version": 2})
+
+
+def test_json_is_written_readable_and_leaves_no_temporary_file(tmp_path):
+    outputs.json_write_atomic(tmp_path / "a.json", {"x": 1})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644

@@ -1,6 +1,7 @@
 """Panels for many units, Django-free: batching across units, seeds, resume and quality."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -179,3 +180,29 @@ def test_panels_on_the_gpu_match_the_cpu_ones(tmp_path, demo_models, monkeypatch
     assert on_gpu["mean_activation"] == pytest.approx(on_cpu["mean_activation"], rel=0.02, abs=0.02)
     assert abs(on_gpu["class_hit_rate"] - on_cpu["class_hit_rate"]) <= 0.25  # one image of 4
     assert on_gpu["reference_max"] == pytest.approx(on_cpu["reference_max"], rel=1e-3)
+
+
+def test_resuming_or_regenerating_with_changed_weights_is_refused(tmp_path, demo_models):
+    """Same paths, other contents (retrained or replaced weights): caught by their digests."""
+    weights = tmp_path / "net.pt"
+    shutil.copy(demo_models[0] / "demo_net.pt", weights)
+    run = demo_run(tmp_path, demo_models[0], [1], weights=str(weights))
+    pipeline.panels_generate(run)
+    state = torch.load(weights)
+    state["fc8.bias"] += 1.0
+    torch.save(state, weights)
+    with pytest.raises(outputs.OutputMismatchError, match="weights_sha256"):
+        pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], weights=str(weights)))
+    with pytest.raises(ValueError, match=r"other weights than .*net.pt \(target\)"):
+        pipeline.image_regenerate(run.out, 1, 0)
+
+
+def test_units_made_by_an_earlier_generator_version_are_not_regenerated(tmp_path, demo_models):
+    run = demo_run(tmp_path, demo_models[0], [1])
+    pipeline.panels_generate(run)
+    settings_file = outputs.unit_dir(run.out, 1) / "settings.json"
+    settings = json.loads(settings_file.read_text())
+    del settings["version"], settings["weights_sha256"]  # as version 1 wrote them
+    settings_file.write_text(json.dumps(settings))
+    with pytest.raises(ValueError, match="made by version 1 of the generator; this is version 2"):
+        pipeline.image_regenerate(run.out, 1, 0)

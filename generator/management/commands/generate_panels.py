@@ -146,11 +146,22 @@ class Command(BaseCommand):
             raise ValueError(f"--device {requested!r}: use cuda, cuda:N or cpu")
         if requested.startswith("cuda") and not _cuda():
             raise ValueError(f"--device {requested}: no CUDA device here; use --device cpu")
-        if requested == "cuda":
-            local_rank = self._rank()[2]
-            torch.cuda.set_device(local_rank)  # lazy CUDA set-up must not land on GPU 0
-            return f"cuda:{local_rank}"
-        return requested
+        if requested == "cpu":
+            return requested
+        rank, world_size, local_rank = self._rank()
+        if requested != "cuda" and world_size > 1:
+            raise ValueError(
+                f"--device {requested} under torchrun would put every rank on one GPU; "
+                "use --device cuda (each rank takes its LOCAL_RANK's GPU)"
+            )
+        index = local_rank if requested == "cuda" else int(requested.split(":")[1])
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"GPU {index} does not exist: this machine has {torch.cuda.device_count()} "
+                "(start at most that many ranks per node)"
+            )
+        torch.cuda.set_device(index)  # lazy CUDA set-up must not land on GPU 0
+        return f"cuda:{index}"
 
     def _out(self, options) -> Path:
         if options["out"] is not None:
