@@ -215,9 +215,11 @@ def unit_write(
     (partial / "images").mkdir(parents=True)
     pixels = grid.to_uint8(result.images)  # (N, H, W, 3)
     for index, image in enumerate(pixels):
-        Image.fromarray(image).save(partial / "images" / f"{index:03d}.png")
+        Image.fromarray(image).save(
+            partial / "images" / f"{index:03d}.png", compress_level=grid.PNG_COMPRESS_LEVEL
+        )
     panel = grid.tile(pixels, rows, cols)
-    panel.save(partial / "panel.png")
+    panel.save(partial / "panel.png", compress_level=grid.PNG_COMPRESS_LEVEL)
     grid.web_size(panel).save(partial / "panel_web.jpg", quality=grid.WEB_JPEG_QUALITY)
     json_write_atomic(
         partial / "activations.json",
@@ -225,21 +227,22 @@ def unit_write(
     )
     json_write_atomic(partial / "quality.json", quality)
     json_write_atomic(partial / SETTINGS_FILE, settings)
-    _synced(partial)
+    # A rename can reach the disk before the data it names: flush the unit first, so a unit
+    # folder that exists after a power cut is whole.
+    for path in [*partial.rglob("*"), partial]:
+        _fsync(path)
     os.rename(partial, final)
-    _synced(Path(root))  # the rename itself
+    _fsync(Path(root))  # the rename itself (other units may be being written in there)
     return final
 
 
-def _synced(folder: Path) -> None:
-    """Flush a folder's files and entries to disk, so a unit folder that exists after a power
-    cut is whole (a rename can reach the disk before the data it names)."""
-    for path in [*folder.rglob("*"), folder]:
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+def _fsync(path: Path) -> None:
+    """Flush one file's data, or one folder's entries, to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def unit_read(root: Path, unit: int) -> dict:

@@ -8,7 +8,10 @@ laid out flat, `batch_size` at a time); a unit is written as soon as all its ima
 from __future__ import annotations
 
 import hashlib
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,6 +33,9 @@ EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last", "cpu_thr
 # a folder is never finished with pictures unlike its first ones. 2: pictures are the network's
 # crop, in ppgn's colours; thresholds and resets as ppgn's.
 GENERATOR_VERSION = 2
+# Threads writing finished units while the sampler goes on: encoding a unit's PNG files takes
+# about a second of CPU, as long as sampling it on an H100, and Pillow encodes without the GIL.
+WRITERS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -338,8 +344,9 @@ def panels_generate(
     """Generate and write every pending unit of `run`; returns their quality reports.
 
     Units already in `run.out` are skipped; half-written units of an interrupted run are
-    removed first. `on_unit(unit, quality)` follows each written unit, `on_images(count)` each
-    batch of finished chains.
+    removed first. Finished units are written by `WRITERS` threads while sampling goes on.
+    `on_unit(unit, quality)` follows each written unit (in unit order, on this thread),
+    `on_images(count)` each batch of finished chains.
     """
     settings = run.settings()
     outputs.settings_claim(run.out, settings, SETTINGS_DEFAULTS)
@@ -353,29 +360,45 @@ def panels_generate(
     collector, reports = UnitCollector(run.config.images_per_unit, is_output), []
     size = min(run.config.batch_size, len(pending) * run.config.images_per_unit)
     execution = execution_record(run.config, batch_size=size)
-    for units, seeds in chain_plan(run.config, pending):
-        result = sampler.run(*batch_padded(units, seeds, size))
-        pictures = result.pictures.cpu()
-        classes = predicted_classes(target, result.images) if is_output else [None] * len(units)
-        for b, unit in enumerate(units):
-            done = collector.add(
-                unit,
-                images=pictures[b],
-                seeds=seeds[b],
-                start_activations=result.start_activations[b].item(),
-                activations=result.activations[b].item(),
-                predicted_classes=classes[b],
-            )
-            if done is not None:
-                reports.append(
-                    _unit_finish(run, done, settings, execution, maxima, is_output, on_unit)
+    writing: deque[Future] = deque()
+    with ThreadPoolExecutor(WRITERS, thread_name_prefix="unit-writer") as writers:
+        for units, seeds in chain_plan(run.config, pending):
+            result = sampler.run(*batch_padded(units, seeds, size))
+            pictures = result.pictures.cpu()
+            classes = predicted_classes(target, result.images) if is_output else [None] * len(units)
+            for b, unit in enumerate(units):
+                done = collector.add(
+                    unit,
+                    images=pictures[b],
+                    seeds=seeds[b],
+                    start_activations=result.start_activations[b].item(),
+                    activations=result.activations[b].item(),
+                    predicted_classes=classes[b],
                 )
-        if on_images is not None:
-            on_images(len(units))
+                if done is not None:
+                    args = (run, done, settings, execution, maxima, is_output)
+                    writing.append(writers.submit(_unit_finish, *args))
+            reports += _written(writing, on_unit, pending_max=2 * WRITERS)
+            if on_images is not None:
+                on_images(len(units))
+        reports += _written(writing, on_unit, pending_max=0)
     return reports
 
 
-def _unit_finish(run, result, settings, execution, maxima, is_output, on_unit) -> dict:
+def _written(writing: deque[Future], on_unit, pending_max: int) -> list[dict]:
+    """Quality reports of the units written so far, in order; waits while more than
+    `pending_max` units are being written (each holds its pictures in memory). A writer's
+    error is raised here."""
+    reports = []
+    while writing and (writing[0].done() or len(writing) > pending_max):
+        report = writing.popleft().result()
+        if on_unit is not None:
+            on_unit(report["unit"], report)
+        reports.append(report)
+    return reports
+
+
+def _unit_finish(run, result, settings, execution, maxima, is_output) -> dict:
     reference_max = None if maxima is None else float(maxima[result.unit])
     quality = outputs.quality_report(result, reference_max=reference_max, output_layer=is_output)
     outputs.unit_write(
@@ -387,6 +410,4 @@ def _unit_finish(run, result, settings, execution, maxima, is_output, on_unit) -
         rows=run.rows,
         cols=run.cols,
     )
-    if on_unit is not None:
-        on_unit(result.unit, quality.as_dict())
     return quality.as_dict()

@@ -1,0 +1,82 @@
+"""How fast are finished units written (100 PNG pictures, the full panel, the web JPEG, JSON)?
+
+Writing is CPU work beside the GPU's sampling: at the H200's 124 images/s the sampler finishes
+a unit of 100 pictures every 0.8 s, so writing must keep up or it sets the pace of a run.
+Pictures here are 227x227 crops of scikit-learn's two sample photographs (natural-looking
+content; AM pictures compress about as well), written by `outputs.unit_write` at each PNG
+compression level, then by the writer threads of `pipeline.panels_generate`.
+
+    PYTHONPATH=. python bench/unit_write_speed.py [--units 8] [--levels 1,6] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import torch
+from sklearn.datasets import load_sample_images
+
+from generator.am import grid, outputs, pipeline
+
+
+def pictures(count: int = 100, size: int = 227) -> torch.Tensor:
+    """(count, 3, size, size) crops of the sample photographs, RGB in [0, 1]."""
+    photos, rng = load_sample_images().images, np.random.default_rng(0)
+    crops = []
+    for index in range(count):
+        photo = photos[index % len(photos)]
+        top = rng.integers(0, photo.shape[0] - size)
+        left = rng.integers(0, photo.shape[1] - size)
+        crops.append(photo[top : top + size, left : left + size])
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 255
+
+
+def units_write(images: torch.Tensor, count: int, threads: int) -> tuple[float, float]:
+    """(seconds per unit, MB per unit) for `count` units written by `threads` threads."""
+    with tempfile.TemporaryDirectory() as folder:
+
+        def write(unit: int) -> None:
+            result = outputs.UnitResult(
+                unit, images, list(range(len(images))), [0.0] * len(images), [1.0] * len(images)
+            )
+            outputs.unit_write(Path(folder), result, settings={}, quality={}, rows=10, cols=10)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(write, range(count)))
+        seconds = time.perf_counter() - started
+        size = sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
+    return seconds / count, size / count / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=8)
+    parser.add_argument("--levels", default="1,6", help="PNG compression levels to compare")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    images = pictures()
+    figures = {"cpu_count": os.cpu_count(), "writers": pipeline.WRITERS, "runs": []}
+    for level in [int(value) for value in args.levels.split(",")]:
+        for threads in sorted({1, pipeline.WRITERS}):
+            with mock.patch.object(grid, "PNG_COMPRESS_LEVEL", level):
+                per_unit, megabytes = units_write(images, args.units, threads)
+            run = {"png_level": level, "threads": threads, "s_per_unit": per_unit, "MB": megabytes}
+            figures["runs"].append(run)
+            print(
+                f"PNG level {level}, {threads} thread(s): {per_unit:.2f} s a unit "
+                f"({1 / per_unit:.2f} units/s, {100 / per_unit:.0f} pictures/s), "
+                f"{megabytes:.1f} MB a unit"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
