@@ -5,7 +5,9 @@ when they name the same rough class, as the paper's coders judged it (docs/analy
 the same synset, one a hypernym (at least `min_depth` deep) of the other within
 `max_hypernym_distance`, or both under a shared hypernym that is not too general (at most
 `max_shared_hyponyms` hyponyms, e.g. "produce" for green peppers and apples) and within
-`max_shared_distance` of each. An ImageNet class takes part through its WordNet id (n02099267).
+`max_shared_distance` of each. A label's senses are its frequent ones (used in the SemCor
+counts); "person" is one rough class though WordNet files it shallow and wide. An ImageNet class
+takes part through its WordNet id (n02099267), and a label names it in any of its senses.
 """
 
 import hashlib
@@ -23,9 +25,19 @@ MAX_LABELS = 2  # "You may write a maximum of two things."
 WNID_PATTERN = re.compile(r"^n\d{8}$")
 _SPLIT = re.compile(r"\s*(?:[,;/|]|\n)\s*")  # always separates two things
 _JOINED = re.compile(r"\s*(?:[+&]|\band\b|\bor\b)\s*")  # separates unless a term ("fish and chips")
-NON_ANSWERS = {"n a", "na", "none", "nothing", "no", "nope", "not sure", "don't know", "dunno"}
+# Answers that name nothing, as they are after cleaning (lower case, punctuation removed).
+NON_ANSWERS = frozenset(
+    {"n a", "na", "nil", "none", "nothing", "no", "nope", "no answer", "not applicable"}
+    | {"not sure", "unsure", "not certain", "i'm not sure", "im not sure", "i am not sure"}
+    | {"no idea", "no clue", "idk", "dunno", "unknown", "can't tell", "cant tell", "cannot tell"}
+    | {"don't know", "dont know", "do not know", "i don't know", "i dont know", "i do not know"}
+)
 _NOT_WORD = re.compile(r"[^a-z0-9' -]+")
-_LEADING = re.compile(r"^(?:(?:a|an|the|some|many|lots of|a lot of|several|of)\s+)+")
+# Longest first: the regex takes the first alternative that matches ("a" would eat "a lot of").
+_LEADING = re.compile(r"^(?:(?:a lot of|lots of|several|some|many|the|an|a|of)\s+)+")
+# Words for persons that WordNet files away from person.n.01, which their singular forms keep:
+# "people" is a group (people.n.01), "human" a hominid (homo.n.02), "humans" the human race.
+SAME_AS = dict.fromkeys(["people", "human", "humans", "human being", "human beings"], "person")
 INSTALL_HINT = (
     "Run `make wordnet` (it copies Debian's wordnet-base and wordnet-sense-index, "
     "`apt-get install wordnet-base wordnet-sense-index`, into var/nltk_data), "
@@ -41,11 +53,16 @@ class WordNetMissingError(RuntimeError):
 class AgreementSettings:
     """How generous the automatic agreement is; saved beside every report."""
 
-    max_senses: int = 3  # the most frequent noun senses of a word taken into account
+    max_senses: int = 3  # the most frequent noun senses of a label taken into account
+    min_sense_share: float = 0.1  # a later sense needs this share of the first sense's uses
     max_hypernym_distance: int = 6
     max_shared_distance: int = 5
     min_depth: int = 5  # a hypernym label ("beverage") must be at least this deep
     max_shared_hyponyms: int = 400  # "produce" has 374, "organism" 19,447
+    # Rough classes however shallow and wide WordNet files them: person.n.01 is 3 deep (through
+    # "causal agent") with thousands of kinds of person below it, yet "man", "woman" and
+    # "scuba diver" are all people to a coder, as every dog breed is a dog.
+    basic_classes: tuple[str, ...] = ("person.n.01",)
 
 
 def split_labels(*answers: str, is_term: Callable[[str], bool] | None = None) -> tuple[str, ...]:
@@ -53,8 +70,13 @@ def split_labels(*answers: str, is_term: Callable[[str], bool] | None = None) ->
 
     "Green Peppers, apples!" -> ("green peppers", "apples"). "and", "or", "&" and "+" also
     separate two things, unless `is_term` says the whole phrase is one ("fish and chips").
-    Non-answers ("n/a", "none") give no label.
+    Non-answers ("n/a", "none", "no idea") give no label.
     """
+    return cleaned_labels(*answers, is_term=is_term)[:MAX_LABELS]
+
+
+def cleaned_labels(*answers: str, is_term: Callable[[str], bool] | None = None) -> tuple[str, ...]:
+    """Every distinct cleaned label of the answers, in order (split_labels without the limit)."""
     labels: list[str] = []
     for answer in answers:
         if _clean((answer or "").lower()) in NON_ANSWERS:  # before "/" splits "n/a"
@@ -66,7 +88,7 @@ def split_labels(*answers: str, is_term: Callable[[str], bool] | None = None) ->
             for label in map(_clean, pieces):
                 if label and label not in NON_ANSWERS and label not in labels:
                     labels.append(label)
-    return tuple(labels[:MAX_LABELS])
+    return tuple(labels)
 
 
 def _clean(text: str) -> str:
@@ -95,6 +117,11 @@ def load_wordnet(data_dir: Path | str | None):
         except (OSError, ValueError) as error:
             message = f"WordNet in {root} is unusable ({error}). {INSTALL_HINT}"
             raise WordNetMissingError(message) from error
+
+
+def _usage_count(synset, word: str) -> int:
+    """How often SemCor uses `word` in this sense (WordNet's cntlist; 0 for unseen senses)."""
+    return sum(lemma.count() for lemma in synset.lemmas() if lemma.name().lower() == word.lower())
 
 
 def pair_key(a: str, b: str) -> tuple[str, str]:
@@ -144,10 +171,11 @@ class LabelMatcher:
         return self.decided[key]
 
     def labels(self, *answers: str) -> tuple[str, ...]:
-        """Normalised labels of a response's Q3 fields (at most two)."""
-        labels = split_labels(*answers, is_term=self.is_term)
+        """Normalised labels of a response's Q3 fields (at most two distinct ones)."""
+        labels = cleaned_labels(*answers, is_term=self.is_term)
         normalised = (self.normalise(label) for label in labels)
-        return tuple(dict.fromkeys(label for label in normalised if label))
+        # The limit counts things, so it applies after "dogs" and "dog" have become one.
+        return tuple(dict.fromkeys(label for label in normalised if label))[:MAX_LABELS]
 
     def is_term(self, phrase: str) -> bool:
         """Whether WordNet knows a multi-word phrase as one noun ("macaroni and cheese"; cached)."""
@@ -164,17 +192,36 @@ class LabelMatcher:
             head, _, last = phrase.rpartition("_")
             last_lemma = self.wordnet.morphy(last, "n")
             lemma = f"{head}_{last_lemma}" if last_lemma else None
-        return (lemma or phrase).replace("_", " ")
+        singular = (lemma or phrase).replace("_", " ")
+        return SAME_AS.get(singular, singular)
 
     def _senses(self, label: str) -> tuple:
-        """Noun synsets of a normalised label or an ImageNet WordNet id."""
+        """The noun synsets agreement compares: a label's frequent senses, or a class's synset.
+
+        A label keeps its first sense and the others SemCor used it in at least `min_sense_share`
+        as often (WordNet's cntlist), at most `max_senses`: rare senses ("dog" as a man, 0 of 42
+        uses; "fish" as a Piscean, 1 of 12) make false matches. Unseen words keep `max_senses`.
+        """
         if WNID_PATTERN.match(label):
-            return (self.wordnet.synset_from_pos_and_offset("n", int(label[1:])),)
+            return (self._class_synset(label),)
+        word, synsets = self._noun_synsets(label)
+        counts = [_usage_count(synset, word) for synset in synsets]
+        needed = self.settings.min_sense_share * (counts[0] if counts else 0)
+        used = [s for s, count in zip(synsets, counts, strict=True) if count >= needed]
+        return tuple(used[: self.settings.max_senses])
+
+    def _class_synset(self, wnid: str):
+        """The synset of an ImageNet class's WordNet id (n02099267)."""
+        return self.wordnet.synset_from_pos_and_offset("n", int(wnid[1:]))
+
+    def _noun_synsets(self, label: str) -> tuple[str, list]:
+        """(word looked up, all its noun synsets in WordNet's order, most frequent first)."""
         phrase = label.replace(" ", "_")
         synsets = self.wordnet.synsets(phrase, "n")
         if not synsets and "_" in phrase:  # "shiny red apple" -> senses of "apple"
-            synsets = self.wordnet.synsets(phrase.rpartition("_")[2], "n")
-        return tuple(synsets[: self.settings.max_senses])
+            phrase = phrase.rpartition("_")[2]
+            synsets = self.wordnet.synsets(phrase, "n")
+        return phrase, synsets
 
     def _ancestors(self, synset) -> dict:
         """Every hypernym (instance hypernyms too) of a synset with its shortest distance."""
@@ -197,18 +244,33 @@ class LabelMatcher:
 
     def synsets_agree(self, first, second) -> bool:
         """Same synset, close hypernym, or a shared, not-too-general close hypernym."""
-        up_first, up_second = self.ancestors(first), self.ancestors(second)
-        limit, settings = self.settings.max_hypernym_distance, self.settings
         if first == second:
             return True
-        for general, specific_up in ((first, up_second), (second, up_first)):
-            if specific_up.get(general, limit + 1) <= limit:
-                return general.min_depth() >= settings.min_depth
+        named = self._hypernym_names(first, second)
+        return self._share_close_hypernym(first, second) if named is None else named
+
+    def _hypernym_names(self, first, second) -> bool | None:
+        """None when neither synset is a close hypernym of the other; else whether that
+        hypernym is specific enough to name the other ("beverage" for eggnog, not "entity")."""
+        limit = self.settings.max_hypernym_distance
+        for general, specific in ((first, second), (second, first)):
+            if self.ancestors(specific).get(general, limit + 1) <= limit:
+                return self._is_basic(general) or general.min_depth() >= self.settings.min_depth
+        return None
+
+    def _share_close_hypernym(self, first, second) -> bool:
+        """Both lie within `max_shared_distance` under a hypernym that is not too general."""
+        up_first, up_second = self.ancestors(first), self.ancestors(second)
+        settings = self.settings
         return any(
             max(up_first[h], up_second[h]) <= settings.max_shared_distance
-            and self.hyponym_count(h) <= settings.max_shared_hyponyms
+            and (self._is_basic(h) or self.hyponym_count(h) <= settings.max_shared_hyponyms)
             for h in up_first.keys() & up_second.keys()
         )
+
+    def _is_basic(self, synset) -> bool:
+        """One of `basic_classes`: a rough class however shallow and wide WordNet files it."""
+        return synset.name() in self.settings.basic_classes
 
     def _auto_agree(self, first: str, second: str) -> bool:
         """Decide a pair of normalised labels (or WordNet ids) through WordNet."""
@@ -216,6 +278,19 @@ class LabelMatcher:
             return True
         return any(
             self.synsets_agree(a, b) for a in self.senses(first) for b in self.senses(second)
+        ) or self._names_class(first, second)
+
+    def _names_class(self, first: str, second: str) -> bool:
+        """Whether a label names an ImageNet class, or a close hypernym or hyponym of it, in any
+        noun sense, rare ones too: "mouse" is the computer mouse only in its fourth sense."""
+        is_class = (bool(WNID_PATTERN.match(first)), bool(WNID_PATTERN.match(second)))
+        if is_class not in ((True, False), (False, True)):
+            return False
+        wnid, label = (first, second) if is_class[0] else (second, first)
+        klass = self._class_synset(wnid)
+        return any(
+            sense == klass or self._hypernym_names(sense, klass)
+            for sense in self._noun_synsets(label)[1]
         )
 
     def known(self, label: str) -> bool:

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from analysis.labels import WNID_PATTERN, pair_key, split_labels
+from analysis.labels import WNID_PATTERN, cleaned_labels, pair_key
 from analysis.models import LabelAgreementOverride, SelectivityScore
 from analysis.ratings.report import RatingsReport, ratings_report_save
 from analysis.ratings.simulation import (
@@ -35,11 +35,18 @@ def selectivity_compute(
     workers: int | None = None,
     device: str | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Compute every unit's scores in `layers` (default: all) of an activation file, then store
-    them in one transaction; returns the stored records. Nothing is stored if any unit fails."""
+    them in one transaction; returns the stored records. Nothing is stored if any unit fails.
+
+    Only correctly classified images are measured (ActivationFile leaves the others out);
+    `notice` is told how many were left out, if any.
+    """
     with ActivationFile(activations) as source:
         _check_network(source, network)
+        if source.misclassified and notice:
+            notice(_misclassified_notice(source))
         layers = list(dict.fromkeys(layers or source.layer_names()))
         check_layers(source, layers)
         records = [
@@ -56,6 +63,14 @@ def selectivity_compute(
         ]
     scores_replace(records=records, source=str(activations))
     return records
+
+
+def _misclassified_notice(source: ActivationFile) -> str:
+    return (
+        f"Left out {source.misclassified} of {source.rows} images of {source.path} that the "
+        f"network misclassified (/predictions differs from /labels): the measures use the "
+        f"{source.rows - source.misclassified} correctly classified images, as the paper does."
+    )
 
 
 def _check_network(source: ActivationFile, network: str) -> None:
@@ -106,10 +121,12 @@ def overrides_normalise(label: str) -> str:
     label = label.strip().lower()
     if WNID_PATTERN.match(label):
         return label
-    cleaned = split_labels(label)
+    matcher = labels_judge().matcher
+    # Split as responses are, so a phrase the analysis keeps whole ("fish and chips") is one.
+    cleaned = cleaned_labels(label, is_term=matcher.is_term)
     if len(cleaned) != 1:
         raise ValueError(f"{label!r} is not one label (got {len(cleaned)} after cleaning)")
-    return labels_judge().matcher.normalise(cleaned[0])
+    return matcher.normalise(cleaned[0])
 
 
 def overrides_set(

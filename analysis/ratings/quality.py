@@ -37,10 +37,19 @@ def _practice_correct(practice: pd.DataFrame) -> pd.Series:
 def participant_quality(
     main: pd.DataFrame, practice: pd.DataFrame, settings: QualitySettings
 ) -> pd.DataFrame:
-    """One row per participant: trials, 'yes' share, median time, practice accuracy, flags."""
+    """One row per participant: trials, 'yes' share, median time, practice accuracy, flags.
+
+    Everyone who answered anything has a row, so a participant with practice answers only is
+    flagged ("no main trials") rather than missing.
+    """
+    everyone = pd.Index(
+        np.union1d(main["participant"], practice["participant"]), name="participant"
+    )
     table = main.groupby("participant").agg(
         main_trials=("yes", "size"), yes_share=("yes", "mean"), median_ms=("response_ms", "median")
     )
+    table = table.reindex(everyone)
+    table["main_trials"] = table["main_trials"].fillna(0).astype(int)
     if not practice.empty:
         correct = practice.assign(correct=_practice_correct(practice))
         table = table.join(correct.groupby("participant")["correct"].mean().rename("practice_acc"))

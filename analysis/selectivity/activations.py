@@ -14,7 +14,8 @@ Schema (version 1; docs/measures.md, "Activation files"):
                          read without the rest; attrs: kind ("conv" or "fc"), reduction
 
 Only /labels and /layers/<alias> are required of files produced elsewhere; num_classes defaults
-to max(label) + 1.
+to max(label) + 1. Where /predictions is present, images it calls misclassified are left out
+when reading: the measures are defined over correctly classified images (paper section 2).
 """
 
 import json
@@ -50,7 +51,11 @@ class RecordingHeader:
 
 
 class ActivationFile:
-    """Read access to an activation file, one block of units at a time."""
+    """Read access to an activation file's correctly classified images, a block of units at a time.
+
+    `labels` and every block hold only the images whose /predictions equal their /labels (all
+    images when the file has no /predictions); `misclassified` counts the others left out.
+    """
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -61,8 +66,12 @@ class ActivationFile:
                 f"{self.path} is HDF5 but not an activation file: it needs /labels and /layers "
                 "(see the schema in docs/measures.md)."
             )
-        self.labels = self._read_labels()  # (N,)
-        self.num_classes = int(self._file.attrs.get("num_classes", self.labels.max() + 1))
+        stored = self._read_labels()  # (rows,) every image in the file
+        self.rows = int(stored.shape[0])
+        self.num_classes = int(self._file.attrs.get("num_classes", stored.max() + 1))
+        self._correct = self._read_correct(stored)  # (rows,) bool, or None: keep every row
+        self.labels = stored if self._correct is None else stored[self._correct]  # (N,)
+        self.misclassified = self.rows - int(self.labels.shape[0])
 
     def _read_labels(self) -> np.ndarray:
         """/labels as int64, refusing what would be silently misread."""
@@ -78,6 +87,32 @@ class ActivationFile:
             self.close()
             raise ActivationFileError(f"/labels of {self.path} {problem}.")
         return labels[()].astype(np.int64)
+
+    def _read_correct(self, labels: np.ndarray) -> np.ndarray | None:
+        """(rows,) whether each image's /predictions equals its label; None when all do or the
+        file has no /predictions (record_activations keeps correct images only)."""
+        if "predictions" not in self._file:
+            return None
+        predictions = self._file["predictions"]
+        if (
+            not isinstance(predictions, h5py.Dataset)
+            or predictions.shape != labels.shape
+            or predictions.dtype.kind not in "iu"
+        ):
+            self.close()
+            raise ActivationFileError(
+                f"/predictions of {self.path} has shape {predictions.shape} but there are "
+                f"{labels.shape[0]} labels; it must hold one integer class per image "
+                "(or be absent when the file holds correctly classified images only)."
+            )
+        correct = predictions[()] == labels
+        if not correct.any():
+            self.close()
+            raise ActivationFileError(
+                f"None of the {labels.shape[0]} images of {self.path} is correctly classified "
+                "(/predictions never equals /labels); selectivity is measured on correct images."
+            )
+        return None if correct.all() else correct
 
     def __enter__(self) -> "ActivationFile":
         return self
@@ -109,6 +144,8 @@ class ActivationFile:
     def unit_block(self, layer: str, start: int, stop: int) -> np.ndarray:
         """(N, stop - start) float32 activations of units start..stop-1, NaN-checked."""
         block = self._dataset(layer)[:, start:stop].astype(np.float32, copy=False)
+        if self._correct is not None:
+            block = block[self._correct]  # (N, b): the misclassified rows left out
         bad = ~np.isfinite(block).all(axis=0)
         if bad.any():
             unit = start + int(np.flatnonzero(bad)[0])
@@ -144,10 +181,10 @@ class ActivationFile:
             raise ActivationFileError(
                 f"Layer {layer!r} of {self.path} must be a numeric (images, units) dataset."
             )
-        if dataset.ndim != 2 or dataset.shape[0] != self.labels.shape[0]:
+        if dataset.ndim != 2 or dataset.shape[0] != self.rows:
             raise ActivationFileError(
                 f"Layer {layer!r} of {self.path} has shape {dataset.shape} but there are "
-                f"{self.labels.shape[0]} labels; it must be (images, units)."
+                f"{self.rows} labels; it must be (images, units)."
             )
         return dataset
 

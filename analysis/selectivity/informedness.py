@@ -104,12 +104,14 @@ def max_informedness(ranked: RankedUnit, conventions: Conventions = CORRECT) -> 
     if allowed is not None:
         curve[~np.isin(ranked.labels[: ranked.active], allowed)] = -np.inf
     top = curve.max() if curve.size else -np.inf
-    if top < 0 and ranked.active < ranked.n_images:
-        return _at_bottom(ranked, allowed, conventions)
-    if not np.isfinite(top):
-        return None
+    if not np.isfinite(top):  # no allowed class with non-members among the active images
+        return _at_bottom(ranked, allowed, conventions) if ranked.active < ranked.n_images else None
     near = np.flatnonzero(curve >= top - 1e-9)  # rounding aside, the maxima are among these
     exact = exact_informedness(ranked, near, conventions)
+    # Decided on the exact values: a J of exactly 0 above the bottom block can round to -2e-16,
+    # and the highest threshold must win that tie with the bottom block's J = 0.
+    if exact.max() < 0 and ranked.active < ranked.n_images:
+        return _at_bottom(ranked, allowed, conventions)
     best = near[exact == exact.max()]
     if conventions.ties == "image":
         return _at_position(ranked, int(best[0]), conventions)

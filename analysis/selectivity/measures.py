@@ -77,17 +77,32 @@ def localist(ranked: RankedUnit) -> tuple[bool, int | None, float | None]:
 def precision_top_k(ranked: RankedUnit, k: int) -> tuple[float, int]:
     """Zhou et al. 2015: largest share of one class among the k most active images, and it.
 
-    Ties at the k-th image are broken by image order; the smallest class index wins a tie.
+    As the paper counts it ("50 of the 60 images labeled 'lamp'": 50/60), over k images (N if
+    N < k); images at the unit's lowest activation do not drive it and count for no class, so
+    a unit on for one image is far from a grandmother cell (paper, figure 12a-b). The smallest
+    class index wins a tie; ties at the k-th image are taken in image order.
     """
-    top = ranked.labels[: min(k, ranked.n_images)]
+    considered = min(k, ranked.n_images)
+    top = ranked.labels[: min(considered, above_lowest(ranked))]
     counts = np.bincount(top, minlength=ranked.num_classes)
     klass = int(np.argmax(counts))
-    return float(counts[klass]) / top.shape[0], klass
+    return float(counts[klass]) / considered, klass
 
 
 def classes_in_top(ranked: RankedUnit, k: int) -> int:
-    """Number of distinct classes among the k most active images."""
-    return int(np.unique(ranked.labels[:k]).shape[0])
+    """Number of distinct classes among the k most active images above the lowest activation."""
+    return int(np.unique(ranked.labels[: min(k, above_lowest(ranked))]).shape[0])
+
+
+def above_lowest(ranked: RankedUnit) -> int:
+    """Images strictly above the unit's lowest activation: those the unit responds to at all.
+
+    Below them is one block of ties (ReLU zeros) in file order; taking some of it into a top-k
+    would make the measures depend on how the file is sorted.
+    """
+    if ranked.active < ranked.n_images:  # the bottom block was split off when ranking
+        return ranked.active
+    return int(np.count_nonzero(ranked.activations > ranked.activations[-1]))
 
 
 def ccmas(ranked: RankedUnit) -> tuple[float | None, int]:

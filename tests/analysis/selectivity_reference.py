@@ -57,16 +57,21 @@ def localist(activations, labels):
     return gap > 0, top_class, gap
 
 
+def top_above_lowest(activations, labels, k):
+    """Classes of the k first-ranked images, leaving out those at the lowest activation."""
+    lowest = min(activations)
+    return [labels[i] for i in ranking(activations, labels)[:k] if activations[i] > lowest]
+
+
 def precision(activations, labels, k):
-    top = [labels[i] for i in ranking(activations, labels)[:k]]
-    counts = Counter(top)
+    counts = Counter(top_above_lowest(activations, labels, k))
     best = max(counts.values())
     klass = min(c for c, count in counts.items() if count == best)
-    return Fraction(best, len(top)), klass
+    return Fraction(best, min(k, len(labels))), klass
 
 
 def classes_in_top(activations, labels, k):
-    return len({labels[i] for i in ranking(activations, labels)[:k]})
+    return len(set(top_above_lowest(activations, labels, k)))
 
 
 def ccmas(activations, labels):

@@ -147,6 +147,31 @@ def test_a_minimal_file_made_elsewhere_is_readable(tmp_path):
         np.testing.assert_array_equal(acts.unit("pool5", 2), values[:, 2])
 
 
+def test_images_a_file_says_were_misclassified_are_left_out_when_read(tmp_path):
+    """A file made elsewhere may keep every image; the measures use the correct ones only."""
+    labels, values = random_units()
+    predictions = labels.copy()
+    predictions[::10] = (labels[::10] + 1) % 5  # 30 of 300 misclassified
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["labels"], handle["predictions"] = labels, predictions
+        handle["layers/pool5"] = values
+    correct = predictions == labels
+    with ActivationFile(tmp_path / "other.h5") as acts:
+        assert (acts.rows, acts.misclassified) == (300, 30)
+        np.testing.assert_array_equal(acts.labels, labels[correct])
+        np.testing.assert_array_equal(acts.unit("pool5", 2), values[correct, 2])
+        np.testing.assert_array_equal(acts.unit_block("pool5", 0, 6), values[correct])
+
+
+def test_a_file_without_a_correctly_classified_image_is_refused(tmp_path):
+    labels, values = random_units()
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["labels"], handle["predictions"] = labels, (labels + 1) % 5
+        handle["layers/pool5"] = values
+    with pytest.raises(ActivationFileError, match="None of the 300 images .* correctly classified"):
+        ActivationFile(tmp_path / "other.h5")
+
+
 def test_hdf5_without_the_schema_is_a_clear_error(tmp_path):
     with h5py.File(tmp_path / "other.h5", "w") as handle:
         handle["something"] = [1, 2, 3]

@@ -59,6 +59,13 @@ def test_the_same_pair_in_the_other_order_is_refused(admin_client):
     assert LabelAgreementOverride.objects.count() == 1
 
 
+def test_an_override_for_a_phrase_the_analysis_keeps_whole_is_stored(admin_client):
+    url = reverse("admin:analysis_labelagreementoverride_add")
+    admin_client.post(url, {"label_a": "Macaroni and cheese", "label_b": "Fish and chips"})
+    override = LabelAgreementOverride.objects.get()
+    assert (override.label_a, override.label_b) == ("fish and chips", "macaroni and cheese")
+
+
 def test_two_labels_in_one_field_are_refused(admin_client):
     url = reverse("admin:analysis_labelagreementoverride_add")
     page = admin_client.post(url, {"label_a": "dog, cat", "label_b": "pet"})

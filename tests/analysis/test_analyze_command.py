@@ -101,6 +101,19 @@ def test_exclude_flagged_marks_fast_all_same_participants(tmp_path):
     assert hasty.excluded and "median time 0.3 s" in hasty.exclusion_reason
 
 
+def test_exclude_flagged_excludes_a_participant_who_only_did_the_practice(tmp_path):
+    from experiment.models import Response
+
+    experiment = build_experiment()
+    answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
+    quitter = answer_all(experiment, "quitter", yes=True)
+    Response.objects.filter(participant=quitter, is_practice=False).delete()
+    output = analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
+    assert "Excluded 1 flagged participants." in output
+    quitter.refresh_from_db()
+    assert quitter.excluded and quitter.exclusion_reason == "no main trials"
+
+
 def test_bootstrap_option_gives_standard_errors(tmp_path):
     experiment = build_experiment()
     for n in range(4):

@@ -13,12 +13,16 @@ from analysis.labels import (
     load_wordnet,
     split_labels,
 )
+from analysis.selectors import labels_class_index
 from tests.analysis.ratings_data import (
     EGGNOG,
     FLAT_COATED_RETRIEVER,
     GRANNY_SMITH,
     matcher,  # noqa: F401  (fixture)
 )
+
+COMPUTER_MOUSE, SCUBA_DIVER, GROOM, BALLPLAYER = "n03793489", "n10565667", "n10148035", "n09835506"
+RED_WINE, BEER_GLASS = "n07892512", "n02823750"
 
 
 @pytest.mark.parametrize(
@@ -34,10 +38,26 @@ from tests.analysis.ratings_data import (
         (("n/a",), ()),
         (("None", "nothing"), ()),
         (("cats & dogs",), ("cats", "dogs")),
+        (("a lot of dogs",), ("dogs",)),
+        (("The dogs", "lots of cats"), ("dogs", "cats")),
     ],
 )
 def test_split_labels_cleans_case_punctuation_articles_and_keeps_two(answers, labels):
     assert split_labels(*answers) == labels
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["No idea", "IDK", "unsure", "I don't know", "dont know", "Not sure", "nothing", "None", "?"],
+)
+def test_answers_that_name_nothing_give_no_label(answer):
+    assert split_labels(answer, "") == ()
+    assert split_labels(answer, "dog") == ("dog",)
+
+
+def test_a_repeated_thing_does_not_use_up_the_two_labels(matcher):  # noqa: F811
+    assert matcher.labels("dog, dogs, cat") == ("dog", "cat")
+    assert matcher.labels("Dogs", "a dog, cats") == ("dog", "cat")
 
 
 def test_wordnet_loads_from_the_nltk_layout(matcher):  # noqa: F811
@@ -72,6 +92,63 @@ def test_paper_examples_agree_with_their_imagenet_class(matcher, label, wnid):  
 
 def test_green_peppers_and_apples_are_one_broad_class(matcher):  # noqa: F811
     assert matcher.auto_agree("apple", "green pepper")
+
+
+def test_every_imagenet_class_agrees_with_its_own_name(matcher):  # noqa: F811
+    """Also where the class is a rare sense of its name (the computer "mouse", "crane" the bird
+    and the machine, "cup" the punch): participants who name the class agree with it."""
+    failing = [
+        (wnid, name)
+        for wnid, name in labels_class_index().values()
+        if not any(matcher.auto_agree(label, wnid) for label in matcher.labels(name))
+    ]
+    assert failing == []
+
+
+def test_rare_senses_name_a_class_but_do_not_make_labels_agree(matcher):  # noqa: F811
+    assert matcher.auto_agree("mouse", COMPUTER_MOUSE)
+    assert not matcher.auto_agree("mouse", "dog")
+    assert not matcher.auto_agree("dog", COMPUTER_MOUSE)
+
+
+def both_agree(matcher, first, second):  # noqa: F811
+    """Whether two answers agree as a response pair does (normalised labels, any of each)."""
+    return any(
+        matcher.auto_agree(a, b) for a in matcher.labels(first) for b in matcher.labels(second)
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("person", "man"), ("person", "people"), ("man", "woman"), ("human", "person"),
+        ("humans", "women"), ("people", "child"),
+        ("person", SCUBA_DIVER), ("person", GROOM), ("person", BALLPLAYER), ("man", GROOM),
+    ],
+)  # fmt: skip
+def test_words_for_people_agree_with_each_other_and_the_human_classes(matcher, first, second):  # noqa: F811
+    assert both_agree(matcher, first, second)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("man", "dog"), ("man", "cat"), ("bird", "woman"), ("cat", "woman"), ("person", "dog"),
+        ("fish", "man"), ("person", "car"),
+    ],
+)  # fmt: skip
+def test_rare_senses_do_not_make_animals_agree_with_people(matcher, first, second):  # noqa: F811
+    """ "dog" as a man, "cat" as a guy, "bird" as a woman, "fish" as a Piscean are rare senses."""
+    assert not both_agree(matcher, first, second)
+
+
+def test_paper_drink_example_agrees_as_far_as_wordnet_relates_it(matcher):  # noqa: F811
+    """The paper's coders put "beer", "glass" and "drink" together; WordNet relates two pairs."""
+    assert both_agree(matcher, "beer", "drink")  # beer is a beverage, drink's third sense
+    assert both_agree(matcher, "glass", "drink")  # a glassful and a serving are quantities
+    assert not both_agree(matcher, "glass", "beer")  # a container and a beverage: an override
+    assert both_agree(matcher, "beer", RED_WINE) and both_agree(matcher, "drink", RED_WINE)
+    assert both_agree(matcher, "glass", BEER_GLASS)
 
 
 @pytest.mark.parametrize(

@@ -124,9 +124,27 @@ def test_figure12a_unit_off_to_all_but_one_image_has_ccmas_one():
     activations[305] = 4.0
     scores = measures.unit_scores(activations, figure12_labels(), num_classes=10)
     assert scores.ccmas == 1.0 and scores.ccmas_class == 3
-    # Below the one active image, the top 60 are ties at zero, taken in image order (class 0).
-    assert scores.precision == pytest.approx(59 / 60) and scores.precision_class == 0
+    # The paper: "the precision is vastly different" from the grandmother cell's (b): the 59
+    # images at zero below the active one do not drive the unit and count for no class.
+    assert scores.precision == pytest.approx(1 / 60) and scores.precision_class == 3
+    assert scores.classes_in_top100 == 1
     assert scores.recall_at_100_precision == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("compat", ["", "gale2020"])
+def test_precision_and_top100_ignore_the_images_at_the_lowest_activation(compat):
+    """Three active images of class 5 among 1000: the zeros filling the top 60 and top 100
+    neither make class 0 (first in the file) 95% precise nor add classes, in any file order."""
+    activations = np.zeros(1000, dtype=np.float32)
+    activations[[550, 551, 552]] = 5.0
+    labels = figure12_labels()
+    settings_ = measures.MeasureSettings(conventions=get_conventions(compat))
+    for order in (np.arange(1000), np.random.default_rng(0).permutation(1000)):
+        scores = measures.unit_scores(
+            activations[order], labels[order], num_classes=10, settings=settings_
+        )
+        assert (scores.precision, scores.precision_class) == (pytest.approx(3 / 60), 5)
+        assert scores.classes_in_top100 == 1
 
 
 def test_figure12b_grandmother_cell_has_ccmas_and_informedness_one():
@@ -183,3 +201,15 @@ def test_bad_input_gives_clear_error(activations, labels, message):
 def test_unknown_compat_mode_lists_the_known_ones():
     with pytest.raises(ValueError, match="'gale2020'"):
         get_conventions("gale2019")
+
+
+def test_an_informedness_of_exactly_zero_keeps_the_higher_threshold():
+    """Two thirds of each class at 1, the rest at 0: J = 0 at threshold 1 (rounding gives
+    -2e-16) ties with the bottom threshold, and the higher threshold wins the tie."""
+    labels = np.repeat([0, 1], [27, 39])
+    activations = np.zeros(66, dtype=np.float32)
+    activations[np.r_[0:18, 27:53]] = 1.0
+    scores = measures.unit_scores(activations, labels, num_classes=2)
+    assert (scores.max_informedness, scores.max_informedness_threshold) == (0.0, 1.0)
+    assert scores.max_informedness_class == 0
+    assert (scores.sensitivity, scores.specificity) == (pytest.approx(2 / 3), pytest.approx(1 / 3))

@@ -67,6 +67,17 @@ def test_participants_are_flagged_for_all_same_answers_speed_and_practice():
     assert table.loc[3, "practice_acc"] == 1.0
 
 
+def test_a_participant_with_practice_answers_only_is_flagged_for_no_main_trials():
+    main, practice = quality_frames()
+    practice_only = pd.DataFrame(
+        {"participant": [4], "panel": [10], "intended_answer": ["yes"], "yes": [True]}
+    )
+    practice = pd.concat([practice, practice_only], ignore_index=True)
+    table = participant_quality(main, practice, QualitySettings()).set_index("participant")
+    assert table.index.tolist() == [1, 2, 3, 4]
+    assert table.loc[4, "main_trials"] == 0 and table.loc[4, "flags"] == "no main trials"
+
+
 def test_practice_accuracy_is_reported_per_panel():
     _, practice = quality_frames()
     table = practice_accuracy(practice).set_index("panel")

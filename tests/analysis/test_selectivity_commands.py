@@ -1,6 +1,7 @@
 """compute_selectivity and import_selectivity: stored rows, CSV, clear errors, nothing partial."""
 
 import csv
+from io import StringIO
 
 import h5py
 import numpy as np
@@ -35,6 +36,26 @@ def test_compute_stores_one_row_per_unit_equal_to_the_core(acts):
     assert stored.max_informedness == pytest.approx(expected.max_informedness)
     assert stored.ccmas_class == expected.ccmas_class == 2
     assert stored.source == str(path) and stored.compat == ""
+
+
+def test_compute_measures_correct_images_only_and_says_how_many_were_left_out(tmp_path):
+    labels, values = random_units()
+    predictions = np.where(np.arange(len(labels)) % 4 == 0, (labels + 1) % 5, labels)
+    path = tmp_path / "all.h5"
+    with h5py.File(path, "w") as handle:
+        handle["labels"], handle["predictions"] = labels, predictions
+        handle["layers/fc6"] = values
+    output = StringIO()
+    call_command(
+        "compute_selectivity", "--activations", str(path), "--network", "demo", stdout=output
+    )
+    assert "Left out 75 of 300 images" in output.getvalue()
+    correct = predictions == labels
+    stored = SelectivityScore.objects.get(layer="fc6", unit=0)
+    expected = unit_scores(values[correct, 0], labels[correct], num_classes=5)
+    assert stored.n_images == 225
+    assert stored.max_informedness == pytest.approx(expected.max_informedness)
+    assert stored.ccmas == pytest.approx(expected.ccmas)
 
 
 def test_compute_exports_csv_and_settings(acts, tmp_path):
@@ -96,6 +117,10 @@ def test_mismatched_label_count_is_a_clear_error(acts):
     with h5py.File(path, "r+") as handle:
         del handle["labels"]
         handle["labels"] = np.zeros(299, dtype=np.int32)
+    with pytest.raises(CommandError, match="shape \\(300,\\) but there are 299 labels"):
+        compute(path)  # /predictions is checked first
+    with h5py.File(path, "r+") as handle:
+        del handle["predictions"]
     with pytest.raises(CommandError, match="shape \\(300, 6\\) but there are 299 labels"):
         compute(path)
     assert not SelectivityScore.objects.exists()

@@ -48,6 +48,7 @@ class Command(BaseCommand):
                 workers=options["workers"],
                 device=options["device"],
                 progress=self._progress,
+                notice=self.stdout.write,
             )
         except (ActivationFileError, SelectivityInputError) as error:
             raise CommandError(f"{error} No scores were stored.") from None
