@@ -47,8 +47,9 @@ def random_alexnet(device: torch.device) -> TargetNetwork:
     return TargetNetwork(spec, model.to(device), device)
 
 
-def ours_speed(args, device: torch.device) -> dict:
-    """Time our sampler: `args.batch` chains (one per fc8 unit) for `args.iterations` steps."""
+def random_ppgn(args, device: torch.device, **settings) -> PPGNSampler:
+    """AlexNet (target and encoder) + DeePSiM fc6 with random weights, fc8, the speed options
+    of `args` (iterations, batch, bf16, channels_last, compile) and other `settings`."""
     torch.manual_seed(0)
     target = random_alexnet(device)
     generator = DeePSiMFc6().eval().requires_grad_(False).to(device)
@@ -61,7 +62,15 @@ def ours_speed(args, device: torch.device) -> dict:
         precision="bf16" if args.bf16 else "fp32",
         channels_last=args.channels_last,
         compile=args.compile,
+        **settings,
     )
+    return PPGNSampler(target=target, generator=generator, encoder=target, config=config)
+
+
+def ours_speed(args, device: torch.device) -> dict:
+    """Time our sampler: `args.batch` chains (one per fc8 unit) for `args.iterations` steps."""
+    sampler = random_ppgn(args, device)
+    target, generator, config = sampler.target, sampler.generator, sampler.config
     units = [unit % 1000 for unit in range(args.batch)]
     seeds = list(range(args.batch))
     warm = PPGNSampler(

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The generator's GPU check, in one run of under 4 minutes on a lent H100/H200:
+# The generator's GPU check, in one run of about 5 minutes on a lent H100/H200:
 #   1. the gpu-marked generator tests (plain pytest: no Django on that machine),
 #   2. our PPGN speed (AlexNet + full-size DeePSiM G, random weights, 200 iterations) in its
 #      fastest settings (bf16 + channels_last + compile, batch 1024) against Lucent's render_vis
 #      on the same network, device and steps at batch 1, 64, 256 and 1024, then ours at batch
 #      256 in bf16 without compile,
-#   3. bf16 against fp32: final activations of the same chains, within the documented tolerance.
+#   3. bf16 against fp32: final activations of the same chains, within the documented tolerance,
+#   4. a whole panels run (sampling, pictures, writer threads) against its sampling alone.
 # Everything printed goes to $OUT/gpu_check.log; the figures go to $OUT/gpu_figures.json.
 # A failing or hung step (each has a time limit) is recorded and the next one still runs.
 #
@@ -38,11 +39,12 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 if ((DRY_RUN)); then
   DEVICE=cpu BEST_BATCH=4 BATCH=4 ITERS=3 LUCENT_BATCHES=1,2 TOL_BATCH=4 TOL_ITERS=3
-  LIMIT_TESTS=180 LIMIT_BEST=300 LIMIT_BF16=120 LIMIT_TOL=120
-else # worst case 90 + 200 + 40 + 40 s; a normal run takes about 4 minutes
+  PANEL_UNITS=2 PANEL_IMAGES=4
+  LIMIT_TESTS=180 LIMIT_BEST=300 LIMIT_BF16=120 LIMIT_TOL=120 LIMIT_PANELS=120
+else # worst case 90 + 200 + 40 + 40 + 150 s; a normal run takes about 5 minutes
   DEVICE=cuda BEST_BATCH=1024 BATCH=256 ITERS=200 LUCENT_BATCHES=1,64,256,1024
-  TOL_BATCH=64 TOL_ITERS=200
-  LIMIT_TESTS=90 LIMIT_BEST=200 LIMIT_BF16=40 LIMIT_TOL=40
+  TOL_BATCH=64 TOL_ITERS=200 PANEL_UNITS=20 PANEL_IMAGES=100
+  LIMIT_TESTS=90 LIMIT_BEST=200 LIMIT_BF16=40 LIMIT_TOL=40 LIMIT_PANELS=150
 fi
 
 step() { # step NAME SECONDS COMMAND...: run it with a time limit, record its status, go on
@@ -91,6 +93,9 @@ torchvision.__version__, 'cuda', torch.cuda.is_available())"
     --batch "$BATCH" --iterations "$ITERS" --bf16 --no-lucent --json "$PARTS/speed_bf16.json"
   step bf16_tolerance "$LIMIT_TOL" "$PY" bench/bf16_tolerance.py --device "$DEVICE" \
     --batch "$TOL_BATCH" --iterations "$TOL_ITERS" --json "$PARTS/bf16_tolerance.json"
+  step panels_whole "$LIMIT_PANELS" "$PY" bench/panels_speed.py --device "$DEVICE" \
+    --units "$PANEL_UNITS" --images "$PANEL_IMAGES" --iterations "$ITERS" --batch "$BEST_BATCH" \
+    --bf16 --channels-last --compile --json "$PARTS/panels_whole.json"
   figures_merge
   echo "gpu_check finished $(date -u +%FT%TZ); log $LOG, figures $OUT/gpu_figures.json"
 }
