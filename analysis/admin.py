@@ -1,28 +1,12 @@
 """Admin of the analysis app: read-only selectivity scores, label overrides, the ratings report."""
 
-import base64
-
 from django import forms
 from django.contrib import admin
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path
 
 from analysis.labels import WordNetMissingError, pair_key
 from analysis.models import LabelAgreementOverride, SelectivityScore
-from analysis.ratings.correlations import correlation_matrix
-from analysis.ratings.report import format_cell, ratings_report_figures, table1_display
-from analysis.ratings.table1 import Table1Settings
-from analysis.selectors import (
-    PARTICIPANT_CHOICES,
-    RatingsInputError,
-    labels_class_index,
-    ratings_report,
-)
-from analysis.services import overrides_normalise
 from experiment.models import Experiment
-
-MAX_DECISIONS_SHOWN = 300
 
 
 @admin.register(SelectivityScore)
@@ -57,6 +41,8 @@ class OverrideForm(forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("label_a") or not cleaned.get("label_b"):
             return cleaned  # the field errors say what is missing
+        from analysis.services import overrides_normalise  # loads WordNet; see report_view
+
         try:
             first = overrides_normalise(cleaned.get("label_a", ""))
             second = overrides_normalise(cleaned.get("label_b", ""))
@@ -90,74 +76,9 @@ class LabelAgreementOverrideAdmin(admin.ModelAdmin):
         return [path("ratings/<slug:slug>/", report, name=name), *super().get_urls()]
 
     def report_view(self, request, slug):
-        """The ratings report of one experiment, for staff (analyze_ratings' page twin)."""
-        experiment = get_object_or_404(Experiment, slug=slug)
-        options = _report_options(request)
-        context = self.admin_site.each_context(request) | {
-            "title": f"Ratings report: {experiment.title}",
-            "experiment": experiment,
-            "options": options,
-            "participant_choices": PARTICIPANT_CHOICES,
-        }
-        try:
-            report = ratings_report(
-                experiment=experiment,
-                participants=options["participants"],
-                table_settings=Table1Settings(bootstrap=options["bootstrap"]),
-            )
-        except (RatingsInputError, WordNetMissingError) as error:
-            context["error"] = str(error)
-        else:
-            context |= _report_context(report, options["q"])
-        return TemplateResponse(request, "admin/analysis/ratings_report.html", context)
+        """The ratings report page (analysis/report_page.py)."""
+        # Imported here: it needs pandas, SciPy, matplotlib and torch, which the participant
+        # pages never do, and every web worker would load them at start (about 0.8 GB).
+        from analysis.report_page import report_page
 
-
-def _report_options(request) -> dict:
-    """participants, bootstrap (capped at 500) and the label search from the query string."""
-    participants = request.GET.get("participants", "real")
-    bootstrap = request.GET.get("bootstrap", "0")
-    return {
-        "participants": participants if participants in PARTICIPANT_CHOICES else "real",
-        "bootstrap": min(int(bootstrap), 500) if bootstrap.isdigit() else 0,
-        "q": request.GET.get("q", "").strip().lower(),
-    }
-
-
-def _table(frame) -> dict:
-    """A DataFrame as columns and formatted rows for the template."""
-    rows = [[format_cell(value) for value in row] for row in frame.itertuples(index=False)]
-    return {"columns": [str(c) for c in frame.columns], "rows": rows}
-
-
-def _report_context(report, query: str) -> dict:
-    """Tables, inline figures and the label decisions to review."""
-    decisions = report.decisions
-    if len(decisions) and query:
-        decisions = decisions[
-            decisions.label_a.str.contains(query, regex=False)
-            | decisions.label_b.str.contains(query, regex=False)
-        ]
-    if len(decisions):
-        decisions = decisions.sort_values("override", key=lambda s: s.isna(), kind="stable")
-    names = {wnid: name for wnid, name in labels_class_index().values()}
-    shown = decisions.head(MAX_DECISIONS_SHOWN).to_dict("records")
-    for row in shown:  # an ImageNet id reads better with its class name beside it
-        row["name_a"], row["name_b"] = names.get(row["label_a"], ""), names.get(row["label_b"], "")
-    figures = {
-        name: base64.b64encode(png).decode() for name, png in ratings_report_figures(report).items()
-    }
-    return {
-        "report": report,
-        "table1": _table(table1_display(report.table1)),
-        "tables": {
-            "Interpretability vs selectivity (Spearman / Pearson)": _table(
-                correlation_matrix(report.correlations)
-            ),
-            "Q2 calibration": _table(report.calibration),
-            "Practice trials (not in Table 1)": _table(report.practice),
-            "Participants": _table(report.quality),
-        },
-        "figures": figures,
-        "decisions": shown,
-        "decisions_total": len(decisions),
-    }
+        return report_page(self.admin_site, request, slug)
