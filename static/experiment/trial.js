@@ -209,10 +209,33 @@
     const zoom = $("zoom-image");
     if (!zoom.getAttribute("src")) zoom.src = current.full;
     $("zoom-dialog").showModal();
+    document.querySelector(".zoom-scroll").focus(); // arrow keys move the panel
   }
 
   // Digits by physical key, so 1-5 work on keyboards where digits need Shift (AZERTY).
   const binKeys = /^(Digit|Numpad)([1-5])$/;
+
+  // Dragging the full-size panel with a mouse moves it (touch screens scroll it natively).
+  function dragToPan(area) {
+    let from = null;
+    area.addEventListener("pointerdown", (event) => {
+      if (event.pointerType !== "mouse" || event.button !== 0) return;
+      from = { x: event.clientX, y: event.clientY, left: area.scrollLeft, top: area.scrollTop };
+      area.setPointerCapture(event.pointerId);
+      area.classList.add("dragging");
+    });
+    area.addEventListener("pointermove", (event) => {
+      if (!from) return;
+      area.scrollLeft = from.left - (event.clientX - from.x);
+      area.scrollTop = from.top - (event.clientY - from.y);
+    });
+    const stop = () => {
+      from = null;
+      area.classList.remove("dragging");
+    };
+    area.addEventListener("pointerup", stop);
+    area.addEventListener("pointercancel", stop);
+  }
 
   function onKey(event) {
     if (event.repeat || event.isComposing) return;
@@ -249,6 +272,7 @@
   $("next-button").addEventListener("click", submitYes);
   $("zoom-button").addEventListener("click", openZoom);
   $("zoom-close").addEventListener("click", () => $("zoom-dialog").close());
+  dragToPan(document.querySelector(".zoom-scroll"));
   $("reload-button").addEventListener("click", () => window.location.reload());
   $("start-main").addEventListener("click", () => {
     $("practice-done").hidden = true;

@@ -213,3 +213,21 @@ def test_a_double_click_on_no_answers_one_panel(browser, live_server, study):
     page.wait_for_timeout(300)
     expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
     assert saved_responses("doubler") == 1
+
+
+def test_the_full_size_panel_moves_when_dragged(browser, live_server, study):
+    page = browser.new_page(viewport={"width": 320, "height": 240})  # smaller than the panel
+    page.goto(f"{live_server.url}/study/demo/?participant=dragger")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
+    page.get_by_role("button", name="Zoom (full size)").click()
+    page.wait_for_function("document.getElementById('zoom-image').naturalWidth > 0")
+    area = page.locator(".zoom-scroll")
+    expect(area).to_be_focused()
+    box = area.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x, y - 40, steps=4)
+    page.mouse.up()
+    assert area.evaluate("element => element.scrollTop") > 0
