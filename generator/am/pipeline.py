@@ -122,17 +122,19 @@ def default_generator(network: str) -> str:
 
 def encoder_of(config: AMConfig) -> str:
     """The prior's encoder E: ``config.encoder``, else the target when the generator takes its
-    code, else the generator's first encoder network. ValueError when E lacks the generator's
-    code layer."""
+    code, else the generator's first encoder network. ValueError for an E whose code the
+    generator was not trained to invert (another network's fc6 may have the right size, but
+    its features mean something else)."""
     generator = get_generator(config.generator)
     encoders = generator.encoder_networks
     name = config.encoder or (config.network if config.network in encoders else encoders[0])
-    try:
-        get_network(name).layer(generator.encoder_layer)
-    except ValueError as error:
+    get_network(name)  # an unknown name: the registry's message lists the known ones
+    if name not in encoders:
         raise ValueError(
-            f"Encoder {name!r} cannot serve generator {generator.name!r}: {error}"
-        ) from None
+            f"Encoder {name!r} cannot serve generator {generator.name!r}: it inverts the "
+            f"{generator.encoder_layer} code of {' or '.join(encoders)}; pick one of those "
+            "(with --encoder-weights for other weights of it)"
+        )
     return name
 
 
@@ -169,13 +171,6 @@ def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
     encoder = target
     if "encoder" in files:
         encoder = load_network(encoder_name, weights=files["encoder"], device=config.device)
-    code = encoder.spec.layer(generator_spec.encoder_layer).units
-    if code != generator.code_size:
-        raise ValueError(
-            f"Encoder {encoder_name!r} gives {code}-d {generator_spec.encoder_layer} codes but "
-            f"generator {config.generator!r} takes {generator.code_size}-d codes; choose an "
-            f"encoder among {', '.join(generator_spec.encoder_networks)}"
-        )
     return PPGNSampler(
         target=target,
         generator=generator,

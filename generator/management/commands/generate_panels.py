@@ -218,6 +218,15 @@ class Command(BaseCommand):
         except ValueError as error:  # e.g. the experiment's lists are fixed
             raise CommandError(f"{error} The panels are in {run.out}.") from None
         self.stdout.write(f"Registered {len(panels)} new panels in experiment {experiment.slug}")
+        missing = len(run.units) - len(outputs.done_units(run.out, run.units))
+        if missing:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{missing} of the {len(run.units)} units are not in {run.out} (written on "
+                    "another machine?) and were not registered: run the same command where "
+                    "every unit's folder is to register them."
+                )
+            )
         warning = lists_outdated_message(experiment=experiment)
         if warning:
             self.stdout.write(self.style.WARNING(warning))
