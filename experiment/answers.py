@@ -13,9 +13,17 @@ LABEL_SEPARATORS = re.compile(r"[,;/\n]")
 class AnswerInvalid(ValueError):
     """An answer that cannot be stored; `.message` says what was wrong, for people and JSON."""
 
+    status = 400  # the HTTP status of the refusal
+
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class AnswerConflict(AnswerInvalid):
+    """A trial already answered otherwise (in another window): the stored answer stands."""
+
+    status = 409
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiment import lists as list_building
-from experiment.answers import AnswerInvalid, answer_parse, response_ms_parse
+from experiment.answers import (
+    Answer,
+    AnswerConflict,
+    AnswerInvalid,
+    answer_parse,
+    response_ms_parse,
+)
 from experiment.models import Experiment, Panel, Participant, Response, TrialList, TrialListItem
 from experiment.panel_images import PanelImageError, panel_display_bytes, panel_image_open
-from experiment.selectors import list_fills, participant_state
+from experiment.selectors import answered_indices, list_fills, participant_state
 
 __all__ = [
     "AnswerInvalid",
@@ -340,19 +346,32 @@ def response_record(
     """Store the answer to one trial; re-sending an answered trial returns the stored Response.
 
     Raises AnswerInvalid, changing nothing, when the answer breaks the protocol, the panel is not
-    at `trial_index` of this participant's order, consent is missing or the participant is done.
-    The participant is marked completed when this answers their last trial.
+    at `trial_index` of this participant's order, an earlier trial is unanswered, consent is
+    missing or the participant is done; AnswerConflict when the trial was answered otherwise
+    (a second window). The participant is marked completed when this answers their last trial.
     """
     answer = answer_parse(q1=q1, q2=q2, q3=q3)
     response_ms = response_ms_parse(response_ms)
     with transaction.atomic():
         locked = Participant.objects.select_for_update().get(id=participant.id)
         trial_check(participant=locked, trial_index=trial_index, panel_id=panel_id)
-        stored = Response.objects.filter(participant=locked, trial_index=trial_index).first()
-        if stored is not None:
+        answered = answered_indices(participant=locked)
+        if trial_index in answered:
+            stored = Response.objects.get(participant=locked, trial_index=trial_index)
+            if answer != answer_of(stored):  # a retry after a lost reply sends the same answer
+                raise AnswerConflict(
+                    "This panel was already answered, perhaps in another window; the first "
+                    "answer is kept. Reload the page to go on where you are."
+                )
             return stored
         if locked.status == Participant.Status.COMPLETED:
             raise AnswerInvalid("This participant has already completed the study.")
+        first_open = min(set(range(len(locked.trial_order))) - answered)
+        if trial_index != first_open:
+            raise AnswerInvalid(
+                f"Panel {first_open + 1} comes before panel {trial_index + 1}; reload the page "
+                "to go on where you are."
+            )
         response = Response.objects.create(
             participant=locked,
             panel_id=panel_id,
@@ -367,6 +386,11 @@ def response_record(
         participant_touch(participant=locked)
     participant.refresh_from_db()
     return response
+
+
+def answer_of(response: Response) -> Answer:
+    """A stored response's answer, as answer_parse gives it."""
+    return Answer(response.q1_yes, response.q2_bin, response.q3_first, response.q3_second)
 
 
 def trial_check(*, participant: Participant, trial_index: object, panel_id: object) -> None:

@@ -184,7 +184,7 @@ def answer(request, slug: str, token: str):
         payload = answer_payload_parse(request.body)
         response = services.response_record(participant=participant, **vars(payload))
     except services.AnswerInvalid as error:
-        return JsonResponse({"error": error.message}, status=400)
+        return JsonResponse({"error": error.message}, status=error.status)
     completed = participant.status == Participant.Status.COMPLETED
     return JsonResponse(
         {"saved": True, "trial_index": response.trial_index, "completed": completed}

@@ -33,13 +33,14 @@ def test_build_lists_command_refuses_with_a_clear_message(ready_experiment):
 
 def test_export_writes_one_row_per_response_with_the_named_columns(participant, tmp_path):
     answer(participant, 0, q1="yes", q2=4, q3="dog, cat", response_ms=812)
+    answer(participant, 1)
     answer(participant, 2)
     out = tmp_path / "responses.csv"
     call_command("export_responses", experiment="study", out=str(out))
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == CSV_COLUMNS
-    assert len(rows) == 2
-    first, second = rows
+    assert len(rows) == 3
+    first, _, second = rows
     assert first["external_id"] == "p1"
     assert (first["q1"], first["q2_bin"], first["q2_label"]) == ("yes", "4", "80-100%")
     assert (first["q3_first"], first["q3_second"]) == ("dog", "cat")

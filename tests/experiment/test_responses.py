@@ -2,6 +2,7 @@
 
 import pytest
 
+from experiment.answers import AnswerConflict
 from experiment.models import Participant, Response
 from experiment.services import AnswerInvalid, participant_enter, response_record
 
@@ -118,11 +119,28 @@ def test_answers_before_consent_are_refused(ready_experiment):
 
 
 def test_resending_an_answered_trial_returns_the_stored_response_unchanged(participant):
+    """A retry after a lost reply sends the same answer again: one row, nothing changed."""
     first = answer(participant, 0, q1="yes", q2=2, q3="dog")
-    again = answer(participant, 0, q1="no")
+    again = answer(participant, 0, q1="yes", q2=2, q3=" dog ")
     assert again.id == first.id
-    assert (again.q1_yes, again.q3_first) == (True, "dog")
     assert Response.objects.count() == 1
+
+
+def test_another_answer_to_an_answered_trial_is_a_conflict_and_the_first_stands(participant):
+    """A second window answering the same panel otherwise is told, not silently ignored."""
+    answer(participant, 0, q1="yes", q2=2, q3="dog")
+    with pytest.raises(AnswerConflict, match="already answered, perhaps in another window"):
+        answer(participant, 0, q1="no")
+    stored = Response.objects.get()
+    assert (stored.q1_yes, stored.q3_first) == (True, "dog")
+
+
+def test_trials_are_answered_in_order(participant):
+    with pytest.raises(AnswerInvalid, match="Panel 1 comes before panel 2"):
+        answer(participant, 1)
+    answer(participant, 0)
+    answer(participant, 1)
+    assert Response.objects.count() == 2
 
 
 def test_the_last_answer_completes_the_participant(participant):

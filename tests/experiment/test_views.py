@@ -422,3 +422,13 @@ def test_an_unfilled_prolific_placeholder_is_not_taken_as_an_id(client, study):
 
 def test_a_blank_prolific_pid_falls_back_to_the_participant_parameter(client, study):
     assert enter(client, PROLIFIC_PID="  ", participant="p7").external_id == "p7"
+
+
+def test_a_second_window_answering_an_answered_panel_otherwise_gets_a_409(client, study):
+    participant = consented(client)
+    yes = answer_no(participant, 0) | {"q1": "yes", "q2": 3, "q3": "fish"}
+    assert post_answer(client, participant, **yes).status_code == 200
+    reply = post_answer(client, participant, **answer_no(participant, 0))
+    assert reply.status_code == 409
+    assert "another window" in reply.json()["error"]
+    assert Response.objects.get().q1_yes
