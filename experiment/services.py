@@ -185,37 +185,48 @@ def participant_seen(*, participant: Participant) -> None:
     """
     if participant.status != Participant.Status.IN_PROGRESS:
         return
-    if participant_state(participant=participant) == "abandoned":
+    lapsed = participant_state(participant=participant) == "abandoned"
+    if lapsed and not participant.responses.exists():
         participant_place_retake(participant=participant)
+        return
     participant.last_seen_at = timezone.now()
     Participant.objects.filter(id=participant.id).update(last_seen_at=participant.last_seen_at)
 
 
 def participant_place_retake(*, participant: Participant) -> None:
-    """Give a participant whose place lapsed, with no answers yet, a place again.
+    """Give a participant whose place lapsed before any answer a place again, and mark them
+    seen, in one locked transaction (an arrival in between would take the same place).
 
     They keep their list when it has room, else move to the least-filled list with a new trial
-    order; StudyUnavailable("full") when every list is full. Locks as participant_create does.
+    order; StudyUnavailable("full") when every list is full.
     """
     with transaction.atomic():
-        experiment = Experiment.objects.select_for_update().get(pk=participant.experiment_id)
-        trial_lists = list(
-            TrialList.objects.select_for_update().filter(experiment=experiment).order_by("number")
-        )
-        locked = Participant.objects.select_for_update().get(id=participant.id)
-        locked.experiment = experiment
-        if participant_state(participant=locked) != "abandoned" or locked.responses.exists():
-            return  # another request of theirs took the place back, or their list is theirs
-        fills = list_fills(experiment=experiment)
-        if fills.get(locked.trial_list_id, 0) < experiment.participants_per_list:
-            return
-        try:
-            trial_list = least_filled_list(experiment=experiment, trial_lists=trial_lists)
-        except StudyUnavailable as full:
-            raise StudyUnavailable(full.reason, returning=True) from None
-        participant.trial_list = trial_list
-        participant.trial_order = trial_order_new(experiment=experiment, trial_list=trial_list)
-        participant.save(update_fields=["trial_list", "trial_order"])
+        experiment, trial_lists = experiment_lists_locked(experiment=participant.experiment)
+        current = Participant.objects.select_for_update().get(id=participant.id)
+        current.experiment = experiment
+        taken = list_fills(experiment=experiment).get(current.trial_list_id, 0)
+        # Another request of theirs may have taken the place back meanwhile (then it counts).
+        lapsed = participant_state(participant=current) == "abandoned"
+        if lapsed and taken >= experiment.participants_per_list:
+            try:
+                trial_list = least_filled_list(experiment=experiment, trial_lists=trial_lists)
+            except StudyUnavailable as full:
+                raise StudyUnavailable(full.reason, returning=True) from None
+            current.trial_list = trial_list
+            current.trial_order = trial_order_new(experiment=experiment, trial_list=trial_list)
+        current.last_seen_at = timezone.now()
+        current.save(update_fields=["trial_list", "trial_order", "last_seen_at"])
+    participant.refresh_from_db(fields=["trial_list", "trial_order", "last_seen_at"])
+
+
+def experiment_lists_locked(*, experiment: Experiment) -> tuple[Experiment, list[TrialList]]:
+    """The experiment and its lists, locked in that order (as list building locks them) until
+    the transaction ends: assignments are then made one after another."""
+    experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    trial_lists = list(
+        TrialList.objects.select_for_update().filter(experiment=experiment).order_by("number")
+    )
+    return experiment, trial_lists
 
 
 def participant_session_update(
@@ -269,12 +280,9 @@ def participant_create(*, experiment: Experiment, external_id: str, **fields) ->
     The experiment row is locked first, as list (re)building does, so an arrival never sees
     lists being replaced.
     """
-    experiment = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    experiment, trial_lists = experiment_lists_locked(experiment=experiment)
     if not experiment.is_open:
         raise StudyUnavailable("closed")
-    trial_lists = list(
-        TrialList.objects.select_for_update().filter(experiment=experiment).order_by("number")
-    )
     if not trial_lists:
         raise StudyUnavailable("no_lists")
     # Another request may have created this id while we waited for the lock.

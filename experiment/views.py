@@ -143,6 +143,10 @@ def trials(request, slug: str, token: str):
     step = selectors.participant_step(participant=participant)
     if step != "trials":
         return redirect(participant_url(participant, step))
+    try:
+        services.participant_seen(participant=participant)  # back after a long break, say
+    except services.StudyUnavailable as error:
+        return unavailable(request, participant.experiment, error)
     context = {
         "experiment": participant.experiment,
         "questions": QUESTIONS,

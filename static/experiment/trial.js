@@ -137,7 +137,6 @@
     q2 = bin;
     press(".q2-choice", bin);
     updateNext();
-    $("q3-input").focus();
   }
 
   function submitYes() {
@@ -252,8 +251,10 @@
     }
     if (q1 === "yes") {
       // After "Yes", letters are the start of Q3's answer ("n" in "banana" is not "No"):
-      // moving the focus lets the key itself type into the box.
-      if (event.key.length === 1 && !$("q3-input").disabled) $("q3-input").focus();
+      // moving the focus lets the key itself type into the box. Space still presses a button.
+      if (event.key.length === 1 && event.key !== " " && !$("q3-input").disabled) {
+        $("q3-input").focus();
+      }
       return;
     }
     const key = event.key.toLowerCase();

@@ -1,6 +1,7 @@
 """A real participant in Chromium: consent, practice, main trials, a reload, completion."""
 
 import os
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -184,13 +185,12 @@ def practice_started(browser, live_server, external_id: str):
     return page
 
 
-def test_typing_q3_without_clicking_into_the_box_types_it(browser, live_server, study):
-    """After Yes, letters go to Q3: the "n" of "banana" must not answer No."""
+def test_after_yes_letters_type_into_q3_and_digits_change_q2(browser, live_server, study):
+    """The "n" of "banana" must not answer No; a second digit corrects Q2."""
     page = practice_started(browser, live_server, "typist")
     page.keyboard.press("y")
+    page.keyboard.press("2")
     page.keyboard.press("3")
-    expect(page.locator("#q3-input")).to_be_focused()
-    page.evaluate("document.activeElement.blur()")
     page.keyboard.type("banana")
     expect(page.locator("#q3-input")).to_have_value("banana")
     page.keyboard.press("Enter")
@@ -199,20 +199,28 @@ def test_typing_q3_without_clicking_into_the_box_types_it(browser, live_server, 
     assert (response.q1_yes, response.q2_bin, response.q3_first) == (True, 2, "banana")
 
 
-def test_a_double_click_on_no_answers_one_panel(browser, live_server, study):
-    """The next panel cannot be answered in the first moments it is shown."""
-    page = practice_started(browser, live_server, "doubler")
-    page.get_by_role("button", name="No").dblclick()
-    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+def test_a_panel_cannot_be_answered_in_its_first_moments(browser, live_server, study):
+    """A double-click or a key held down on "No" must not also answer the next panel unseen."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.clock.install()
+    page.goto(f"{live_server.url}/study/demo/?participant=doubler")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
     expect(page.locator(".q1-choice").first).to_be_enabled()
-    # A key held down from the previous panel arrives as repeats: they answer nothing.
+    page.clock.pause_at(datetime.now() + timedelta(seconds=5))  # the page's time stands still
+    page.get_by_role("button", name="No").click()
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    page.keyboard.press("n")  # the next panel has been shown for 0 ms of the page's time
     page.evaluate(
         "document.body.dispatchEvent(new KeyboardEvent('keydown', "
         "{key: 'n', code: 'KeyN', repeat: true, bubbles: true}))"
     )
     page.wait_for_timeout(300)
-    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
     assert saved_responses("doubler") == 1
+    page.clock.run_for(500)
+    page.keyboard.press("n")
+    expect(page.get_by_role("heading", name="Practice finished")).to_be_visible()
+    assert saved_responses("doubler") == 2
 
 
 def test_the_full_size_panel_moves_when_dragged(browser, live_server, study):

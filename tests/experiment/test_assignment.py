@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from experiment import services
 from experiment.models import Participant, TrialList
 from experiment.services import (
     AnswerInvalid,
@@ -258,3 +259,22 @@ def test_an_excluded_participant_gives_up_their_place(ready_experiment):
     Participant.objects.filter(id=excluded.id).update(excluded=True)
     replacement = participant_enter(experiment=ready_experiment, external_id="c")
     assert replacement.trial_list_id == excluded.trial_list_id
+
+
+def test_a_place_taken_back_counts_as_soon_as_it_is_taken(ready_experiment, monkeypatch):
+    """An arrival right after a lapsed participant took their place back finds it taken."""
+    ready_experiment.participants_per_list = 1
+    ready_experiment.save()
+    slow = participant_enter(experiment=ready_experiment, external_id="slow")
+    participant_enter(experiment=ready_experiment, external_id="other")  # fills the other list
+    silent_for(slow, minutes=11)
+    retake = services.participant_place_retake
+
+    def retake_then_someone_arrives(*, participant):
+        retake(participant=participant)
+        with pytest.raises(StudyUnavailable):
+            participant_enter(experiment=ready_experiment, external_id="late")
+
+    monkeypatch.setattr(services, "participant_place_retake", retake_then_someone_arrives)
+    participant_enter(experiment=ready_experiment, external_id="slow")
+    assert fills(ready_experiment) == [1, 1]

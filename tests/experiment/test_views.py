@@ -2,11 +2,13 @@
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from experiment.models import Experiment, Participant, Response
@@ -432,3 +434,13 @@ def test_a_second_window_answering_an_answered_panel_otherwise_gets_a_409(client
     assert reply.status_code == 409
     assert "another window" in reply.json()["error"]
     assert Response.objects.get().q1_yes
+
+
+def test_a_lapsed_participant_opening_the_trials_of_a_full_study_is_told(client, tmp_path, db):
+    study_make(tmp_path, participants_per_list=1)
+    slow = consented(client, participant="slow")
+    Participant.objects.filter(id=slow.id).update(last_seen_at=timezone.now() - timedelta(hours=2))
+    enter(Client(), participant="b")
+    enter(Client(), participant="c")
+    reply = client.get(url(slow, "trials"))
+    assert b"Your place in this study was given to someone else" in reply.content
