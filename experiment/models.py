@@ -4,6 +4,7 @@ import secrets
 from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
@@ -29,10 +30,14 @@ class Experiment(models.Model):
     )
     practice_trials = models.PositiveSmallIntegerField(default=6)
     participants_per_list = models.PositiveIntegerField(
-        default=6, help_text="Cap of participants (completed or in progress) per list."
+        default=6,
+        validators=[MinValueValidator(1)],
+        help_text="Cap of participants (completed or in progress) per list.",
     )
     hold_minutes = models.PositiveIntegerField(
-        default=60, help_text="How long an unfinished participant keeps their list slot."
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="How long an unfinished participant keeps their list slot.",
     )
     is_open = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -85,6 +90,12 @@ class Panel(models.Model):
         ordering = ["experiment", "is_practice", "network", "layer", "unit", "id"]
         constraints = [
             models.UniqueConstraint(fields=["experiment", "source"], name="panel_unique_source"),
+            # The analysis pools a unit's ratings: one main panel per unit and experiment.
+            models.UniqueConstraint(
+                fields=["experiment", "network", "layer", "unit"],
+                condition=models.Q(is_practice=False),
+                name="panel_one_per_unit",
+            ),
         ]
         indexes = [models.Index(fields=["experiment", "network", "layer", "unit"])]
 

@@ -15,6 +15,8 @@ class PanelImageError(ValueError):
 
 def panel_display_bytes(image: Image.Image) -> bytes:
     """Encode the web-friendly panel: longest side DISPLAY_MAX_SIDE px, progressive JPEG."""
+    if image.mode.startswith("I"):  # 16-bit grey: Pillow's convert would clip, not scale, to 8
+        image = image.convert("I").point(lambda value: value / 257).convert("L")
     display = image.convert("RGB")
     display.thumbnail((DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()

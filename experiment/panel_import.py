@@ -99,7 +99,9 @@ def panel_files_check(
         raise PanelImportError(f"The intended answer must be yes or no, not {answer!r}.")
     paths = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
     if not paths:
-        raise PanelImportError(f"{directory} holds no files to import.")
+        folders = sorted(p.name for p in directory.iterdir() if p.is_dir())
+        inside = f" (only folders: {', '.join(folders)}; import each on its own)" if folders else ""
+        raise PanelImportError(f"{directory} holds no files to import{inside}.")
     checked, problems = [], []
     for path in tqdm(paths, desc="checking panels", unit="file", leave=False):
         try:
@@ -136,6 +138,12 @@ def panels_import_dir(
     checked = panel_files_check(
         directory, network=network, layer=layer, practice=practice, answer=answer
     )
+    problems = unit_conflicts(experiment=experiment, checked=checked)
+    if problems:
+        raise PanelImportError(
+            f"{len(problems)} files would give a unit a second panel or a second spelling; "
+            "nothing was stored:\n" + "\n".join(problems)
+        )
     imported: list[Panel] = []
     skipped: list[str] = []
     try:
@@ -149,6 +157,31 @@ def panels_import_dir(
             panel.display_image.delete(save=False)
         raise
     return ImportResult(imported=imported, skipped=skipped)
+
+
+def unit_conflicts(*, experiment: Experiment, checked: list[PanelFile]) -> list[str]:
+    """Why files would break "one main panel per unit" (the analysis pools a unit's ratings),
+    or split a layer by spelling ("FC6" beside "fc6" would be a stratum of its own)."""
+    main = [f for f in checked if not f.is_practice]
+    stored = Panel.objects.filter(experiment=experiment, is_practice=False)
+    owners = {(p.network, p.layer, p.unit): p.source for p in stored}
+    spellings = {(p.network.lower(), p.layer.lower()): (p.network, p.layer) for p in stored}
+    problems = []
+    for panel_file in main:
+        key = (panel_file.network, panel_file.layer, panel_file.unit)
+        owner = owners.setdefault(key, panel_file.source)
+        known = spellings.setdefault((key[0].lower(), key[1].lower()), key[:2])
+        if owner != panel_file.source:
+            problems.append(
+                f"{panel_file.path.name}: unit {key[2]} of {key[0]} {key[1]} "
+                f"already has a panel ({owner})"
+            )
+        elif known != key[:2]:
+            problems.append(
+                f"{panel_file.path.name}: {key[0]} {key[1]} is spelled "
+                f"{known[0]} {known[1]} in this experiment"
+            )
+    return problems
 
 
 def panel_file_store(*, experiment: Experiment, panel_file: PanelFile) -> Panel | None:

@@ -443,11 +443,18 @@ def experiment_lists_build(
         raise ListsBuildRefused(f"The seed must be between 0 and {2**63 - 1}, not {seed}.")
     with transaction.atomic():
         Experiment.objects.select_for_update().get(id=experiment.id)
-        if Participant.objects.filter(experiment=experiment).exists():
+        participants = Participant.objects.filter(experiment=experiment)
+        if participants.filter(is_synthetic=False).exists():
             raise ListsBuildRefused(
                 f"Experiment {experiment.slug} already has participants; rebuilding its lists "
                 "would change what they were shown. Delete the participants first or make a new "
                 "experiment."
+            )
+        if participants.exists():
+            raise ListsBuildRefused(
+                f"Experiment {experiment.slug} has simulated participants, whose answers refer "
+                f"to the lists; remove them first (simulate_responses --experiment "
+                f"{experiment.slug} --delete)."
             )
         panels = Panel.objects.filter(experiment=experiment, is_practice=False)
         strata = [(p.id, (p.network, p.layer)) for p in panels.only("id", "network", "layer")]

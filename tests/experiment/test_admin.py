@@ -141,6 +141,17 @@ def test_the_completion_code_must_match_the_completion_url(staff_client, experim
     assert experiment.completion_code == "AB12"
 
 
+def test_a_cap_or_hold_time_of_zero_is_refused(staff_client, experiment):
+    url = reverse("admin:experiment_experiment_change", args=[experiment.id])
+    payload = {"slug": "study", "title": "Study", "completion_code": experiment.completion_code}
+    payload |= {"practice_trials": "2", "participants_per_list": "6", "hold_minutes": "60"}
+    for field in ("participants_per_list", "hold_minutes"):
+        refused = staff_client.post(url, payload | {field: "0"})
+        assert "Ensure this value is greater than or equal to 1" in refused.content.decode()
+    experiment.refresh_from_db()
+    assert (experiment.participants_per_list, experiment.hold_minutes) == (6, 60)
+
+
 def test_the_slug_is_fixed_once_anyone_has_entered(staff_client, participant):
     url = reverse("admin:experiment_experiment_change", args=[participant.experiment.id])
     assert 'name="slug"' not in staff_client.get(url).content.decode()

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from experiment.lists import stratified_lists
-from experiment.models import Panel, TrialListItem
+from experiment.models import Panel, Participant, TrialListItem
 from experiment.services import ListsBuildRefused, experiment_lists_build, participant_enter
 from tests.experiment.conftest import panels_create
 
@@ -115,6 +115,14 @@ def test_rebuild_is_refused_once_participants_exist(ready_experiment):
     with pytest.raises(ListsBuildRefused, match="already has participants"):
         experiment_lists_build(experiment=ready_experiment, lists=3, seed=2)
     assert list(TrialListItem.objects.values_list("trial_list__number", "panel_id")) == before
+
+
+def test_rebuild_with_simulated_participants_says_how_to_remove_them(ready_experiment):
+    Participant.objects.create(
+        experiment=ready_experiment, external_id="synthetic-s0-0", is_synthetic=True
+    )
+    with pytest.raises(ListsBuildRefused, match="simulate_responses --experiment study --delete"):
+        experiment_lists_build(experiment=ready_experiment, lists=3, seed=2)
 
 
 def test_more_lists_than_panels_or_no_panels_is_refused(experiment):

@@ -1,5 +1,6 @@
 """import_panels: file names, practice answers, all-or-nothing imports, skipping known files."""
 
+import io
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from experiment.panel_import import (
     practice_from_name,
     unit_from_name,
 )
-from experiment.services import panel_register
+from experiment.services import panel_display_bytes, panel_register
 
 
 @pytest.mark.parametrize(
@@ -137,7 +138,8 @@ def test_missing_or_empty_folders_are_refused(experiment, tmp_path):
 def test_command_imports_and_reports_errors_as_command_errors(experiment, tmp_path, capsys):
     digit_unit_panels_write(tmp_path, layer="conv5", units=2, images=4)
     call_command("import_panels", str(tmp_path), experiment="study", network="alexnet")
-    assert "Imported 2 panels" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Imported 2 panels" in out and "alexnet conv5: 2 panels" in out
     with pytest.raises(
         CommandError, match="No experiment .other. .existing: study.; create it in the admin"
     ):
@@ -167,3 +169,43 @@ def test_panel_register_leaves_no_file_behind_when_the_row_is_refused(
         panel_register(experiment=experiment, image_path=path, source="bad", unit=-1)
     assert not Panel.objects.exists()
     assert not any(Path(settings.MEDIA_ROOT).rglob("*.*"))
+
+
+def test_a_second_panel_for_a_unit_is_refused_and_nothing_is_stored(experiment, tmp_path):
+    """fc6_42.png and fc6_0042.png are both unit 42: the analysis pools a unit's ratings."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    digit_unit_panels_write(first, layer="fc6", units=2, images=4)
+    panels_import_dir(experiment=experiment, directory=first, network="alexnet")
+    digit_unit_panels_write(second, layer="fc6", units=3, images=4)
+    (second / "fc6_0001.png").rename(second / "fc6_01.png")
+    with pytest.raises(PanelImportError, match=r"fc6_01.png: unit 1 of alexnet fc6 already has"):
+        panels_import_dir(experiment=experiment, directory=second, network="alexnet")
+    assert Panel.objects.count() == 2
+
+
+def test_a_layer_spelled_otherwise_than_before_is_refused(experiment, tmp_path):
+    digit_unit_panels_write(tmp_path / "a", layer="fc6", units=1, images=4)
+    panels_import_dir(experiment=experiment, directory=tmp_path / "a", network="alexnet")
+    digit_unit_panels_write(tmp_path / "b", layer="FC6", units=3, images=4)
+    with pytest.raises(PanelImportError, match="alexnet FC6 is spelled alexnet fc6"):
+        panels_import_dir(experiment=experiment, directory=tmp_path / "b", network="alexnet")
+
+
+def test_the_database_keeps_one_main_panel_per_unit(experiment):
+    panel_fields = dict(experiment=experiment, network="alexnet", layer="fc6", unit=3)
+    Panel.objects.create(source="a", image="a.png", display_image="a.jpg", **panel_fields)
+    with pytest.raises(IntegrityError):
+        Panel.objects.create(source="b", image="b.png", display_image="b.jpg", **panel_fields)
+
+
+def test_a_folder_of_folders_says_to_import_each(experiment, tmp_path):
+    (tmp_path / "fc6").mkdir()
+    (tmp_path / "fc8").mkdir()
+    with pytest.raises(PanelImportError, match="only folders: fc6, fc8; import each on its own"):
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
+
+
+def test_a_16_bit_grey_panel_keeps_its_greys_on_the_display_copy():
+    grey = Image.new("I;16", (20, 20), 32768)  # mid-grey on a 0-65535 scale
+    display = Image.open(io.BytesIO(panel_display_bytes(grey)))
+    assert abs(display.getpixel((10, 10))[0] - 128) <= 2

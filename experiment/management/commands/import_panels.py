@@ -1,5 +1,6 @@
 """Register a folder of panel images with an experiment (see experiment/panel_import.py)."""
 
+from collections import Counter
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -50,6 +51,13 @@ class Command(BaseCommand):
             f"Imported {len(result.imported)} panels into {experiment.slug}; "
             f"skipped {len(result.skipped)} already imported."
         )
+        # Each (network, layer) is a stratum of the lists and a layer of the analysis: a
+        # misread name ("alexnet_fc6") shows here, not weeks later in the report.
+        groups = Counter(
+            "practice" if p.is_practice else f"{p.network} {p.layer}" for p in result.imported
+        )
+        for group, count in sorted(groups.items()):
+            self.stdout.write(f"  {group}: {count} panels")
         warning = lists_outdated_message(experiment=experiment)
         if warning:
             self.stdout.write(self.style.WARNING(warning))
