@@ -4,7 +4,9 @@
 random weights (speed does not depend on them): `--units` fc8 units of `--images` pictures,
 `--iterations` steps, `--batch` chains at a time, into a temporary folder. Reports units/s and
 image-iterations/s of the whole run (after one warm-up batch, which autotunes and compiles),
-next to the sampler alone on the same batches, so the cost of writing shows.
+next to the sampler alone on the same batches. The difference is what a run adds to sampling:
+the output layer's class predictions, copying pictures off the GPU, and writing what the
+writer threads do not hide.
 
     python bench/panels_speed.py --device cuda --units 40 --batch 1024 --bf16 --channels-last \
         --compile [--json figures.json]

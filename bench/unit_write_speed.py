@@ -4,7 +4,8 @@ Writing is CPU work beside the GPU's sampling: at the H200's 124 images/s the sa
 a unit of 100 pictures every 0.8 s, so writing must keep up or it sets the pace of a run.
 Pictures here are 227x227 crops of scikit-learn's two sample photographs (natural-looking
 content; AM pictures compress about as well), written by `outputs.unit_write` at each PNG
-compression level, then by the writer threads of `pipeline.panels_generate`.
+compression level, by one thread and by as many threads as `pipeline.WRITERS` (the writer
+threads of `panels_generate` work the same way).
 
     PYTHONPATH=. python bench/unit_write_speed.py [--units 8] [--levels 1,6] [--json out.json]
 """

@@ -31,7 +31,7 @@ from generator.am.reference import reference_maxima
 EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last", "cpu_threads")
 # Raised whenever the same settings and weights make other pictures or files than before, so
 # a folder is never finished with pictures unlike its first ones. 2: pictures are the network's
-# crop, in ppgn's colours; thresholds and resets as ppgn's.
+# crop, in ppgn's colours; thresholds and resets as ppgn's; the pixel method's fine jitter 4.
 GENERATOR_VERSION = 2
 # Threads writing finished units while the sampler goes on: encoding a unit's PNG files takes
 # about a second of CPU, as long as sampling it on an H100, and Pillow encodes without the GIL.

@@ -234,8 +234,10 @@ class PPGNSampler(Sampler):
         final_h, images = state.h, self.render(state.h)
         final = self.evaluate(images.clamp(0, 1), state.units)
         if self.config.threshold >= 0:
-            # The latest code whose probability passed the threshold: the final one if it did.
-            earlier = state.found & (final.probabilities <= self.config.threshold)
+            # The latest code whose probability passed the threshold: the final one if it did,
+            # judged as the steps judge codes (on G's unclamped image).
+            passed = self.evaluate(images, state.units).probabilities > self.config.threshold
+            earlier = state.found & ~passed
             if earlier.any():
                 final_h = torch.where(earlier.view(-1, 1), state.kept, state.h)
                 images = self.render(final_h)
