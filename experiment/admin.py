@@ -13,10 +13,20 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from experiment.export import responses_csv_write
+from experiment.export import participants_csv_write, responses_csv_write
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
-from experiment.selectors import experiment_progress, hold_minutes, participant_state
+from experiment.selectors import (
+    experiment_problems,
+    experiment_progress,
+    hold_minutes,
+    participant_state,
+)
 from experiment.services import ListsBuildRefused, experiment_lists_build
+
+# The study link's query for Prolific, which fills in the placeholders for each participant.
+PROLIFIC_QUERY = (
+    "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+)
 
 
 class BuildListsForm(forms.Form):
@@ -31,7 +41,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_display = ["slug", "title", "is_open", "panel_count", "list_count", "progress_link"]
     search_fields = ["slug", "title"]
     readonly_fields = ["created_at"]
-    actions = ["build_lists", "export_responses"]
+    actions = ["build_lists", "export_responses", "export_participants"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_readonly_fields(self, request, experiment=None):
@@ -82,6 +92,11 @@ class ExperimentAdmin(admin.ModelAdmin):
             "experiment": experiment,
             "progress": experiment_progress(experiment=experiment),
             "unconsented_hold": hold_minutes(experiment=experiment, consented=False),
+            "problems": experiment_problems(experiment=experiment),
+            "study_link": request.build_absolute_uri(
+                reverse("experiment:enter", args=[experiment.slug])
+            )
+            + PROLIFIC_QUERY,
         }
         return TemplateResponse(request, "admin/experiment/experiment/progress.html", context)
 
@@ -119,14 +134,22 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export responses as CSV")
     def export_responses(self, request, queryset):
+        return self.csv_download(request, queryset, responses_csv_write, "responses")
+
+    @admin.action(description="Export participants as CSV")
+    def export_participants(self, request, queryset):
+        return self.csv_download(request, queryset, participants_csv_write, "participants")
+
+    def csv_download(self, request, queryset, write, name: str):
+        """One experiment's CSV as a download (`write(experiment=, stream=)` makes it)."""
         if queryset.count() != 1:
             self.message_user(request, "Export one experiment at a time.", messages.ERROR)
             return None
         experiment = queryset.get()
         stream = io.StringIO()
-        responses_csv_write(experiment=experiment, stream=stream)
+        write(experiment=experiment, stream=stream)
         response = HttpResponse(stream.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{experiment.slug}-responses.csv"'
+        response["Content-Disposition"] = f'attachment; filename="{experiment.slug}-{name}.csv"'
         return response
 
 

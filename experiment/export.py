@@ -1,9 +1,12 @@
-"""The responses CSV: one row per response, the columns researchers analyse."""
+"""The CSV exports: one row per response (what researchers analyse), or per participant (what
+the recruitment site's approval needs)."""
 
 import csv
 from typing import TextIO
 
-from experiment.models import Experiment, Response
+from django.db.models import Count
+
+from experiment.models import Experiment, Participant, Response
 from experiment.selectors import experiment_responses, participant_state
 
 CSV_COLUMNS = [
@@ -14,9 +17,11 @@ CSV_COLUMNS = [
     "participant_status",
     "is_synthetic",
     "excluded",
+    "exclusion_reason",
     "list",
     "trial_index",
     "panel_id",
+    "panel_source",
     "network",
     "layer",
     "unit",
@@ -43,9 +48,11 @@ def response_row(response: Response) -> list:
         participant_state(participant=participant),
         int(participant.is_synthetic),
         int(participant.excluded),
+        participant.exclusion_reason,
         participant.trial_list.number if participant.trial_list else "",
         response.trial_index,
         panel.id,
+        panel.source,
         panel.network,
         panel.layer,
         "" if panel.unit is None else panel.unit,
@@ -63,10 +70,71 @@ def response_row(response: Response) -> list:
 
 def responses_csv_write(*, experiment: Experiment, stream: TextIO) -> int:
     """Write the experiment's responses as CSV to `stream`; return how many rows were written."""
+    responses = experiment_responses(experiment=experiment).iterator(chunk_size=2000)
+    return rows_csv_write(stream, CSV_COLUMNS, map(response_row, responses))
+
+
+PARTICIPANT_COLUMNS = [
+    "participant_id",
+    "external_id",
+    "prolific_study_id",
+    "prolific_session_id",
+    "participant_status",
+    "is_synthetic",
+    "excluded",
+    "exclusion_reason",
+    "list",
+    "answered",
+    "trials",
+    "started_at",
+    "consented_at",
+    "last_seen_at",
+    "completed_at",
+    "minutes",
+]
+
+
+def participant_row(participant: Participant) -> list:
+    """One CSV row; `minutes` from start to completion (empty until completed)."""
+    minutes = ""
+    if participant.completed_at is not None:
+        minutes = round((participant.completed_at - participant.started_at).total_seconds() / 60, 1)
+    return [
+        participant.id,
+        participant.external_id,
+        participant.prolific_study_id,
+        participant.prolific_session_id,
+        participant_state(participant=participant),
+        int(participant.is_synthetic),
+        int(participant.excluded),
+        participant.exclusion_reason,
+        participant.trial_list.number if participant.trial_list else "",
+        participant.answered,
+        len(participant.trial_order),
+        participant.started_at.isoformat(),
+        participant.consented_at.isoformat() if participant.consented_at else "",
+        participant.last_seen_at.isoformat(),
+        participant.completed_at.isoformat() if participant.completed_at else "",
+        minutes,
+    ]
+
+
+def participants_csv_write(*, experiment: Experiment, stream: TextIO) -> int:
+    """Write the experiment's participants as CSV to `stream`; return how many rows."""
+    participants = (
+        experiment.participants.select_related("experiment", "trial_list")
+        .annotate(answered=Count("responses"))
+        .order_by("started_at", "id")
+    )
+    return rows_csv_write(stream, PARTICIPANT_COLUMNS, map(participant_row, participants))
+
+
+def rows_csv_write(stream: TextIO, columns: list[str], rows) -> int:
+    """A header and the rows, as CSV; returns how many rows."""
     writer = csv.writer(stream)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(columns)
     count = 0
-    for response in experiment_responses(experiment=experiment).iterator(chunk_size=2000):
-        writer.writerow(response_row(response))
+    for row in rows:
+        writer.writerow(row)
         count += 1
     return count

@@ -236,3 +236,24 @@ def example_panel(*, participant: Participant) -> Panel | None:
     ).order_by("id")
     own = set(participant.trial_order)
     return yes.exclude(id__in=own).first() or yes.filter(id__in=own).first()
+
+
+def experiment_problems(*, experiment: Experiment) -> list[str]:
+    """What would make the study run otherwise than its researcher expects, in words."""
+    problems = []
+    practice = experiment.panels.filter(is_practice=True).count()
+    if practice < experiment.practice_trials:
+        problems.append(
+            f"Participants get {practice} practice trials, not the {experiment.practice_trials} "
+            "set: import practice panels (import_panels --practice)."
+        )
+    if not experiment.trial_lists.exists():
+        problems.append("There are no lists yet: new participants are told the study is not ready.")
+    if not experiment.completion_url:
+        problems.append(
+            "There is no completion URL: participants see the completion code but are not sent "
+            "back to the recruitment site."
+        )
+    if not experiment.is_open:
+        problems.append("The study is closed: only participants already in can go on.")
+    return problems

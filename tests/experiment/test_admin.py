@@ -39,6 +39,14 @@ def test_progress_page_counts_participants_per_list(staff_client, participant):
     assert page.count("/ 6</td>") == 2  # places taken of the cap, one row per list
 
 
+def test_progress_page_gives_the_study_link_and_what_is_not_ready(staff_client, experiment):
+    url = reverse("admin:experiment_experiment_progress", args=[experiment.id])
+    page = staff_client.get(url).content.decode()
+    assert "http://testserver/study/study/?PROLIFIC_PID={{%PROLIFIC_PID%}}&amp;STUDY_ID=" in page
+    assert "Participants get 0 practice trials, not the 2 set" in page
+    assert "There are no lists yet" in page and "There is no completion URL" in page
+
+
 def test_changelists_show_panels_lists_participants_and_responses(staff_client, participant):
     answer(participant, 0, q1="yes", q2=1, q3="dog")
     for name in ("experiment", "panel", "triallist", "participant", "response"):
@@ -80,6 +88,17 @@ def test_export_action_downloads_the_responses_csv(staff_client, participant):
     assert download["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(download.content.decode())))
     assert [(row["external_id"], row["q3_first"]) for row in rows] == [("p1", "cat")]
+
+
+def test_export_action_downloads_the_participants_csv(staff_client, participant):
+    url = reverse("admin:experiment_experiment_changelist")
+    download = staff_client.post(
+        url, {"action": "export_participants", "_selected_action": [participant.experiment.id]}
+    )
+    rows = list(csv.DictReader(io.StringIO(download.content.decode())))
+    assert [(row["external_id"], row["participant_status"]) for row in rows] == [
+        ("p1", "in_progress")
+    ]
 
 
 def test_export_action_refuses_several_experiments(staff_client, experiment):

@@ -50,6 +50,19 @@ def test_export_writes_one_row_per_response_with_the_named_columns(participant, 
     assert second["unit"] == str(main_panel.unit)
     assert second["list"] == str(participant.trial_list.number)
     assert (second["trial_index"], second["q1"], second["q2_bin"]) == ("2", "no", "")
+    assert second["panel_source"] == main_panel.source and second["exclusion_reason"] == ""
+
+
+def test_participants_export_has_what_approving_submissions_needs(participant, tmp_path):
+    for index in range(len(participant.trial_order)):
+        answer(participant, index)
+    Participant.objects.create(experiment=participant.experiment, external_id="p2")
+    out = tmp_path / "participants.csv"
+    call_command("export_participants", experiment="study", out=str(out))
+    done, new = csv.DictReader(out.open())
+    assert (done["external_id"], done["participant_status"]) == ("p1", "completed")
+    assert (done["answered"], done["trials"]) == ("5", "5") and float(done["minutes"]) >= 0
+    assert (new["external_id"], new["answered"], new["completed_at"]) == ("p2", "0", "")
 
 
 def test_export_to_a_missing_folder_is_refused(participant, tmp_path):

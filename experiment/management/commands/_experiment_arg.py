@@ -1,4 +1,7 @@
-"""The --experiment SLUG argument shared by the experiment commands."""
+"""The --experiment SLUG and --out FILE arguments shared by the experiment commands."""
+
+from pathlib import Path
+from typing import TextIO
 
 from django.core.management.base import CommandError
 
@@ -14,3 +17,11 @@ def experiment_get(slug: str) -> Experiment:
             f"No experiment {slug!r} (existing: {known}); create it in the admin first."
         )
     return experiment
+
+
+def csv_out_open(out: Path) -> TextIO:
+    """`out` opened for writing CSV, or a CommandError when its folder does not exist."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise CommandError(f"Cannot write {out}: folder {out.parent} does not exist.")
+    return out.open("w", newline="", encoding="utf-8")

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from experiment.export import responses_csv_write
-from experiment.management.commands._experiment_arg import experiment_get
+from experiment.management.commands._experiment_arg import csv_out_open, experiment_get
 
 
 class Command(BaseCommand):
@@ -17,9 +17,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         experiment = experiment_get(options["experiment"])
-        out = Path(options["out"])
-        if not out.parent.is_dir():
-            raise CommandError(f"Cannot write {out}: folder {out.parent} does not exist.")
-        with out.open("w", newline="", encoding="utf-8") as stream:
+        with csv_out_open(options["out"]) as stream:
             rows = responses_csv_write(experiment=experiment, stream=stream)
-        self.stdout.write(f"Wrote {rows} responses of {experiment.slug} to {out}.")
+        self.stdout.write(f"Wrote {rows} responses of {experiment.slug} to {options['out']}.")
