@@ -39,17 +39,9 @@ CSV_COLUMNS = [
 
 def response_row(response: Response) -> list:
     """One CSV row; empty cells for what does not apply (no unit on practice panels, etc.)."""
-    participant, panel = response.participant, response.panel
+    panel = response.panel
     return [
-        participant.id,
-        participant.external_id,
-        participant.prolific_study_id,
-        participant.prolific_session_id,
-        participant_state(participant=participant),
-        int(participant.is_synthetic),
-        int(participant.excluded),
-        participant.exclusion_reason,
-        participant.trial_list.number if participant.trial_list else "",
+        *participant_cells(response.participant),
         response.trial_index,
         panel.id,
         panel.source,
@@ -100,6 +92,20 @@ def participant_row(participant: Participant) -> list:
     if participant.completed_at is not None:
         minutes = round((participant.completed_at - participant.started_at).total_seconds() / 60, 1)
     return [
+        *participant_cells(participant),
+        participant.answered,
+        len(participant.trial_order),
+        participant.started_at.isoformat(),
+        participant.consented_at.isoformat() if participant.consented_at else "",
+        participant.last_seen_at.isoformat(),
+        participant.completed_at.isoformat() if participant.completed_at else "",
+        minutes,
+    ]
+
+
+def participant_cells(participant: Participant) -> list:
+    """The first nine columns of both exports: who the participant is, their state and list."""
+    return [
         participant.id,
         participant.external_id,
         participant.prolific_study_id,
@@ -109,13 +115,6 @@ def participant_row(participant: Participant) -> list:
         int(participant.excluded),
         participant.exclusion_reason,
         participant.trial_list.number if participant.trial_list else "",
-        participant.answered,
-        len(participant.trial_order),
-        participant.started_at.isoformat(),
-        participant.consented_at.isoformat() if participant.consented_at else "",
-        participant.last_seen_at.isoformat(),
-        participant.completed_at.isoformat() if participant.completed_at else "",
-        minutes,
     ]
 
 
