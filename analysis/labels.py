@@ -32,6 +32,7 @@ NON_ANSWERS = frozenset(
     | {"no idea", "no clue", "idk", "dunno", "unknown", "can't tell", "cant tell", "cannot tell"}
     | {"don't know", "dont know", "do not know", "i don't know", "i dont know", "i do not know"}
 )
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})  # right and left single quotes
 _NOT_WORD = re.compile(r"[^a-z0-9' -]+")
 # Longest first: the regex takes the first alternative that matches ("a" would eat "a lot of").
 _LEADING = re.compile(r"^(?:(?:a lot of|lots of|several|some|many|the|an|a|of)\s+)+")
@@ -65,23 +66,22 @@ class AgreementSettings:
     basic_classes: tuple[str, ...] = ("person.n.01",)
 
 
-def split_labels(*answers: str, is_term: Callable[[str], bool] | None = None) -> tuple[str, ...]:
-    """Split and clean free-text answers into at most MAX_LABELS labels (no lemmatising).
+def cleaned_labels(*answers: str, is_term: Callable[[str], bool] | None = None) -> tuple[str, ...]:
+    """Every distinct cleaned label of the answers, in order (LabelMatcher.labels keeps two).
 
     "Green Peppers, apples!" -> ("green peppers", "apples"). "and", "or", "&" and "+" also
     separate two things, unless `is_term` says the whole phrase is one ("fish and chips").
-    Non-answers ("n/a", "none", "no idea") give no label.
+    Non-answers ("n/a", "none", "no idea") give no label, also when the experiment stored
+    "n/a" split on its slash as the two answers "n" and "a".
     """
-    return cleaned_labels(*answers, is_term=is_term)[:MAX_LABELS]
-
-
-def cleaned_labels(*answers: str, is_term: Callable[[str], bool] | None = None) -> tuple[str, ...]:
-    """Every distinct cleaned label of the answers, in order (split_labels without the limit)."""
+    answers = tuple(_lower(answer) for answer in answers)
+    if _clean("/".join(answer for answer in answers if answer.strip())) in NON_ANSWERS:
+        return ()
     labels: list[str] = []
     for answer in answers:
-        if _clean((answer or "").lower()) in NON_ANSWERS:  # before "/" splits "n/a"
+        if _clean(answer) in NON_ANSWERS:  # before "/" splits "n/a"
             continue
-        for part in _SPLIT.split((answer or "").lower()):
+        for part in _SPLIT.split(answer):
             # WordNet is asked only about phrases with a joiner in them: it is slow to load.
             joined = _JOINED.search(part) and is_term and is_term(_clean(part))
             pieces = [part] if joined else _JOINED.split(part)
@@ -89,6 +89,11 @@ def cleaned_labels(*answers: str, is_term: Callable[[str], bool] | None = None) 
                 if label and label not in NON_ANSWERS and label not in labels:
                     labels.append(label)
     return tuple(labels)
+
+
+def _lower(answer: str | None) -> str:
+    """Lower case with typographic apostrophes made plain: phones type "I don’t know"."""
+    return (answer or "").lower().translate(_APOSTROPHES)
 
 
 def _clean(text: str) -> str:

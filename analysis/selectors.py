@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from analysis.labels import (
     AgreementJudge,
@@ -103,10 +104,11 @@ def labels_judge() -> AgreementJudge:
 
 
 def ratings_participants(*, experiment: Experiment, participants: str = "real"):
-    """The included participants of one kind; real and synthetic are only mixed when asked."""
+    """The participants of one kind, excluded ones too (the report lists them, Table 1 does
+    not); real and synthetic are only mixed when asked."""
     if participants not in PARTICIPANT_CHOICES:
         raise RatingsInputError(f"participants must be one of {PARTICIPANT_CHOICES}")
-    chosen = experiment.participants.filter(excluded=False)
+    chosen = experiment.participants.all()
     if participants != "all":
         chosen = chosen.filter(is_synthetic=participants == "synthetic")
     return chosen
@@ -129,26 +131,31 @@ def unit_keys(frame: pd.DataFrame, unit_column: str = "unit") -> pd.Series:
 
 
 def ratings_responses_frame(*, experiment: Experiment, participants: str = "real") -> pd.DataFrame:
-    """One row per response of the chosen participants, practice trials included."""
+    """One row per response of the chosen participants, practice trials and excluded
+    participants included (`is_practice`, `excluded`; `completed`: the participant finished)."""
     judge_labels = labels_judge().matcher.labels
     rows = Response.objects.filter(
         participant__in=ratings_participants(experiment=experiment, participants=participants)
     ).values_list(
         "participant_id", "panel_id", "panel__network", "panel__layer", "panel__unit",
         "is_practice", "q1_yes", "q2_bin", "q3_first", "q3_second", "response_ms",
-        "panel__intended_answer",
+        "panel__source", "panel__intended_answer", "panel__intended_label",
+        "participant__status", "participant__excluded",
     )  # fmt: skip
     frame = pd.DataFrame(
         rows,
         columns=["participant", "panel", "network", "layer", "unit_number", "is_practice", "yes",
-                 "q2_bin", "q3_first", "q3_second", "response_ms", "intended_answer"],
+                 "q2_bin", "q3_first", "q3_second", "response_ms", "source", "intended_answer",
+                 "intended_label", "status", "excluded"],
     )  # fmt: skip
     frame["unit"] = unit_keys(frame, "unit_number")
     frame["labels"] = [
         judge_labels(a, b) for a, b in zip(frame.q3_first, frame.q3_second, strict=True)
     ]
-    frame = frame.astype({"q2_bin": float, "yes": bool, "is_practice": bool, "response_ms": float})
-    return frame
+    frame["completed"] = frame.pop("status") == Participant.Status.COMPLETED
+    return frame.astype(
+        {"q2_bin": float, "yes": bool, "is_practice": bool, "response_ms": float, "excluded": bool}
+    )
 
 
 def _class_key(network: str, index) -> str:
@@ -162,7 +169,8 @@ def ratings_units_frame(*, experiment: Experiment) -> pd.DataFrame:
     """Each main unit of the experiment with its selectivity scores (NaN where none stored)."""
     panels = Panel.objects.filter(experiment=experiment, is_practice=False)
     keys = pd.DataFrame(
-        panels.values_list("network", "layer", "unit").distinct(),
+        # Without order_by() the default ordering (id last) would make every panel distinct.
+        panels.order_by().values_list("network", "layer", "unit").distinct(),
         columns=["network", "layer", "unit"],
     )
     scores = pd.DataFrame.from_records(
@@ -176,6 +184,12 @@ def ratings_units_frame(*, experiment: Experiment) -> pd.DataFrame:
             for network, index in zip(units.network, indices, strict=True)
         ]
     return units.set_axis(unit_keys(units).to_numpy())
+
+
+def ratings_report_dir(*, experiment: Experiment, participants: str) -> Path:
+    """Where analyze_ratings writes by default: one folder per experiment and participant choice,
+    so a synthetic dry run never overwrites the real report."""
+    return Path(settings.VAR_DIR) / "analysis" / f"{experiment.slug}-{participants}"
 
 
 def ratings_report(
@@ -199,6 +213,10 @@ def ratings_report(
         table_settings, quality_settings,
     )  # fmt: skip
     report.notes.insert(0, _used_note(experiment, participants, counts, responses))
+    report.settings = {
+        "experiment": experiment.slug, "participants": participants,
+        "created": timezone.now().isoformat(timespec="seconds"), **report.settings,
+    }  # fmt: skip
     labels_cache_store(judge.matcher)
     if len(report.quality):
         report.quality = _with_participant_ids(report.quality)
@@ -206,19 +224,19 @@ def ratings_report(
 
 
 def _with_participant_ids(quality: pd.DataFrame) -> pd.DataFrame:
-    """The quality table with each participant's external id and kind beside the database id."""
+    """The quality table with each participant's external id, kind, status and exclusion beside
+    the database id."""
+    fields = ["external_id", "is_synthetic", "status", "excluded", "exclusion_reason"]
     known = pd.DataFrame(
-        Participant.objects.filter(pk__in=quality["participant"]).values_list(
-            "pk", "external_id", "is_synthetic", "status"
-        ),
-        columns=["participant", "external_id", "is_synthetic", "status"],
+        Participant.objects.filter(pk__in=quality["participant"]).values_list("pk", *fields),
+        columns=["participant", *fields],
     )
     return known.merge(quality, on="participant", how="right")
 
 
 def _used_note(experiment, participants, counts, responses) -> str:
     """Which participants the report used."""
-    used = responses["participant"].nunique() if len(responses) else 0
+    used = responses.loc[~responses["excluded"], "participant"].nunique()
     return (
         f"Experiment {experiment.slug}: {used} {participants} participants analysed "
         f"(answered: {counts['real']} real, {counts['synthetic']} synthetic; "

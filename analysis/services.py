@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from analysis.labels import WNID_PATTERN, cleaned_labels, pair_key
@@ -18,11 +18,12 @@ from analysis.ratings.simulation import (
     simulate_answers,
     unit_interpretability,
 )
+from analysis.ratings.table1 import Table1Settings
 from analysis.selectivity.activations import ActivationFile, ActivationFileError
 from analysis.selectivity.measures import MeasureSettings, UnitScores
 from analysis.selectivity.pipeline import check_layers, layer_scores
 from analysis.selectivity.table import read_scores_csv, write_scores_csv
-from analysis.selectors import SCORE_FIELDS, labels_class_index, labels_judge
+from analysis.selectors import SCORE_FIELDS, labels_class_index, labels_judge, ratings_report
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
 
 
@@ -61,7 +62,7 @@ def selectivity_compute(
                 progress=progress(layer, source.n_units(layer)) if progress else None,
             )
         ]
-    scores_replace(records=records, source=str(activations))
+    scores_replace(records=records, source=str(activations), notice=notice)
     return records
 
 
@@ -86,11 +87,17 @@ def scores_record(scores: UnitScores, *, network: str, layer: str, compat: str) 
 
 
 @transaction.atomic
-def scores_replace(*, records: Iterable[dict], source: str) -> int:
-    """Replace the stored scores of every (network, layer) in `records` by `records`, atomically."""
+def scores_replace(
+    *, records: Iterable[dict], source: str, notice: Callable[[str], None] | None = None
+) -> int:
+    """Replace the stored scores of every (network, layer) in `records` by `records`, atomically;
+    `notice` is told how many stored scores each layer loses and where they came from."""
     records = list(records)
-    for network, layer in {(r["network"], r["layer"]) for r in records}:
-        SelectivityScore.objects.filter(network=network, layer=layer).delete()
+    for network, layer in sorted({(r["network"], r["layer"]) for r in records}):
+        stored = SelectivityScore.objects.filter(network=network, layer=layer)
+        if notice and (replaced := _replaced_notice(stored, network, layer)):
+            notice(replaced)
+        stored.delete()
     rows = [
         SelectivityScore(**{k: v for k, v in r.items() if k in SCORE_FIELDS}, source=source)
         for r in records
@@ -99,9 +106,21 @@ def scores_replace(*, records: Iterable[dict], source: str) -> int:
     return len(rows)
 
 
-def selectivity_import(*, path: Path) -> int:
-    """Load scores computed elsewhere from a CSV (validated first; all or nothing)."""
-    return scores_replace(records=read_scores_csv(path), source=str(path))
+def _replaced_notice(stored, network: str, layer: str) -> str:
+    """'Replaced N stored scores of network layer (from SOURCE, ...)', or '' when none."""
+    sources = dict(stored.order_by("source").values_list("source").annotate(n=Count("id")))
+    if not sources:
+        return ""
+    origins = ", ".join(
+        f"{n} from {source or 'an unnamed source'}" for source, n in sources.items()
+    )
+    return f"Replaced {sum(sources.values())} stored scores of {network} {layer} ({origins})."
+
+
+def selectivity_import(*, path: Path, notice: Callable[[str], None] | None = None) -> int:
+    """Load scores computed elsewhere from a CSV (validated first; all or nothing); `notice` is
+    told which stored scores were replaced."""
+    return scores_replace(records=read_scores_csv(path), source=str(path), notice=notice)
 
 
 def scores_export_csv(*, path: Path, records: Iterable[dict], settings: MeasureSettings) -> int:
@@ -153,17 +172,48 @@ def ratings_participants_exclude(*, participants, reason: str) -> int:
         )
 
 
-def ratings_flagged_exclude(*, experiment: Experiment, report: RatingsReport) -> int:
-    """Exclude the participants the report's quality checks flagged, with the flags as reason."""
+def ratings_flagged_exclude(*, experiment: Experiment, report: RatingsReport) -> list[Participant]:
+    """Exclude the completed participants the report's quality checks flagged, the flags as
+    reason; returns them. One still in progress is never excluded: a few trials say little of
+    a participant, and an exclusion stands until a researcher clears it."""
     if report.quality.empty:
-        return 0
+        return []
     flagged = report.quality[report.quality["flags"] != ""]
-    return sum(
-        ratings_participants_exclude(
-            participants=experiment.participants.filter(pk=row.participant), reason=row.flags
+    reasons = dict(zip(flagged["participant"].astype(int).tolist(), flagged["flags"], strict=True))
+    with transaction.atomic():
+        chosen = list(
+            experiment.participants.select_for_update()
+            .filter(pk__in=reasons, status=Participant.Status.COMPLETED, excluded=False)
+            .order_by("external_id")
         )
-        for row in flagged.itertuples()
+        for participant in chosen:
+            participant.excluded = True
+            participant.exclusion_reason = reasons[participant.pk][:500]
+        Participant.objects.bulk_update(chosen, ["excluded", "exclusion_reason"])
+    return chosen
+
+
+def ratings_report_run(
+    *,
+    experiment: Experiment,
+    participants: str = "real",
+    table_settings: Table1Settings | None = None,
+    exclude_flagged: bool = False,
+) -> tuple[RatingsReport, list[Participant]]:
+    """The ratings report, made again without the flagged participants when `exclude_flagged`
+    (ratings_flagged_exclude); returns it with the participants excluded now."""
+    report = ratings_report(
+        experiment=experiment, participants=participants, table_settings=table_settings
     )
+    excluded = (
+        ratings_flagged_exclude(experiment=experiment, report=report) if exclude_flagged else []
+    )
+    if excluded:
+        report = ratings_report(
+            experiment=experiment, participants=participants, table_settings=table_settings
+        )
+    report.settings["exclude_flagged"] = exclude_flagged
+    return report, excluded
 
 
 def ratings_report_write(*, report: RatingsReport, out_dir: Path, title: str) -> list[Path]:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+PRACTICE_KEYS = ["panel", "source", "intended_answer", "intended_label"]
+
 
 @dataclass(frozen=True)
 class QualitySettings:
@@ -16,11 +18,12 @@ class QualitySettings:
 
 
 def practice_accuracy(practice: pd.DataFrame) -> pd.DataFrame:
-    """Per practice panel: responses, 'yes' share and accuracy against the intended answer."""
+    """Per practice panel: responses, 'yes' share and accuracy against the intended answer, in
+    percent."""
     if practice.empty:
-        return pd.DataFrame(columns=["panel", "intended_answer", "responses", "yes", "accuracy"])
+        return pd.DataFrame(columns=[*PRACTICE_KEYS, "responses", "yes", "accuracy"])
     practice = practice.assign(correct=_practice_correct(practice))
-    table = practice.groupby(["panel", "intended_answer"], sort=True).agg(
+    table = practice.groupby(PRACTICE_KEYS, sort=True).agg(
         responses=("yes", "size"), yes=("yes", "mean"), accuracy=("correct", "mean")
     )
     return (table.reset_index()).assign(
@@ -39,8 +42,9 @@ def participant_quality(
 ) -> pd.DataFrame:
     """One row per participant: trials, 'yes' share, median time, practice accuracy, flags.
 
-    Everyone who answered anything has a row, so a participant with practice answers only is
-    flagged ("no main trials") rather than missing.
+    Shares are in percent. Everyone who answered anything has a row, but only participants who
+    have completed the study (`completed`) are flagged: one still at it may have done only the
+    practice so far, or two fast trials, and an exclusion is for good.
     """
     everyone = pd.Index(
         np.union1d(main["participant"], practice["participant"]), name="participant"
@@ -50,14 +54,23 @@ def participant_quality(
     )
     table = table.reindex(everyone)
     table["main_trials"] = table["main_trials"].fillna(0).astype(int)
-    if not practice.empty:
-        correct = practice.assign(correct=_practice_correct(practice))
-        table = table.join(correct.groupby("participant")["correct"].mean().rename("practice_acc"))
-    if "practice_acc" not in table:
-        table["practice_acc"] = np.nan
-    table["all_same"] = table["yes_share"].isin([0.0, 1.0]) & (table["main_trials"] > 1)
-    table["flags"] = [_flags(row, settings) for row in table.itertuples()]
+    table["yes_share"] *= 100
+    table["practice_acc"] = _practice_percent(practice).reindex(everyone)
+    table["all_same"] = table["yes_share"].isin([0.0, 100.0]) & (table["main_trials"] > 1)
+    completed = pd.concat([main, practice]).groupby("participant")["completed"].any()
+    table["flags"] = [
+        _flags(row, settings) if done else ""
+        for row, done in zip(table.itertuples(), completed.reindex(everyone), strict=True)
+    ]
     return table.reset_index()
+
+
+def _practice_percent(practice: pd.DataFrame) -> pd.Series:
+    """Each participant's share of practice answers equal to the intended one, in percent."""
+    if practice.empty:
+        return pd.Series(dtype=float)
+    correct = practice.assign(correct=_practice_correct(practice))
+    return 100 * correct.groupby("participant")["correct"].mean()
 
 
 def _flags(row, settings: QualitySettings) -> str:
@@ -69,8 +82,9 @@ def _flags(row, settings: QualitySettings) -> str:
         flags.append(
             f"median time {row.median_ms / 1000:.1f} s < {settings.min_median_ms / 1000:g} s"
         )
-    if np.isfinite(row.practice_acc) and row.practice_acc < settings.min_practice_accuracy:
-        flags.append(f"practice accuracy {100 * row.practice_acc:.0f}%")
+    if np.isfinite(row.practice_acc) and row.practice_acc < 100 * settings.min_practice_accuracy:
+        flags.append(f"practice accuracy {row.practice_acc:.0f}%")
     if row.main_trials < settings.min_main_trials:
-        flags.append("no main trials")
+        trials = f"{row.main_trials} main trials < {settings.min_main_trials}"
+        flags.append(trials if row.main_trials else "no main trials")
     return "; ".join(flags)

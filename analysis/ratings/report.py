@@ -19,7 +19,19 @@ from analysis.ratings.correlations import (
 from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
 from analysis.ratings.table1 import MEASURES, Table1Settings, table1
 
-UNIT_COLUMNS = ["network", "layer", "unit", "most_active_wnid", "ccmas_wnid", *SELECTIVITY]
+UNIT_COLUMNS = [
+    "network", "layer", "unit", "most_active_wnid", "ccmas_wnid", *SELECTIVITY,
+    "n_images", "compat", "source",
+]  # fmt: skip
+TABLE_STEMS = (
+    "table1", "units", "correlations", "q2_calibration", "practice", "participants",
+    "label_decisions",
+)  # fmt: skip
+# Every file a report writes; an earlier report's are removed first (scatter plots vary).
+REPORT_FILES = (
+    *(f"{stem}.csv" for stem in TABLE_STEMS), "report.md", "settings.json", "table1.png",
+    "q2_calibration.png", "scatter_*.png",
+)  # fmt: skip
 
 
 @dataclass
@@ -37,16 +49,12 @@ class RatingsReport:
     decisions: pd.DataFrame = field(default_factory=pd.DataFrame)  # label pairs decided
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The report's tables by file stem."""
-        return {
-            "table1": self.table1,
-            "units": self.units,
-            "correlations": self.correlations,
-            "q2_calibration": self.calibration,
-            "practice": self.practice,
-            "participants": self.quality,
-            "label_decisions": self.decisions,
-        }
+        """The report's tables by file stem (TABLE_STEMS)."""
+        tables = (
+            self.table1, self.units, self.correlations, self.calibration, self.practice,
+            self.quality, self.decisions,
+        )  # fmt: skip
+        return dict(zip(TABLE_STEMS, tables, strict=True))
 
 
 def unit_table(units: pd.DataFrame, values: dict, responses_per_unit: pd.Series) -> pd.DataFrame:
@@ -99,14 +107,17 @@ def ratings_report_compute(
     """Table 1, per-unit values, correlations, Q2 calibration, practice and participant quality.
 
     `responses`: participant, unit, is_practice, yes, q2_bin, labels, response_ms, panel,
-    intended_answer. `units`: indexed by unit key; see UNIT_COLUMNS.
+    source, intended_answer, intended_label, completed and excluded (the participant's; an
+    excluded participant is only listed in the quality table). `units`: indexed by unit key;
+    see UNIT_COLUMNS.
     """
     table_settings, quality_settings = (
         table_settings or Table1Settings(),
         quality_settings or QualitySettings(),
     )
     is_practice = responses["is_practice"].astype(bool)
-    main, practice = responses.loc[~is_practice], responses.loc[is_practice]
+    included = ~responses["excluded"].astype(bool)
+    main, practice = responses.loc[~is_practice & included], responses.loc[is_practice & included]
     rated_units = units.loc[units.index.isin(main["unit"])]
     arrays = agreement_arrays(main, rated_units, judge)
     table, values = table1(arrays, table_settings)
@@ -117,7 +128,9 @@ def ratings_report_compute(
         correlations=interpretability_correlations(per_unit),
         calibration=q2_calibration(main),
         practice=practice_accuracy(practice),
-        quality=participant_quality(main, practice, quality_settings)
+        quality=participant_quality(
+            responses.loc[~is_practice], responses.loc[is_practice], quality_settings
+        )
         if len(responses)
         else pd.DataFrame(),
         notes=[
@@ -125,8 +138,25 @@ def ratings_report_compute(
             f"Label overrides: {len(judge.used_overrides)} used of {len(judge.overrides)} stored.",
         ],
         decisions=pd.DataFrame(judge.decisions()),
-        settings={"table1": asdict(table_settings), "quality": asdict(quality_settings)},
+        settings={
+            "table1": asdict(table_settings),
+            "quality": asdict(quality_settings),
+            "agreement": asdict(judge.matcher.settings),
+            "label_overrides": {"used": len(judge.used_overrides), "stored": len(judge.overrides)},
+            "selectivity_scores": score_sources(per_unit),
+        },
     )
+
+
+def score_sources(units: pd.DataFrame) -> list[dict]:
+    """Where the rated units' selectivity scores came from: each source and compat mode (""
+    for the correct definitions) with how many units it scored."""
+    scored = units.dropna(subset=["source"])
+    counts = scored.groupby(["source", "compat"], dropna=False).size()
+    return [
+        {"source": source, "compat": compat if isinstance(compat, str) else "", "units": int(n)}
+        for (source, compat), n in counts.items()
+    ]
 
 
 def format_cell(value) -> str:
@@ -187,8 +217,13 @@ def ratings_report_figures(report: RatingsReport) -> dict[str, bytes]:
 
 
 def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> list[Path]:
-    """Write CSVs, report.md, the figures and the settings; returns the paths written."""
+    """Write CSVs, report.md, the figures and the settings; returns the paths written.
+
+    An earlier report's files in out_dir are removed first, so none of them (a scatter plot of
+    a measure no longer scored) can pass for part of this one; other files are left alone.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    report_files_remove(out_dir)
     written = []
     for stem, table in report.tables().items():
         table.to_csv(out_dir / f"{stem}.csv", index=False)
@@ -200,3 +235,11 @@ def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> lis
         (out_dir / name).write_bytes(png)
         written.append(out_dir / name)
     return written
+
+
+def report_files_remove(out_dir: Path) -> int:
+    """Delete the files of REPORT_FILES found in out_dir (nothing else); returns how many."""
+    stale = [path for name in REPORT_FILES for path in out_dir.glob(name) if path.is_file()]
+    for path in stale:
+        path.unlink()
+    return len(stale)

@@ -94,16 +94,12 @@ class ActivationFile:
         if "predictions" not in self._file:
             return None
         predictions = self._file["predictions"]
-        if (
-            not isinstance(predictions, h5py.Dataset)
-            or predictions.shape != labels.shape
-            or predictions.dtype.kind not in "iu"
-        ):
+        problem = self._predictions_problem(predictions, labels)
+        if problem:
             self.close()
             raise ActivationFileError(
-                f"/predictions of {self.path} has shape {predictions.shape} but there are "
-                f"{labels.shape[0]} labels; it must hold one integer class per image "
-                "(or be absent when the file holds correctly classified images only)."
+                f"/predictions of {self.path} {problem}; it must hold one integer class per "
+                "image (or be absent when the file holds correctly classified images only)."
             )
         correct = predictions[()] == labels
         if not correct.any():
@@ -113,6 +109,17 @@ class ActivationFile:
                 "(/predictions never equals /labels); selectivity is measured on correct images."
             )
         return None if correct.all() else correct
+
+    @staticmethod
+    def _predictions_problem(predictions, labels: np.ndarray) -> str:
+        """What is wrong with /predictions beside these labels, '' when nothing."""
+        if not isinstance(predictions, h5py.Dataset):
+            return "is not a dataset"
+        if predictions.shape != labels.shape:
+            return f"has shape {predictions.shape} but there are {labels.shape[0]} labels"
+        if predictions.dtype.kind not in "iu":
+            return f"holds {predictions.dtype}, not integers"
+        return ""
 
     def __enter__(self) -> "ActivationFile":
         return self

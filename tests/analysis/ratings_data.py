@@ -42,8 +42,9 @@ def responses_frame(rows: list[tuple], matcher: LabelMatcher) -> pd.DataFrame:
     frame["is_practice"] = False
     frame["q2_bin"] = float("nan")
     frame["response_ms"] = 5000
-    frame["panel"] = frame["unit"]
-    frame["intended_answer"] = ""
+    frame["panel"] = frame["source"] = frame["unit"]
+    frame["intended_answer"] = frame["intended_label"] = ""
+    frame["completed"], frame["excluded"] = True, False
     return frame
 
 
@@ -103,15 +104,19 @@ def build_experiment(slug="exp", units_per_layer=None, lists=2, practice=2, scor
     return experiment
 
 
-def answer_all(experiment, external_id, yes, label="dog", synthetic=False, ms=5000):
-    """A completed participant who answers every panel of the experiment the same way."""
+def answer_all(
+    experiment, external_id, yes, label="dog", synthetic=False, ms=5000, trials=None, status=None
+):
+    """A participant who answers the first `trials` panels (default: all; practice first) of
+    the experiment the same way, and has completed the study unless `status` says otherwise."""
     from experiment.models import Participant, Response
 
     participant = Participant.objects.create(
         experiment=experiment, external_id=external_id, is_synthetic=synthetic,
-        status=Participant.Status.COMPLETED,
+        status=status or Participant.Status.COMPLETED,
     )  # fmt: skip
-    for index, panel in enumerate(experiment.panels.order_by("is_practice", "id")):
+    panels = experiment.panels.order_by("-is_practice", "id")[:trials]
+    for index, panel in enumerate(panels):
         said_yes = yes(panel) if callable(yes) else yes
         Response.objects.create(
             participant=participant, panel=panel, trial_index=index,
@@ -119,3 +124,20 @@ def answer_all(experiment, external_id, yes, label="dog", synthetic=False, ms=50
             q3_first=label if said_yes else "", response_ms=ms,
         )  # fmt: skip
     return participant
+
+
+def add_second_panel_of_a_unit(experiment, layer="conv5", unit=0):
+    """A second main panel of a unit, as imports could make before the database refused it
+    (experiment migration 0003): the constraint is dropped for this test's transaction only."""
+    from django.db import connection
+
+    from experiment.models import Panel, TrialListItem
+
+    with connection.cursor() as cursor:
+        cursor.execute('DROP INDEX "panel_one_per_unit"')
+    panel = Panel.objects.create(
+        experiment=experiment, source=f"{layer}-{unit}-again", image="p.png",
+        display_image="p.jpg", network="alexnet", layer=layer, unit=unit,
+    )  # fmt: skip
+    TrialListItem.objects.create(trial_list=experiment.trial_lists.last(), panel=panel)
+    return panel

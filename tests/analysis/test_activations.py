@@ -172,6 +172,15 @@ def test_a_file_without_a_correctly_classified_image_is_refused(tmp_path):
         ActivationFile(tmp_path / "other.h5")
 
 
+def test_predictions_that_are_not_class_indices_are_refused_as_such(tmp_path):
+    labels, values = random_units()
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["labels"], handle["predictions"] = labels, labels.astype(np.float32)
+        handle["layers/pool5"] = values
+    with pytest.raises(ActivationFileError, match="/predictions of .* holds float32, not integers"):
+        ActivationFile(tmp_path / "other.h5")
+
+
 def test_hdf5_without_the_schema_is_a_clear_error(tmp_path):
     with h5py.File(tmp_path / "other.h5", "w") as handle:
         handle["something"] = [1, 2, 3]

@@ -4,7 +4,12 @@ import pytest
 from django.urls import reverse
 
 from analysis.models import LabelAgreementOverride, SelectivityScore
-from tests.analysis.ratings_data import answer_all, build_experiment, label_cache_in_tmp  # noqa: F401
+from tests.analysis.ratings_data import (  # noqa: F401  (label_cache_in_tmp: autouse fixture)
+    add_second_panel_of_a_unit,
+    answer_all,
+    build_experiment,
+    label_cache_in_tmp,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +32,16 @@ def test_staff_see_table1_figures_notes_and_label_decisions(admin_client, experi
     assert "<td>beverage</td><td>drink</td>" in html  # a decided pair, ready to override
     assert "override to disagree" in html
     assert "<td>drink</td><td>n07932039 (eggnog)</td>" in html  # fc8 units' class
+
+
+def test_a_unit_with_two_main_panels_is_shown_once(admin_client):
+    """Older imports could give a unit two main panels; the page pools their answers."""
+    experiment = build_experiment()
+    add_second_panel_of_a_unit(experiment, "fc8", 1)
+    answer_all(experiment, "p1", yes=True, label="eggnog")
+    page = admin_client.get(reverse("admin:analysis_ratings_report", args=["exp"]))
+    assert page.status_code == 200
+    assert "<td>alexnet</td><td>fc8</td><td>4</td><td>5</td>" in page.content.decode()
 
 
 def test_the_report_page_refuses_anonymous_visitors(client, experiment):

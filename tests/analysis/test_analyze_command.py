@@ -1,12 +1,22 @@
 """analyze_ratings: files, printed table, bad input, real vs synthetic, exclusions."""
 
+import json
+from dataclasses import asdict
+from datetime import datetime
+
 import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
+from analysis.labels import AgreementSettings
 from analysis.selectors import ratings_report
 from analysis.services import ratings_participants_exclude
-from tests.analysis.ratings_data import answer_all, build_experiment, label_cache_in_tmp  # noqa: F401
+from tests.analysis.ratings_data import (  # noqa: F401  (label_cache_in_tmp: autouse fixture)
+    add_second_panel_of_a_unit,
+    answer_all,
+    build_experiment,
+    label_cache_in_tmp,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -91,27 +101,50 @@ def test_excluded_participants_are_left_out_and_counted():
     assert "1 excluded and left out" in report.notes[0]
 
 
-def test_exclude_flagged_marks_fast_all_same_participants(tmp_path):
+def test_exclude_flagged_excludes_fast_all_same_participants_and_says_who_and_why(tmp_path):
     experiment = build_experiment()
     answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
     hasty = answer_all(experiment, "hasty", yes=True, ms=300)
     output = analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
-    assert "Excluded 1 flagged participants." in output
+    assert "Excluded 1 flagged participants:\n  hasty: all answers the same; median time" in output
     hasty.refresh_from_db()
     assert hasty.excluded and "median time 0.3 s" in hasty.exclusion_reason
+    assert "1 real participants analysed" in output
 
 
-def test_exclude_flagged_excludes_a_participant_who_only_did_the_practice(tmp_path):
-    from experiment.models import Response
+def test_exclude_flagged_never_excludes_a_participant_still_in_progress(tmp_path):
+    """Between the practice and the main trials, or after two fast trials, a participant is
+    listed but neither flagged nor excluded: they may yet finish well."""
+    from experiment.models import Participant
 
     experiment = build_experiment()
     answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
-    quitter = answer_all(experiment, "quitter", yes=True)
-    Response.objects.filter(participant=quitter, is_practice=False).delete()
+    in_progress = Participant.Status.IN_PROGRESS
+    starter = answer_all(experiment, "starter", yes=True, trials=2, status=in_progress)
+    quick = answer_all(experiment, "quick", yes=True, ms=300, trials=4, status=in_progress)
     output = analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
-    assert "Excluded 1 flagged participants." in output
-    quitter.refresh_from_db()
-    assert quitter.excluded and quitter.exclusion_reason == "no main trials"
+    assert "Excluded 0 flagged participants." in output
+    assert not Participant.objects.filter(pk__in=[starter.pk, quick.pk], excluded=True).exists()
+    table = pd.read_csv(tmp_path / "participants.csv", keep_default_na=False)
+    shown = table.set_index("external_id").loc[["starter", "quick"]]
+    assert shown["status"].tolist() == ["in_progress", "in_progress"]
+    assert shown["main_trials"].tolist() == [0, 2] and shown["flags"].tolist() == ["", ""]
+    assert "3 real participants analysed" in output  # their answers so far still count
+
+
+def test_excluded_participants_stay_in_participants_csv_with_their_reason(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "good", yes=lambda panel: panel.layer == "fc8")
+    answer_all(experiment, "hasty", yes=True, ms=300)
+    bad = answer_all(experiment, "bad", yes=False)
+    ratings_participants_exclude(participants=[bad], reason="straight-lining")
+    analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
+    table = pd.read_csv(tmp_path / "participants.csv", keep_default_na=False)
+    table = table.set_index("external_id")
+    assert table["excluded"].to_dict() == {"good": False, "hasty": True, "bad": True}
+    assert table.loc["bad", "exclusion_reason"] == "straight-lining"  # not the flags
+    assert table.loc["hasty", "exclusion_reason"].startswith("all answers the same")
+    assert table.loc["bad", "main_trials"] == 8
 
 
 def test_bootstrap_option_gives_standard_errors(tmp_path):
@@ -142,6 +175,61 @@ def test_an_unwritable_output_folder_is_a_clear_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(CommandError, match="Cannot write the report to"):
         analyze("--experiment", "exp", "--out", str(blocker / "report"))
+
+
+def test_a_unit_with_two_main_panels_is_one_row_of_the_report(tmp_path):
+    """Older imports could give a unit two main panels; their answers are pooled."""
+    experiment = build_experiment()
+    add_second_panel_of_a_unit(experiment, "conv5", 0)
+    answer_all(experiment, "p1", yes=True)
+    output = analyze("--experiment", "exp", "--out", str(tmp_path))
+    units = pd.read_csv(tmp_path / "units.csv")
+    assert (
+        len(units) == 8 and units.query("layer == 'conv5' and unit == 0")["responses"].item() == 2
+    )
+    assert "| alexnet | conv5 | 4 | 5 |" in output
+
+
+def test_the_default_folder_is_under_var_dir_and_apart_for_each_participant_choice(settings):
+    experiment = build_experiment()
+    answer_all(experiment, "real", yes=True)
+    answer_all(experiment, "fake", yes=False, synthetic=True)
+    analyze("--experiment", "exp")
+    analyze("--experiment", "exp", "--participants", "synthetic")
+    real, synthetic = (
+        settings.VAR_DIR / "analysis" / f"exp-{kind}" for kind in ("real", "synthetic")
+    )
+    assert pd.read_csv(real / "table1.csv")["a"].tolist() == [100.0, 100.0]
+    assert pd.read_csv(synthetic / "table1.csv")["a"].tolist() == [0.0, 0.0]
+
+
+def test_settings_json_records_what_produced_the_report(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "p1", yes=lambda panel: panel.layer == "fc8")
+    analyze(
+        "--experiment", "exp", "--exclude-flagged", "--threshold", "0.6", "--out", str(tmp_path)
+    )
+    saved = json.loads((tmp_path / "settings.json").read_text())
+    assert (saved["experiment"], saved["participants"], saved["exclude_flagged"]) == (
+        "exp", "real", True,
+    )  # fmt: skip
+    assert datetime.fromisoformat(saved["created"]).year >= 2025
+    assert saved["table1"]["yes_threshold"] == 0.6 and saved["quality"]["min_median_ms"] == 2000
+    assert saved["agreement"] == asdict(AgreementSettings()) | {"basic_classes": ["person.n.01"]}
+    assert saved["selectivity_scores"] == [{"source": "", "compat": "", "units": 8}]
+    units = pd.read_csv(tmp_path / "units.csv", keep_default_na=False)
+    assert set(units["n_images"]) == {10} and set(units["source"]) == {""}
+
+
+def test_practice_csv_names_each_practice_panels_source_and_intended_answer(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "p1", yes=True, label="fish")
+    analyze("--experiment", "exp", "--out", str(tmp_path))
+    practice = pd.read_csv(tmp_path / "practice.csv", keep_default_na=False)
+    shown = practice[["source", "intended_answer", "intended_label", "accuracy"]]
+    assert shown.values.tolist() == [
+        ["practice-0", "yes", "fish", 100.0], ["practice-1", "no", "", 0.0],
+    ]  # fmt: skip
 
 
 def test_participants_table_names_participants_by_their_external_id(tmp_path):

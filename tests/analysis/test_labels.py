@@ -11,7 +11,6 @@ from analysis.labels import (
     labels_cache_load,
     labels_cache_save,
     load_wordnet,
-    split_labels,
 )
 from analysis.selectors import labels_class_index
 from tests.analysis.ratings_data import (
@@ -28,8 +27,8 @@ RED_WINE, BEER_GLASS = "n07892512", "n02823750"
 @pytest.mark.parametrize(
     ("answers", "labels"),
     [
-        (("Dogs",), ("dogs",)),
-        (("green peppers, apples",), ("green peppers", "apples")),
+        (("Dogs",), ("dog",)),
+        (("green peppers, apples",), ("green pepper", "apple")),
         (("fish and goldfish", "shark"), ("fish", "goldfish")),  # at most two labels
         (("  The Beer-Glass!! ", ""), ("beer-glass",)),
         (("a dog / a cat",), ("dog", "cat")),
@@ -37,22 +36,37 @@ RED_WINE, BEER_GLASS = "n07892512", "n02823750"
         (("dog", "dog"), ("dog",)),
         (("n/a",), ()),
         (("None", "nothing"), ()),
-        (("cats & dogs",), ("cats", "dogs")),
-        (("a lot of dogs",), ("dogs",)),
-        (("The dogs", "lots of cats"), ("dogs", "cats")),
+        (("cats & dogs",), ("cat", "dog")),
+        (("a lot of dogs",), ("dog",)),
+        (("The dogs", "lots of cats"), ("dog", "cat")),
     ],
 )
-def test_split_labels_cleans_case_punctuation_articles_and_keeps_two(answers, labels):
-    assert split_labels(*answers) == labels
+def test_answers_are_cleaned_of_case_punctuation_articles_and_keep_two_things(
+    matcher,  # noqa: F811
+    answers,
+    labels,
+):
+    assert matcher.labels(*answers) == labels
 
 
 @pytest.mark.parametrize(
     "answer",
-    ["No idea", "IDK", "unsure", "I don't know", "dont know", "Not sure", "nothing", "None", "?"],
+    ["No idea", "IDK", "unsure", "I don't know", "dont know", "Not sure", "nothing", "None", "?"]
+    + ["I don\u2019t know", "can\u2019t tell", "I\u2019m not sure", "\u2018not sure\u2019"],
 )
-def test_answers_that_name_nothing_give_no_label(answer):
-    assert split_labels(answer, "") == ()
-    assert split_labels(answer, "dog") == ("dog",)
+def test_answers_that_name_nothing_give_no_label(matcher, answer):  # noqa: F811
+    assert matcher.labels(answer, "") == ()
+    assert matcher.labels(answer, "dog") == ("dog",)
+
+
+@pytest.mark.parametrize(("first", "second"), [("n", "a"), ("N", "A"), ("not", "sure")])
+def test_a_non_answer_the_experiment_split_on_its_slash_gives_no_label(
+    matcher,  # noqa: F811
+    first,
+    second,
+):
+    """The trial page stores "n/a" as the two things "n" and "a"; neither is a label."""
+    assert matcher.labels(first, second) == ()
 
 
 def test_a_repeated_thing_does_not_use_up_the_two_labels(matcher):  # noqa: F811

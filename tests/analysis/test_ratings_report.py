@@ -1,5 +1,7 @@
 """Q2 calibration, practice and participant quality, correlations, and the written report."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,14 +46,18 @@ def quality_frames():
             "participant": [1, 1, 2, 2, 3, 3],
             "yes": [True, False, True, True, True, False],
             "response_ms": [6000, 7000, 5000, 5000, 800, 900],
+            "completed": True,
         }
     )
     practice = pd.DataFrame(
         {
             "participant": [1, 1, 2, 2, 3, 3],
             "panel": [10, 11, 10, 11, 10, 11],
+            "source": ["fish.png", "noise.png"] * 3,
             "intended_answer": ["yes", "no", "yes", "no", "yes", "no"],
+            "intended_label": ["fish", ""] * 3,
             "yes": [True, False, False, True, True, False],
+            "completed": True,
         }
     )
     return main, practice
@@ -64,26 +70,42 @@ def test_participants_are_flagged_for_all_same_answers_speed_and_practice():
     assert "all answers the same" in table.loc[2, "flags"]
     assert "practice accuracy 0%" in table.loc[2, "flags"]
     assert "median time 0.8 s" in table.loc[3, "flags"]
-    assert table.loc[3, "practice_acc"] == 1.0
 
 
-def test_a_participant_with_practice_answers_only_is_flagged_for_no_main_trials():
+def test_participants_shares_are_in_percent_like_table1():
     main, practice = quality_frames()
+    table = participant_quality(main, practice, QualitySettings()).set_index("participant")
+    assert table["yes_share"].tolist() == [50.0, 100.0, 50.0]
+    assert table["practice_acc"].tolist() == [100.0, 0.0, 100.0]
+
+
+def test_a_participant_still_in_progress_is_listed_but_never_flagged():
+    """Between the practice and the first main trial, or after two fast trials, a participant
+    has not shown what a flag (and an exclusion) would say."""
+    main, practice = quality_frames()
+    main.loc[main.participant == 3, "completed"] = False  # fast, and still at it
+    practice.loc[practice.participant == 3, "completed"] = False
     practice_only = pd.DataFrame(
-        {"participant": [4], "panel": [10], "intended_answer": ["yes"], "yes": [True]}
-    )
+        {"participant": [4, 5], "panel": [10, 10], "source": "fish.png", "intended_answer": "yes",
+         "intended_label": "fish", "yes": [False, False], "completed": [False, True]}
+    )  # fmt: skip
     practice = pd.concat([practice, practice_only], ignore_index=True)
     table = participant_quality(main, practice, QualitySettings()).set_index("participant")
-    assert table.index.tolist() == [1, 2, 3, 4]
-    assert table.loc[4, "main_trials"] == 0 and table.loc[4, "flags"] == "no main trials"
+    assert table.index.tolist() == [1, 2, 3, 4, 5]
+    assert table.loc[3, "flags"] == "" and table.loc[4, "flags"] == ""
+    assert table.loc[4, "main_trials"] == 0
+    assert table.loc[5, "flags"] == "practice accuracy 0%; no main trials"
 
 
-def test_practice_accuracy_is_reported_per_panel():
+def test_practice_accuracy_is_reported_per_panel_with_its_source_and_intended_answer():
     _, practice = quality_frames()
     table = practice_accuracy(practice).set_index("panel")
     assert table.loc[10, "accuracy"] == pytest.approx(200 / 3)
     assert table.loc[11, "accuracy"] == pytest.approx(200 / 3)
     assert table.loc[10, "responses"] == 3
+    assert table.loc[10, ["source", "intended_answer", "intended_label"]].tolist() == [
+        "fish.png", "yes", "fish",
+    ]  # fmt: skip
 
 
 def test_correlations_of_a_monotone_relation_are_one_and_constants_are_nan():
@@ -120,6 +142,37 @@ def test_the_report_is_written_as_csv_markdown_and_png(matcher, tmp_path):  # no
     assert (tmp_path / "table1.png").read_bytes()[:4] == b"\x89PNG"
     units_csv = pd.read_csv(tmp_path / "units.csv")
     assert units_csv["yes_rate"].tolist() == pytest.approx([100, 80, 25])
+
+
+def test_an_earlier_reports_files_are_removed_and_nothing_else(matcher, tmp_path):  # noqa: F811
+    """A scatter plot of a measure this report does not plot must not pass for a new one."""
+    responses, units, judge = hand_case(matcher)
+    for name in ("scatter_precision.png", "units.csv", "report.md"):
+        (tmp_path / name).write_text("old")
+    (tmp_path / "my_notes.md").write_text("mine")
+    (tmp_path / "scatter_old").mkdir()
+    written = ratings_report_save(ratings_report_compute(responses, units, judge), tmp_path, "T")
+    assert not (tmp_path / "scatter_precision.png").exists()  # the hand case has no scores
+    assert (tmp_path / "units.csv").read_text() != "old"
+    on_disk = {path.name for path in tmp_path.iterdir()}
+    assert on_disk == {path.name for path in written} | {"my_notes.md", "scatter_old"}
+
+
+def test_the_settings_hold_the_agreement_rules_and_the_score_sources(matcher, tmp_path):  # noqa: F811
+    responses, units, judge = hand_case(matcher)
+    units["source"], units["compat"], units["n_images"] = "acts.h5", "", 50
+    units.loc["u3", ["source", "compat"]] = ["old.csv", "gale2020"]
+    ratings_report_save(ratings_report_compute(responses, units, judge), tmp_path, "T")
+    saved = json.loads((tmp_path / "settings.json").read_text())
+    assert saved["agreement"]["max_hypernym_distance"] == 6
+    assert saved["selectivity_scores"] == [
+        {"source": "acts.h5", "compat": "", "units": 2},
+        {"source": "old.csv", "compat": "gale2020", "units": 1},
+    ]
+    units_csv = pd.read_csv(tmp_path / "units.csv", keep_default_na=False)
+    assert units_csv[["n_images", "source"]].values.tolist() == [
+        [50, "acts.h5"], [50, "acts.h5"], [50, "old.csv"],
+    ]  # fmt: skip
 
 
 def test_missing_selectivity_scores_are_named_in_the_notes(matcher):  # noqa: F811

@@ -22,8 +22,11 @@ def acts(tmp_path):
     return write_activation_file(tmp_path / "acts.h5", layers, labels), labels, values
 
 
-def compute(path, *extra):
-    call_command("compute_selectivity", "--activations", str(path), "--network", "demo", *extra)
+def compute(path, *extra, stdout=None):
+    call_command(
+        "compute_selectivity", "--activations", str(path), "--network", "demo", *extra,
+        stdout=stdout or StringIO(),
+    )  # fmt: skip
 
 
 def test_compute_stores_one_row_per_unit_equal_to_the_core(acts):
@@ -87,11 +90,25 @@ def test_torch_path_stores_the_same_scores(acts):
     assert torch_rows == numpy_rows
 
 
-def test_rerun_replaces_the_layer_scores(acts):
+def test_rerun_replaces_the_layer_scores_and_says_what_it_replaced(acts, tmp_path):
     path, _, _ = acts
-    compute(path)
-    compute(path, "--layers", "fc6")
+    compute(path, "--csv", str(tmp_path / "first.csv"))
+    SelectivityScore.objects.filter(layer="fc6", unit=5).update(source="older.csv")
+    output = StringIO()
+    compute(path, "--layers", "fc6", stdout=output)
     assert SelectivityScore.objects.count() == 9
+    assert f"Replaced 6 stored scores of demo fc6 (5 from {path}, 1 from older.csv)." in (
+        output.getvalue()
+    )
+    assert "fc7" not in output.getvalue()
+
+
+def test_import_says_which_stored_scores_it_replaced(acts, tmp_path):
+    path, _, _ = acts
+    compute(path, "--layers", "fc7", "--csv", str(tmp_path / "out.csv"))
+    output = StringIO()
+    call_command("import_selectivity", str(tmp_path / "out.csv"), stdout=output)
+    assert f"Replaced 3 stored scores of demo fc7 (3 from {path})." in output.getvalue()
 
 
 def test_missing_layer_is_a_clear_error_and_stores_nothing(acts):

@@ -2,14 +2,13 @@
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.labels import WordNetMissingError
 from analysis.ratings.report import markdown_table, table1_display
 from analysis.ratings.table1 import Table1Settings
-from analysis.selectors import PARTICIPANT_CHOICES, RatingsInputError, ratings_report
-from analysis.services import ratings_flagged_exclude, ratings_report_write
+from analysis.selectors import PARTICIPANT_CHOICES, RatingsInputError, ratings_report_dir
+from analysis.services import ratings_report_run, ratings_report_write
 from experiment.models import Experiment
 
 
@@ -18,7 +17,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--experiment", required=True, help="The experiment's slug.")
-        parser.add_argument("--out", type=Path, help="Folder for the files (var/analysis/SLUG).")
+        parser.add_argument(
+            "--out", type=Path, help="Folder for the files (default $DJANGO_VAR_DIR/analysis/"
+            "SLUG-PARTICIPANTS); an earlier report's files in it are replaced.",
+        )  # fmt: skip
         parser.add_argument("--participants", choices=PARTICIPANT_CHOICES, default="real")
         parser.add_argument(
             "--bootstrap", type=int, default=0, help="Replicates over participants."
@@ -27,7 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--threshold", type=float, default=0.8, help="(b)'s share of 'yes'.")
         parser.add_argument(
             "--exclude-flagged", action="store_true",
-            help="Exclude the participants the quality checks flag, then analyse without them.",
+            help="Exclude the completed participants the quality checks flag, then analyse "
+            "without them.",
         )  # fmt: skip
 
     def handle(self, *args, **options):
@@ -38,12 +41,18 @@ class Command(BaseCommand):
         if options["bootstrap"] < 0 or not 0 < options["threshold"] <= 1:
             raise CommandError("--bootstrap must be >= 0 and --threshold in (0, 1].")
         table = Table1Settings(options["threshold"], options["bootstrap"], options["seed"])
-        report = self._report(experiment, options["participants"], table)
+        try:
+            report, excluded = ratings_report_run(
+                experiment=experiment, participants=options["participants"],
+                table_settings=table, exclude_flagged=options["exclude_flagged"],
+            )  # fmt: skip
+        except (RatingsInputError, WordNetMissingError) as error:
+            raise CommandError(str(error)) from error
         if options["exclude_flagged"]:
-            excluded = ratings_flagged_exclude(experiment=experiment, report=report)
-            self.stdout.write(f"Excluded {excluded} flagged participants.")
-            report = self._report(experiment, options["participants"], table)
-        out = options["out"] or Path(settings.BASE_DIR) / "var" / "analysis" / experiment.slug
+            self._print_excluded(excluded)
+        out = options["out"] or ratings_report_dir(
+            experiment=experiment, participants=options["participants"]
+        )
         try:
             written = ratings_report_write(report=report, out_dir=out, title=experiment.title)
         except OSError as error:
@@ -53,10 +62,9 @@ class Command(BaseCommand):
             self.stdout.write(f"- {note}")
         self.stdout.write(f"Wrote {len(written)} files to {out}")
 
-    def _report(self, experiment, participants, table):
-        try:
-            return ratings_report(
-                experiment=experiment, participants=participants, table_settings=table
-            )
-        except (RatingsInputError, WordNetMissingError) as error:
-            raise CommandError(str(error)) from error
+    def _print_excluded(self, excluded):
+        """Whom --exclude-flagged excluded and why: an exclusion lasts, so it must be seen."""
+        end = ":" if excluded else "."
+        self.stdout.write(f"Excluded {len(excluded)} flagged participants{end}")
+        for participant in excluded:
+            self.stdout.write(f"  {participant.external_id}: {participant.exclusion_reason}")

@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            count = selectivity_import(path=options["csv"])
+            count = selectivity_import(path=options["csv"], notice=self.stdout.write)
         except ScoreTableError as error:
             raise CommandError(f"{error} Nothing was imported.") from None
         self.stdout.write(f"Imported scores of {count} units from {options['csv']}")
