@@ -23,6 +23,7 @@ from analysis.ratings.quality import QualitySettings
 from analysis.ratings.report import RatingsReport, ratings_report_compute
 from analysis.ratings.table1 import Table1Settings
 from experiment.models import Experiment, Panel, Participant, Response
+from experiment.selectors import participant_state
 from generator.am.networks import get_network
 
 SCORE_FIELDS = [
@@ -115,9 +116,11 @@ def ratings_participants(*, experiment: Experiment, participants: str = "real"):
 
 
 def ratings_participant_counts(*, experiment: Experiment) -> dict[str, int]:
-    """How many real and synthetic participants answered, and how many are excluded."""
+    """How many real and synthetic participants answered (not excluded), how many are excluded,
+    and how many real ones answered at all (`real_answered`, excluded ones too)."""
     answered = experiment.participants.annotate(n=Count("responses")).filter(n__gt=0)
     return answered.aggregate(
+        real_answered=Count("id", filter=Q(is_synthetic=False)),
         real=Count("id", filter=Q(is_synthetic=False, excluded=False)),
         synthetic=Count("id", filter=Q(is_synthetic=True, excluded=False)),
         excluded=Count("id", filter=Q(excluded=True)),
@@ -132,7 +135,8 @@ def unit_keys(frame: pd.DataFrame, unit_column: str = "unit") -> pd.Series:
 
 def ratings_responses_frame(*, experiment: Experiment, participants: str = "real") -> pd.DataFrame:
     """One row per response of the chosen participants, practice trials and excluded
-    participants included (`is_practice`, `excluded`; `completed`: the participant finished)."""
+    participants included (`is_practice`, `excluded`; `active`: the participant is still taking
+    part, in progress within the hold time)."""
     judge_labels = labels_judge().matcher.labels
     rows = Response.objects.filter(
         participant__in=ratings_participants(experiment=experiment, participants=participants)
@@ -140,19 +144,20 @@ def ratings_responses_frame(*, experiment: Experiment, participants: str = "real
         "participant_id", "panel_id", "panel__network", "panel__layer", "panel__unit",
         "is_practice", "q1_yes", "q2_bin", "q3_first", "q3_second", "response_ms",
         "panel__source", "panel__intended_answer", "panel__intended_label",
-        "participant__status", "participant__excluded",
+        "participant__excluded",
     )  # fmt: skip
     frame = pd.DataFrame(
         rows,
         columns=["participant", "panel", "network", "layer", "unit_number", "is_practice", "yes",
                  "q2_bin", "q3_first", "q3_second", "response_ms", "source", "intended_answer",
-                 "intended_label", "status", "excluded"],
+                 "intended_label", "excluded"],
     )  # fmt: skip
     frame["unit"] = unit_keys(frame, "unit_number")
     frame["labels"] = [
         judge_labels(a, b) for a, b in zip(frame.q3_first, frame.q3_second, strict=True)
     ]
-    frame["completed"] = frame.pop("status") == Participant.Status.COMPLETED
+    states = participant_states(experiment=experiment)
+    frame["active"] = frame["participant"].map(states).eq("in_progress")
     return frame.astype(
         {"q2_bin": float, "yes": bool, "is_practice": bool, "response_ms": float, "excluded": bool}
     )
@@ -201,7 +206,7 @@ def ratings_report(
 ) -> RatingsReport:
     """The whole ratings report of an experiment, with notes on the data it used."""
     counts = ratings_participant_counts(experiment=experiment)
-    if participants == "real" and counts["real"] == 0 and counts["synthetic"] > 0:
+    if participants == "real" and counts["real_answered"] == 0 and counts["synthetic"] > 0:
         raise RatingsInputError(
             f"{experiment.slug} has only synthetic participants ({counts['synthetic']}); "
             "analyse them with participants='synthetic' (--participants synthetic)."
@@ -219,19 +224,29 @@ def ratings_report(
     }  # fmt: skip
     labels_cache_store(judge.matcher)
     if len(report.quality):
-        report.quality = _with_participant_ids(report.quality)
+        report.quality = _with_participant_ids(report.quality, experiment)
     return report
 
 
-def _with_participant_ids(quality: pd.DataFrame) -> pd.DataFrame:
-    """The quality table with each participant's external id, kind, status and exclusion beside
+def _with_participant_ids(quality: pd.DataFrame, experiment: Experiment) -> pd.DataFrame:
+    """The quality table with each participant's external id, kind, state and exclusion beside
     the database id."""
-    fields = ["external_id", "is_synthetic", "status", "excluded", "exclusion_reason"]
+    fields = ["external_id", "is_synthetic", "excluded", "exclusion_reason"]
     known = pd.DataFrame(
         Participant.objects.filter(pk__in=quality["participant"]).values_list("pk", *fields),
         columns=["participant", *fields],
     )
+    known.insert(3, "status", known["participant"].map(participant_states(experiment=experiment)))
     return known.merge(quality, on="participant", how="right")
+
+
+def participant_states(*, experiment: Experiment) -> dict[int, str]:
+    """Each participant's state as the experiment counts it: completed, in_progress, or
+    abandoned (silent past the hold time; the stored status stays in_progress)."""
+    participants = experiment.participants.select_related("experiment").only(
+        "status", "last_seen_at", "consented_at", "experiment__hold_minutes"
+    )
+    return {p.pk: participant_state(participant=p) for p in participants}
 
 
 def _used_note(experiment, participants, counts, responses) -> str:

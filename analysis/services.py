@@ -173,9 +173,10 @@ def ratings_participants_exclude(*, participants, reason: str) -> int:
 
 
 def ratings_flagged_exclude(*, experiment: Experiment, report: RatingsReport) -> list[Participant]:
-    """Exclude the completed participants the report's quality checks flagged, the flags as
-    reason; returns them. One still in progress is never excluded: a few trials say little of
-    a participant, and an exclusion stands until a researcher clears it."""
+    """Exclude the participants the report's quality checks flagged, the flags as reason;
+    returns them. Only completed and abandoned participants are flagged: one still taking part
+    is never excluded (a few trials say little, and an exclusion stands until a researcher
+    clears it)."""
     if report.quality.empty:
         return []
     flagged = report.quality[report.quality["flags"] != ""]
@@ -183,7 +184,7 @@ def ratings_flagged_exclude(*, experiment: Experiment, report: RatingsReport) ->
     with transaction.atomic():
         chosen = list(
             experiment.participants.select_for_update()
-            .filter(pk__in=reasons, status=Participant.Status.COMPLETED, excluded=False)
+            .filter(pk__in=reasons, excluded=False)
             .order_by("external_id")
         )
         for participant in chosen:

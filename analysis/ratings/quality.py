@@ -42,9 +42,10 @@ def participant_quality(
 ) -> pd.DataFrame:
     """One row per participant: trials, 'yes' share, median time, practice accuracy, flags.
 
-    Shares are in percent. Everyone who answered anything has a row, but only participants who
-    have completed the study (`completed`) are flagged: one still at it may have done only the
-    practice so far, or two fast trials, and an exclusion is for good.
+    Shares are in percent. Everyone who answered anything has a row, but participants still
+    taking part (`active`: in progress within the hold time) are not flagged: one may have done
+    only the practice so far, or two fast trials, and an exclusion is for good. Completed and
+    abandoned participants are, since their answers count.
     """
     everyone = pd.Index(
         np.union1d(main["participant"], practice["participant"]), name="participant"
@@ -57,10 +58,10 @@ def participant_quality(
     table["yes_share"] *= 100
     table["practice_acc"] = _practice_percent(practice).reindex(everyone)
     table["all_same"] = table["yes_share"].isin([0.0, 100.0]) & (table["main_trials"] > 1)
-    completed = pd.concat([main, practice]).groupby("participant")["completed"].any()
+    active = pd.concat([main, practice]).groupby("participant")["active"].any()
     table["flags"] = [
-        _flags(row, settings) if done else ""
-        for row, done in zip(table.itertuples(), completed.reindex(everyone), strict=True)
+        "" if still else _flags(row, settings)
+        for row, still in zip(table.itertuples(), active.reindex(everyone), strict=True)
     ]
     return table.reset_index()
 

@@ -27,10 +27,15 @@ TABLE_STEMS = (
     "table1", "units", "correlations", "q2_calibration", "practice", "participants",
     "label_decisions",
 )  # fmt: skip
+TABLE1_FIGURE, CALIBRATION_FIGURE, SCATTER_FIGURE = (
+    "table1.png",
+    "q2_calibration.png",
+    "scatter_{}.png",
+)
 # Every file a report writes; an earlier report's are removed first (scatter plots vary).
 REPORT_FILES = (
-    *(f"{stem}.csv" for stem in TABLE_STEMS), "report.md", "settings.json", "table1.png",
-    "q2_calibration.png", "scatter_*.png",
+    *(f"{stem}.csv" for stem in TABLE_STEMS), "report.md", "settings.json", TABLE1_FIGURE,
+    CALIBRATION_FIGURE, SCATTER_FIGURE.format("*"),
 )  # fmt: skip
 
 
@@ -207,12 +212,12 @@ def ratings_report_markdown(report: RatingsReport, title: str) -> str:
 
 def ratings_report_figures(report: RatingsReport) -> dict[str, bytes]:
     """PNG figures by file name."""
-    figures = {"table1.png": plots.table1_figure(report.table1)}
+    figures = {TABLE1_FIGURE: plots.table1_figure(report.table1)}
     if report.calibration["responses"].sum():
-        figures["q2_calibration.png"] = plots.calibration_figure(report.calibration)
+        figures[CALIBRATION_FIGURE] = plots.calibration_figure(report.calibration)
     for measure in SELECTIVITY:
         if report.units[measure].notna().any():
-            figures[f"scatter_{measure}.png"] = plots.scatter_figure(report.units, measure)
+            figures[SCATTER_FIGURE.format(measure)] = plots.scatter_figure(report.units, measure)
     return figures
 
 

@@ -202,7 +202,8 @@ class PPGNSampler(Sampler):
 
     @torch.no_grad()
     def evaluate(self, images: Tensor, units: Tensor) -> Evaluation:
-        """Target-unit value and probability of each image (B,3,S,S) RGB in [0,1]."""
+        """Target-unit value and probability of each image (B,3,S,S) RGB on a [0,1] scale
+        (clamped for the stored activations; G's raw range where steps judge codes)."""
         with self._autocast():
             acts = self.target.activations(self.target.preprocess(images), [self.layer.alias])
         values = layer_vector(

@@ -44,7 +44,7 @@ def responses_frame(rows: list[tuple], matcher: LabelMatcher) -> pd.DataFrame:
     frame["response_ms"] = 5000
     frame["panel"] = frame["source"] = frame["unit"]
     frame["intended_answer"] = frame["intended_label"] = ""
-    frame["completed"], frame["excluded"] = True, False
+    frame["active"], frame["excluded"] = False, False
     return frame
 
 

@@ -132,6 +132,33 @@ def test_exclude_flagged_never_excludes_a_participant_still_in_progress(tmp_path
     assert "3 real participants analysed" in output  # their answers so far still count
 
 
+def test_an_abandoned_participant_is_flagged_and_can_be_excluded(tmp_path):
+    """Silent past the hold time, their answers count in Table 1, so they are judged too."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from experiment.models import Participant
+
+    experiment = build_experiment()
+    answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
+    gone = answer_all(experiment, "gone", yes=True, ms=300, trials=6, status="in_progress")
+    Participant.objects.filter(pk=gone.pk).update(last_seen_at=timezone.now() - timedelta(days=3))
+    output = analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
+    assert "Excluded 1 flagged participants:\n  gone: all answers the same" in output
+    table = pd.read_csv(tmp_path / "participants.csv", keep_default_na=False)
+    assert table.set_index("external_id").loc["gone", "status"] == "abandoned"
+
+
+def test_excluding_every_real_participant_is_not_taken_for_a_synthetic_only_study(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "hasty", yes=True, ms=300)
+    answer_all(experiment, "synthetic-1", yes=False, synthetic=True)
+    output = analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
+    assert "Excluded 1 flagged participants:\n  hasty" in output
+    assert "0 real participants analysed" in output
+
+
 def test_excluded_participants_stay_in_participants_csv_with_their_reason(tmp_path):
     experiment = build_experiment()
     answer_all(experiment, "good", yes=lambda panel: panel.layer == "fc8")

@@ -46,7 +46,7 @@ def quality_frames():
             "participant": [1, 1, 2, 2, 3, 3],
             "yes": [True, False, True, True, True, False],
             "response_ms": [6000, 7000, 5000, 5000, 800, 900],
-            "completed": True,
+            "active": False,
         }
     )
     practice = pd.DataFrame(
@@ -57,7 +57,7 @@ def quality_frames():
             "intended_answer": ["yes", "no", "yes", "no", "yes", "no"],
             "intended_label": ["fish", ""] * 3,
             "yes": [True, False, False, True, True, False],
-            "completed": True,
+            "active": False,
         }
     )
     return main, practice
@@ -83,11 +83,11 @@ def test_a_participant_still_in_progress_is_listed_but_never_flagged():
     """Between the practice and the first main trial, or after two fast trials, a participant
     has not shown what a flag (and an exclusion) would say."""
     main, practice = quality_frames()
-    main.loc[main.participant == 3, "completed"] = False  # fast, and still at it
-    practice.loc[practice.participant == 3, "completed"] = False
+    main.loc[main.participant == 3, "active"] = True  # fast, and still at it
+    practice.loc[practice.participant == 3, "active"] = True
     practice_only = pd.DataFrame(
         {"participant": [4, 5], "panel": [10, 10], "source": "fish.png", "intended_answer": "yes",
-         "intended_label": "fish", "yes": [False, False], "completed": [False, True]}
+         "intended_label": "fish", "yes": [False, False], "active": [True, False]}
     )  # fmt: skip
     practice = pd.concat([practice, practice_only], ignore_index=True)
     table = participant_quality(main, practice, QualitySettings()).set_index("participant")
