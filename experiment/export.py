@@ -9,7 +9,8 @@ from django.db.models import Count
 from experiment.models import Experiment, Participant, Response
 from experiment.selectors import experiment_responses, participant_state
 
-CSV_COLUMNS = [
+# Who the participant is, their state and list: the first columns of both exports.
+PARTICIPANT_CELL_COLUMNS = [
     "participant_id",
     "external_id",
     "prolific_study_id",
@@ -19,6 +20,9 @@ CSV_COLUMNS = [
     "excluded",
     "exclusion_reason",
     "list",
+]
+CSV_COLUMNS = [
+    *PARTICIPANT_CELL_COLUMNS,
     "trial_index",
     "panel_id",
     "panel_source",
@@ -67,15 +71,7 @@ def responses_csv_write(*, experiment: Experiment, stream: TextIO) -> int:
 
 
 PARTICIPANT_COLUMNS = [
-    "participant_id",
-    "external_id",
-    "prolific_study_id",
-    "prolific_session_id",
-    "participant_status",
-    "is_synthetic",
-    "excluded",
-    "exclusion_reason",
-    "list",
+    *PARTICIPANT_CELL_COLUMNS,
     "answered",
     "trials",
     "started_at",
@@ -104,7 +100,7 @@ def participant_row(participant: Participant) -> list:
 
 
 def participant_cells(participant: Participant) -> list:
-    """The first nine columns of both exports: who the participant is, their state and list."""
+    """PARTICIPANT_CELL_COLUMNS of a participant."""
     return [
         participant.id,
         participant.external_id,

@@ -1,9 +1,10 @@
 """The --experiment SLUG and --out FILE arguments shared by the experiment commands."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
 from experiment.models import Experiment
 
@@ -17,6 +18,23 @@ def experiment_get(slug: str) -> Experiment:
             f"No experiment {slug!r} (existing: {known}); create it in the admin first."
         )
     return experiment
+
+
+class ExperimentCsvCommand(BaseCommand):
+    """`--experiment SLUG --out FILE`: one experiment's CSV, written by `write`."""
+
+    what = ""  # what one row is about, for the summary line
+    write: Callable[..., int]  # write(experiment=, stream=) -> rows, as in experiment/export.py
+
+    def add_arguments(self, parser):
+        parser.add_argument("--experiment", required=True, help="Experiment slug.")
+        parser.add_argument("--out", required=True, type=Path, help="CSV file to write.")
+
+    def handle(self, *args, **options):
+        experiment = experiment_get(options["experiment"])
+        with csv_out_open(options["out"]) as stream:
+            rows = self.write(experiment=experiment, stream=stream)
+        self.stdout.write(f"Wrote {rows} {self.what} of {experiment.slug} to {options['out']}.")
 
 
 def csv_out_open(out: Path) -> TextIO:
