@@ -133,10 +133,12 @@ def unit_keys(frame: pd.DataFrame, unit_column: str = "unit") -> pd.Series:
     return frame["network"] + "|" + frame["layer"] + "|" + number
 
 
-def ratings_responses_frame(*, experiment: Experiment, participants: str = "real") -> pd.DataFrame:
+def ratings_responses_frame(
+    *, experiment: Experiment, participants: str = "real", states: dict[int, str] | None = None
+) -> pd.DataFrame:
     """One row per response of the chosen participants, practice trials and excluded
     participants included (`is_practice`, `excluded`; `active`: the participant is still taking
-    part, in progress within the hold time)."""
+    part, in progress within the hold time; `states`: participant_states, if already read)."""
     judge_labels = labels_judge().matcher.labels
     rows = Response.objects.filter(
         participant__in=ratings_participants(experiment=experiment, participants=participants)
@@ -156,7 +158,7 @@ def ratings_responses_frame(*, experiment: Experiment, participants: str = "real
     frame["labels"] = [
         judge_labels(a, b) for a, b in zip(frame.q3_first, frame.q3_second, strict=True)
     ]
-    states = participant_states(experiment=experiment)
+    states = states if states is not None else participant_states(experiment=experiment)
     frame["active"] = frame["participant"].map(states).eq("in_progress")
     return frame.astype(
         {"q2_bin": float, "yes": bool, "is_practice": bool, "response_ms": float, "excluded": bool}
@@ -211,7 +213,10 @@ def ratings_report(
             f"{experiment.slug} has only synthetic participants ({counts['synthetic']}); "
             "analyse them with participants='synthetic' (--participants synthetic)."
         )
-    responses = ratings_responses_frame(experiment=experiment, participants=participants)
+    states = participant_states(experiment=experiment)
+    responses = ratings_responses_frame(
+        experiment=experiment, participants=participants, states=states
+    )
     judge = labels_judge()
     report = ratings_report_compute(
         responses, ratings_units_frame(experiment=experiment), judge,
@@ -224,19 +229,19 @@ def ratings_report(
     }  # fmt: skip
     labels_cache_store(judge.matcher)
     if len(report.quality):
-        report.quality = _with_participant_ids(report.quality, experiment)
+        report.quality = _with_participant_ids(report.quality, states)
     return report
 
 
-def _with_participant_ids(quality: pd.DataFrame, experiment: Experiment) -> pd.DataFrame:
-    """The quality table with each participant's external id, kind, state and exclusion beside
-    the database id."""
+def _with_participant_ids(quality: pd.DataFrame, states: dict[int, str]) -> pd.DataFrame:
+    """The quality table with each participant's external id, kind, state (`states`, from
+    participant_states) and exclusion beside the database id."""
     fields = ["external_id", "is_synthetic", "excluded", "exclusion_reason"]
     known = pd.DataFrame(
         Participant.objects.filter(pk__in=quality["participant"]).values_list("pk", *fields),
         columns=["participant", *fields],
     )
-    known.insert(3, "status", known["participant"].map(participant_states(experiment=experiment)))
+    known.insert(3, "status", known["participant"].map(states))
     return known.merge(quality, on="participant", how="right")
 
 

@@ -112,7 +112,7 @@ def ratings_report_compute(
     """Table 1, per-unit values, correlations, Q2 calibration, practice and participant quality.
 
     `responses`: participant, unit, is_practice, yes, q2_bin, labels, response_ms, panel,
-    source, intended_answer, intended_label, completed and excluded (the participant's; an
+    source, intended_answer, intended_label, active and excluded (the participant's; an
     excluded participant is only listed in the quality table). `units`: indexed by unit key;
     see UNIT_COLUMNS.
     """

@@ -29,8 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--threshold", type=float, default=0.8, help="(b)'s share of 'yes'.")
         parser.add_argument(
             "--exclude-flagged", action="store_true",
-            help="Exclude the completed participants the quality checks flag, then analyse "
-            "without them.",
+            help="Exclude the participants the quality checks flag (completed or abandoned, never "
+            "those still taking part), then analyse without them.",
         )  # fmt: skip
 
     def handle(self, *args, **options):
