@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.urls import path
 
 from analysis.labels import WordNetMissingError, pair_key
@@ -76,7 +77,13 @@ class LabelAgreementOverrideAdmin(admin.ModelAdmin):
         return [path("ratings/<slug:slug>/", report, name=name), *super().get_urls()]
 
     def report_view(self, request, slug):
-        """The ratings report page (analysis/report_page.py)."""
+        """The ratings report page (analysis/report_page.py), for staff who may see the answers
+        and participants it is made of."""
+        if not all(
+            request.user.has_perm(f"experiment.view_{model}")
+            for model in ("response", "participant")
+        ):
+            raise PermissionDenied
         # Imported here: it needs pandas, SciPy, matplotlib and torch, which the participant
         # pages never do, and every web worker would load them at start (about 0.8 GB).
         from analysis.report_page import report_page

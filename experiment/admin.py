@@ -132,13 +132,20 @@ class ExperimentAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Export responses as CSV")
+    @admin.action(description="Export responses as CSV", permissions=["view_responses"])
     def export_responses(self, request, queryset):
         return self.csv_download(request, queryset, responses_csv_write, "responses")
 
-    @admin.action(description="Export participants as CSV")
+    @admin.action(description="Export participants as CSV", permissions=["view_participants"])
     def export_participants(self, request, queryset):
         return self.csv_download(request, queryset, participants_csv_write, "participants")
+
+    # The exports hold what the responses and participants pages show: the same permissions.
+    def has_view_responses_permission(self, request):
+        return request.user.has_perm("experiment.view_response")
+
+    def has_view_participants_permission(self, request):
+        return request.user.has_perm("experiment.view_participant")
 
     def csv_download(self, request, queryset, write, name: str):
         """One experiment's CSV as a download (`write(experiment=, stream=)` makes it)."""
@@ -325,3 +332,17 @@ class ResponseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # answers are data: they are exported, never edited
+
+    # Nor deleted one by one, which would leave a completed participant with a gap no one can
+    # answer again. They go only with their participant (a withdrawal), so the delete
+    # permission stays for that cascade and the page's delete paths are closed.
+    def get_actions(self, request):
+        return {}
+
+    def delete_view(self, request, object_id, extra_context=None):
+        raise PermissionDenied("Answers are deleted only with their participant.")
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        return super().render_change_form(
+            request, {**context, "show_delete": False}, *args, **kwargs
+        )

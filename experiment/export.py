@@ -8,6 +8,7 @@ from django.db.models import Count
 
 from experiment.models import Experiment, Participant, Response
 from experiment.selectors import experiment_responses, participant_state
+from experiment.spreadsheet import spreadsheet_safe
 
 # Who the participant is, their state and list: the first columns of both exports.
 PARTICIPANT_CELL_COLUMNS = [
@@ -125,11 +126,12 @@ def participants_csv_write(*, experiment: Experiment, stream: TextIO) -> int:
 
 
 def rows_csv_write(stream: TextIO, columns: list[str], rows) -> int:
-    """A header and the rows, as CSV; returns how many rows."""
+    """A header and the rows, as CSV (text that would run as a spreadsheet formula escaped, see
+    experiment/spreadsheet.py); returns how many rows."""
     writer = csv.writer(stream)
     writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow(map(spreadsheet_safe, row))
         count += 1
     return count

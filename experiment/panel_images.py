@@ -24,11 +24,25 @@ def panel_display_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def panel_image_open(path: Path) -> Image.Image:
-    """Open and fully decode an image file, or raise PanelImageError naming the file."""
+# The formats browsers show (the original is served as it is, for zooming), and the suffix the
+# stored file gets: from what the file holds, never from its name (an image named .html would
+# be served as a web page on the study's site).
+WEB_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "GIF": ".gif", "WEBP": ".webp"}
+
+
+def panel_image_open(path: Path) -> tuple[Image.Image, str]:
+    """Open and fully decode an image file: (image, suffix of its format for storing).
+    PanelImageError, naming the file, when it is not a readable image in a WEB_FORMATS format."""
     try:
         with Image.open(path) as image:
             image.load()
-            return image.copy()
+            found = image.format
+            copy = image.copy()
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
         raise PanelImageError(f"{path}: not a readable image ({error})") from error
+    if found not in WEB_FORMATS:
+        raise PanelImageError(
+            f"{path}: a {found} image, which browsers do not show; convert it to PNG "
+            f"(or {', '.join(sorted(set(WEB_FORMATS) - {'PNG'}))})"
+        )
+    return copy, WEB_FORMATS[found]

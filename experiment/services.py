@@ -79,7 +79,7 @@ def panel_register(
             f"main panel ({source}) would never be shown; make a new experiment for it."
         )
     image_path = Path(image_path)
-    image = panel_image_open(image_path)
+    image, suffix = panel_image_open(image_path)
     panel = Panel(
         experiment=experiment,
         source=source,
@@ -94,9 +94,7 @@ def panel_register(
     # Random names: a file name must not tell participants a practice answer or a unit.
     stem = uuid.uuid4().hex
     try:
-        panel.image.save(
-            f"{stem}{image_path.suffix.lower()}", ContentFile(image_path.read_bytes()), save=False
-        )
+        panel.image.save(f"{stem}{suffix}", ContentFile(image_path.read_bytes()), save=False)
         panel.display_image.save(f"{stem}.jpg", ContentFile(panel_display_bytes(image)), save=False)
         with transaction.atomic():
             panel.save()
@@ -235,8 +233,11 @@ def participant_session_update(
     """Keep the latest Prolific study and session ids a returning participant came with.
 
     Prolific gives a new SESSION_ID when someone returns a study and takes it again; the
-    submission to approve is the latest one.
+    submission to approve is the latest one. Once they completed, the ids stay those of the
+    submission they completed under: anyone who knows their id could open the link again.
     """
+    if participant.status == Participant.Status.COMPLETED:
+        return
     new = {
         name: value
         for name, value in (

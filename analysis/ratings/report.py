@@ -18,6 +18,7 @@ from analysis.ratings.correlations import (
 )
 from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
 from analysis.ratings.table1 import MEASURES, Table1Settings, table1
+from experiment.spreadsheet import spreadsheet_safe
 
 UNIT_COLUMNS = [
     "network", "layer", "unit", "most_active_wnid", "ccmas_wnid", *SELECTIVITY,
@@ -231,7 +232,7 @@ def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> lis
     report_files_remove(out_dir)
     written = []
     for stem, table in report.tables().items():
-        table.to_csv(out_dir / f"{stem}.csv", index=False)
+        _spreadsheet_safe(table).to_csv(out_dir / f"{stem}.csv", index=False)
         written.append(out_dir / f"{stem}.csv")
     (out_dir / "report.md").write_text(ratings_report_markdown(report, title))
     (out_dir / "settings.json").write_text(json.dumps(report.settings, indent=2, default=str))
@@ -240,6 +241,16 @@ def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> lis
         (out_dir / name).write_bytes(png)
         written.append(out_dir / name)
     return written
+
+
+def _spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with its text cells escaped as the experiment's exports escape them: labels and
+    participant ids are typed by participants (experiment/spreadsheet.py)."""
+    table = table.copy()
+    for column, dtype in table.dtypes.items():
+        if pd.api.types.is_string_dtype(dtype):  # object or str columns
+            table[column] = table[column].map(spreadsheet_safe)
+    return table
 
 
 def report_files_remove(out_dir: Path) -> int:

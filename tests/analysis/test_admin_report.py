@@ -49,6 +49,13 @@ def test_the_report_page_refuses_anonymous_visitors(client, experiment):
     assert page.status_code == 302 and "/login/" in page["Location"]
 
 
+def test_the_report_page_needs_permission_to_view_answers(client, experiment, django_user_model):
+    staff = django_user_model.objects.create_user("helper", password="pw-12345", is_staff=True)
+    client.force_login(staff)
+    page = client.get(reverse("admin:analysis_ratings_report", args=["exp"]))
+    assert page.status_code == 403
+
+
 def test_synthetic_only_data_shows_the_reason_instead_of_a_table(admin_client):
     experiment = build_experiment("synth")
     answer_all(experiment, "fake", yes=True, synthetic=True)

@@ -54,6 +54,18 @@ def test_writes_table_files_and_figures_and_prints_table1(tmp_path):
     assert "2 real participants analysed" in output
 
 
+def test_report_csvs_escape_participant_text_a_spreadsheet_would_run(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "=cmd|' /C calc'!A0", yes=True, label="@eggnog")
+    answer_all(experiment, "p2", yes=True, label="eggnog")
+    analyze("--experiment", "exp", "--out", str(tmp_path))
+    participants = pd.read_csv(tmp_path / "participants.csv", keep_default_na=False)
+    assert sorted(participants["external_id"]) == ["'=cmd|' /C calc'!A0", "p2"]
+    for path in tmp_path.glob("*.csv"):
+        cells = pd.read_csv(path, dtype=str, keep_default_na=False).to_numpy().ravel()
+        assert not [cell for cell in cells if cell.startswith(("=", "@"))], path.name
+
+
 def test_practice_trials_are_left_out_of_table1_and_reported_separately():
     experiment = build_experiment(units_per_layer={"fc8": 2}, practice=2)
     answer_all(experiment, "p1", yes=True, label="eggnog")

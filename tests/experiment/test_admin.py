@@ -6,7 +6,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from experiment.models import Experiment
+from experiment.models import Experiment, Response
 from experiment.services import participant_enter
 from tests.experiment.conftest import panels_create
 from tests.experiment.test_responses import answer
@@ -110,6 +110,44 @@ def test_export_action_refuses_several_experiments(staff_client, experiment):
         follow=True,
     )
     assert "Export one experiment at a time." in done.content.decode()
+
+
+def test_exports_need_permission_to_view_responses_and_participants(
+    client, participant, django_user_model
+):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("viewer", password="pw-12345", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_experiment"))
+    client.force_login(user)
+    url = reverse("admin:experiment_experiment_changelist")
+    selected = {"_selected_action": [participant.experiment.id]}
+    for action in ("export_responses", "export_participants"):
+        refused = client.post(url, {"action": action, **selected})
+        assert not refused["Content-Type"].startswith("text/csv"), action
+    user.user_permissions.add(Permission.objects.get(codename="view_response"))
+    client.force_login(django_user_model.objects.get(pk=user.pk))  # a fresh permission cache
+    allowed = client.post(url, {"action": "export_responses", **selected})
+    assert allowed["Content-Type"].startswith("text/csv")
+
+
+def test_an_answer_is_deleted_only_with_its_participant(staff_client, participant):
+    first = answer(participant, 0)
+    page = staff_client.get(reverse("admin:experiment_response_change", args=[first.id]))
+    assert page.status_code == 200 and "deletelink" not in page.content.decode()
+    assert (
+        staff_client.get(reverse("admin:experiment_response_delete", args=[first.id])).status_code
+        == 403
+    )
+    bulk = staff_client.post(
+        reverse("admin:experiment_response_changelist"),
+        {"action": "delete_selected", "_selected_action": [first.id], "post": "yes"},
+    )
+    assert bulk.status_code in (200, 302) and Response.objects.filter(id=first.id).exists()
+    withdrawal = staff_client.post(
+        reverse("admin:experiment_participant_delete", args=[participant.id]), {"post": "yes"}
+    )
+    assert withdrawal.status_code == 302 and not Response.objects.filter(id=first.id).exists()
 
 
 def test_a_panel_cannot_be_deleted_once_anyone_has_entered(staff_client, participant):

@@ -251,6 +251,14 @@ def test_coming_back_through_a_new_prolific_session_keeps_the_latest_ids(ready_e
     assert (participant.prolific_study_id, participant.prolific_session_id) == ("s1", "b")
 
 
+def test_a_completed_participants_ids_stay_those_of_the_submission(ready_experiment):
+    """Someone else opening the link with their id cannot repoint the approval to a session."""
+    participant_enter(experiment=ready_experiment, external_id="p", prolific_session_id="a")
+    Participant.objects.filter(external_id="p").update(status=Participant.Status.COMPLETED)
+    participant_enter(experiment=ready_experiment, external_id="p", prolific_session_id="forged")
+    assert Participant.objects.get(external_id="p").prolific_session_id == "a"
+
+
 def test_an_excluded_participant_gives_up_their_place(ready_experiment):
     ready_experiment.participants_per_list = 1
     ready_experiment.save()

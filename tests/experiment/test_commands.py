@@ -11,7 +11,7 @@ from django.utils import timezone
 from experiment.digits import digit_unit_panels_write
 from experiment.export import CSV_COLUMNS
 from experiment.models import Experiment, Panel, Participant
-from experiment.services import participant_enter
+from experiment.services import participant_consent, participant_enter
 from tests.experiment.conftest import panels_create
 from tests.experiment.test_responses import answer
 
@@ -63,6 +63,29 @@ def test_participants_export_has_what_approving_submissions_needs(participant, t
     assert (done["external_id"], done["participant_status"]) == ("p1", "completed")
     assert (done["answered"], done["trials"]) == ("5", "5") and float(done["minutes"]) >= 0
     assert (new["external_id"], new["answered"], new["completed_at"]) == ("p2", "0", "")
+
+
+def test_exports_escape_text_a_spreadsheet_would_run_as_a_formula(ready_experiment, tmp_path):
+    """A forged id or a Q3 answer starting with = + - @ gets a leading apostrophe, in both
+    files; other text and the numbers are written as they are."""
+    formula_id = '=HYPERLINK("http://evil.example","x")'
+    participant = participant_enter(
+        experiment=ready_experiment, external_id=formula_id, prolific_session_id="@SUM(1)"
+    )
+    participant_consent(participant=participant)
+    answer(participant, 0, q1="yes", q2=1, q3="+1+1, -dog")
+    answer(participant, 1, q1="yes", q2=1, q3="cat")
+    responses, participants = tmp_path / "responses.csv", tmp_path / "participants.csv"
+    call_command("export_responses", experiment="study", out=str(responses))
+    call_command("export_participants", experiment="study", out=str(participants))
+    first, second = csv.DictReader(responses.open())
+    assert (first["external_id"], first["prolific_session_id"]) == ("'" + formula_id, "'@SUM(1)")
+    assert (first["q3_first"], first["q3_second"]) == ("'+1+1", "'-dog")
+    assert (second["q3_first"], second["response_ms"]) == ("cat", "1500")
+    [row] = csv.DictReader(participants.open())
+    assert row["external_id"] == "'" + formula_id
+    participant.refresh_from_db()
+    assert participant.external_id == formula_id  # stored as typed
 
 
 def test_export_to_a_missing_folder_is_refused(participant, tmp_path):

@@ -209,3 +209,17 @@ def test_a_16_bit_grey_panel_keeps_its_greys_on_the_display_copy():
     grey = Image.new("I;16", (20, 20), 32768)  # mid-grey on a 0-65535 scale
     display = Image.open(io.BytesIO(panel_display_bytes(grey)))
     assert abs(display.getpixel((10, 10))[0] - 128) <= 2
+
+
+def test_a_stored_original_is_named_by_its_format_not_its_file_name(experiment, tmp_path):
+    """A GIF named yes_cat.html must not be served as a web page from the study's site."""
+    Image.new("RGB", (20, 20), "red").save(tmp_path / "yes_cat.html", "GIF")
+    [panel] = panels_import_dir(experiment=experiment, directory=tmp_path, practice=True).imported
+    assert panel.image.name.endswith(".gif")
+
+
+def test_a_format_browsers_do_not_show_is_refused_with_what_to_do(experiment, tmp_path):
+    Image.new("RGB", (20, 20), "red").save(tmp_path / "fc6_0001.tif", "TIFF")
+    with pytest.raises(PanelImportError, match="a TIFF image, which browsers do not show; convert"):
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
+    assert not Panel.objects.exists()
