@@ -3,12 +3,13 @@
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from experiment.models import Experiment, Panel
 from experiment.services import panel_register
 from generator.am import outputs
 from generator.am.outputs import settings_differences
-from generator.am.pipeline import SETTINGS_DEFAULTS
+from generator.am.pipeline import SETTINGS_DEFAULTS, WEIGHTS_PATHS
 
 
 class ExperimentNotFoundError(LookupError):
@@ -64,7 +65,7 @@ def generated_panels_register(
     ratings, so an experiment holds at most one panel per unit. Compare methods in separate
     experiments.
     """
-    stored_units = [outputs.unit_read(root, unit) for unit in outputs.done_units(root, units)]
+    stored_units = [_unit_read(root, unit) for unit in outputs.done_units(root, units)]
     _settings_conflicts_check(experiment, network, layer, stored_units)
     panels = []
     for stored in stored_units:
@@ -82,6 +83,56 @@ def generated_panels_register(
     return panels
 
 
+def folder_panels_register(*, experiment: Experiment, root: Path) -> tuple[dict, list[Panel]]:
+    """Register every finished unit of a generate_panels output folder, written here or on
+    another machine and copied: (the folder's settings, the newly stored panels).
+
+    Needs neither the networks nor their weights: what made the panels is in the folder.
+    FolderNotPanels when `root` holds no finished unit.
+    """
+    root = Path(root)
+    settings = outputs.recorded_settings(root) if root.is_dir() else None
+    units = outputs.finished_units(root) if settings is not None else []
+    if not units:
+        raise FolderNotPanels(
+            f"{root} holds no finished units of generate_panels (unit_NNNNN folders beside a "
+            "settings.json); give the folder of one network layer, e.g. var/am/alexnet/fc6"
+        )
+    panels = generated_panels_register(
+        experiment=experiment,
+        root=root,
+        network=settings["network"],
+        layer=settings["layer"],
+        units=units,
+    )
+    return settings, panels
+
+
+class FolderNotPanels(ValueError):
+    """A folder given for registration that is not (or not yet) generate_panels output."""
+
+
+def _unit_read(root: Path, unit: int) -> dict:
+    """A finished unit's files, or FolderNotPanels naming what is missing (a copy that stopped
+    half way, say): checked for every unit before any is registered."""
+    try:
+        stored = outputs.unit_read(root, unit)
+    except (OSError, ValueError, KeyError) as error:
+        raise FolderNotPanels(
+            f"{outputs.unit_dir(root, unit)} is incomplete or damaged ({error}); copy it again "
+            "or generate the unit again. Nothing was registered."
+        ) from None
+    try:
+        with Image.open(stored["panel"]) as panel:
+            panel.verify()  # every chunk there, checksums right: milliseconds, not a decode
+    except (OSError, SyntaxError) as error:  # SyntaxError: Pillow's "broken PNG file"
+        raise FolderNotPanels(
+            f"{stored['panel']} is missing or damaged ({error}); copy the unit again. "
+            "Nothing was registered."
+        ) from None
+    return stored
+
+
 def _settings_conflicts_check(experiment, network, layer, stored_units) -> None:
     existing: dict[int, list[Panel]] = {}
     for panel in Panel.objects.filter(
@@ -95,7 +146,9 @@ def _settings_conflicts_check(experiment, network, layer, stored_units) -> None:
             if recorded is None:
                 conflicts.append(f"unit {stored['unit']} (a panel imported from {panel.source})")
                 continue
-            differing = settings_differences(recorded, stored["settings"], SETTINGS_DEFAULTS)
+            differing = settings_differences(
+                recorded, stored["settings"], SETTINGS_DEFAULTS, WEIGHTS_PATHS
+            )
             if differing:
                 conflicts.append(f"unit {stored['unit']} (differing: {', '.join(differing)})")
     if conflicts:

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 WEB_MAX_SIDE = 1000  # px; a 10x10 panel stays legible on a laptop screen
 WEB_JPEG_QUALITY = 85
@@ -68,3 +68,17 @@ def web_size(panel: Image.Image, max_side: int = WEB_MAX_SIDE) -> Image.Image:
     web = panel.convert("RGB")
     web.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return web
+
+
+def photos_square(paths: list, size: int) -> np.ndarray:
+    """Photographs as (N, size, size, 3) uint8 tiles: each centre-cropped to a square and
+    resized, as AM pictures are square. ValueError naming a file that cannot be read."""
+    tiles = []
+    for path in paths:
+        try:
+            with Image.open(path) as photo:
+                square = ImageOps.fit(photo.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
+        except (OSError, Image.DecompressionBombError) as error:
+            raise ValueError(f"{path}: not a readable image ({error})") from None
+        tiles.append(np.asarray(square))
+    return np.stack(tiles)

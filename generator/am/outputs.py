@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -74,6 +75,13 @@ def done_units(root: Path, units: list[int]) -> list[int]:
     return [unit for unit in units if is_done(root, unit)]
 
 
+def finished_units(root: Path) -> list[int]:
+    """Every unit whose folder is in root, in unit order (partial folders are hidden)."""
+    folders = Path(root).glob(f"{UNIT_PREFIX}*")
+    numbers = [folder.name.removeprefix(UNIT_PREFIX) for folder in folders if folder.is_dir()]
+    return sorted(int(number) for number in numbers if number.isdigit())
+
+
 def clean_partials(root: Path, units: list[int]) -> list[Path]:
     """Remove half-written folders of these units (left by an interrupted run); return them."""
     removed = []
@@ -121,14 +129,17 @@ def json_write_atomic(path: Path, payload: dict) -> None:
     os.replace(temporary, path)
 
 
-def settings_claim(root: Path, settings: dict, defaults: dict | None = None) -> None:
+def settings_claim(
+    root: Path, settings: dict, defaults: dict | None = None, ignored: Iterable[str] = ()
+) -> None:
     """Record the run's settings in root, or check they equal those already recorded there.
 
     Raises OutputMismatchError when the folder holds units made with other settings, since a
     panel set mixing settings would be rated as if it were one experiment condition. A setting
-    the recording lacks (added in a later version) counts as its value in ``defaults``. A folder
-    with no unit finished or being written (a run that stopped before its first unit, say on a
-    mistyped weights path) takes the new settings.
+    the recording lacks (added in a later version) counts as its value in ``defaults``; the
+    ``ignored`` ones are recorded but not compared. A folder with no unit finished or being
+    written (a run that stopped before its first unit, say on a mistyped weights path) takes the
+    new settings.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -136,7 +147,7 @@ def settings_claim(root: Path, settings: dict, defaults: dict | None = None) -> 
     if recorded is None:
         json_write_atomic(root / SETTINGS_FILE, settings)
         return
-    changed = settings_differences(recorded, settings, defaults)
+    changed = settings_differences(recorded, settings, defaults, ignored)
     if not changed:
         return
     advice = "use the same settings to resume, or another --out folder"
@@ -163,17 +174,22 @@ def recorded_settings(root: Path) -> dict | None:
     return None
 
 
-def settings_differences(recorded: dict, settings: dict, defaults: dict | None = None) -> list[str]:
+def settings_differences(
+    recorded: dict, settings: dict, defaults: dict | None = None, ignored: Iterable[str] = ()
+) -> list[str]:
     """Sorted names of the settings that differ between a recording and a run.
 
     A name missing from either side takes its value in ``defaults`` (settings added after the
-    recording was made); values compare as they read back from JSON.
+    recording was made); values compare as they read back from JSON; ``ignored`` names are
+    left out.
     """
     defaults = json.loads(json.dumps(defaults or {}))
     recorded = {**defaults, **json.loads(json.dumps(recorded))}
     settings = {**defaults, **json.loads(json.dumps(settings))}
     return sorted(
-        key for key in recorded.keys() | settings.keys() if recorded.get(key) != settings.get(key)
+        key
+        for key in recorded.keys() | settings.keys()
+        if key not in ignored and recorded.get(key) != settings.get(key)
     )
 
 

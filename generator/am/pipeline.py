@@ -74,6 +74,10 @@ def made_by(config: AMConfig) -> dict:
 # What a recording made before a setting existed is taken to have used: that setting's default
 # (and the first version, whose recordings had no version nor weights digests).
 SETTINGS_DEFAULTS = {**made_by(AMConfig()), "version": 1, "weights_sha256": None}
+# Where the weights files lay is recorded but not compared: their digests say whether they are
+# the same files, and on another machine the same files lie elsewhere. (Version 1 recordings
+# had no digests; they differ in version anyway.)
+WEIGHTS_PATHS = ("weights", "generator_weights", "encoder_weights")
 
 
 def weights_files(config: AMConfig) -> dict[str, Path]:
@@ -344,7 +348,7 @@ def panels_generate(
     `on_images(count)` each batch of finished chains.
     """
     settings = run.settings()
-    outputs.settings_claim(run.out, settings, SETTINGS_DEFAULTS)
+    outputs.settings_claim(run.out, settings, SETTINGS_DEFAULTS, WEIGHTS_PATHS)
     outputs.clean_partials(run.out, run.units)
     pending = outputs.pending_units(run.out, run.units)
     if not pending:

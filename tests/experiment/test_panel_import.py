@@ -223,3 +223,12 @@ def test_a_format_browsers_do_not_show_is_refused_with_what_to_do(experiment, tm
     with pytest.raises(PanelImportError, match="a TIFF image, which browsers do not show; convert"):
         panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
     assert not Panel.objects.exists()
+
+
+def test_a_failed_import_leaves_no_experiment_it_would_have_created(db, tmp_path):
+    from experiment.models import Experiment
+
+    (tmp_path / "broken.png").write_bytes(b"")
+    with pytest.raises(CommandError, match="broken.png"):
+        call_command("import_panels", str(tmp_path), "--create", experiment="new", practice=True)
+    assert not Experiment.objects.filter(slug="new").exists()

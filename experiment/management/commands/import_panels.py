@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.panel_import import PanelImportError, panels_import_dir
@@ -30,6 +31,13 @@ class Command(BaseCommand):
         parser.add_argument("--answer", default="", choices=["", "yes", "no"])
 
     def handle(self, *args, **options):
+        # A failed import leaves no experiment it created behind (a rerun would then need no
+        # --create, and a typo would stay as a study).
+        with transaction.atomic():
+            result, experiment = self._import(options)
+        self._report(result, experiment)
+
+    def _import(self, options):
         if options["create"]:
             try:
                 experiment_create(slug=options["experiment"])
@@ -47,6 +55,9 @@ class Command(BaseCommand):
             )
         except (PanelImportError, PanelImageError, PanelRefused) as error:
             raise CommandError(str(error)) from error
+        return result, experiment
+
+    def _report(self, result, experiment):
         self.stdout.write(
             f"Imported {len(result.imported)} panels into {experiment.slug}; "
             f"skipped {len(result.skipped)} already imported."

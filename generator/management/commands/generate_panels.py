@@ -223,8 +223,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.WARNING(
                     f"{missing} of the {len(run.units)} units are not in {run.out} (written on "
-                    "another machine?) and were not registered: run the same command where "
-                    "every unit's folder is to register them."
+                    "another machine?) and were not registered: copy their unit folders into "
+                    f"it and run register_panels {run.out} --experiment {experiment.slug}."
                 )
             )
         warning = lists_outdated_message(experiment=experiment)

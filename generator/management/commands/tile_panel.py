@@ -1,0 +1,58 @@
+"""Tile a folder of photographs into one panel, e.g. a practice panel of natural images.
+
+    python manage.py tile_panel photos/dogs --out practice/yes_dog.png [--grid 5x4] [--size 227]
+
+The paper's practice panels showed 20 natural images each; its "no" panels showed images with
+no common object. Tiles are laid out as the AM panels are (white lines between square images),
+so practice panels look like the panels that follow. Import them with import_panels --practice.
+"""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from generator.am import grid
+from generator.am.reference import IMAGE_SUFFIXES
+
+
+class Command(BaseCommand):
+    help = (
+        "Tile the first ROWSxCOLS images of a folder (in name order), each centre-cropped to a "
+        "square, into one panel PNG, e.g. a practice panel for import_panels --practice."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("folder", type=Path, help="folder of images (jpg, png, bmp, webp)")
+        parser.add_argument("--out", type=Path, required=True, help="panel file (.png)")
+        parser.add_argument("--grid", default="5x4", help="ROWSxCOLS (the paper's practice: 20)")
+        parser.add_argument("--size", type=int, default=227, help="side of each tile in px")
+
+    def handle(self, *args, **options):
+        folder, out = options["folder"], options["out"]
+        try:
+            rows, cols = grid.parse_grid(options["grid"])
+            if not 16 <= options["size"] <= 1024:
+                raise ValueError(f"--size {options['size']}: give 16 to 1024 px")
+            if out.suffix.lower() != ".png":
+                raise ValueError(f"--out {out}: the panel is written as PNG; name it .png")
+            if not out.parent.is_dir():
+                raise ValueError(f"--out {out}: folder {out.parent} does not exist")
+            photos = _photos(folder, rows * cols)
+            panel = grid.tile(grid.photos_square(photos, options["size"]), rows, cols)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        panel.save(out)
+        self.stdout.write(f"Wrote {out}: {rows}x{cols} images of {folder}, {panel.width} px wide")
+
+
+def _photos(folder: Path, count: int) -> list[Path]:
+    """The first `count` images of `folder` by name; ValueError when it holds fewer."""
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder")
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(photos) < count:
+        raise ValueError(
+            f"{folder} holds {len(photos)} images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+            f"the grid takes {count}"
+        )
+    return photos[:count]

@@ -1,0 +1,81 @@
+"""register_panels: panels made elsewhere registered without the networks; weights that moved."""
+
+import shutil
+
+import pytest
+
+pytest.importorskip("pytest_django")  # the GPU machine runs these folders without Django
+
+from django.core.management import CommandError, call_command  # noqa: E402
+
+from experiment.models import Experiment, Panel  # noqa: E402
+from tests.generator.test_generate_panels import generate  # noqa: E402
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def experiment():
+    return Experiment.objects.create(slug="study", title="Study")
+
+
+@pytest.fixture
+def gpu_machine(tmp_path, demo_models, monkeypatch):
+    """Panels of units 0-2 made with the demo models in a folder that is gone afterwards,
+    as on a GPU machine the study's server never sees; returns the copied output folder."""
+    models = tmp_path / "gpu" / "models"
+    shutil.copytree(demo_models[0], models)
+    monkeypatch.setenv("AM_MODELS_DIR", str(models))
+    made = generate(tmp_path / "gpu", units="0-2")
+    copied = shutil.copytree(made, tmp_path / "server" / "fc8")
+    shutil.rmtree(tmp_path / "gpu")
+    monkeypatch.setenv("AM_MODELS_DIR", str(tmp_path / "nowhere"))
+    return copied
+
+
+def test_a_copied_folder_is_registered_without_networks_or_weights(gpu_machine, experiment, capsys):
+    call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    panels = Panel.objects.filter(experiment=experiment).order_by("unit")
+    assert [p.source for p in panels] == ["demo/fc8/0", "demo/fc8/1", "demo/fc8/2"]
+    assert panels[0].metadata["settings"]["iterations"] == 2
+    assert len(panels[0].metadata["seeds"]) == 4
+    assert "registered 3 new panels of demo fc8 in experiment study" in capsys.readouterr().out
+    call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert "registered 0 new panels" in capsys.readouterr().out
+    assert Panel.objects.filter(experiment=experiment).count() == 3
+
+
+def test_a_damaged_copy_registers_nothing_and_names_the_unit(gpu_machine, experiment):
+    (gpu_machine / "unit_00001" / "activations.json").unlink()
+    with pytest.raises(CommandError, match=r"unit_00001 is incomplete or damaged.*copy it again"):
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    panel = gpu_machine / "unit_00002" / "panel.png"
+    panel.write_bytes(panel.read_bytes()[:-100])  # a copy cut short
+    shutil.rmtree(gpu_machine / "unit_00001")
+    with pytest.raises(CommandError, match=r"unit_00002/panel.png is missing or damaged"):
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert not Panel.objects.exists()
+
+
+def test_a_folder_without_panels_or_experiment_is_a_clear_error(tmp_path, experiment):
+    with pytest.raises(CommandError, match="holds no finished units of generate_panels"):
+        call_command("register_panels", str(tmp_path), "--experiment", "study")
+    with pytest.raises(CommandError, match="No experiment with slug 'nope'"):
+        call_command("register_panels", str(tmp_path), "--experiment", "nope")
+
+
+def test_the_same_weights_at_another_path_resume_a_run_but_other_weights_do_not(
+    tmp_path, demo_models, monkeypatch, experiment
+):
+    """The weights' digests, not their paths, say whether a run may go on in a folder."""
+    monkeypatch.setenv("AM_MODELS_DIR", str(demo_models[0]))
+    first, moved = tmp_path / "first.pt", tmp_path / "moved" / "net.pt"
+    moved.parent.mkdir()
+    for path in (first, moved):
+        shutil.copy(demo_models[0] / "demo_net.pt", path)
+    generate(tmp_path, "--weights", str(first), units="0")
+    generate(tmp_path, "--weights", str(moved), "--experiment", "study", units="0-1")
+    assert Panel.objects.filter(experiment=experiment).count() == 2
+    moved.write_bytes(moved.read_bytes() + b"retrained")
+    with pytest.raises(CommandError, match="differing: weights_sha256"):
+        generate(tmp_path, "--weights", str(moved), units="0-2")

@@ -1,0 +1,44 @@
+"""tile_panel: practice panels from a folder of photographs."""
+
+import pytest
+
+pytest.importorskip("pytest_django")  # the GPU machine runs these folders without Django
+
+import numpy as np  # noqa: E402
+from django.core.management import CommandError, call_command  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+def photos(folder, count):
+    """Photographs of other sizes and shapes, each one flat colour (its index as red)."""
+    folder.mkdir()
+    for index in range(count):
+        size = (40 + index, 30) if index % 2 else (25, 50)
+        Image.new("RGB", size, (index * 10, 0, 0)).save(folder / f"{index:02d}.jpg", quality=100)
+    return folder
+
+
+def test_photos_become_square_tiles_in_name_order(tmp_path, capsys):
+    folder = photos(tmp_path / "dogs", 7)
+    call_command("tile_panel", str(folder), "--out", str(tmp_path / "yes_dog.png"),
+                 "--grid", "2x3", "--size", "20")  # fmt: skip
+    panel = np.asarray(Image.open(tmp_path / "yes_dog.png"))
+    assert panel.shape == (2 * 20 + 2, 3 * 20 + 2 * 2, 3)  # 2 px white lines between tiles
+    reds = [panel[row * 22 + 10, col * 22 + 10, 0] for row in range(2) for col in range(3)]
+    assert np.allclose(reds, [0, 10, 20, 30, 40, 50], atol=3)  # the first six, by name
+    assert "2x3 images" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--grid", "3x3"], "holds 7 images .* the grid takes 9"),
+        (["--size", "5"], "give 16 to 1024 px"),
+        (["--grid", "3"], "ROWSxCOLS"),
+    ],
+)
+def test_bad_requests_say_what_is_wrong(tmp_path, extra, message):
+    folder = photos(tmp_path / "dogs", 7)
+    with pytest.raises(CommandError, match=message):
+        call_command("tile_panel", str(folder), "--out", str(tmp_path / "p.png"), *extra)
+    assert not (tmp_path / "p.png").exists()
