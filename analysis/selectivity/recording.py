@@ -11,9 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
-from torchvision.transforms import functional as TF
 
 from analysis.selectivity.activations import (
     REDUCTIONS,
@@ -21,8 +19,7 @@ from analysis.selectivity.activations import (
     ActivationWriter,
     RecordingHeader,
 )
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+from generator.am.reference import IMAGE_SUFFIXES, image_load
 
 
 @dataclass(frozen=True)
@@ -65,14 +62,11 @@ def folder_source(root: Path, class_ids: Sequence[str], size: int) -> ImageSourc
 
 
 def load_image(path: Path, size: int) -> Tensor:
-    """(3,size,size) RGB in [0,1]: shorter side resized to size*256/224, then centre-cropped."""
+    """(3,size,size) RGB in [0,1], as the generator's reference images (`image_load`)."""
     try:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB")
-    except OSError as error:
-        raise ActivationFileError(f"Cannot read image {path}: {error}") from None
-    resized = TF.resize(TF.pil_to_tensor(rgb), round(size * 256 / 224), antialias=True)
-    return TF.center_crop(resized, [size, size]).float() / 255.0
+        return image_load(path, size)
+    except ValueError as error:
+        raise ActivationFileError(str(error)) from None
 
 
 def tensor_source(name: str, images: Tensor, labels: Tensor) -> ImageSource:

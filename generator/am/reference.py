@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
-from torch.nn import functional as F
+from torchvision.transforms import functional as TF
 
 from generator.am.config import AMConfig
 from generator.am.networks import TargetNetwork, layer_vector, rectified
@@ -35,24 +34,17 @@ def reference_files(folder: Path) -> list[Path]:
 
 
 def image_load(path: Path, size: int) -> Tensor:
-    """(3, size, size) RGB in [0, 1]: shorter side scaled to `size`, then centre-cropped."""
+    """(3, size, size) RGB in [0, 1] as ImageNet networks are evaluated: the shorter side
+    resized to size * 256/224 (256 for 224), then the centre size x size crop. The selectivity
+    recording loads its images the same way, so both see what the network's evaluation sees.
+    ValueError naming a file that cannot be read."""
     try:
         with Image.open(path) as image:
-            pixels = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy())
-    except (OSError, UnidentifiedImageError) as error:
-        raise ValueError(f"reference image {path} is not readable: {error}") from None
-    x = pixels.permute(2, 0, 1).float().unsqueeze(0) / 255.0  # (1, 3, H, W)
-    height, width = x.shape[-2:]
-    scale = size / min(height, width)
-    x = F.interpolate(
-        x,
-        size=(max(size, round(height * scale)), max(size, round(width * scale))),
-        mode="bilinear",
-        align_corners=False,
-        antialias=True,
-    )
-    top, left = (x.shape[2] - size) // 2, (x.shape[3] - size) // 2
-    return x[0, :, top : top + size, left : left + size].clamp(0, 1)
+            rgb = image.convert("RGB")
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+        raise ValueError(f"image {path} is not readable: {error}") from None
+    resized = TF.resize(TF.pil_to_tensor(rgb), round(size * 256 / 224), antialias=True)
+    return TF.center_crop(resized, [size, size]).float() / 255.0
 
 
 def reference_batches(network: str, reference: Path | None, size: int) -> Iterator[Tensor] | None:
