@@ -298,10 +298,6 @@ class LabelMatcher:
             for sense in self._noun_synsets(label)[1]
         )
 
-    def known(self, label: str) -> bool:
-        """Whether WordNet has a noun sense for the label."""
-        return bool(self.senses(label))
-
 
 @dataclass
 class AgreementJudge:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from analysis.labels import (
@@ -29,21 +29,6 @@ from generator.am.networks import get_network
 SCORE_FIELDS = [
     f.name for f in SelectivityScore._meta.concrete_fields if f.name not in {"id", "computed_at"}
 ]
-
-
-def selectivity_scores(*, network: str | None = None, layer: str | None = None) -> QuerySet:
-    """Stored scores, optionally of one network and layer, ordered by network, layer, unit."""
-    scores = SelectivityScore.objects.all()
-    if network:
-        scores = scores.filter(network=network)
-    if layer:
-        scores = scores.filter(layer=layer)
-    return scores.order_by("network", "layer", "unit")
-
-
-def selectivity_records(*, network: str | None = None, layer: str | None = None) -> list[dict]:
-    """Stored scores as flat records (the CSV columns)."""
-    return list(selectivity_scores(network=network, layer=layer).values(*SCORE_FIELDS))
 
 
 logger = logging.getLogger(__name__)

@@ -101,16 +101,6 @@ def participant_trials(*, participant: Participant) -> list[Trial]:
     ]
 
 
-def participant_next_trial(*, participant: Participant) -> Trial | None:
-    """The first unanswered trial, or None when every trial is answered."""
-    answered = answered_indices(participant=participant)
-    for index, panel_id in enumerate(participant.trial_order):
-        if index not in answered:
-            panel = Panel.objects.get(id=panel_id)
-            return Trial(index, panel, panel.is_practice, answered=False)
-    return None
-
-
 def hold_minutes(*, experiment: Experiment, consented: bool) -> int:
     """How long a silent participant keeps their list place: the experiment's hold time, or
     UNCONSENTED_HOLD_MINUTES at most for a visitor who has not consented."""
@@ -191,11 +181,6 @@ def list_fills(*, experiment: Experiment) -> dict[int, int]:
         .annotate(taken=Count("id"))
     )
     return {row["trial_list"]: row["taken"] for row in rows}
-
-
-def participant_progress(*, participant: Participant) -> tuple[int, int]:
-    """(answered trials, all trials) of one participant."""
-    return participant.responses.count(), len(participant.trial_order)
 
 
 def experiment_responses(*, experiment: Experiment):

@@ -32,7 +32,6 @@ class ImageGenerator(nn.Module):
     """A generator G: code (B, code_size) -> raw image; ``images`` gives RGB in [0, 1]."""
 
     code_size: int
-    output_size: int
 
     def to_rgb(self, raw: Tensor) -> Tensor:
         """Raw output -> (B,3,S,S) RGB on a [0, 1] scale (not clamped)."""
@@ -59,7 +58,6 @@ class DeePSiMFc6(ImageGenerator):
     """The DeePSiM fc6 generator: (B, 4096) code -> (B, 3, 256, 256) Caffe BGR image."""
 
     code_size = 4096
-    output_size = 256
 
     def __init__(self):
         super().__init__()

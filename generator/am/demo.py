@@ -117,7 +117,6 @@ class DemoGenerator(ImageGenerator):
     """DeePSiM in miniature: (B, 128) demo fc6 code -> (B, 3, 32, 32) RGB image in [0, 1]."""
 
     code_size = 128
-    output_size = DEMO_SIZE
 
     def __init__(self, code_size: int = 128):
         super().__init__()

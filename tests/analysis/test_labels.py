@@ -186,7 +186,7 @@ def test_a_stricter_distance_makes_distant_hypernyms_disagree(matcher):  # noqa:
 
 
 def test_unknown_words_only_agree_with_themselves(matcher):  # noqa: F811
-    assert not matcher.known("blorptang")
+    assert not matcher.senses("blorptang")
     assert matcher.auto_agree("blorptang", "blorptang")
     assert not matcher.auto_agree("blorptang", "dog")
 

@@ -8,8 +8,6 @@ from experiment.models import Participant
 from experiment.selectors import (
     experiment_progress,
     participant_by_token,
-    participant_next_trial,
-    participant_progress,
     participant_trials,
 )
 from experiment.services import participant_consent, participant_enter
@@ -32,16 +30,6 @@ def test_trials_follow_the_stored_order_and_know_what_is_answered(participant):
     assert [trial.index for trial in trials] == list(range(len(trials)))
     assert [trial.is_practice for trial in trials] == [True, True, False, False, False]
     assert [trial.answered for trial in trials] == [True, False, False, False, False]
-
-
-def test_next_trial_is_the_first_unanswered_and_none_when_done(participant):
-    assert participant_next_trial(participant=participant).index == 0
-    answer(participant, 0)
-    assert participant_next_trial(participant=participant).index == 1
-    for index in (1, 2, 3, 4):
-        answer(participant, index)
-    assert participant_next_trial(participant=participant) is None
-    assert participant_progress(participant=participant) == (5, 5)
 
 
 def test_progress_counts_completed_in_progress_and_abandoned_per_list(ready_experiment):

@@ -168,7 +168,9 @@ def test_places365_alexnet_with_only_its_features_data_parallel_loads(tmp_path):
     state = get_network("alexnet-places365").builder().state_dict()
     wrapped = {k.replace("features.", "features.module."): v for k, v in state.items()}
     torch.save({"state_dict": wrapped}, tmp_path / "alexnet_places365.pth.tar")
-    load_network("alexnet-places365", weights=tmp_path / "alexnet_places365.pth.tar")
+    net = load_network("alexnet-places365", weights=tmp_path / "alexnet_places365.pth.tar")
+    loaded = net.model.state_dict()
+    assert all(torch.equal(loaded[name].cpu(), value) for name, value in state.items())
 
 
 def test_a_huge_unit_range_is_refused_before_it_is_expanded():

@@ -23,7 +23,7 @@ from generator.am.ppgn import NOISE_STREAM, RESET_STREAM, PPGNSampler
 class ToyGenerator(ImageGenerator):
     """A linear G: 6-d code -> 3x8x8 image."""
 
-    code_size, output_size = 6, 8
+    code_size = 6
 
     def __init__(self):
         super().__init__()
