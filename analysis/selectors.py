@@ -23,7 +23,7 @@ from analysis.ratings.quality import QualitySettings
 from analysis.ratings.report import RatingsReport, ratings_report_compute
 from analysis.ratings.table1 import Table1Settings
 from experiment.models import Experiment, Panel, Participant, Response
-from experiment.selectors import participant_state
+from experiment.selectors import participant_states
 from generator.am.networks import get_network
 
 SCORE_FIELDS = [
@@ -228,15 +228,6 @@ def _with_participant_ids(quality: pd.DataFrame, states: dict[int, str]) -> pd.D
     )
     known.insert(3, "status", known["participant"].map(states))
     return known.merge(quality, on="participant", how="right")
-
-
-def participant_states(*, experiment: Experiment) -> dict[int, str]:
-    """Each participant's state as the experiment counts it: completed, in_progress, or
-    abandoned (silent past the hold time; the stored status stays in_progress)."""
-    participants = experiment.participants.select_related("experiment").only(
-        "status", "last_seen_at", "consented_at", "experiment__hold_minutes"
-    )
-    return {p.pk: participant_state(participant=p) for p in participants}
 
 
 def _used_note(experiment, participants, counts, responses) -> str:

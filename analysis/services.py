@@ -162,16 +162,6 @@ def overrides_set(
     return override
 
 
-def ratings_participants_exclude(*, participants, reason: str) -> int:
-    """Leave participants out of every analysis from now on; returns how many changed."""
-    if not reason.strip():
-        raise ValueError("an exclusion needs a reason (it is shown in the report)")
-    with transaction.atomic():
-        return Participant.objects.filter(pk__in=[p.pk for p in participants]).update(
-            excluded=True, exclusion_reason=reason[:500]
-        )
-
-
 def ratings_flagged_exclude(*, experiment: Experiment, report: RatingsReport) -> list[Participant]:
     """Exclude the participants the report's quality checks flagged, the flags as reason;
     returns them. Only completed and abandoned participants are flagged: one still taking part

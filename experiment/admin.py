@@ -244,8 +244,19 @@ class TrialListAdmin(admin.ModelAdmin):
         return False  # lists are made by "build lists", which keeps every panel in one list
 
 
+class ParticipantForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("excluded") and not cleaned.get("exclusion_reason", "").strip():
+            self.add_error(
+                "exclusion_reason", "Say why: the report and the exports show the reason."
+            )
+        return cleaned
+
+
 @admin.register(Participant)
 class ParticipantAdmin(admin.ModelAdmin):
+    form = ParticipantForm
     list_display = [
         "external_id",
         "experiment",

@@ -121,6 +121,15 @@ def participant_state(*, participant: Participant, now=None) -> str:
     return "abandoned" if participant.last_seen_at < cutoff else "in_progress"
 
 
+def participant_states(*, experiment: Experiment) -> dict[int, str]:
+    """Each participant's state as the experiment counts it: completed, in_progress, or
+    abandoned (silent past the hold time; the stored status stays in_progress)."""
+    participants = experiment.participants.select_related("experiment").only(
+        "status", "last_seen_at", "consented_at", "experiment__hold_minutes"
+    )
+    return {p.pk: participant_state(participant=p) for p in participants}
+
+
 def experiment_progress(*, experiment: Experiment) -> ExperimentProgress:
     """Per list: completed / in progress / abandoned participants; totals on the result."""
     now = timezone.now()

@@ -10,7 +10,6 @@ from django.core.management import CommandError, call_command
 
 from analysis.labels import AgreementSettings
 from analysis.selectors import ratings_report
-from analysis.services import ratings_participants_exclude
 from tests.analysis.ratings_data import (  # noqa: F401  (label_cache_in_tmp: autouse fixture)
     add_second_panel_of_a_unit,
     answer_all,
@@ -27,6 +26,13 @@ def analyze(*args) -> str:
     out = StringIO()
     call_command("analyze_ratings", *args, stdout=out)
     return out.getvalue()
+
+
+def exclude(participant, reason: str) -> None:
+    """As a researcher does in the participant's admin page."""
+    from experiment.models import Participant
+
+    Participant.objects.filter(pk=participant.pk).update(excluded=True, exclusion_reason=reason)
 
 
 def test_unknown_experiment_names_the_known_ones():
@@ -107,7 +113,7 @@ def test_excluded_participants_are_left_out_and_counted():
     experiment = build_experiment()
     answer_all(experiment, "good", yes=True)
     bad = answer_all(experiment, "bad", yes=False)
-    assert ratings_participants_exclude(participants=[bad], reason="straight-lining") == 1
+    exclude(bad, "straight-lining")
     report = ratings_report(experiment=experiment)
     assert report.table1["a"].tolist() == [100.0, 100.0]
     assert "1 excluded and left out" in report.notes[0]
@@ -176,7 +182,7 @@ def test_excluded_participants_stay_in_participants_csv_with_their_reason(tmp_pa
     answer_all(experiment, "good", yes=lambda panel: panel.layer == "fc8")
     answer_all(experiment, "hasty", yes=True, ms=300)
     bad = answer_all(experiment, "bad", yes=False)
-    ratings_participants_exclude(participants=[bad], reason="straight-lining")
+    exclude(bad, "straight-lining")
     analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
     table = pd.read_csv(tmp_path / "participants.csv", keep_default_na=False)
     table = table.set_index("external_id")

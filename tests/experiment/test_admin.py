@@ -244,3 +244,11 @@ def test_progress_counts_places_as_assignment_does(staff_client, ready_experimen
     assert "0 completed, 0 in progress and" in page and "1 abandoned" in page
     assert "1 synthetic participants (simulate_responses) are not counted" in page
     assert page.count("0 / 6</td>") == 2  # neither takes a place, as assignment counts
+
+
+def test_an_exclusion_needs_a_reason(staff_client, participant):
+    url = reverse("admin:experiment_participant_change", args=[participant.id])
+    refused = staff_client.post(url, {"excluded": "on", "exclusion_reason": "  "})
+    assert refused.status_code == 200 and "Say why" in refused.content.decode()
+    participant.refresh_from_db()
+    assert not participant.excluded
