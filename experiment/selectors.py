@@ -69,6 +69,22 @@ class ExperimentProgress:
         return 100.0 * self.completed / self.capacity if self.capacity else 0.0
 
 
+class ExperimentNotFound(LookupError):
+    """No experiment has the slug a command was given."""
+
+
+def experiment_by_slug(*, slug: str) -> Experiment:
+    """The experiment called `slug`, or ExperimentNotFound naming those that exist. Never
+    created here: a typo must not start a new study."""
+    experiment = Experiment.objects.filter(slug=slug).first()
+    if experiment is None:
+        known = ", ".join(Experiment.objects.values_list("slug", flat=True)) or "none yet"
+        raise ExperimentNotFound(
+            f"No experiment {slug!r} (existing: {known}); create it in the admin first"
+        )
+    return experiment
+
+
 def participant_by_token(*, experiment: Experiment, token: str) -> Participant | None:
     """The experiment's participant with this token, or None for an unknown or malformed one."""
     if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):

@@ -12,22 +12,6 @@ from generator.am.outputs import settings_differences
 from generator.am.pipeline import SETTINGS_DEFAULTS, WEIGHTS_PATHS
 
 
-class ExperimentNotFoundError(LookupError):
-    """The experiment named to receive the panels does not exist."""
-
-
-def experiment_for_panels(*, slug: str) -> Experiment:
-    """The experiment called `slug`; never created here, so a typo cannot start a new study."""
-    try:
-        return Experiment.objects.get(slug=slug)
-    except Experiment.DoesNotExist:
-        known = ", ".join(Experiment.objects.values_list("slug", flat=True)) or "none yet"
-        raise ExperimentNotFoundError(
-            f"No experiment with slug {slug!r} (existing: {known}); create it first, "
-            "e.g. in the admin, or leave out --experiment to only write the panels"
-        ) from None
-
-
 def panel_source(*, network: str, layer: str, unit: int) -> str:
     """The stable key of a unit's panel: re-registering the same unit is a no-op."""
     return f"{network}/{layer}/{unit}"

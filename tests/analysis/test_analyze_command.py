@@ -37,7 +37,7 @@ def exclude(participant, reason: str) -> None:
 
 def test_unknown_experiment_names_the_known_ones():
     build_experiment("known")
-    with pytest.raises(CommandError, match="No experiment 'nope' \\(known: known\\)"):
+    with pytest.raises(CommandError, match="No experiment 'nope' \\(existing: known\\)"):
         analyze("--experiment", "nope")
 
 

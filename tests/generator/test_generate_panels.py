@@ -163,7 +163,10 @@ def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkey
         (["--device", "tpu"], "--device 'tpu': use cuda, cuda:N or cpu"),
         (["--method", "dream"], "method must be one of ppgn, pixel, not 'dream'"),
         (["--reference", "/no/such/folder"], "reference folder /no/such/folder does not exist"),
-        (["--experiment", "nope"], "No experiment with slug 'nope'.*create it first"),
+        (
+            ["--experiment", "nope"],
+            "No experiment 'nope'.*admin first, or leave out --experiment",
+        ),
         (["--spatial", "corner"], "spatial must be one of centre, max, not 'corner'"),
         (["--reset-every", "-1"], "reset_every must be 0 or more, not -1"),
         (["--encoder", "lenet"], "Unknown network 'lenet'; registered networks: .*caffenet"),

@@ -60,7 +60,7 @@ def test_a_damaged_copy_registers_nothing_and_names_the_unit(gpu_machine, experi
 def test_a_folder_without_panels_or_experiment_is_a_clear_error(tmp_path, experiment):
     with pytest.raises(CommandError, match="holds no finished units of generate_panels"):
         call_command("register_panels", str(tmp_path), "--experiment", "study")
-    with pytest.raises(CommandError, match="No experiment with slug 'nope'"):
+    with pytest.raises(CommandError, match="No experiment 'nope'"):
         call_command("register_panels", str(tmp_path), "--experiment", "nope")
 
 

@@ -9,7 +9,7 @@ from analysis.ratings.report import markdown_table, table1_display
 from analysis.ratings.table1 import Table1Settings
 from analysis.selectors import PARTICIPANT_CHOICES, RatingsInputError, ratings_report_dir
 from analysis.services import ratings_report_run, ratings_report_write
-from experiment.models import Experiment
+from experiment.management.commands._experiment_arg import experiment_get
 
 
 class Command(BaseCommand):
@@ -34,10 +34,7 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args, **options):
-        experiment = Experiment.objects.filter(slug=options["experiment"]).first()
-        if experiment is None:
-            known = ", ".join(Experiment.objects.values_list("slug", flat=True)) or "none"
-            raise CommandError(f"No experiment {options['experiment']!r} (known: {known}).")
+        experiment = experiment_get(options["experiment"])
         if options["bootstrap"] < 0 or not 0 < options["threshold"] <= 1:
             raise CommandError("--bootstrap must be >= 0 and --threshold in (0, 1].")
         table = Table1Settings(options["threshold"], options["bootstrap"], options["seed"])

@@ -8,7 +8,7 @@ from analysis.services import (
     simulation_responses_create,
     simulation_responses_delete,
 )
-from experiment.models import Experiment
+from experiment.management.commands._experiment_arg import experiment_get
 
 
 class Command(BaseCommand):
@@ -24,9 +24,7 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args, **options):
-        experiment = Experiment.objects.filter(slug=options["experiment"]).first()
-        if experiment is None:
-            raise CommandError(f"No experiment {options['experiment']!r}.")
+        experiment = experiment_get(options["experiment"])
         if options["delete"]:
             deleted = simulation_responses_delete(experiment=experiment)
             self.stdout.write(f"Deleted {deleted} synthetic participants of {experiment.slug}.")

@@ -1,4 +1,4 @@
-"""The --experiment SLUG and --out FILE arguments shared by the experiment commands."""
+"""The --experiment SLUG argument of every app's commands, and --out FILE of the CSV exports."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -7,17 +7,16 @@ from typing import TextIO
 from django.core.management.base import BaseCommand, CommandError
 
 from experiment.models import Experiment
+from experiment.selectors import ExperimentNotFound, experiment_by_slug
 
 
-def experiment_get(slug: str) -> Experiment:
-    """The experiment with this slug, or a CommandError listing the ones that exist."""
-    experiment = Experiment.objects.filter(slug=slug).first()
-    if experiment is None:
-        known = ", ".join(Experiment.objects.values_list("slug", flat=True)) or "none yet"
-        raise CommandError(
-            f"No experiment {slug!r} (existing: {known}); create it in the admin first."
-        )
-    return experiment
+def experiment_get(slug: str, hint: str = "") -> Experiment:
+    """The experiment with this slug, or a CommandError listing the ones that exist (and
+    `hint`, what else the command could do); every app's commands look experiments up here."""
+    try:
+        return experiment_by_slug(slug=slug)
+    except ExperimentNotFound as error:
+        raise CommandError(f"{error}{hint}.") from None
 
 
 class ExperimentCsvCommand(BaseCommand):

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from experiment.management.commands._experiment_arg import experiment_get
 from experiment.selectors import lists_outdated_message
 from generator import services
 from generator.am import grid, networks, outputs, pipeline, reference
@@ -175,10 +176,7 @@ class Command(BaseCommand):
             raise CommandError(f"Bad torchrun environment: {error}") from None
 
     def _experiment(self, slug: str):
-        try:
-            return services.experiment_for_panels(slug=slug)
-        except services.ExperimentNotFoundError as error:
-            raise CommandError(str(error)) from None
+        return experiment_get(slug, hint=", or leave out --experiment to only write the panels")
 
     def _generate(self, run, mine, rank, world_size) -> list[dict]:
         pending = outputs.pending_units(run.out, mine)

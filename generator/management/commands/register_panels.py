@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from experiment.management.commands._experiment_arg import experiment_get
 from experiment.selectors import lists_outdated_message
 from generator import services
 
@@ -27,10 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--experiment", required=True, help="slug of an existing experiment")
 
     def handle(self, *args, **options):
-        try:
-            experiment = services.experiment_for_panels(slug=options["experiment"])
-        except services.ExperimentNotFoundError as error:
-            raise CommandError(str(error)) from None
+        experiment = experiment_get(options["experiment"])
         for folder in options["folders"]:
             try:
                 settings, panels = services.folder_panels_register(
