@@ -1,6 +1,7 @@
 """State changes of the analysis app: selectivity scores, label overrides, simulated data."""
 
 import json
+import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -25,6 +26,7 @@ from analysis.selectivity.pipeline import check_layers, layer_scores
 from analysis.selectivity.table import read_scores_csv, write_scores_csv
 from analysis.selectors import SCORE_FIELDS, labels_class_index, labels_judge, ratings_report
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
+from experiment.services import trial_order_new
 
 
 def selectivity_compute(
@@ -293,32 +295,39 @@ def simulation_responses_create(
     settings = settings or SimulationSettings()
     rng = np.random.default_rng(settings.seed)
     lists = _simulation_lists(experiment, participants)
-    practice = list(Panel.objects.filter(experiment=experiment, is_practice=True).order_by("id"))
+    every_panel = Panel.objects.filter(experiment=experiment).in_bulk()
     own = _simulation_own_labels(experiment, rng)
     panel_ids = sorted(own)
     layers = dict(Panel.objects.filter(pk__in=panel_ids).values_list("pk", "layer"))
     p_unit = unit_interpretability([layers[pk] for pk in panel_ids], settings, rng)
     interpretability = dict(zip(panel_ids, p_unit, strict=True))
     with transaction.atomic():
-        return _simulation_store(experiment, lists, practice, own, interpretability, settings, rng)
+        return _simulation_store(
+            experiment, lists, every_panel, own, interpretability, settings, rng
+        )
 
 
-def _simulation_store(experiment, lists, practice, own, interpretability, settings, rng):
+def _simulation_store(experiment, lists, every_panel, own, interpretability, settings, rng):
     """Create the participants and bulk-create their responses."""
     # Ids continue after the highest used, so deleted participants never cause a clash.
     start = experiment.participants.filter(is_synthetic=True).aggregate(n=Max("id"))["n"] or 0
     now, created, responses = timezone.now(), [], []
     for number, trial_list in enumerate(lists, start=start):
-        main = [item.panel for item in trial_list.items.select_related("panel")]
-        main = [main[i] for i in rng.permutation(len(main))]
+        # The order a real participant of the list would get, drawn from the seed.
+        order = trial_order_new(
+            experiment=experiment, trial_list=trial_list,
+            rng=random.Random(int(rng.integers(2**63))),
+        )  # fmt: skip
         participant = Participant.objects.create(
             experiment=experiment, external_id=f"synthetic-s{settings.seed}-{number}",
-            trial_list=trial_list, trial_order=[p.pk for p in practice + main],
+            trial_list=trial_list, trial_order=order,
             status=Participant.Status.COMPLETED, consented_at=now, completed_at=now,
             is_synthetic=True,
         )  # fmt: skip
         bias = rng.normal(0, settings.participant_sd)
-        panels = dict(enumerate(main, start=len(practice)))
+        shown = [every_panel[pk] for pk in order]
+        practice = [panel for panel in shown if panel.is_practice]  # shown first
+        panels = {i: panel for i, panel in enumerate(shown) if not panel.is_practice}
         responses += _simulation_practice(participant, practice, settings, rng)
         responses += _simulation_main(
             participant, panels, own, interpretability, bias, settings, rng

@@ -313,9 +313,12 @@ def least_filled_list(*, experiment: Experiment, trial_lists: list[TrialList]) -
     return min(open_lists, key=lambda trial_list: (fills.get(trial_list.id, 0), trial_list.number))
 
 
-def trial_order_new(*, experiment: Experiment, trial_list: TrialList) -> list[int]:
-    """Panel ids in showing order: practice panels first, then the list, each shuffled."""
-    rng = random.Random(secrets.randbits(64))
+def trial_order_new(
+    *, experiment: Experiment, trial_list: TrialList, rng: random.Random | None = None
+) -> list[int]:
+    """Panel ids in showing order: `practice_trials` practice panels drawn at random first,
+    then the list, shuffled. `rng`: seeded by simulations, else drawn from the system."""
+    rng = rng or random.Random(secrets.randbits(64))
     practice = list(
         Panel.objects.filter(experiment=experiment, is_practice=True)
         .order_by("id")

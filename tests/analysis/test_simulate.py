@@ -93,3 +93,22 @@ def test_participants_are_required_unless_deleting():
     build_experiment()
     with pytest.raises(CommandError, match="Give --participants N"):
         call_command("simulate_responses", "--experiment", "exp")
+
+
+@pytest.mark.django_db
+def test_synthetic_participants_get_the_trial_order_real_ones_would():
+    """practice_trials practice panels drawn at random, then their list; answers in that order."""
+    experiment = build_experiment(practice=4)
+    experiment.practice_trials = 2
+    experiment.save()
+    call_command(
+        "simulate_responses", "--experiment", "exp", "--participants", "6", stdout=StringIO()
+    )
+    orders = []
+    for participant in Participant.objects.filter(experiment=experiment):
+        kinds = [r.is_practice for r in participant.responses.order_by("trial_index")]
+        listed = set(participant.trial_list.items.values_list("panel_id", flat=True))
+        assert kinds == [True, True] + [False] * len(listed)
+        assert set(participant.trial_order[2:]) == listed
+        orders.append(tuple(participant.trial_order[:2]))
+    assert len(set(orders)) > 1  # not the same two practice panels for everyone
