@@ -9,7 +9,7 @@ from experiment.models import Experiment, Panel
 from experiment.services import panel_register
 from generator.am import outputs
 from generator.am.outputs import settings_differences
-from generator.am.pipeline import SETTINGS_DEFAULTS, WEIGHTS_PATHS
+from generator.am.provenance import SETTINGS_DEFAULTS, WEIGHTS_PATHS
 
 
 def panel_source(*, network: str, layer: str, unit: int) -> str:

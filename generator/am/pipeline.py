@@ -7,12 +7,11 @@ laid out flat, `batch_size` at a time); a unit is written as soon as all its ima
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,18 +20,20 @@ from torch import Tensor
 from generator.am import outputs
 from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
-from generator.am.deepsim import available_generators, get_generator, load_generator
-from generator.am.networks import NetworkSpec, TargetNetwork, get_network, load_network
-from generator.am.pixel import PixelSampler
+from generator.am.loading import output_layer, sampler_build, weights_files
+from generator.am.networks import TargetNetwork
 from generator.am.ppgn import PPGNSampler
+from generator.am.provenance import (
+    EXECUTION_FIELDS,
+    GENERATOR_VERSION,
+    SETTINGS_DEFAULTS,
+    WEIGHTS_PATHS,
+    execution_record,
+    made_by,
+    weights_digests,
+)
 from generator.am.reference import reference_maxima
 
-# Settings that change how fast a run goes, not what it makes: a run may resume with others.
-EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last", "cpu_threads")
-# Raised whenever the same settings and weights make other pictures or files than before, so
-# a folder is never finished with pictures unlike its first ones. 2: pictures are the network's
-# crop, in ppgn's colours; thresholds and resets as ppgn's; the pixel method's fine jitter 4.
-GENERATOR_VERSION = 2
 # Threads writing finished units while the sampler goes on: encoding a unit's PNG files takes
 # about a second of CPU, as long as sampling it on an H100, and Pillow encodes without the GIL.
 WRITERS = min(4, os.cpu_count() or 1)
@@ -66,124 +67,6 @@ class PanelRun:
         }
 
 
-def made_by(config: AMConfig) -> dict:
-    """The settings of `config` that determine what is made (not how fast)."""
-    return {k: v for k, v in asdict(config).items() if k not in EXECUTION_FIELDS}
-
-
-# What a recording made before a setting existed is taken to have used: that setting's default
-# (and the first version, whose recordings had no version nor weights digests).
-SETTINGS_DEFAULTS = {**made_by(AMConfig()), "version": 1, "weights_sha256": None}
-# Where the weights files lay is recorded but not compared: their digests say whether they are
-# the same files, and on another machine the same files lie elsewhere. (Version 1 recordings
-# had no digests; they differ in version anyway.)
-WEIGHTS_PATHS = ("weights", "generator_weights", "encoder_weights")
-
-
-def weights_files(config: AMConfig) -> dict[str, Path]:
-    """The weights file of each network a run loads: "target", and for PPGN "generator" and,
-    when it is a network of its own, "encoder"."""
-    files = {"target": _network_weights(config.network, config.weights)}
-    if config.method == "ppgn":
-        spec = get_generator(config.generator)
-        files["generator"] = (
-            Path(config.generator_weights) if config.generator_weights else spec.default_weights()
-        )
-        if separate_encoder(config):
-            files["encoder"] = _network_weights(encoder_of(config), config.encoder_weights)
-    return files
-
-
-def _network_weights(name: str, weights: str | None) -> Path:
-    return Path(weights) if weights else get_network(name).weights_path()
-
-
-def weights_digests(config: AMConfig) -> dict[str, str | None]:
-    """SHA-256 of each of ``weights_files`` (None for a missing file: loading it then fails,
-    saying how to obtain it). Paths alone do not tell retrained or replaced weights apart."""
-    return {
-        role: file_sha256(path) if path.is_file() else None
-        for role, path in weights_files(config).items()
-    }
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def default_generator(network: str) -> str:
-    """The generator trained on this network's own code, else ppgn's DeePSiM fc6."""
-    for name in available_generators():
-        if network in get_generator(name).encoder_networks:
-            return name
-    return "deepsim-fc6"
-
-
-def encoder_of(config: AMConfig) -> str:
-    """The prior's encoder E: ``config.encoder``, else the target when the generator takes its
-    code, else the generator's first encoder network. ValueError for an E whose code the
-    generator was not trained to invert (another network's fc6 may have the right size, but
-    its features mean something else)."""
-    generator = get_generator(config.generator)
-    encoders = generator.encoder_networks
-    name = config.encoder or (config.network if config.network in encoders else encoders[0])
-    get_network(name)  # an unknown name: the registry's message lists the known ones
-    if name not in encoders:
-        raise ValueError(
-            f"Encoder {name!r} cannot serve generator {generator.name!r}: it inverts the "
-            f"{generator.encoder_layer} code of {' or '.join(encoders)}; pick one of those "
-            "(with --encoder-weights for other weights of it)"
-        )
-    return name
-
-
-def separate_encoder(config: AMConfig) -> bool:
-    """Whether the prior's encoder is a network of its own rather than the target itself."""
-    return encoder_of(config) != config.network or config.encoder_weights not in (
-        None,
-        config.weights,
-    )
-
-
-def output_layer(spec: NetworkSpec) -> str | None:
-    """Alias of the network's classifier output layer, where one is registered."""
-    for layer in spec.layers.values():
-        if layer.kind == "fc" and layer.units == spec.num_classes and not layer.rectified_after:
-            return layer.alias
-    return None
-
-
-def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
-    """Load the target network (and for PPGN the generator and its encoder); a sampler.
-
-    The encoder E is ``config.encoder``, else the target when G takes its code, else G's first
-    encoder network. When E is the target network with the target's weights, one forward pass
-    serves both; otherwise E loads from ``encoder_weights`` or its standard file.
-    """
-    files = weights_files(config)
-    target = load_network(config.network, weights=files["target"], device=config.device)
-    if config.method == "pixel":
-        return PixelSampler(target=target, config=config)
-    generator_spec = get_generator(config.generator)
-    generator = load_generator(config.generator, weights=files["generator"], device=config.device)
-    encoder_name = encoder_of(config)
-    encoder = target
-    if "encoder" in files:
-        encoder = load_network(encoder_name, weights=files["encoder"], device=config.device)
-    return PPGNSampler(
-        target=target,
-        generator=generator,
-        encoder=encoder,
-        encoder_layer=generator_spec.encoder_layer,
-        config=config,
-    )
-
-
 def chain_plan(config: AMConfig, units: list[int]) -> Iterator[tuple[list[int], list[int]]]:
     """Batches of (units, seeds): every image of every unit once, `batch_size` chains a batch.
 
@@ -207,32 +90,6 @@ def batch_padded(units: list[int], seeds: list[int], size: int) -> tuple[list[in
     A run pads to its batch size, or to its number of chains when it has fewer."""
     missing = size - len(units)
     return units + units[-1:] * missing, seeds + seeds[-1:] * missing
-
-
-def execution_record(config: AMConfig, batch_size: int) -> dict:
-    """How a unit was run, beside what made it: needed to repeat its images bit for bit.
-
-    `batch_size` is the size every batch of the run was padded to; `encoder` the prior's
-    encoder network that the settings' `encoder` (None: the default) stood for.
-    """
-    with config.threads():
-        threads = torch.get_num_threads()
-    record = {
-        **{name: getattr(config, name) for name in EXECUTION_FIELDS},
-        "batch_size": batch_size,
-        "encoder": encoder_of(config) if config.method == "ppgn" else None,
-        "torch_threads": threads,
-        "torch": torch.__version__,
-    }
-    if torch.device(config.device).type == "cuda":
-        record.update(
-            gpu=torch.cuda.get_device_name(torch.device(config.device)),
-            cuda=torch.version.cuda,
-            cudnn=torch.backends.cudnn.version(),
-            cudnn_benchmark=config.cudnn_benchmark,
-            tf32=torch.backends.cudnn.allow_tf32,
-        )
-    return record
 
 
 def image_regenerate(

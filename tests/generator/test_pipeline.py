@@ -8,11 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from generator.am import outputs, pipeline
+from generator.am import loading, outputs, pipeline
 from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
 from generator.am.demo import digits_dataset
 from generator.am.networks import get_network
+from generator.am.pixel import PixelSampler
 
 
 def demo_run(tmp_path, models, units, **config):
@@ -59,25 +60,25 @@ def test_resuming_with_only_the_batch_or_device_changed_is_allowed():
 
 
 def test_default_generator_is_the_one_trained_on_the_network():
-    assert pipeline.default_generator("demo") == "demo"
-    assert pipeline.default_generator("alexnet") == "deepsim-fc6"
-    assert pipeline.default_generator("vgg16") == "deepsim-fc6"
+    assert loading.default_generator("demo") == "demo"
+    assert loading.default_generator("alexnet") == "deepsim-fc6"
+    assert loading.default_generator("vgg16") == "deepsim-fc6"
 
 
 def test_the_encoder_shares_the_target_unless_other_weights_are_given(tmp_path, demo_models):
     models = demo_models[0]
-    shared = pipeline.sampler_build(demo_run(tmp_path, models, [0]).config)
+    shared = loading.sampler_build(demo_run(tmp_path, models, [0]).config)
     assert shared.encoder is shared.target
     copy = tmp_path / "encoder.pt"
     copy.write_bytes((models / "demo_net.pt").read_bytes())
-    separate = pipeline.sampler_build(
+    separate = loading.sampler_build(
         demo_run(tmp_path, models, [0], encoder_weights=str(copy)).config
     )
     assert separate.encoder is not separate.target
     assert separate.encoder.spec.name == "demo"
     missing = demo_run(tmp_path, models, [0], encoder_weights=str(tmp_path / "none.pt")).config
     with pytest.raises(FileNotFoundError, match="none.pt"):
-        pipeline.sampler_build(missing)
+        loading.sampler_build(missing)
 
 
 def test_an_encoder_whose_code_the_generator_cannot_take_is_refused(tmp_path, demo_models):
@@ -87,7 +88,7 @@ def test_an_encoder_whose_code_the_generator_cannot_take_is_refused(tmp_path, de
         tmp_path, demo_models[0], [0], encoder="alexnet", encoder_weights=str(alexnet)
     ).config
     with pytest.raises(ValueError, match="'alexnet' cannot serve generator 'demo'.* of demo;"):
-        pipeline.sampler_build(config)
+        loading.sampler_build(config)
 
 
 def test_units_are_written_with_quality_and_any_image_regenerates_from_its_seed(
@@ -154,7 +155,7 @@ def test_hidden_units_get_the_digits_maximum_but_no_class_hit_rate(tmp_path, dem
     run = demo_run(tmp_path, demo_models[0], [5], layer="fc6")
     (report,) = pipeline.panels_generate(run)
     assert report["class_hit_rate"] is None
-    target = pipeline.sampler_build(run.config).target
+    target = loading.sampler_build(run.config).target
     digits, _ = digits_dataset()
     with torch.no_grad():
         fc6 = target.activations(target.preprocess(digits), ["fc6"])["fc6"]  # (N, 128) pre-ReLU
@@ -164,7 +165,7 @@ def test_hidden_units_get_the_digits_maximum_but_no_class_hit_rate(tmp_path, dem
 def test_the_pixel_method_writes_units_without_a_generator(tmp_path, demo_models):
     run = demo_run(tmp_path, demo_models[0], [2], method="pixel", generator_weights=None)
     (report,) = pipeline.panels_generate(run)
-    assert isinstance(pipeline.sampler_build(run.config), pipeline.PixelSampler)
+    assert isinstance(loading.sampler_build(run.config), PixelSampler)
     assert report["unit"] == 2 and report["class_hit_rate"] is not None
     assert outputs.unit_read(run.out, 2)["settings"]["method"] == "pixel"
 

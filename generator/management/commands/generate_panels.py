@@ -24,7 +24,7 @@ from tqdm import tqdm
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.selectors import lists_outdated_message
 from generator import services
-from generator.am import grid, networks, outputs, pipeline, reference
+from generator.am import grid, loading, networks, outputs, pipeline, reference
 from generator.am.config import AMConfig
 
 
@@ -102,7 +102,7 @@ class Command(BaseCommand):
                 reference.reference_files(options["reference"])  # fail before any work
             config = AMConfig(**self._config_values(options, layer))
             if config.method == "ppgn":
-                pipeline.encoder_of(config)  # fail before any work on an encoder G cannot use
+                loading.encoder_of(config)  # fail before any work on an encoder G cannot use
             return pipeline.PanelRun(
                 config=config,
                 units=units,
@@ -115,7 +115,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
 
     def _config_values(self, options, layer) -> dict:
-        generator = options["generator"] or pipeline.default_generator(options["network"])
+        generator = options["generator"] or loading.default_generator(options["network"])
         return {
             "network": options["network"],
             "layer": layer.alias,

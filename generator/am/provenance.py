@@ -1,0 +1,81 @@
+"""What made a unit's pictures, recorded beside them: the settings compared when a run resumes or
+registers, the weights files' digests, the generator's version, and how the run went.
+
+Django-free, as the rest of `generator/am/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from generator.am.config import AMConfig
+from generator.am.loading import encoder_of, weights_files
+
+# Settings that change how fast a run goes, not what it makes: a run may resume with others.
+EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last", "cpu_threads")
+# Raised whenever the same settings and weights make other pictures or files than before, so
+# a folder is never finished with pictures unlike its first ones. 2: pictures are the network's
+# crop, in ppgn's colours; thresholds and resets as ppgn's; the pixel method's fine jitter 4.
+GENERATOR_VERSION = 2
+
+
+def made_by(config: AMConfig) -> dict:
+    """The settings of `config` that determine what is made (not how fast)."""
+    return {k: v for k, v in asdict(config).items() if k not in EXECUTION_FIELDS}
+
+
+# What a recording made before a setting existed is taken to have used: that setting's default
+# (and the first version, whose recordings had no version nor weights digests).
+SETTINGS_DEFAULTS = {**made_by(AMConfig()), "version": 1, "weights_sha256": None}
+# Where the weights files lay is recorded but not compared: their digests say whether they are
+# the same files, and on another machine the same files lie elsewhere. (Version 1 recordings
+# had no digests; they differ in version anyway.)
+WEIGHTS_PATHS = ("weights", "generator_weights", "encoder_weights")
+
+
+def weights_digests(config: AMConfig) -> dict[str, str | None]:
+    """SHA-256 of each of ``weights_files`` (None for a missing file: loading it then fails,
+    saying how to obtain it). Paths alone do not tell retrained or replaced weights apart."""
+    return {
+        role: file_sha256(path) if path.is_file() else None
+        for role, path in weights_files(config).items()
+    }
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def execution_record(config: AMConfig, batch_size: int) -> dict:
+    """How a unit was run, beside what made it: needed to repeat its images bit for bit.
+
+    `batch_size` is the size every batch of the run was padded to; `encoder` the prior's
+    encoder network that the settings' `encoder` (None: the default) stood for.
+    """
+    with config.threads():
+        threads = torch.get_num_threads()
+    record = {
+        **{name: getattr(config, name) for name in EXECUTION_FIELDS},
+        "batch_size": batch_size,
+        "encoder": encoder_of(config) if config.method == "ppgn" else None,
+        "torch_threads": threads,
+        "torch": torch.__version__,
+    }
+    if torch.device(config.device).type == "cuda":
+        record.update(
+            gpu=torch.cuda.get_device_name(torch.device(config.device)),
+            cuda=torch.version.cuda,
+            cudnn=torch.backends.cudnn.version(),
+            cudnn_benchmark=config.cudnn_benchmark,
+            tf32=torch.backends.cudnn.allow_tf32,
+        )
+    return record
