@@ -10,14 +10,10 @@ counts); "person" is one rough class though WordNet files it shallow and wide. A
 takes part through its WordNet id (n02099267), and a label names it in any of its senses.
 """
 
-import hashlib
-import json
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 
@@ -337,44 +333,3 @@ class AgreementJudge:
         """Two responses agree when any label of one agrees with any label of the other."""
         seconds = tuple(seconds)
         return any(self.agree(a, b) for a in firsts for b in seconds)
-
-
-def labels_cache_key(settings: AgreementSettings) -> str:
-    """Stored decisions are only valid for the same settings and the same rules (this file)."""
-    source = Path(__file__).read_bytes()
-    stamp = json.dumps(asdict(settings), sort_keys=True).encode()
-    return hashlib.sha256(source + stamp).hexdigest()[:16]
-
-
-def labels_cache_load(matcher: LabelMatcher, path: Path) -> int:
-    """Fill the matcher's caches from `path` when it holds decisions for the same key.
-
-    Returns how many pair decisions were loaded (0 for a missing, stale or unreadable file).
-    """
-    try:
-        stored = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return 0
-    if not isinstance(stored, dict) or stored.get("key") != labels_cache_key(matcher.settings):
-        return 0
-    matcher.normalised.update(stored.get("normalised", {}))
-    matcher.terms.update(stored.get("terms", {}))
-    matcher.decided.update({(a, b): bool(agree) for a, b, agree in stored.get("decided", [])})
-    matcher.saved_entries = matcher.cache_entries
-    return len(stored.get("decided", []))
-
-
-def labels_cache_save(matcher: LabelMatcher, path: Path) -> None:
-    """Write the matcher's decisions to `path` atomically (readers never see half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stored = {
-        "key": labels_cache_key(matcher.settings),
-        "normalised": matcher.normalised,
-        "terms": matcher.terms,
-        "decided": [[a, b, agree] for (a, b), agree in matcher.decided.items()],
-    }
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as file:
-        json.dump(stored, file)
-    os.replace(file.name, path)
-    matcher.saved_entries = matcher.cache_entries

@@ -14,10 +14,9 @@ from analysis.labels import (
     AgreementJudge,
     AgreementSettings,
     LabelMatcher,
-    labels_cache_load,
-    labels_cache_save,
     load_wordnet,
 )
+from analysis.labels_cache import labels_cache_load, labels_cache_save
 from analysis.models import LabelAgreementOverride, SelectivityScore
 from analysis.ratings.quality import QualitySettings
 from analysis.ratings.report import RatingsReport, ratings_report_compute

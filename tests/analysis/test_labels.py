@@ -8,10 +8,9 @@ from analysis.labels import (
     AgreementSettings,
     LabelMatcher,
     WordNetMissingError,
-    labels_cache_load,
-    labels_cache_save,
     load_wordnet,
 )
+from analysis.labels_cache import labels_cache_load, labels_cache_save
 from analysis.selectors import labels_class_index
 from tests.analysis.ratings_data import (
     EGGNOG,
