@@ -41,6 +41,7 @@ if not DEBUG and not ALLOWED_HOSTS:
         "DJANGO_ALLOWED_HOSTS must name the site's host(s) when DJANGO_DEBUG is off."
     )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "experiment.views.csrf_failure"  # plain words for participants, not Django's
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -8,7 +8,8 @@ from experiment.answers import Q2_BINS, AnswerInvalid
 # The wording of the three questions (paper, appendix 5, figure 6).
 QUESTIONS = {
     "q1": "Can you identify multiple examples of an everyday object, place or animal?",
-    "q2": "Indicate what percentage of people you think would also answer 'Yes'",
+    "q2": "You answered 'Yes'. "
+    "Indicate what percentage of people you think would also answer 'Yes'",
     "q3": "Please write which everyday object, place or animal you were referring to",
     "bins": list(enumerate(Q2_BINS)),
 }

@@ -208,3 +208,15 @@ def complete(request, slug: str, token: str):
         "redirect_seconds": COMPLETION_REDIRECT_SECONDS,
     }
     return render(request, "experiment/complete.html", context)
+
+
+def csrf_failure(request, reason: str = ""):
+    """A refused form or answer (CSRF_FAILURE_VIEW), in words a participant can act on: most
+    often their browser blocked or lost the site's cookie. Django's own page is for developers."""
+    if request.content_type == "application/json":  # an answer sent by the trial page's script
+        advice = (
+            "Your browser did not send this site's cookie, so the answer could not be saved. "
+            "Please allow cookies for this site."
+        )
+        return JsonResponse({"error": advice}, status=403)
+    return render(request, "experiment/csrf_failure.html", status=403)

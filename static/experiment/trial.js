@@ -14,6 +14,10 @@
   // "No" must not also answer the next panel, unseen.
   const minViewMs = 400;
   const retriesBeforeHelp = 4; // failed saves before the reload button and contact advice show
+  // The controls that answer a panel; the reload button is not one: it must stay pressable
+  // while saving keeps failing.
+  const answerControls = "#questions .choice, #next-button";
+  const studyTitle = document.querySelector(".study-title").textContent.trim();
 
   let current = null; // the trial on screen
   let shownAt = null; // performance.now() when its image finished loading
@@ -33,8 +37,9 @@
     const inPractice = trial.practice;
     const done = trials.filter((t) => t.answered && t.practice === inPractice).length;
     const total = inPractice ? practiceCount : mainCount;
-    $("progress-text").textContent =
-      (inPractice ? "Practice panel " : "Panel ") + (done + 1) + " of " + total;
+    const text = (inPractice ? "Practice panel " : "Panel ") + (done + 1) + " of " + total;
+    $("progress-text").textContent = text;
+    document.title = text + " – " + studyTitle; // screen readers and tabs tell panels apart
     $("progress-fill").style.width = Math.round((100 * done) / total) + "%";
     const label = $("phase-label");
     label.textContent = inPractice ? "Practice trial" : "Main study";
@@ -52,18 +57,49 @@
   }
 
   function show(trial) {
+    // The first panel of a visit leaves the page at its top (the small-screen notice is there)
+    // and the focus where the browser put it.
+    const afterAnAnswer = current !== null;
     current = trial;
     shownAt = null;
+    $("trial").hidden = false; // hidden in the page, so that without JavaScript none shows
     resetQuestions();
     setControls(false);
     showProgress(trial);
+    if (afterAnAnswer) scrollToPanel();
+    loadPanel(trial, afterAnAnswer);
+    $("zoom-image").removeAttribute("src");
+    preload(trials.find((t) => !t.answered && t !== trial));
+  }
+
+  // On a phone the participant has scrolled down to the questions: the next panel must not open
+  // part off-screen. Its frame goes to the top of the screen when it starts above the screen or
+  // when the panel or the Yes / No row ends below it (on a laptop all fit: nothing moves).
+  function scrollToPanel() {
+    const frame = document.querySelector(".panel-frame").getBoundingClientRect();
+    const panel = $("panel-image").getBoundingClientRect();
+    const yesRow = document.querySelector(".q1-choice").getBoundingClientRect();
+    if (frame.top < 0 || Math.max(panel.bottom, yesRow.bottom) > window.innerHeight) {
+      window.scrollBy(0, frame.top - 4);
+    }
+  }
+
+  // Until the new image has loaded, the old one must not show under the new panel's number
+  // (on a slow connection it would be rated again): it is hidden and a message says why.
+  function loadPanel(trial, refocus) {
     const img = $("panel-image");
+    img.classList.add("loading");
+    $("panel-loading").hidden = false;
     img.onload = () => {
-      if (shownAt !== null) return;
+      if (shownAt !== null || current !== trial) return;
       shownAt = performance.now();
+      img.classList.remove("loading");
+      $("panel-loading").hidden = true;
       setStatus("");
       setTimeout(() => {
-        if (current === trial && !saving) setControls(true);
+        if (current !== trial || saving) return;
+        setControls(true);
+        if (refocus) focusFirstQuestion();
       }, minViewMs);
     };
     let retries = 0;
@@ -73,9 +109,16 @@
       setTimeout(() => (img.src = trial.display + "?retry=" + retries), Math.min(10, retries) * 1000);
     };
     img.src = trial.display;
-    if (img.complete && img.naturalWidth) img.onload();
-    $("zoom-image").removeAttribute("src");
-    preload(trials.find((t) => !t.answered && t !== trial));
+    if (img.complete && img.naturalWidth) img.onload(); // from the cache: no load event comes
+  }
+
+  // The button that answered the last panel was disabled, which dropped the keyboard focus on
+  // the page's body (or "Start the main study" was hidden): give it back at Yes, unless the
+  // participant put it elsewhere meanwhile. No scrolling here: scrollToPanel has placed the page.
+  function focusFirstQuestion() {
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && !focused.disabled) return;
+    document.querySelector(".q1-choice").focus({ preventScroll: true });
   }
 
   function advance() {
@@ -94,7 +137,7 @@
   }
 
   function setControls(enabled) {
-    document.querySelectorAll("#questions button").forEach((b) => (b.disabled = !enabled));
+    document.querySelectorAll(answerControls).forEach((b) => (b.disabled = !enabled));
     $("q3-input").disabled = !enabled;
     if (enabled) updateNext();
   }
@@ -214,6 +257,16 @@
   // Digits by physical key, so 1-5 work on keyboards where digits need Shift (AZERTY).
   const binKeys = /^(Digit|Numpad)([1-5])$/;
 
+  // The shortcut letter of a key press: the letter it types, so Y, N and Z sit where AZERTY
+  // and QWERTZ keyboards print them; where the layout types no Latin letter (Cyrillic, Greek…),
+  // the letter at that key's place on a US keyboard.
+  function shortcutLetter(event) {
+    const typed = event.key.toLowerCase();
+    if (/^[a-z]$/.test(typed)) return typed;
+    const place = /^Key([A-Z])$/.exec(event.code);
+    return typed.length === 1 && place ? place[1].toLowerCase() : null;
+  }
+
   // Dragging the full-size panel with a mouse moves it (touch screens scroll it natively).
   function dragToPan(area) {
     let from = null;
@@ -257,10 +310,10 @@
       }
       return;
     }
-    const key = event.key.toLowerCase();
-    if (key === "y") answerQ1("yes");
-    else if (key === "n") answerQ1("no");
-    else if (key === "z") openZoom();
+    const letter = shortcutLetter(event);
+    if (letter === "y") answerQ1("yes");
+    else if (letter === "n") answerQ1("no");
+    else if (letter === "z") openZoom();
     else return;
     event.preventDefault();
   }
@@ -277,9 +330,9 @@
   $("reload-button").addEventListener("click", () => window.location.reload());
   $("start-main").addEventListener("click", () => {
     $("practice-done").hidden = true;
-    $("trial").hidden = false;
     show(firstUnanswered());
   });
   document.addEventListener("keydown", onKey);
+  $("progress").hidden = false; // hidden in the page: without JavaScript it never moves on
   advance();
 })();

@@ -4,32 +4,11 @@ import os
 from datetime import datetime, timedelta
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from experiment.models import Participant, Response
-from tests.experiment.test_views import study_make
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    """Debian's Chromium driven by Playwright (the live server runs the ORM in its own thread)."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
-            args=CHROMIUM_ARGS,
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def study(tmp_path, transactional_db):
-    """2 practice trials, then a list of 3 main panels."""
-    return study_make(tmp_path, main=6, practice_trials=2, completion_url="")
 
 
 def screenshot(page, name: str) -> None:
@@ -127,6 +106,11 @@ def test_zoom_opens_the_full_resolution_panel_and_the_next_is_preloaded(
     page.keyboard.press("z")
     expect(page.locator("#zoom-dialog")).to_be_visible()
     page.wait_for_function("document.getElementById('zoom-image').naturalWidth > 0")
+    # The bar, however high its text wraps, is above the panel's first row, not over it.
+    bar = page.locator(".zoom-bar").bounding_box()
+    area = page.locator(".zoom-scroll").bounding_box()
+    assert area["y"] >= bar["y"] + bar["height"] - 1
+    assert page.locator("#zoom-dialog").evaluate("d => d.scrollHeight <= d.clientHeight")
     page.keyboard.press("Escape")
     expect(page.locator("#zoom-dialog")).to_be_hidden()
     assert saved_responses("zoomer") == 0
@@ -175,9 +159,9 @@ def test_an_answer_whose_reply_is_lost_is_retried_and_stored_once(browser, live_
     assert saved_responses("flaky") == 1
 
 
-def practice_started(browser, live_server, external_id: str):
-    """A page on the first practice panel, ready for an answer."""
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+def practice_started(browser, live_server, external_id: str, **options):
+    """A page on the first practice panel, ready for an answer (options: of the browser page)."""
+    page = browser.new_page(**({"viewport": {"width": 1280, "height": 800}} | options))
     page.goto(f"{live_server.url}/study/demo/?participant={external_id}")
     page.get_by_role("button", name="I agree").click()
     page.get_by_role("button", name="Start the practice").click()

@@ -174,7 +174,10 @@ def test_instructions_show_the_three_questions_and_the_example(client, study):
     participant = consented(client)
     page = client.get(url(participant, "instructions")).content.decode()
     assert "Can you identify multiple examples of an everyday object, place or animal?" in page
-    assert "Indicate what percentage of people you think would also answer &#x27;Yes&#x27;" in page
+    assert (
+        "You answered &#x27;Yes&#x27;. Indicate what percentage of people you think would also "
+        "answer &#x27;Yes&#x27;" in page
+    )
     assert "Please write which everyday object, place or animal you were referring to" in page
     assert 'value="digits"' in page  # the practice panel's intended label as the example answer
     assert "2 practice trials" in page
@@ -309,7 +312,22 @@ def test_answers_without_the_csrf_token_are_refused(study):
     participant.save()
     reply = post_answer(browser, participant, **answer_no(participant, 0))
     assert reply.status_code == 403
+    assert "allow cookies for this site" in reply.json()["error"]  # shown by the trial page
     assert Response.objects.count() == 0
+
+
+def test_a_form_sent_without_the_cookie_gets_a_page_saying_what_to_do(study):
+    """Cookies blocked or lost before "I agree": plain advice, not Django's technical page."""
+    browser = Client(enforce_csrf_checks=True)
+    participant = enter(browser, participant="p1")
+    reply = browser.post(url(participant, "consent"), {"consent": "yes"})
+    assert reply.status_code == 403
+    page = " ".join(reply.content.decode().split())
+    assert "Your browser did not send this site's cookie" in page
+    assert "allow cookies for this site, then go back and reload the page" in page
+    assert "CSRF" not in page
+    participant.refresh_from_db()
+    assert participant.consented_at is None
 
 
 def test_csrf_token_from_the_trial_page_lets_answers_through(study):

@@ -1,0 +1,168 @@
+"""Small screens, slow or failing networks, the keyboard and screen readers on the trial page."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_participant_flow import answer_no, practice_started, saved_responses
+
+pytestmark = pytest.mark.browser
+
+
+PHONES = {
+    "portrait": {"viewport": {"width": 360, "height": 640}, "is_mobile": True, "has_touch": True},
+    "landscape": {"viewport": {"width": 844, "height": 390}, "is_mobile": True, "has_touch": True},
+}
+IN_VIEW = """() => {
+  const box = (selector) => document.querySelector(selector).getBoundingClientRect();
+  return {frameTop: box('.panel-frame').top, panelBottom: box('#panel-image').bottom,
+          yesBottom: box('.q1-choice').bottom, height: innerHeight,
+          overflowing: [...document.querySelectorAll('.q2-choice')]
+            .filter((b) => b.scrollWidth > b.clientWidth).map((b) => b.textContent)};
+}"""
+
+
+@pytest.mark.parametrize("phone", list(PHONES))
+def test_on_a_phone_the_next_panel_opens_at_its_top_with_yes_and_no_in_view(
+    browser, live_server, study, phone
+):
+    """After scrolling down to answer, the next panel must not open part off-screen."""
+    page = practice_started(browser, live_server, f"phone-{phone}", **PHONES[phone])
+    page.get_by_role("button", name="Yes", exact=True).click()
+    assert page.evaluate(IN_VIEW)["overflowing"] == []  # "80-100%" fits its button
+    page.get_by_role("button", name="80-100%").click()
+    page.fill("#q3-input", "digits")
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    where = page.evaluate(IN_VIEW)
+    assert 0 <= where["frameTop"] <= 10, where
+    assert where["panelBottom"] <= where["height"], where
+    assert where["yesBottom"] <= where["height"], where
+    assert (
+        page.evaluate("document.documentElement.scrollWidth") <= PHONES[phone]["viewport"]["width"]
+    )
+
+
+def test_the_reload_button_can_be_pressed_while_saving_keeps_failing(browser, live_server, study):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.clock.install()  # the retries' pauses (1, 2, 4 s...) pass at once
+    # Routed before the pages load: a route added during a navigation may miss the first answer.
+    page.route("**/answer/", lambda route: route.abort("internetdisconnected"))
+    page.goto(f"{live_server.url}/study/demo/?participant=offline")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
+    answer_no(page)
+    reload_button = page.get_by_role("button", name="Reload page")
+    for _ in range(20):
+        if reload_button.is_visible():
+            break
+        page.clock.run_for(16_000)
+        page.wait_for_timeout(50)
+    expect(reload_button).to_be_visible()
+    expect(reload_button).to_be_enabled()
+    expect(page.locator("#save-status")).to_contain_text("contact the researcher")
+    with page.expect_navigation():
+        reload_button.click()
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 1 of 2")
+    assert saved_responses("offline") == 0
+
+
+def test_the_previous_panel_is_hidden_while_the_next_one_loads(browser, live_server, study):
+    """On a slow connection the old panel must not stay on screen under the new number."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    first_panel, held = [], []
+
+    def hold_the_next_panel(route):
+        url = route.request.url
+        if "/trials/" not in route.request.frame.url:  # the instructions' example panel
+            route.continue_()
+        elif first_panel in ([], [url]):
+            first_panel[:] = [url]
+            route.continue_()
+        else:
+            held.append(route)  # the next panel's image, preloaded or not, comes late
+
+    page.route("**/panels/display/**", hold_the_next_panel)  # before any page loads
+    page.goto(f"{live_server.url}/study/demo/?participant=slow")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
+    answer_no(page)
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    expect(page.locator("#panel-loading")).to_have_text("Loading the next panel…")
+    expect(page.locator("#panel-image")).to_be_hidden()
+    expect(page.locator(".q1-choice").first).to_be_disabled()
+    for route in held:
+        route.continue_()
+    expect(page.locator("#panel-image")).to_be_visible()
+    expect(page.locator("#panel-loading")).to_be_hidden()
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+
+
+def contrast(css_colour: str, background=(255, 255, 255)) -> float:
+    """The WCAG contrast ratio of an rgb(...) colour against a background."""
+
+    def luminance(rgb):
+        linear = [c / 3294.6 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    rgb = [int(part) for part in css_colour[css_colour.index("(") + 1 : -1].split(",")[:3]]
+    light, dark = sorted([luminance(rgb), luminance(background)], reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_keyboard_focus_comes_back_to_yes_with_a_visible_ring(browser, live_server, study):
+    """Answering disables the pressed button; the focus must not be left on the page's body."""
+    page = practice_started(browser, live_server, "keyboard")
+    yes = page.get_by_role("button", name="Yes", exact=True)  # the key hint is not in its name
+    expect(yes).to_have_attribute("aria-keyshortcuts", "Y")
+    expect(page).to_have_title("Practice panel 1 of 2 – Rating images")
+    choice_border = yes.evaluate("b => getComputedStyle(b).borderTopColor")
+    assert contrast(choice_border) >= 3, choice_border
+    page.keyboard.press("n")
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    expect(yes).to_be_focused()
+    assert yes.evaluate("b => b.matches(':focus-visible')")
+    ring = yes.evaluate("b => getComputedStyle(b).outlineColor")
+    assert contrast(ring) >= 3, ring
+    page.keyboard.press("n")
+    expect(page.get_by_role("button", name="Start the main study")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_title("Panel 1 of 3 – Rating images")
+    expect(yes).to_be_focused()
+    expect(page.get_by_role("heading", name="Rate the panels")).to_be_attached()
+
+
+def press_key(page, key: str, code: str) -> None:
+    """A key press as a keyboard layout other than US English reports it."""
+    page.evaluate(
+        "([key, code]) => document.body.dispatchEvent("
+        "new KeyboardEvent('keydown', {key, code, bubbles: true}))",
+        [key, code],
+    )
+
+
+def test_letter_shortcuts_follow_the_layout_and_fall_back_to_the_key_place(
+    browser, live_server, study
+):
+    page = practice_started(browser, live_server, "layouts")
+    press_key(page, "т", "KeyN")  # Russian layout: the N key types "т"
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    press_key(page, "y", "KeyZ")  # German layout: "y" is where US keyboards have Z
+    expect(page.locator("#followup")).to_be_visible()
+    expect(page.locator("#zoom-dialog")).to_be_hidden()
+    assert saved_responses("layouts") == 1
+
+
+def test_without_javascript_no_dead_trial_screen_shows(browser, live_server, study):
+    page = browser.new_page(java_script_enabled=False)
+    page.goto(f"{live_server.url}/study/demo/?participant=nojs")
+    notice = page.locator("noscript .notice")  # (get_by_text does not look inside <noscript>)
+    expect(notice).to_contain_text("This study needs JavaScript")
+    expect(notice).to_be_visible()
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
+    expect(page.locator("#trial")).to_be_attached()
+    expect(notice).to_be_visible()
+    expect(page.locator("#trial")).to_be_hidden()
+    expect(page.locator("#progress")).to_be_hidden()
