@@ -93,26 +93,6 @@ def clean_partials(root: Path, units: list[int]) -> list[Path]:
     return removed
 
 
-def shard_units(units: list[int], rank: int, world_size: int) -> list[int]:
-    """This rank's share of the units: every world_size-th, so shards are disjoint and complete."""
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"rank {rank} is not within a world of size {world_size}")
-    return units[rank::world_size]
-
-
-def distributed_rank(environ: dict | None = None) -> tuple[int, int, int]:
-    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) when run alone."""
-    environ = os.environ if environ is None else environ
-    try:
-        rank = int(environ.get("RANK", 0))
-        world_size = int(environ.get("WORLD_SIZE", 1))
-        local_rank = int(environ.get("LOCAL_RANK", 0))
-    except ValueError as error:
-        raise ValueError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers ({error})") from error
-    shard_units([], rank, world_size)  # validates the pair
-    return rank, world_size, local_rank
-
-
 def json_write_atomic(path: Path, payload: dict) -> None:
     """Write JSON through a temporary file and a rename, so readers never see half a file.
 

@@ -273,7 +273,7 @@ def test_full_size_networks_make_panels_with_the_deepsim_generator(
 
 
 def test_a_gpu_the_machine_lacks_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr("generator.management.commands.generate_panels._cuda", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(CommandError, match="GPU 3 does not exist: this machine has 1"):
         call_command(

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from generator.am import outputs
+from generator.am import distributed, outputs
 
 
 def make_result(unit=3, count=4, predicted=None):
@@ -66,18 +66,18 @@ def test_done_units_are_skipped_on_resume(tmp_path):
 @pytest.mark.parametrize("world_size", [1, 2, 3, 8])
 def test_shards_cover_every_unit_once(world_size):
     units = list(range(10, 33))
-    shards = [outputs.shard_units(units, rank, world_size) for rank in range(world_size)]
+    shards = [distributed.shard_units(units, rank, world_size) for rank in range(world_size)]
     assert sorted(unit for shard in shards for unit in shard) == units
 
 
 def test_distributed_rank_reads_torchrun_environment():
-    assert outputs.distributed_rank({}) == (0, 1, 0)
+    assert distributed.distributed_rank({}) == (0, 1, 0)
     environ = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}
-    assert outputs.distributed_rank(environ) == (3, 4, 1)
+    assert distributed.distributed_rank(environ) == (3, 4, 1)
     with pytest.raises(ValueError, match="rank 4 is not within a world of size 4"):
-        outputs.distributed_rank({"RANK": "4", "WORLD_SIZE": "4"})
+        distributed.distributed_rank({"RANK": "4", "WORLD_SIZE": "4"})
     with pytest.raises(ValueError, match="must be integers"):
-        outputs.distributed_rank({"RANK": "a"})
+        distributed.distributed_rank({"RANK": "a"})
 
 
 def test_settings_claim_refuses_a_folder_made_with_other_settings(tmp_path):

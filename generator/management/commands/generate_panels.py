@@ -11,12 +11,9 @@ generate_panels ...` each rank takes every N-th unit and its own GPU (LOCAL_RANK
 registers the panels once all ranks' units are in the output folder.
 """
 
-import re
 import time
-from datetime import timedelta
 from pathlib import Path
 
-import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -24,7 +21,7 @@ from tqdm import tqdm
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.selectors import lists_outdated_message
 from generator import services
-from generator.am import grid, loading, networks, outputs, pipeline, reference
+from generator.am import distributed, grid, loading, networks, outputs, pipeline, reference
 from generator.am.config import AMConfig
 
 
@@ -85,7 +82,7 @@ class Command(BaseCommand):
         experiment = None
         if options["experiment"]:
             experiment = self._experiment(options["experiment"])
-        mine = outputs.shard_units(run.units, rank, world_size)
+        mine = distributed.shard_units(run.units, rank, world_size)
         reports = self._generate(run, mine, rank, world_size)
         self.stdout.write(outputs.quality_summary(reports))
         if experiment is not None:
@@ -141,28 +138,8 @@ class Command(BaseCommand):
         }
 
     def _device(self, requested: str | None) -> str:
-        """cpu, or this rank's GPU (torchrun's LOCAL_RANK) when cuda is asked for or present."""
-        requested = requested or ("cuda" if _cuda() else "cpu")
-        if requested not in ("cpu", "cuda") and not re.fullmatch(r"cuda:\d+", requested):
-            raise ValueError(f"--device {requested!r}: use cuda, cuda:N or cpu")
-        if requested.startswith("cuda") and not _cuda():
-            raise ValueError(f"--device {requested}: no CUDA device here; use --device cpu")
-        if requested == "cpu":
-            return requested
-        rank, world_size, local_rank = self._rank()
-        if requested != "cuda" and world_size > 1:
-            raise ValueError(
-                f"--device {requested} under torchrun would put every rank on one GPU; "
-                "use --device cuda (each rank takes its LOCAL_RANK's GPU)"
-            )
-        index = local_rank if requested == "cuda" else int(requested.split(":")[1])
-        if index >= torch.cuda.device_count():
-            raise ValueError(
-                f"GPU {index} does not exist: this machine has {torch.cuda.device_count()} "
-                "(start at most that many ranks per node)"
-            )
-        torch.cuda.set_device(index)  # lazy CUDA set-up must not land on GPU 0
-        return f"cuda:{index}"
+        _, world_size, local_rank = self._rank()
+        return distributed.device_for_rank(requested, world_size=world_size, local_rank=local_rank)
 
     def _out(self, options) -> Path:
         if options["out"] is not None:
@@ -171,7 +148,7 @@ class Command(BaseCommand):
 
     def _rank(self) -> tuple[int, int, int]:
         try:
-            return outputs.distributed_rank()
+            return distributed.distributed_rank()
         except ValueError as error:
             raise CommandError(f"Bad torchrun environment: {error}") from None
 
@@ -202,7 +179,7 @@ class Command(BaseCommand):
 
     def _register(self, experiment, run, rank, world_size):
         if world_size > 1:
-            _wait_for_all_ranks()
+            distributed.wait_for_all_ranks()
         if rank != 0:
             return  # one rank registers, so each panel is stored once
         try:
@@ -228,19 +205,6 @@ class Command(BaseCommand):
         warning = lists_outdated_message(experiment=experiment)
         if warning:
             self.stdout.write(self.style.WARNING(warning))
-
-
-def _wait_for_all_ranks() -> None:
-    """Block until every torchrun rank has written its units (a rank that fails stops all)."""
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("gloo", timeout=timedelta(days=2))
-    dist.barrier()
-
-
-def _cuda() -> bool:
-    return torch.cuda.is_available()
 
 
 def _text(path: Path | None) -> str | None:
