@@ -1,7 +1,7 @@
 """Participant pages: entry, consent, instructions, trials, the answer endpoint, completion.
 
 Views parse the request, call one service or selector, and render; the study's rules live in
-experiment/services.py. A participant is identified only by the unguessable token in the URL.
+experiment/services/. A participant is identified only by the unguessable token in the URL.
 """
 
 from django.http import Http404, JsonResponse

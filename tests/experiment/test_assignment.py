@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from experiment import services
 from experiment.models import Participant, TrialList
 from experiment.services import (
     AnswerInvalid,
@@ -13,6 +12,7 @@ from experiment.services import (
     experiment_lists_build,
     participant_consent,
     participant_enter,
+    participants,
 )
 from tests.experiment.conftest import panels_create
 
@@ -276,13 +276,13 @@ def test_a_place_taken_back_counts_as_soon_as_it_is_taken(ready_experiment, monk
     slow = participant_enter(experiment=ready_experiment, external_id="slow")
     participant_enter(experiment=ready_experiment, external_id="other")  # fills the other list
     silent_for(slow, minutes=11)
-    retake = services.participant_place_retake
+    retake = participants.participant_place_retake
 
     def retake_then_someone_arrives(*, participant):
         retake(participant=participant)
         with pytest.raises(StudyUnavailable):
             participant_enter(experiment=ready_experiment, external_id="late")
 
-    monkeypatch.setattr(services, "participant_place_retake", retake_then_someone_arrives)
+    monkeypatch.setattr(participants, "participant_place_retake", retake_then_someone_arrives)
     participant_enter(experiment=ready_experiment, external_id="slow")
     assert fills(ready_experiment) == [1, 1]

@@ -1,109 +1,16 @@
-"""State changes of the experiment app: panels, lists, participants and their answers.
-
-The participant-facing views call only these functions and the ones in selectors.py.
-"""
+"""Participants arriving, coming back and consenting: their list place and trial order."""
 
 import random
 import secrets
-import uuid
-from pathlib import Path
 
-from django.core.files.base import ContentFile
-from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from experiment import lists as list_building
-from experiment.answers import (
-    Answer,
-    AnswerConflict,
-    AnswerInvalid,
-    answer_parse,
-    response_ms_parse,
-)
-from experiment.models import Experiment, Panel, Participant, Response, TrialList, TrialListItem
-from experiment.panel_images import PanelImageError, panel_display_bytes, panel_image_open
-from experiment.selectors import answered_indices, list_fills, participant_state
-
-__all__ = [
-    "AnswerInvalid",
-    "ListsBuildRefused",
-    "PanelImageError",
-    "StudyUnavailable",
-    "experiment_lists_build",
-    "panel_display_bytes",
-    "panel_image_open",
-    "panel_register",
-    "participant_consent",
-    "participant_enter",
-    "response_record",
-]
+from experiment.answers import AnswerInvalid
+from experiment.models import Experiment, Panel, Participant, TrialList
+from experiment.selectors import list_fills, participant_state
 
 EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
-
-
-class PanelRefused(ValueError):
-    """A main panel cannot be added: participants have started, so the lists are fixed."""
-
-
-def experiment_create(*, slug: str, title: str = "") -> Experiment:
-    """The experiment of `slug`, created if missing; ValidationError for a slug URLs cannot hold."""
-    validate_slug(slug)
-    experiment, _ = Experiment.objects.get_or_create(slug=slug, defaults={"title": title or slug})
-    return experiment
-
-
-def panel_register(
-    *,
-    experiment: Experiment,
-    image_path: Path,
-    source: str,
-    network: str = "",
-    layer: str = "",
-    unit: int | None = None,
-    is_practice: bool = False,
-    intended_answer: str = "",
-    intended_label: str = "",
-    metadata: dict | None = None,
-) -> Panel | None:
-    """Store an image file as a panel of the experiment; None when `source` is already imported.
-
-    The full-resolution file is kept as it is (for zooming) and a display version is made.
-    Raises PanelImageError when the file is not a readable image; nothing is stored then.
-    """
-    if Panel.objects.filter(experiment=experiment, source=source).exists():
-        return None
-    if not is_practice and experiment.participants.filter(is_synthetic=False).exists():
-        raise PanelRefused(
-            f"Experiment {experiment.slug} has participants, so its lists are fixed and a new "
-            f"main panel ({source}) would never be shown; make a new experiment for it."
-        )
-    image_path = Path(image_path)
-    image, suffix = panel_image_open(image_path)
-    panel = Panel(
-        experiment=experiment,
-        source=source,
-        network=network,
-        layer=layer,
-        unit=unit,
-        is_practice=is_practice,
-        intended_answer=intended_answer,
-        intended_label=intended_label,
-        metadata=metadata or {},
-    )
-    # Random names: a file name must not tell participants a practice answer or a unit.
-    stem = uuid.uuid4().hex
-    try:
-        panel.image.save(f"{stem}{suffix}", ContentFile(image_path.read_bytes()), save=False)
-        panel.display_image.save(f"{stem}.jpg", ContentFile(panel_display_bytes(image)), save=False)
-        with transaction.atomic():
-            panel.save()
-    except Exception:
-        # No file without its row: delete what was written (an empty field deletes nothing).
-        panel.image.delete(save=False)
-        panel.display_image.delete(save=False)
-        raise
-    return panel
 
 
 class StudyUnavailable(Exception):
@@ -123,10 +30,6 @@ class StudyUnavailable(Exception):
         self.reason, self.returning = reason, returning
         self.message = self.MESSAGES[reason]
         super().__init__(self.message)
-
-
-class ListsBuildRefused(ValueError):
-    """Lists cannot be (re)built: bad list count, no main panels, or participants have started."""
 
 
 def participant_enter(
@@ -343,144 +246,3 @@ def participant_consent(*, participant: Participant) -> None:
             consented_at=now, last_seen_at=now
         )
         participant.refresh_from_db(fields=["consented_at", "last_seen_at"])
-
-
-def response_record(
-    *,
-    participant: Participant,
-    trial_index: int,
-    panel_id: int,
-    q1: str,
-    q2: int | None,
-    q3: str,
-    response_ms: int,
-) -> Response:
-    """Store the answer to one trial; re-sending an answered trial returns the stored Response.
-
-    Raises AnswerInvalid, changing nothing, when the answer breaks the protocol, the panel is not
-    at `trial_index` of this participant's order, an earlier trial is unanswered, consent is
-    missing or the participant is done; AnswerConflict when the trial was answered otherwise
-    (a second window). The participant is marked completed when this answers their last trial.
-    """
-    answer = answer_parse(q1=q1, q2=q2, q3=q3)
-    response_ms = response_ms_parse(response_ms)
-    with transaction.atomic():
-        locked = Participant.objects.select_for_update().get(id=participant.id)
-        trial_check(participant=locked, trial_index=trial_index, panel_id=panel_id)
-        answered = answered_indices(participant=locked)
-        if trial_index in answered:
-            stored = Response.objects.get(participant=locked, trial_index=trial_index)
-            if answer != answer_of(stored):  # a retry after a lost reply sends the same answer
-                raise AnswerConflict(
-                    "This panel was already answered, perhaps in another window; the first "
-                    "answer is kept. Reload the page to go on where you are."
-                )
-            return stored
-        if locked.status == Participant.Status.COMPLETED:
-            raise AnswerInvalid("This participant has already completed the study.")
-        first_open = min(set(range(len(locked.trial_order))) - answered)
-        if trial_index != first_open:
-            raise AnswerInvalid(
-                f"Panel {first_open + 1} comes before panel {trial_index + 1}; reload the page "
-                "to go on where you are."
-            )
-        response = Response.objects.create(
-            participant=locked,
-            panel_id=panel_id,
-            trial_index=trial_index,
-            is_practice=Panel.objects.filter(id=panel_id, is_practice=True).exists(),
-            q1_yes=answer.q1_yes,
-            q2_bin=answer.q2_bin,
-            q3_first=answer.q3_first,
-            q3_second=answer.q3_second,
-            response_ms=response_ms,
-        )
-        participant_touch(participant=locked)
-    participant.refresh_from_db()
-    return response
-
-
-def answer_of(response: Response) -> Answer:
-    """A stored response's answer, as answer_parse gives it."""
-    return Answer(response.q1_yes, response.q2_bin, response.q3_first, response.q3_second)
-
-
-def trial_check(*, participant: Participant, trial_index: object, panel_id: object) -> None:
-    """The answer must be for the panel at `trial_index` of a consenting participant's order."""
-    if participant.consented_at is None:
-        raise AnswerInvalid("Consent is required before answering.")
-    order = participant.trial_order
-    if isinstance(trial_index, bool) or not isinstance(trial_index, int):
-        raise AnswerInvalid("trial_index must be a whole number.")
-    if not 0 <= trial_index < len(order):
-        raise AnswerInvalid(f"There is no trial {trial_index}; this study has {len(order)}.")
-    if (
-        isinstance(panel_id, bool)
-        or not isinstance(panel_id, int)
-        or order[trial_index] != panel_id
-    ):
-        raise AnswerInvalid(f"Panel {panel_id} is not shown at trial {trial_index}.")
-
-
-def participant_touch(*, participant: Participant) -> None:
-    """Update last_seen_at; mark the participant completed once every trial is answered."""
-    now = timezone.now()
-    participant.last_seen_at = now
-    fields = ["last_seen_at"]
-    if participant.responses.count() >= len(participant.trial_order):
-        participant.status = Participant.Status.COMPLETED
-        participant.completed_at = now
-        fields += ["status", "completed_at"]
-    participant.save(update_fields=fields)
-
-
-def experiment_lists_build(
-    *, experiment: Experiment, lists: int, seed: int | None = None
-) -> list[TrialList]:
-    """Replace the experiment's lists with `lists` stratified ones (deterministic for a seed).
-
-    Every main panel goes in exactly one list; each list gets an equal share (within one) of
-    every (network, layer). Raises ListsBuildRefused once any participant exists.
-    """
-    seed = secrets.randbelow(2**31) if seed is None else seed
-    if not 0 <= seed < 2**63:
-        raise ListsBuildRefused(f"The seed must be between 0 and {2**63 - 1}, not {seed}.")
-    with transaction.atomic():
-        Experiment.objects.select_for_update().get(id=experiment.id)
-        participants = Participant.objects.filter(experiment=experiment)
-        if participants.filter(is_synthetic=False).exists():
-            raise ListsBuildRefused(
-                f"Experiment {experiment.slug} already has participants; rebuilding its lists "
-                "would change what they were shown. Delete the participants first or make a new "
-                "experiment."
-            )
-        if participants.exists():
-            raise ListsBuildRefused(
-                f"Experiment {experiment.slug} has simulated participants, whose answers refer "
-                f"to the lists; remove them first (simulate_responses --experiment "
-                f"{experiment.slug} --delete)."
-            )
-        panels = Panel.objects.filter(experiment=experiment, is_practice=False)
-        strata = [(p.id, (p.network, p.layer)) for p in panels.only("id", "network", "layer")]
-        try:
-            assignment = list_building.stratified_lists(strata, lists=lists, seed=seed)
-        except ValueError as error:
-            raise ListsBuildRefused(f"Experiment {experiment.slug}: {error}") from error
-        return trial_lists_store(experiment=experiment, assignment=assignment, seed=seed)
-
-
-def trial_lists_store(
-    *, experiment: Experiment, assignment: list[list[int]], seed: int
-) -> list[TrialList]:
-    """Delete the old lists and store the new ones with their items."""
-    TrialList.objects.filter(experiment=experiment).delete()
-    trial_lists = TrialList.objects.bulk_create(
-        TrialList(experiment=experiment, number=number, seed=seed)
-        for number in range(1, len(assignment) + 1)
-    )
-    TrialListItem.objects.bulk_create(
-        TrialListItem(trial_list=trial_list, panel_id=panel_id)
-        for trial_list, panel_ids in zip(trial_lists, assignment, strict=True)
-        for panel_id in panel_ids
-    )
-    return trial_lists

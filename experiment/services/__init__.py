@@ -1,0 +1,43 @@
+"""State changes of the experiment app: panels, lists, participants and their answers.
+
+The views, admin and commands call only these functions and the ones in selectors.py. By
+concept: `design` (the experiment, panels, lists), `participants` (arrival, places, consent),
+`responses` (answers).
+"""
+
+from experiment.answers import AnswerConflict, AnswerInvalid
+from experiment.panel_images import PanelImageError, panel_display_bytes, panel_image_open
+from experiment.services.design import (
+    ListsBuildRefused,
+    PanelRefused,
+    experiment_create,
+    experiment_lists_build,
+    panel_register,
+)
+from experiment.services.participants import (
+    StudyUnavailable,
+    participant_consent,
+    participant_enter,
+    participant_seen,
+    trial_order_new,
+)
+from experiment.services.responses import response_record
+
+__all__ = [
+    "AnswerConflict",
+    "AnswerInvalid",
+    "ListsBuildRefused",
+    "PanelImageError",
+    "PanelRefused",
+    "StudyUnavailable",
+    "experiment_create",
+    "experiment_lists_build",
+    "panel_display_bytes",
+    "panel_image_open",
+    "panel_register",
+    "participant_consent",
+    "participant_enter",
+    "participant_seen",
+    "response_record",
+    "trial_order_new",
+]

@@ -1,0 +1,133 @@
+"""Designing a study: the experiment, its panels and its counterbalanced lists."""
+
+import secrets
+import uuid
+from pathlib import Path
+
+from django.core.files.base import ContentFile
+from django.core.validators import validate_slug
+from django.db import transaction
+
+from experiment import lists as list_building
+from experiment.models import Experiment, Panel, Participant, TrialList, TrialListItem
+from experiment.panel_images import panel_display_bytes, panel_image_open
+
+
+class PanelRefused(ValueError):
+    """A main panel cannot be added: participants have started, so the lists are fixed."""
+
+
+class ListsBuildRefused(ValueError):
+    """Lists cannot be (re)built: bad list count, no main panels, or participants have started."""
+
+
+def experiment_create(*, slug: str, title: str = "") -> Experiment:
+    """The experiment of `slug`, created if missing; ValidationError for a slug URLs cannot hold."""
+    validate_slug(slug)
+    experiment, _ = Experiment.objects.get_or_create(slug=slug, defaults={"title": title or slug})
+    return experiment
+
+
+def panel_register(
+    *,
+    experiment: Experiment,
+    image_path: Path,
+    source: str,
+    network: str = "",
+    layer: str = "",
+    unit: int | None = None,
+    is_practice: bool = False,
+    intended_answer: str = "",
+    intended_label: str = "",
+    metadata: dict | None = None,
+) -> Panel | None:
+    """Store an image file as a panel of the experiment; None when `source` is already imported.
+
+    The full-resolution file is kept as it is (for zooming) and a display version is made.
+    Raises PanelImageError when the file is not a readable image; nothing is stored then.
+    """
+    if Panel.objects.filter(experiment=experiment, source=source).exists():
+        return None
+    if not is_practice and experiment.participants.filter(is_synthetic=False).exists():
+        raise PanelRefused(
+            f"Experiment {experiment.slug} has participants, so its lists are fixed and a new "
+            f"main panel ({source}) would never be shown; make a new experiment for it."
+        )
+    image_path = Path(image_path)
+    image, suffix = panel_image_open(image_path)
+    panel = Panel(
+        experiment=experiment,
+        source=source,
+        network=network,
+        layer=layer,
+        unit=unit,
+        is_practice=is_practice,
+        intended_answer=intended_answer,
+        intended_label=intended_label,
+        metadata=metadata or {},
+    )
+    # Random names: a file name must not tell participants a practice answer or a unit.
+    stem = uuid.uuid4().hex
+    try:
+        panel.image.save(f"{stem}{suffix}", ContentFile(image_path.read_bytes()), save=False)
+        panel.display_image.save(f"{stem}.jpg", ContentFile(panel_display_bytes(image)), save=False)
+        with transaction.atomic():
+            panel.save()
+    except Exception:
+        # No file without its row: delete what was written (an empty field deletes nothing).
+        panel.image.delete(save=False)
+        panel.display_image.delete(save=False)
+        raise
+    return panel
+
+
+def experiment_lists_build(
+    *, experiment: Experiment, lists: int, seed: int | None = None
+) -> list[TrialList]:
+    """Replace the experiment's lists with `lists` stratified ones (deterministic for a seed).
+
+    Every main panel goes in exactly one list; each list gets an equal share (within one) of
+    every (network, layer). Raises ListsBuildRefused once any participant exists.
+    """
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    if not 0 <= seed < 2**63:
+        raise ListsBuildRefused(f"The seed must be between 0 and {2**63 - 1}, not {seed}.")
+    with transaction.atomic():
+        Experiment.objects.select_for_update().get(id=experiment.id)
+        participants = Participant.objects.filter(experiment=experiment)
+        if participants.filter(is_synthetic=False).exists():
+            raise ListsBuildRefused(
+                f"Experiment {experiment.slug} already has participants; rebuilding its lists "
+                "would change what they were shown. Delete the participants first or make a new "
+                "experiment."
+            )
+        if participants.exists():
+            raise ListsBuildRefused(
+                f"Experiment {experiment.slug} has simulated participants, whose answers refer "
+                f"to the lists; remove them first (simulate_responses --experiment "
+                f"{experiment.slug} --delete)."
+            )
+        panels = Panel.objects.filter(experiment=experiment, is_practice=False)
+        strata = [(p.id, (p.network, p.layer)) for p in panels.only("id", "network", "layer")]
+        try:
+            assignment = list_building.stratified_lists(strata, lists=lists, seed=seed)
+        except ValueError as error:
+            raise ListsBuildRefused(f"Experiment {experiment.slug}: {error}") from error
+        return trial_lists_store(experiment=experiment, assignment=assignment, seed=seed)
+
+
+def trial_lists_store(
+    *, experiment: Experiment, assignment: list[list[int]], seed: int
+) -> list[TrialList]:
+    """Delete the old lists and store the new ones with their items."""
+    TrialList.objects.filter(experiment=experiment).delete()
+    trial_lists = TrialList.objects.bulk_create(
+        TrialList(experiment=experiment, number=number, seed=seed)
+        for number in range(1, len(assignment) + 1)
+    )
+    TrialListItem.objects.bulk_create(
+        TrialListItem(trial_list=trial_list, panel_id=panel_id)
+        for trial_list, panel_ids in zip(trial_lists, assignment, strict=True)
+        for panel_id in panel_ids
+    )
+    return trial_lists

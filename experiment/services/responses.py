@@ -1,0 +1,103 @@
+"""Participants' answers: one per trial, in order, stored once."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from experiment.answers import (
+    Answer,
+    AnswerConflict,
+    AnswerInvalid,
+    answer_parse,
+    response_ms_parse,
+)
+from experiment.models import Panel, Participant, Response
+from experiment.selectors import answered_indices
+
+
+def response_record(
+    *,
+    participant: Participant,
+    trial_index: int,
+    panel_id: int,
+    q1: str,
+    q2: int | None,
+    q3: str,
+    response_ms: int,
+) -> Response:
+    """Store the answer to one trial; re-sending an answered trial returns the stored Response.
+
+    Raises AnswerInvalid, changing nothing, when the answer breaks the protocol, the panel is not
+    at `trial_index` of this participant's order, an earlier trial is unanswered, consent is
+    missing or the participant is done; AnswerConflict when the trial was answered otherwise
+    (a second window). The participant is marked completed when this answers their last trial.
+    """
+    answer = answer_parse(q1=q1, q2=q2, q3=q3)
+    response_ms = response_ms_parse(response_ms)
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update().get(id=participant.id)
+        trial_check(participant=locked, trial_index=trial_index, panel_id=panel_id)
+        answered = answered_indices(participant=locked)
+        if trial_index in answered:
+            stored = Response.objects.get(participant=locked, trial_index=trial_index)
+            if answer != answer_of(stored):  # a retry after a lost reply sends the same answer
+                raise AnswerConflict(
+                    "This panel was already answered, perhaps in another window; the first "
+                    "answer is kept. Reload the page to go on where you are."
+                )
+            return stored
+        if locked.status == Participant.Status.COMPLETED:
+            raise AnswerInvalid("This participant has already completed the study.")
+        first_open = min(set(range(len(locked.trial_order))) - answered)
+        if trial_index != first_open:
+            raise AnswerInvalid(
+                f"Panel {first_open + 1} comes before panel {trial_index + 1}; reload the page "
+                "to go on where you are."
+            )
+        response = Response.objects.create(
+            participant=locked,
+            panel_id=panel_id,
+            trial_index=trial_index,
+            is_practice=Panel.objects.filter(id=panel_id, is_practice=True).exists(),
+            q1_yes=answer.q1_yes,
+            q2_bin=answer.q2_bin,
+            q3_first=answer.q3_first,
+            q3_second=answer.q3_second,
+            response_ms=response_ms,
+        )
+        participant_touch(participant=locked)
+    participant.refresh_from_db()
+    return response
+
+
+def answer_of(response: Response) -> Answer:
+    """A stored response's answer, as answer_parse gives it."""
+    return Answer(response.q1_yes, response.q2_bin, response.q3_first, response.q3_second)
+
+
+def trial_check(*, participant: Participant, trial_index: object, panel_id: object) -> None:
+    """The answer must be for the panel at `trial_index` of a consenting participant's order."""
+    if participant.consented_at is None:
+        raise AnswerInvalid("Consent is required before answering.")
+    order = participant.trial_order
+    if isinstance(trial_index, bool) or not isinstance(trial_index, int):
+        raise AnswerInvalid("trial_index must be a whole number.")
+    if not 0 <= trial_index < len(order):
+        raise AnswerInvalid(f"There is no trial {trial_index}; this study has {len(order)}.")
+    if (
+        isinstance(panel_id, bool)
+        or not isinstance(panel_id, int)
+        or order[trial_index] != panel_id
+    ):
+        raise AnswerInvalid(f"Panel {panel_id} is not shown at trial {trial_index}.")
+
+
+def participant_touch(*, participant: Participant) -> None:
+    """Update last_seen_at; mark the participant completed once every trial is answered."""
+    now = timezone.now()
+    participant.last_seen_at = now
+    fields = ["last_seen_at"]
+    if participant.responses.count() >= len(participant.trial_order):
+        participant.status = Participant.Status.COMPLETED
+        participant.completed_at = now
+        fields += ["status", "completed_at"]
+    participant.save(update_fields=fields)
