@@ -220,14 +220,19 @@ def trial_order_new(
     *, experiment: Experiment, trial_list: TrialList, rng: random.Random | None = None
 ) -> list[int]:
     """Panel ids in showing order: `practice_trials` practice panels drawn at random first,
-    then the list, shuffled. `rng`: seeded by simulations, else drawn from the system."""
+    then the list, shuffled. `rng`: seeded by simulations, else drawn from the system.
+
+    When there are more practice panels than trials, one "yes" panel is kept out of the draw:
+    the instructions show it as their example (example_panel), and an example the participant
+    then rates would give its answer away.
+    """
     rng = rng or random.Random(secrets.randbits(64))
-    practice = list(
-        Panel.objects.filter(experiment=experiment, is_practice=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    practice = rng.sample(practice, min(experiment.practice_trials, len(practice)))
+    practice = Panel.objects.filter(experiment=experiment, is_practice=True).order_by("id")
+    pool = list(practice.values_list("id", flat=True))
+    yes = list(practice.filter(intended_answer=Panel.Answer.YES).values_list("id", flat=True))
+    if yes and len(pool) > experiment.practice_trials:
+        pool.remove(rng.choice(yes))
+    practice = rng.sample(pool, min(experiment.practice_trials, len(pool)))
     main = list(trial_list.items.order_by("panel_id").values_list("panel_id", flat=True))
     rng.shuffle(main)
     return practice + main

@@ -286,3 +286,20 @@ def test_a_place_taken_back_counts_as_soon_as_it_is_taken(ready_experiment, monk
     monkeypatch.setattr(participants, "participant_place_retake", retake_then_someone_arrives)
     participant_enter(experiment=ready_experiment, external_id="slow")
     assert fills(ready_experiment) == [1, 1]
+
+
+def test_a_yes_practice_panel_is_always_left_for_the_instructions_example(experiment):
+    """7 practice panels (4 yes) and 6 practice trials: nobody draws all four "yes" panels, so
+    the example shown in the instructions is never one of their own."""
+    from experiment.selectors import example_panel
+
+    panels_create(experiment, units=2, practice=7)
+    experiment.practice_trials, experiment.participants_per_list = 6, 20
+    experiment.save()
+    experiment_lists_build(experiment=experiment, lists=1, seed=1)
+    yes = set(experiment.panels.filter(intended_answer="yes").values_list("id", flat=True))
+    for number in range(20):
+        participant = participant_enter(experiment=experiment, external_id=f"p{number}")
+        practice = participant.trial_order[:6]
+        assert len(yes & set(practice)) == 3 and len(set(practice)) == 6
+        assert example_panel(participant=participant).id not in practice
