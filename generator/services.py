@@ -1,5 +1,6 @@
 """Django side of the generator: panels written by generate_panels become experiment panels."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def generated_panels_register(
     ratings, so an experiment holds at most one panel per unit. Compare methods in separate
     experiments.
     """
-    stored_units = [_unit_read(root, unit) for unit in outputs.done_units(root, units)]
+    stored_units = _units_read(root, outputs.done_units(root, units))
     _settings_conflicts_check(experiment, network, layer, stored_units)
     panels = []
     for stored in stored_units:
@@ -67,9 +68,17 @@ def generated_panels_register(
     return panels
 
 
-def folder_panels_register(*, experiment: Experiment, root: Path) -> tuple[dict, list[Panel]]:
+@dataclass(frozen=True)
+class FolderRegistration:
+    settings: dict  # what made the folder's panels
+    panels: list[Panel]  # newly registered
+    finished: int  # units in the folder
+    missing: list[int]  # units runs into it were asked for but that are not (yet) in this copy
+
+
+def folder_panels_register(*, experiment: Experiment, root: Path) -> FolderRegistration:
     """Register every finished unit of a generate_panels output folder, written here or on
-    another machine and copied: (the folder's settings, the newly stored panels).
+    another machine and copied; what was registered, and which planned units are missing.
 
     Needs neither the networks nor their weights: what made the panels is in the folder.
     FolderNotPanels when `root` holds no finished unit.
@@ -78,10 +87,7 @@ def folder_panels_register(*, experiment: Experiment, root: Path) -> tuple[dict,
     settings = outputs.recorded_settings(root) if root.is_dir() else None
     units = outputs.finished_units(root) if settings is not None else []
     if not units:
-        raise FolderNotPanels(
-            f"{root} holds no finished units of generate_panels (unit_NNNNN folders beside a "
-            "settings.json); give the folder of one network layer, e.g. var/am/alexnet/fc6"
-        )
+        raise FolderNotPanels(_not_panels_message(root))
     panels = generated_panels_register(
         experiment=experiment,
         root=root,
@@ -89,31 +95,85 @@ def folder_panels_register(*, experiment: Experiment, root: Path) -> tuple[dict,
         layer=settings["layer"],
         units=units,
     )
-    return settings, panels
+    missing = sorted(set(outputs.planned_units(root)) - set(units))
+    return FolderRegistration(settings, panels, len(units), missing)
+
+
+def settings_mix_message(*, experiment: Experiment, network: str, layer: str) -> str:
+    """A warning when the experiment's main panels of one layer were not all made the same way
+    (they are pooled as one condition), else ""."""
+    panels = Panel.objects.filter(
+        experiment=experiment, is_practice=False, network=network, layer=layer
+    ).only("metadata")
+    recorded = [panel.metadata.get("settings") for panel in panels]
+    made = [settings for settings in recorded if settings is not None]
+    differing = sorted(
+        {
+            name
+            for settings in made[1:]
+            for name in settings_differences(made[0], settings, SETTINGS_DEFAULTS, WEIGHTS_PATHS)
+        }
+    )
+    imported = len(recorded) - len(made)
+    if not differing and not (imported and made):
+        return ""
+    how = f"settings differ: {', '.join(differing)}" if differing else ""
+    if imported and made:
+        how += f"{'; ' if how else ''}{imported} imported beside {len(made)} generated"
+    return (
+        f"Note: the {network} {layer} panels of {experiment.slug} were not all made the same way "
+        f"({how}); the analysis pools them as one condition. Keep one condition per experiment."
+    )
+
+
+def _not_panels_message(root: Path) -> str:
+    """Why `root` is not a generate_panels layer folder, and which folder to give instead."""
+    if not root.is_dir():
+        return f"{root} does not exist"
+    layers = sorted(p.name for p in root.iterdir() if p.is_dir() and outputs.finished_units(p))
+    if layers:
+        return (
+            f"{root} holds the folders of layers ({', '.join(layers)}), not units; give each "
+            f"of them, e.g. {root / layers[0]}"
+        )
+    return (
+        f"{root} holds no finished units of generate_panels (unit_NNNNN folders beside a "
+        "settings.json); give the folder of one network layer, e.g. var/am/alexnet/fc6"
+    )
 
 
 class FolderNotPanels(ValueError):
     """A folder given for registration that is not (or not yet) generate_panels output."""
 
 
-def _unit_read(root: Path, unit: int) -> dict:
-    """A finished unit's files, or FolderNotPanels naming what is missing (a copy that stopped
-    half way, say): checked for every unit before any is registered."""
-    try:
-        stored = outputs.unit_read(root, unit)
-    except (OSError, ValueError, KeyError) as error:
+def _units_read(root: Path, units: list[int]) -> list[dict]:
+    """The finished units' files, every one checked before any is registered; FolderNotPanels
+    naming each unit whose copy is incomplete or damaged (a copy that stopped half way, say)."""
+    stored_units, problems = [], []
+    for unit in units:
+        try:
+            stored_units.append(_unit_read(root, unit))
+        except ValueError as error:
+            problems.append(f"{outputs.unit_dir(root, unit)}: {error}")
+    if problems:
+        shown = "\n".join(problems[:20]) + (
+            f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        )
         raise FolderNotPanels(
-            f"{outputs.unit_dir(root, unit)} is incomplete or damaged ({error}); copy it again "
-            "or generate the unit again. Nothing was registered."
-        ) from None
+            f"{len(problems)} of {len(units)} units are incomplete or damaged; copy them again "
+            f"or generate them again. Nothing was registered.\n{shown}"
+        )
+    return stored_units
+
+
+def _unit_read(root: Path, unit: int) -> dict:
+    """A finished unit's files; ValueError naming the one that is missing or damaged."""
+    stored = outputs.unit_read(root, unit)
     try:
         with Image.open(stored["panel"]) as panel:
             panel.verify()  # every chunk there, checksums right: milliseconds, not a decode
     except (OSError, SyntaxError) as error:  # SyntaxError: Pillow's "broken PNG file"
-        raise FolderNotPanels(
-            f"{stored['panel']} is missing or damaged ({error}); copy the unit again. "
-            "Nothing was registered."
-        ) from None
+        raise ValueError(f"panel.png: {error}") from None
     return stored
 
 

@@ -1,8 +1,9 @@
-"""Per-unit output folders: atomic writes, resume, sharding across ranks, quality reports.
+"""Per-unit output folders: atomic writes, resume, settings checks, quality reports.
 
 Layout of an output folder (one per network and layer)::
 
     OUT/settings.json                 the run's settings (every unit below was made with them)
+    OUT/planned_units.json            every unit the runs were asked for (finished or not)
     OUT/unit_00042/panel.png          full-resolution rows x cols panel
     OUT/unit_00042/panel_web.jpg      web-friendly panel (longest side 1000 px)
     OUT/unit_00042/images/000.png ... each AM picture (what the network saw), in panel order
@@ -30,6 +31,7 @@ from PIL import Image
 from generator.am import grid
 
 SETTINGS_FILE = "settings.json"
+PLANNED_FILE = "planned_units.json"  # every unit runs into the folder were asked for
 UNIT_PREFIX = "unit_"
 PARTIAL_PREFIX = ".partial-"
 
@@ -80,6 +82,21 @@ def finished_units(root: Path) -> list[int]:
     folders = Path(root).glob(f"{UNIT_PREFIX}*")
     numbers = [folder.name.removeprefix(UNIT_PREFIX) for folder in folders if folder.is_dir()]
     return sorted(int(number) for number in numbers if number.isdigit())
+
+
+def units_plan(root: Path, units: list[int]) -> None:
+    """Add `units` to the folder's planned units, so that a copy of it can tell which finished
+    units it lacks. Ranks of one run write the same full list, so their order does not matter."""
+    planned = set(planned_units(root)) | set(units)
+    json_write_atomic(Path(root) / PLANNED_FILE, {"units": sorted(planned)})
+
+
+def planned_units(root: Path) -> list[int]:
+    """The units runs into root were asked for ([] for folders written before this was kept)."""
+    try:
+        return json.loads((Path(root) / PLANNED_FILE).read_text())["units"]
+    except FileNotFoundError:
+        return []
 
 
 def clean_partials(root: Path, units: list[int]) -> list[Path]:
@@ -242,18 +259,28 @@ def _fsync(path: Path) -> None:
 
 
 def unit_read(root: Path, unit: int) -> dict:
-    """A finished unit's stored settings, how it ran, image records and quality report."""
+    """A finished unit's stored settings, how it ran, image records and quality report;
+    ValueError naming the file that is missing or not the JSON it should be."""
     folder = unit_dir(root, unit)
-    activations = json.loads((folder / "activations.json").read_text())
+    activations = _json_read(folder / "activations.json")
+    if not isinstance(activations, dict) or "images" not in activations:
+        raise ValueError("activations.json: no image records")
     return {
         "unit": unit,
         "folder": folder,
         "panel": folder / "panel.png",
-        "settings": json.loads((folder / SETTINGS_FILE).read_text()),
+        "settings": _json_read(folder / SETTINGS_FILE),
         "execution": activations.get("execution"),  # None: written before it was recorded
         "images": activations["images"],
-        "quality": json.loads((folder / "quality.json").read_text()),
+        "quality": _json_read(folder / "quality.json"),
     }
+
+
+def _json_read(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path.name}: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ class PanelRun:
     rows: int = 10
     cols: int = 10
     reference: Path | None = None  # folder of natural images; the demo uses its digits
+    # Every unit the run was asked for, when `units` is one torchrun rank's share of them.
+    planned: list[int] | None = None
 
     def __post_init__(self):
         if self.rows * self.cols != self.config.images_per_unit:
@@ -206,6 +208,7 @@ def panels_generate(
     """
     settings = run.settings()
     outputs.settings_claim(run.out, settings, SETTINGS_DEFAULTS, WEIGHTS_PATHS)
+    outputs.units_plan(run.out, run.planned or run.units)
     outputs.clean_partials(run.out, run.units)
     pending = outputs.pending_units(run.out, run.units)
     if not pending:

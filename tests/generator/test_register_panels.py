@@ -45,23 +45,54 @@ def test_a_copied_folder_is_registered_without_networks_or_weights(gpu_machine, 
     assert Panel.objects.filter(experiment=experiment).count() == 3
 
 
-def test_a_damaged_copy_registers_nothing_and_names_the_unit(gpu_machine, experiment):
+def test_a_damaged_copy_registers_nothing_and_names_every_damaged_file(gpu_machine, experiment):
     (gpu_machine / "unit_00001" / "activations.json").unlink()
-    with pytest.raises(CommandError, match=r"unit_00001 is incomplete or damaged.*copy it again"):
-        call_command("register_panels", str(gpu_machine), "--experiment", "study")
     panel = gpu_machine / "unit_00002" / "panel.png"
     panel.write_bytes(panel.read_bytes()[:-100])  # a copy cut short
-    shutil.rmtree(gpu_machine / "unit_00001")
-    with pytest.raises(CommandError, match=r"unit_00002/panel.png is missing or damaged"):
+    with pytest.raises(CommandError) as refused:
         call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    message = str(refused.value)
+    assert (
+        "2 of 3 units are incomplete or damaged" in message and "Nothing was registered" in message
+    )
+    assert "unit_00001: activations.json: [Errno 2]" in message
+    assert "unit_00002: panel.png:" in message
     assert not Panel.objects.exists()
+
+
+def test_units_the_run_was_asked_for_but_not_copied_are_named(gpu_machine, experiment, capsys):
+    shutil.rmtree(gpu_machine / "unit_00002")  # a copy made while the run was still going
+    call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    printed = capsys.readouterr().out
+    assert (
+        "registered 2 new panels of demo fc8 in experiment study (2 units in the folder)" in printed
+    )
+    assert "1 units generate_panels was asked for are not in" in printed and "(2)" in printed
+
+
+def test_panels_of_one_layer_made_otherwise_are_pointed_out(
+    gpu_machine, experiment, tmp_path, demo_models, monkeypatch, capsys
+):
+    """Other units with other settings are not refused (no unit has two panels), but said."""
+    call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    monkeypatch.setenv("AM_MODELS_DIR", str(demo_models[0]))
+    other = generate(tmp_path / "other", "--seed", "7", units="5")
+    call_command("register_panels", str(other), "--experiment", "study")
+    assert "not all made the same way (settings differ: base_seed)" in capsys.readouterr().out
 
 
 def test_a_folder_without_panels_or_experiment_is_a_clear_error(tmp_path, experiment):
     with pytest.raises(CommandError, match="holds no finished units of generate_panels"):
         call_command("register_panels", str(tmp_path), "--experiment", "study")
+    with pytest.raises(CommandError, match="missing does not exist"):
+        call_command("register_panels", str(tmp_path / "missing"), "--experiment", "study")
     with pytest.raises(CommandError, match="No experiment 'nope'"):
         call_command("register_panels", str(tmp_path), "--experiment", "nope")
+
+
+def test_the_folder_of_a_network_says_to_give_its_layer_folders(gpu_machine, experiment):
+    with pytest.raises(CommandError, match=r"holds the folders of layers \(fc8\), not units"):
+        call_command("register_panels", str(gpu_machine.parent), "--experiment", "study")
 
 
 def test_the_same_weights_at_another_path_resume_a_run_but_other_weights_do_not(

@@ -161,7 +161,7 @@ class Command(BaseCommand):
             f"rank {rank}/{world_size}: {len(mine)} units, "
             f"{len(mine) - len(pending)} already done, writing to {run.out}"
         )
-        my_run = pipeline.PanelRun(**{**run.__dict__, "units": mine})
+        my_run = pipeline.PanelRun(**{**run.__dict__, "units": mine, "planned": run.units})
         started, images = time.perf_counter(), 0
         with tqdm(total=len(pending), unit="unit", disable=not pending) as bar:
 
@@ -202,9 +202,15 @@ class Command(BaseCommand):
                     f"it and run register_panels {run.out} --experiment {experiment.slug}."
                 )
             )
-        warning = lists_outdated_message(experiment=experiment)
-        if warning:
-            self.stdout.write(self.style.WARNING(warning))
+        config = run.config
+        for warning in (
+            services.settings_mix_message(
+                experiment=experiment, network=config.network, layer=config.layer
+            ),
+            lists_outdated_message(experiment=experiment),
+        ):
+            if warning:
+                self.stdout.write(self.style.WARNING(warning))
 
 
 def _text(path: Path | None) -> str | None:

@@ -31,15 +31,32 @@ class Command(BaseCommand):
         experiment = experiment_get(options["experiment"])
         for folder in options["folders"]:
             try:
-                settings, panels = services.folder_panels_register(
-                    experiment=experiment, root=folder
-                )
+                done = services.folder_panels_register(experiment=experiment, root=folder)
             except ValueError as error:  # not panels, damaged, conflicting, lists fixed
-                raise CommandError(f"{folder}: {error}") from None
+                raise CommandError(str(error)) from None
+            network, layer = done.settings["network"], done.settings["layer"]
             self.stdout.write(
-                f"{folder}: registered {len(panels)} new panels of "
-                f"{settings['network']} {settings['layer']} in experiment {experiment.slug}"
+                f"{folder}: registered {len(done.panels)} new panels of {network} {layer} in "
+                f"experiment {experiment.slug} ({done.finished} units in the folder)"
             )
+            for warning in (
+                _missing_message(folder, done.missing),
+                services.settings_mix_message(experiment=experiment, network=network, layer=layer),
+            ):
+                if warning:
+                    self.stdout.write(self.style.WARNING(warning))
         warning = lists_outdated_message(experiment=experiment)
         if warning:
             self.stdout.write(self.style.WARNING(warning))
+
+
+def _missing_message(folder: Path, missing: list[int]) -> str:
+    """A warning naming units generate_panels was asked for that this copy lacks."""
+    if not missing:
+        return ""
+    shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+    return (
+        f"{len(missing)} units generate_panels was asked for are not in {folder} ({shown}): "
+        "still being made, or not copied. Copy them and run register_panels again before "
+        "participants arrive (then the lists are fixed)."
+    )
