@@ -4,12 +4,12 @@ import json
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Count, Max
-from django.utils import timezone
+from django.db.models import Count
 
 from analysis.labels import WNID_PATTERN, cleaned_labels, pair_key
 from analysis.models import LabelAgreementOverride, SelectivityScore
@@ -302,17 +302,20 @@ def simulation_responses_create(
     p_unit = unit_interpretability([layers[pk] for pk in panel_ids], settings, rng)
     interpretability = dict(zip(panel_ids, p_unit, strict=True))
     with transaction.atomic():
-        return _simulation_store(
-            experiment, lists, every_panel, own, interpretability, settings, rng
-        )
+        return _simulation_store(experiment, lists, every_panel, own, interpretability, settings)
 
 
-def _simulation_store(experiment, lists, every_panel, own, interpretability, settings, rng):
-    """Create the participants and bulk-create their responses."""
-    # Ids continue after the highest used, so deleted participants never cause a clash.
-    start = experiment.participants.filter(is_synthetic=True).aggregate(n=Max("id"))["n"] or 0
-    now, created, responses = timezone.now(), [], []
+def _simulation_store(experiment, lists, every_panel, own, interpretability, settings):
+    """Create the participants and bulk-create their responses.
+
+    The units' interpretability and labels are the seed's synthetic world; each
+    participant's order and answers from the seed and their number, so a second run with the
+    same seed adds other participants of the same world, not copies of the first ones.
+    """
+    start = _simulation_next_number(experiment, settings.seed)
+    created, responses = [], []
     for number, trial_list in enumerate(lists, start=start):
+        rng = np.random.default_rng([settings.seed, number])  # this participant's draws
         # The order a real participant of the list would get, drawn from the seed.
         order = trial_order_new(
             experiment=experiment, trial_list=trial_list,
@@ -320,8 +323,7 @@ def _simulation_store(experiment, lists, every_panel, own, interpretability, set
         )  # fmt: skip
         participant = Participant.objects.create(
             experiment=experiment, external_id=f"synthetic-s{settings.seed}-{number}",
-            trial_list=trial_list, trial_order=order,
-            status=Participant.Status.COMPLETED, consented_at=now, completed_at=now,
+            trial_list=trial_list, trial_order=order, status=Participant.Status.COMPLETED,
             is_synthetic=True,
         )  # fmt: skip
         bias = rng.normal(0, settings.participant_sd)
@@ -333,8 +335,27 @@ def _simulation_store(experiment, lists, every_panel, own, interpretability, set
             participant, panels, own, interpretability, bias, settings, rng
         )
         created.append(participant)
+        _simulation_times(participant, responses[-len(order) :])
     Response.objects.bulk_create(responses, batch_size=2000)
+    Participant.objects.bulk_update(created, ["consented_at", "completed_at", "last_seen_at"])
     return created
+
+
+def _simulation_next_number(experiment: Experiment, seed: int) -> int:
+    """The number after the highest of the seed's synthetic ids (deleted ones never recur while
+    others of the seed remain)."""
+    prefix = f"synthetic-s{seed}-"
+    ids = experiment.participants.filter(is_synthetic=True, external_id__startswith=prefix)
+    numbers = [int(i[len(prefix) :]) for i in ids.values_list("external_id", flat=True)]
+    return max((n for n in numbers), default=-1) + 1
+
+
+def _simulation_times(participant: Participant, responses: list[Response]) -> None:
+    """Consent at the start; completion after the answers' response times (as a real
+    participant's minutes would read), not before the start."""
+    participant.consented_at = participant.started_at
+    spent = timedelta(milliseconds=sum(response.response_ms for response in responses))
+    participant.completed_at = participant.last_seen_at = participant.started_at + spent
 
 
 def simulation_responses_delete(*, experiment: Experiment) -> int:

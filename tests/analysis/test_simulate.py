@@ -112,3 +112,21 @@ def test_synthetic_participants_get_the_trial_order_real_ones_would():
         assert set(participant.trial_order[2:]) == listed
         orders.append(tuple(participant.trial_order[:2]))
     assert len(set(orders)) > 1  # not the same two practice panels for everyone
+
+
+@pytest.mark.django_db
+def test_a_second_run_with_the_same_seed_adds_other_participants_with_real_durations():
+    experiment = build_experiment()
+    for _ in range(2):
+        call_command("simulate_responses", "--experiment", "exp", "--participants", "2")
+    participants = Participant.objects.filter(experiment=experiment).order_by("external_id")
+    assert [p.external_id for p in participants] == [f"synthetic-s0-{n}" for n in range(4)]
+    answers = {
+        tuple(p.responses.order_by("trial_index").values_list("q1_yes", "response_ms"))
+        for p in participants
+    }
+    assert len(answers) == 4  # no copies of the first run's participants
+    for participant in participants:
+        assert participant.consented_at == participant.started_at < participant.completed_at
+        spent = sum(participant.responses.values_list("response_ms", flat=True))
+        assert (participant.completed_at - participant.started_at).total_seconds() * 1000 == spent
