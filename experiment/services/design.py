@@ -14,7 +14,7 @@ from experiment.panel_images import panel_display_bytes, panel_image_open
 
 
 class PanelRefused(ValueError):
-    """A main panel cannot be added: participants have started, so the lists are fixed."""
+    """No panel can be added once participants have started: lists and practice are fixed."""
 
 
 class ListsBuildRefused(ValueError):
@@ -48,10 +48,14 @@ def panel_register(
     """
     if Panel.objects.filter(experiment=experiment, source=source).exists():
         return None
-    if not is_practice and experiment.participants.filter(is_synthetic=False).exists():
+    if experiment.participants.filter(is_synthetic=False).exists():
         raise PanelRefused(
             f"Experiment {experiment.slug} has participants, so its lists are fixed and a new "
             f"main panel ({source}) would never be shown; make a new experiment for it."
+            if not is_practice
+            else f"Experiment {experiment.slug} has participants: a new practice panel "
+            f"({source}) would give later participants other practice than earlier ones. "
+            "Make a new experiment for it."
         )
     image_path = Path(image_path)
     image, suffix = panel_image_open(image_path)

@@ -72,12 +72,15 @@ def web_size(panel: Image.Image, max_side: int = WEB_MAX_SIDE) -> Image.Image:
 
 def photos_square(paths: list, size: int) -> np.ndarray:
     """Photographs as (N, size, size, 3) uint8 tiles: each centre-cropped to a square and
-    resized, as AM pictures are square. ValueError naming a file that cannot be read."""
+    resized, as AM pictures are square; transparent parts white, as the panel's lines.
+    ValueError naming a file that cannot be read."""
     tiles = []
     for path in paths:
         try:
             with Image.open(path) as photo:
-                square = ImageOps.fit(photo.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
+                flat = Image.new("RGBA", photo.size, (GAP_COLOUR,) * 3 + (255,))
+                flat.alpha_composite(photo.convert("RGBA"))
+                square = ImageOps.fit(flat.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
         except (OSError, Image.DecompressionBombError) as error:
             raise ValueError(f"{path}: not a readable image ({error})") from None
         tiles.append(np.asarray(square))

@@ -40,13 +40,17 @@ def test_stored_panel_files_do_not_reveal_answers_or_units(client, study):  # no
             assert re.fullmatch(r"panels/(full|display)/[0-9a-f]{32}\.(png|jpg)", name), name
 
 
-def test_main_panels_cannot_be_added_once_participants_have_started(participant, tmp_path):
+def test_no_panel_can_be_added_once_participants_have_started(participant, tmp_path):
     from PIL import Image
 
     path = tmp_path / "fc6_0099.png"
     Image.new("RGB", (20, 20)).save(path)
     with pytest.raises(PanelRefused, match="lists are fixed"):
         panel_register(experiment=participant.experiment, image_path=path, source="new", unit=99)
+    with pytest.raises(PanelRefused, match="other practice than earlier ones"):
+        panel_register(
+            experiment=participant.experiment, image_path=path, source="p", is_practice=True
+        )
 
 
 def test_an_out_of_range_seed_is_refused_clearly(ready_experiment):

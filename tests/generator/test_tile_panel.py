@@ -42,3 +42,14 @@ def test_bad_requests_say_what_is_wrong(tmp_path, extra, message):
     with pytest.raises(CommandError, match=message):
         call_command("tile_panel", str(folder), "--out", str(tmp_path / "p.png"), *extra)
     assert not (tmp_path / "p.png").exists()
+
+
+def test_hidden_files_are_left_out_and_transparency_is_white(tmp_path):
+    folder = photos(tmp_path / "toys", 2)
+    (folder / "._00.jpg").write_bytes(b"macOS resource fork, not an image")
+    clear = Image.new("RGBA", (30, 30), (255, 0, 0, 0))  # red, but fully transparent
+    clear.save(folder / "02.png")
+    call_command("tile_panel", str(folder), "--out", str(tmp_path / "p.png"),
+                 "--grid", "1x3", "--size", "16")  # fmt: skip
+    panel = np.asarray(Image.open(tmp_path / "p.png"))
+    assert tuple(panel[8, 2 * 18 + 8]) == (255, 255, 255)

@@ -49,7 +49,11 @@ def _photos(folder: Path, count: int) -> list[Path]:
     """The first `count` images of `folder` by name; ValueError when it holds fewer."""
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
-    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    photos = sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")  # ._IMG.jpg: macOS
+    )
     if len(photos) < count:
         raise ValueError(
             f"{folder} holds {len(photos)} images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
