@@ -100,11 +100,12 @@ def ratings_participants(*, experiment: Experiment, participants: str = "real"):
 
 
 def ratings_participant_counts(*, experiment: Experiment) -> dict[str, int]:
-    """How many real and synthetic participants answered (not excluded), how many are excluded,
-    and how many real ones answered at all (`real_answered`, excluded ones too)."""
+    """How many real and synthetic participants answered at all (`*_answered`, excluded ones
+    too) and not excluded (`real`, `synthetic`), and how many of them are excluded."""
     answered = experiment.participants.annotate(n=Count("responses")).filter(n__gt=0)
     return answered.aggregate(
         real_answered=Count("id", filter=Q(is_synthetic=False)),
+        synthetic_answered=Count("id", filter=Q(is_synthetic=True)),
         real=Count("id", filter=Q(is_synthetic=False, excluded=False)),
         synthetic=Count("id", filter=Q(is_synthetic=True, excluded=False)),
         excluded=Count("id", filter=Q(excluded=True)),
@@ -234,6 +235,6 @@ def _used_note(experiment, participants, counts, responses) -> str:
     used = responses.loc[~responses["excluded"], "participant"].nunique()
     return (
         f"Experiment {experiment.slug}: {used} {participants} participants analysed "
-        f"(answered: {counts['real']} real, {counts['synthetic']} synthetic; "
+        f"(answered: {counts['real_answered']} real, {counts['synthetic_answered']} synthetic; "
         f"{counts['excluded']} excluded and left out)."
     )

@@ -232,7 +232,7 @@ def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> lis
     report_files_remove(out_dir)
     written = []
     for stem, table in report.tables().items():
-        _spreadsheet_safe(table).to_csv(out_dir / f"{stem}.csv", index=False)
+        _csv_cells(table).to_csv(out_dir / f"{stem}.csv", index=False)
         written.append(out_dir / f"{stem}.csv")
     (out_dir / "report.md").write_text(ratings_report_markdown(report, title))
     (out_dir / "settings.json").write_text(json.dumps(report.settings, indent=2, default=str))
@@ -243,12 +243,15 @@ def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> lis
     return written
 
 
-def _spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with its text cells escaped as the experiment's exports escape them: labels and
-    participant ids are typed by participants (experiment/spreadsheet.py)."""
+def _csv_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The table's cells as the experiment's exports write them: flags as 0/1, and text escaped
+    for spreadsheets (labels and participant ids are typed by participants;
+    experiment/spreadsheet.py)."""
     table = table.copy()
     for column, dtype in table.dtypes.items():
-        if pd.api.types.is_string_dtype(dtype):  # object or str columns
+        if pd.api.types.is_bool_dtype(dtype):
+            table[column] = table[column].astype(int)
+        elif pd.api.types.is_string_dtype(dtype):  # object or str columns
             table[column] = table[column].map(spreadsheet_safe)
     return table
 
