@@ -28,6 +28,8 @@ def stratified_lists(
     if isinstance(lists, bool) or not isinstance(lists, int) or lists < 1:
         raise ValueError(f"the number of lists must be a whole number of at least 1, not {lists!r}")
     if lists > total:
+        if not total:
+            raise ValueError("it has no main panels: import or generate them first")
         raise ValueError(f"cannot make {lists} lists from {total} main panels; use at most {total}")
     rng = random.Random(seed)
     dealt = []

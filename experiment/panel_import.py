@@ -64,7 +64,10 @@ def practice_from_name(stem: str, answer: str = "") -> tuple[str, str]:
     """(intended answer, intended label) of a practice file such as yes_dog or no_noise_2."""
     match = PRACTICE_PATTERN.match(stem)
     if match is None and not answer:
-        raise ValueError("a practice file name must start with yes_ or no_ (or pass --answer)")
+        raise ValueError(
+            "a practice file name must start with yes or no and a separator (_, - or .), e.g. "
+            "yes_dog.png or no-noise.png (or pass --answer)"
+        )
     rest = (match.group("rest") or "") if match else stem
     answer = answer or match.group("answer").lower()
     label = re.sub(r"_\d+$", "", rest) if rest else ""

@@ -80,7 +80,8 @@ def experiment_by_slug(*, slug: str) -> Experiment:
     if experiment is None:
         known = ", ".join(Experiment.objects.values_list("slug", flat=True)) or "none yet"
         raise ExperimentNotFound(
-            f"No experiment {slug!r} (existing: {known}); create it in the admin first"
+            f"No experiment {slug!r} (existing: {known}); create it in the admin first (or "
+            "with import_panels --create)"
         )
     return experiment
 

@@ -50,7 +50,7 @@ def test_same_seed_same_lists_other_seed_other_lists():
 def test_every_panel_once_and_every_stratum_within_one(sizes, lists, seed):
     panels = [(f"{s}-{i}", s) for s, size in enumerate(sizes) for i in range(size)]
     if lists > len(panels):
-        with pytest.raises(ValueError, match="cannot make"):
+        with pytest.raises(ValueError, match="cannot make|no main panels"):
             stratified_lists(panels, lists=lists, seed=seed)
         return
     result = stratified_lists(panels, lists=lists, seed=seed)
@@ -126,7 +126,7 @@ def test_rebuild_with_simulated_participants_says_how_to_remove_them(ready_exper
 
 
 def test_more_lists_than_panels_or_no_panels_is_refused(experiment):
-    with pytest.raises(ListsBuildRefused, match="from 0 main panels"):
+    with pytest.raises(ListsBuildRefused, match="it has no main panels: import or generate them first"):
         experiment_lists_build(experiment=experiment, lists=2)
     panels_create(experiment, units=3)
     with pytest.raises(ListsBuildRefused, match="cannot make 4 lists from 3"):

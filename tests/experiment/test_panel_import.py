@@ -56,7 +56,7 @@ def test_practice_answer_and_label_come_from_the_file_name(stem, answer, label):
 
 
 def test_practice_names_without_an_answer_need_the_flag():
-    with pytest.raises(ValueError, match="yes_ or no_"):
+    with pytest.raises(ValueError, match="start with yes or no and a separator"):
         practice_from_name("yesterday")
     assert practice_from_name("dogs", "yes") == ("yes", "dogs")
 

@@ -430,6 +430,7 @@ def test_a_simulated_participants_id_does_not_open_its_completion_page(client, s
     reply = client.get("/study/demo/", {"participant": "synthetic-s0-0"})
     assert reply.status_code == 400
     assert b"simulated participant" in reply.content
+    assert b"This participant ID cannot be used" in reply.content  # not "missing"
     assert study.experiment.completion_code.encode() not in reply.content
 
 

@@ -165,7 +165,7 @@ def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkey
         (["--reference", "/no/such/folder"], "reference folder /no/such/folder does not exist"),
         (
             ["--experiment", "nope"],
-            "No experiment 'nope'.*admin first, or leave out --experiment",
+            "No experiment 'nope'.*import_panels --create.*, or leave out --experiment",
         ),
         (["--spatial", "corner"], "spatial must be one of centre, max, not 'corner'"),
         (["--reset-every", "-1"], "reset_every must be 0 or more, not -1"),

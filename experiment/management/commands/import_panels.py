@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from experiment.management.commands._experiment_arg import experiment_get
+from experiment.models import Experiment
 from experiment.panel_import import PanelImportError, panels_import_dir
 from experiment.selectors import lists_outdated_message
 from experiment.services import PanelImageError, PanelRefused, experiment_create
@@ -39,10 +40,13 @@ class Command(BaseCommand):
 
     def _import(self, options):
         if options["create"]:
+            existed = Experiment.objects.filter(slug=options["experiment"]).exists()
             try:
                 experiment_create(slug=options["experiment"])
             except ValidationError as error:
                 raise CommandError(" ".join(error.messages)) from None
+            if existed:
+                self.stdout.write(f"Experiment {options['experiment']} exists: importing into it.")
         experiment = experiment_get(options["experiment"])
         try:
             result = panels_import_dir(
@@ -58,9 +62,10 @@ class Command(BaseCommand):
         return result, experiment
 
     def _report(self, result, experiment):
+        """What was stored, per stratum, and what still needs doing."""
         self.stdout.write(
             f"Imported {len(result.imported)} panels into {experiment.slug}; "
-            f"skipped {len(result.skipped)} already imported."
+            f"skipped {len(result.skipped)} already imported{_names(result.skipped)}."
         )
         # Each (network, layer) is a stratum of the lists and a layer of the analysis: a
         # misread name ("alexnet_fc6") shows here, not weeks later in the report.
@@ -72,3 +77,11 @@ class Command(BaseCommand):
         warning = lists_outdated_message(experiment=experiment)
         if warning:
             self.stdout.write(self.style.WARNING(warning))
+
+
+def _names(skipped: list[str]) -> str:
+    """(a.png, b.png, ...): which files were skipped (a re-made file of the same name is not
+    imported again)."""
+    if not skipped:
+        return ""
+    return f" ({', '.join(skipped[:10])}{', ...' if len(skipped) > 10 else ''})"

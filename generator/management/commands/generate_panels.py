@@ -73,7 +73,9 @@ class Command(BaseCommand):
             "else the encoder's standard file)",
         )
         parser.add_argument("--reference", type=Path, help="folder of natural images (quality)")
-        parser.add_argument("--out", type=Path, help="default: var/am/<network>/<layer>")
+        parser.add_argument(
+            "--out", type=Path, help="default: $DJANGO_VAR_DIR/am/<network>/<layer>"
+        )
         parser.add_argument("--experiment", help="slug of an existing experiment to register in")
 
     def handle(self, *args, **options):
