@@ -14,6 +14,9 @@ class SelectivityScore(models.Model):
         max_length=20, blank=True, help_text="Empty for the correct definitions, or e.g. gale2020."
     )
     source = models.CharField(max_length=500, blank=True, help_text="Activation file or CSV.")
+    weights_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="Of the weights measured; empty when not recorded."
+    )
     is_dead = models.BooleanField(default=False, help_text="All activations equal (or all zero).")
 
     is_localist = models.BooleanField(default=False)

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from collections import defaultdict
 from functools import cache
 from pathlib import Path
 
@@ -178,6 +179,33 @@ def ratings_units_frame(*, experiment: Experiment) -> pd.DataFrame:
     return units.set_axis(unit_keys(units).to_numpy())
 
 
+def weights_mismatch_notes(*, experiment: Experiment) -> list[str]:
+    """Layers whose selectivity was measured on other weights than their panels were made with
+    (both digests recorded): units would be matched by number across two networks."""
+    made: dict[tuple[str, str], set[str]] = defaultdict(set)
+    panels = Panel.objects.filter(experiment=experiment, is_practice=False)
+    for network, layer, metadata in panels.values_list("network", "layer", "metadata"):
+        digests = ((metadata or {}).get("settings") or {}).get("weights_sha256") or {}
+        if digests.get("target"):
+            made[network, layer].add(digests["target"])
+    measured: dict[tuple[str, str], set[str]] = defaultdict(set)
+    scores = SelectivityScore.objects.filter(network__in={network for network, _ in made})
+    for network, layer, digest in (
+        scores.exclude(weights_sha256="")
+        .values_list("network", "layer", "weights_sha256")
+        .distinct()
+    ):
+        measured[network, layer].add(digest)
+    return [
+        f"{network} {layer}: its selectivity was measured on other weights (SHA-256 "
+        f"{', '.join(d[:12] for d in sorted(measured[network, layer]))}) than its panels were "
+        f"made with ({', '.join(d[:12] for d in sorted(made[network, layer]))}); record the "
+        "activations again with the weights generate_panels used."
+        for network, layer in sorted(made.keys() & measured.keys())
+        if made[network, layer] != measured[network, layer]
+    ]
+
+
 def ratings_report_dir(*, experiment: Experiment, participants: str) -> Path:
     """Where analyze_ratings writes by default: one folder per experiment and participant choice,
     so a synthetic dry run never overwrites the real report."""
@@ -208,6 +236,7 @@ def ratings_report(
         table_settings, quality_settings,
     )  # fmt: skip
     report.notes.insert(0, _used_note(experiment, participants, counts, responses))
+    report.notes += weights_mismatch_notes(experiment=experiment)
     report.settings = {
         "experiment": experiment.slug, "participants": participants,
         "created": timezone.now().isoformat(timespec="seconds"), **report.settings,

@@ -53,7 +53,13 @@ def selectivity_compute(
         layers = list(dict.fromkeys(layers or source.layer_names()))
         check_layers(source, layers)
         records = [
-            scores_record(scores, network=network, layer=layer, compat=settings.conventions.name)
+            scores_record(
+                scores,
+                network=network,
+                layer=layer,
+                compat=settings.conventions.name,
+                weights_sha256=source.weights_sha256,
+            )  # fmt: skip
             for layer in layers
             for scores in layer_scores(
                 source,
@@ -83,9 +89,14 @@ def _check_network(source: ActivationFile, network: str) -> None:
         )
 
 
-def scores_record(scores: UnitScores, *, network: str, layer: str, compat: str) -> dict:
+def scores_record(
+    scores: UnitScores, *, network: str, layer: str, compat: str, weights_sha256: str = ""
+) -> dict:
     """One unit's scores as a flat record keyed like SelectivityScore's fields."""
-    return {"network": network, "layer": layer, "compat": compat, **asdict(scores)}
+    return {
+        "network": network, "layer": layer, "compat": compat, "weights_sha256": weights_sha256,
+        **asdict(scores),
+    }  # fmt: skip
 
 
 @transaction.atomic

@@ -48,6 +48,7 @@ class RecordingHeader:
     class_names: tuple[str, ...]
     source: str
     pre_relu: bool = False
+    weights_sha256: str = ""  # of the network's weights file: the panels' settings record it too
 
 
 class ActivationFile:
@@ -133,6 +134,11 @@ class ActivationFile:
     @property
     def network(self) -> str:
         return str(self._file.attrs.get("network", ""))
+
+    @property
+    def weights_sha256(self) -> str:
+        """SHA-256 of the weights the network was recorded with ("" in older files)."""
+        return str(self._file.attrs.get("weights_sha256", ""))
 
     @property
     def reduction(self) -> str:
@@ -272,7 +278,7 @@ def _create(path: Path, header: RecordingHeader) -> h5py.File:
     attrs = handle.attrs
     attrs.update(schema=SCHEMA, schema_version=SCHEMA_VERSION, network=header.network)
     attrs.update(reduction=header.reduction, num_classes=header.num_classes)
-    attrs.update(pre_relu=header.pre_relu)
+    attrs.update(pre_relu=header.pre_relu, weights_sha256=header.weights_sha256)
     attrs.update(class_names=json.dumps(list(header.class_names)), source=header.source)
     attrs.update(images_seen=0, rows=0, complete=False)
     handle.create_dataset("labels", (0,), "int32", maxshape=(None,), chunks=(CHUNK_ROWS,))
@@ -290,13 +296,15 @@ def _create(path: Path, header: RecordingHeader) -> h5py.File:
 
 
 def _check_resumable(handle: h5py.File, header: RecordingHeader, path: Path) -> None:
-    """Refuse to append to a file recorded with another network, layers or reduction."""
+    """Refuse to append to a file recorded with another network, weights, layers or reduction
+    (a file recorded before weights were recorded resumes only with an empty digest)."""
     found = {
         "network": str(handle.attrs.get("network")),
         "reduction": str(handle.attrs.get("reduction")),
         "source": str(handle.attrs.get("source")),
         "layers": sorted(handle["layers"]) if "layers" in handle else None,
         "pre_relu": bool(handle.attrs.get("pre_relu", False)),
+        "weights_sha256": str(handle.attrs.get("weights_sha256", "")),
     }
     wanted = {
         "network": header.network,
@@ -304,6 +312,7 @@ def _check_resumable(handle: h5py.File, header: RecordingHeader, path: Path) -> 
         "source": header.source,
         "layers": sorted(header.layers),
         "pre_relu": header.pre_relu,
+        "weights_sha256": header.weights_sha256,
     }
     for key, value in wanted.items():
         if found[key] != value:

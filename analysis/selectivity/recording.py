@@ -119,10 +119,12 @@ def record(
     *,
     batch_size: int = 64,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
+    weights_sha256: str = "",
 ) -> tuple[int, int]:
     """Run the network over `source`, appending correctly classified images to `out`.
 
-    Resumes after the images a previous run already processed. Returns (images seen, kept).
+    Resumes after the images a previous run already processed, with the same weights (their
+    `weights_sha256` is recorded). Returns (images seen, kept).
     """
     spec = recorder.network.spec
     header = RecordingHeader(
@@ -133,6 +135,7 @@ def record(
         class_names=tuple(spec.class_names),
         source=source.name,
         pre_relu=recorder.pre_relu,
+        weights_sha256=weights_sha256,
     )
     writer = ActivationWriter(out, header)
     total, start = len(source.image_ids), writer.images_seen

@@ -8,7 +8,9 @@ from pathlib import Path
 from analysis.selectivity.measures import UnitScores
 
 KEY_COLUMNS = ["network", "layer", "unit"]
-COLUMNS = [*KEY_COLUMNS, *(n for n in UnitScores.field_names() if n != "unit"), "compat"]
+COLUMNS = [
+    *KEY_COLUMNS, *(n for n in UnitScores.field_names() if n != "unit"), "compat", "weights_sha256",
+]  # fmt: skip
 REQUIRED = {*KEY_COLUMNS, "n_images"}
 NOT_EMPTY = {"precision_k"}  # may be left out (default 60), but a present cell needs a value
 BOOLEANS = {"is_dead", "is_localist"}
@@ -23,7 +25,8 @@ INTEGERS = {
     "most_active_class",
     "max_informedness_class",
 }
-TEXT = {"network", "layer", "compat"}
+TEXT = {"network", "layer", "compat", "weights_sha256"}
+MAY_BE_EMPTY = {"compat", "weights_sha256"}  # the correct definitions; weights not recorded
 UNIT_INTERVAL = {
     "precision",
     "recall_at_100_precision",
@@ -103,7 +106,7 @@ def _parse_rows(rows: list[dict]) -> tuple[list[dict], list[str]]:
 def parse_value(column: str, text: str):
     """One cell: typed, range-checked; "" is None (measure undefined)."""
     if column in TEXT:
-        if column != "compat" and not text:
+        if column not in MAY_BE_EMPTY and not text:
             raise ValueError("must not be empty")
         return text
     if not text:

@@ -11,6 +11,7 @@ from analysis.selectivity.activations import ActivationFile, ActivationFileError
 from analysis.selectivity.recording import LayerRecorder, folder_source, record, tensor_source
 from generator.am.demo import DemoNet, digits_dataset
 from generator.am.networks import load_network
+from generator.am.provenance import file_sha256
 from tests.analysis.activation_files import random_units, write_activation_file
 
 
@@ -116,6 +117,14 @@ def test_record_activations_command_on_the_demo_digits(tmp_path, demo_weights):
     with ActivationFile(out) as acts:
         assert acts.layer_names() == ["fc7"] and acts.network == "demo"
         assert acts.class_names[3] == "three" and 0 < len(acts.labels) < 1797
+        assert acts.weights_sha256 == file_sha256(demo_weights)
+
+
+def test_resuming_with_other_weights_is_refused(tmp_path, demo_recorder):
+    """Activations of two weight sets in one file would be measured as one network."""
+    record(demo_recorder, digits_source(40), tmp_path / "a.h5", weights_sha256="a" * 64)
+    with pytest.raises(ActivationFileError, match="weights_sha256 'aaaa"):
+        record(demo_recorder, digits_source(40), tmp_path / "a.h5", weights_sha256="b" * 64)
 
 
 @pytest.mark.django_db

@@ -296,3 +296,23 @@ def test_an_unwritable_label_cache_only_costs_speed(settings, tmp_path, caplog):
     report = ratings_report(experiment=experiment)
     assert report.table1["a"].tolist() == [100.0, 100.0]
     assert "Label decisions not cached" in caplog.text
+
+
+def test_selectivity_of_other_weights_than_the_panels_is_pointed_out():
+    """Units are matched by number: scores of another network's weights would pair silently."""
+    from analysis.models import SelectivityScore
+    from experiment.models import Panel
+
+    experiment = build_experiment()
+    answer_all(experiment, "p1", yes=True, label="eggnog")
+    made = {"settings": {"weights_sha256": {"target": "a" * 64, "generator": "g" * 64}}}
+    Panel.objects.filter(experiment=experiment, is_practice=False).update(metadata=made)
+    SelectivityScore.objects.filter(layer="fc8").update(weights_sha256="a" * 64)  # the same
+    SelectivityScore.objects.filter(layer="conv5").update(weights_sha256="b" * 64)
+    notes = ratings_report(experiment=experiment).notes
+    mismatch = [note for note in notes if "other weights" in note]
+    assert mismatch == [
+        f"alexnet conv5: its selectivity was measured on other weights (SHA-256 {'b' * 12}) "
+        f"than its panels were made with ({'a' * 12}); record the activations again with the "
+        "weights generate_panels used."
+    ]

@@ -126,7 +126,7 @@ def test_rebuild_with_simulated_participants_says_how_to_remove_them(ready_exper
 
 
 def test_more_lists_than_panels_or_no_panels_is_refused(experiment):
-    with pytest.raises(ListsBuildRefused, match="it has no main panels: import or generate them first"):
+    with pytest.raises(ListsBuildRefused, match="it has no main panels: import or generate"):
         experiment_lists_build(experiment=experiment, lists=2)
     panels_create(experiment, units=3)
     with pytest.raises(ListsBuildRefused, match="cannot make 4 lists from 3"):

@@ -13,6 +13,7 @@ from analysis.selectivity.recording import (
     tensor_source,
 )
 from generator.am.networks import available_networks, get_network, load_network
+from generator.am.provenance import file_sha256
 
 
 class Command(BaseCommand):
@@ -51,6 +52,7 @@ class Command(BaseCommand):
                 options["out"],
                 batch_size=options["batch_size"],
                 progress=self._progress,
+                weights_sha256=file_sha256(options["weights"] or spec.weights_path()),
             )
         except (ValueError, FileNotFoundError) as error:
             raise CommandError(str(error)) from None
