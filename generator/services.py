@@ -70,6 +70,8 @@ def generated_panels_register(
 
 @dataclass(frozen=True)
 class FolderRegistration:
+    """What registering one output folder did."""
+
     settings: dict  # what made the folder's panels
     panels: list[Panel]  # newly registered
     finished: int  # units in the folder
