@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from django.db import connections
 from playwright.sync_api import sync_playwright
 
 from tests.experiment.test_views import study_make
@@ -21,6 +22,9 @@ def browser(monkeypatch):
         )
         yield chromium
         chromium.close()
+        # The test's ORM calls ran in Playwright's context, which has database connections of
+        # its own: close them here, or PostgreSQL cannot drop the test database at the end.
+        connections.close_all()
 
 
 @pytest.fixture
