@@ -19,7 +19,7 @@ def row_of(responses, units, judge, **settings) -> pd.Series:
     return table1(agreement_arrays(responses, units, judge), Table1Settings(**settings))[0].iloc[0]
 
 
-def test_hand_computed_case(matcher):  # noqa: F811
+def test_table1_matches_the_hand_computed_example(matcher):  # noqa: F811
     """u1: 5/5 yes, labels dog x3, puppy, car; u2: 4/5 yes, apple x2, green pepper, car; u3: 1/4.
 
     (a) 10/14. (b) u1, u2 of 3. (c) u1: the 6 pairs among dog/puppy of 10; u2: apple-apple and
