@@ -29,6 +29,7 @@ def test_on_a_phone_the_next_panel_opens_at_its_top_with_yes_and_no_in_view(
     page = practice_started(browser, live_server, f"phone-{phone}", **PHONES[phone])
     page.get_by_role("button", name="Yes", exact=True).click()
     assert page.evaluate(IN_VIEW)["overflowing"] == []  # "80-100%" fits its button
+    assert page.locator(".choice kbd").first.is_hidden()  # no keyboard, no key hints
     page.get_by_role("button", name="80-100%").click()
     page.fill("#q3-input", "digits")
     page.get_by_role("button", name="Next").click()
