@@ -357,8 +357,8 @@ def _simulation_next_number(experiment: Experiment, seed: int) -> int:
     others of the seed remain)."""
     prefix = f"synthetic-s{seed}-"
     ids = experiment.participants.filter(is_synthetic=True, external_id__startswith=prefix)
-    numbers = [int(i[len(prefix) :]) for i in ids.values_list("external_id", flat=True)]
-    return max((n for n in numbers), default=-1) + 1
+    numbers = [int(i.removeprefix(prefix)) for i in ids.values_list("external_id", flat=True)]
+    return max(numbers, default=-1) + 1
 
 
 def _simulation_times(participant: Participant, responses: list[Response]) -> None:

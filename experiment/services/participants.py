@@ -228,8 +228,9 @@ def trial_order_new(
     """
     rng = rng or random.Random(secrets.randbits(64))
     practice = Panel.objects.filter(experiment=experiment, is_practice=True).order_by("id")
-    pool = list(practice.values_list("id", flat=True))
-    yes = list(practice.filter(intended_answer=Panel.Answer.YES).values_list("id", flat=True))
+    answers = list(practice.values_list("id", "intended_answer"))
+    pool = [panel_id for panel_id, _ in answers]
+    yes = [panel_id for panel_id, answer in answers if answer == Panel.Answer.YES]
     if yes and len(pool) > experiment.practice_trials:
         pool.remove(rng.choice(yes))
     practice = rng.sample(pool, min(experiment.practice_trials, len(pool)))

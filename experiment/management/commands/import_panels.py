@@ -80,8 +80,8 @@ class Command(BaseCommand):
 
 
 def _names(skipped: list[str]) -> str:
-    """(a.png, b.png, ...): which files were skipped (a re-made file of the same name is not
-    imported again)."""
+    """The skipped files' names, " (a.png, b.png, ...)", or "": a re-made file of the same name
+    is not imported again, and the researcher should see which."""
     if not skipped:
         return ""
     return f" ({', '.join(skipped[:10])}{', ...' if len(skipped) > 10 else ''})"
