@@ -6,6 +6,7 @@ DATABASE_URL selects PostgreSQL (or any database dj-database-url understands).
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -28,6 +29,17 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_origins(name: str, default: str) -> list[str]:
+    """Read a comma-separated list of origins (scheme://host[:port]); refuse anything else."""
+    origins = env_list(name, default)
+    for origin in origins:
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+            raise ImproperlyConfigured(
+                f"{name} must list origins such as https://www.mturk.com, not {origin!r}."
+            )
+    return origins
+
+
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
@@ -42,6 +54,16 @@ if not DEBUG and not ALLOWED_HOSTS:
     )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 CSRF_FAILURE_VIEW = "experiment.views.csrf_failure"  # plain words for participants, not Django's
+# MTurk ExternalQuestion HITs (experiment/mturk.py): the sites that may show the HIT page in a
+# frame, and the only places its form may submit an assignment to (MTurk's turkSubmitTo).
+MTURK_FRAME_ANCESTORS = env_origins(
+    "MTURK_FRAME_ANCESTORS",
+    "https://worker.mturk.com,https://www.mturk.com,https://workersandbox.mturk.com",
+)
+MTURK_SUBMIT_ORIGINS = env_origins(
+    "MTURK_SUBMIT_ORIGINS",
+    "https://www.mturk.com,https://worker.mturk.com,https://workersandbox.mturk.com",
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

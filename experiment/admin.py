@@ -97,6 +97,9 @@ class ExperimentAdmin(admin.ModelAdmin):
                 reverse("experiment:enter", args=[experiment.slug])
             )
             + PROLIFIC_QUERY,
+            "mturk_link": request.build_absolute_uri(
+                reverse("experiment:mturk_hit", args=[experiment.slug])
+            ),
         }
         return TemplateResponse(request, "admin/experiment/experiment/progress.html", context)
 
@@ -271,7 +274,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "excluded",
     ]
     list_filter = ["experiment", "status", "is_synthetic", "excluded", "trial_list"]
-    search_fields = ["external_id", "prolific_session_id"]
+    search_fields = ["external_id", "prolific_session_id", "mturk_assignment_id"]
     list_select_related = ["experiment", "trial_list", "trial_list__experiment"]
     readonly_fields = [
         "experiment",
@@ -279,6 +282,8 @@ class ParticipantAdmin(admin.ModelAdmin):
         "token",
         "prolific_study_id",
         "prolific_session_id",
+        "mturk_assignment_id",
+        "mturk_hit_id",
         "trial_list",
         "trial_order",
         "consented_at",

@@ -150,6 +150,9 @@ class Participant(models.Model):
     external_id = models.CharField(max_length=200, help_text="Prolific PID, MTurk worker id, ...")
     prolific_study_id = models.CharField(max_length=200, blank=True)
     prolific_session_id = models.CharField(max_length=200, blank=True)
+    # MTurk's ExternalQuestion HITs (experiment/mturk.py): the assignment to approve, its HIT.
+    mturk_assignment_id = models.CharField(max_length=255, blank=True)
+    mturk_hit_id = models.CharField(max_length=255, blank=True)
     trial_list = models.ForeignKey(
         TrialList, on_delete=models.PROTECT, null=True, blank=True, related_name="participants"
     )

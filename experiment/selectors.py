@@ -209,6 +209,31 @@ def list_fills(*, experiment: Experiment) -> dict[int, int]:
     return {row["trial_list"]: row["taken"] for row in rows}
 
 
+def lists_with_room(
+    *, experiment: Experiment, trial_lists: list[TrialList], fills: dict[int, int]
+) -> list[TrialList]:
+    """Those of `trial_lists` with fewer places taken (`fills`, see list_fills) than the cap."""
+    return [
+        trial_list
+        for trial_list in trial_lists
+        if fills.get(trial_list.id, 0) < experiment.participants_per_list
+    ]
+
+
+def experiment_join_refusal(*, experiment: Experiment) -> str:
+    """Why a new participant could not join now: "closed", "no_lists" or "full" (the reasons
+    of services.StudyUnavailable), or "" when one could. For pages that only tell (an MTurk
+    HIT's preview); arrival itself decides under a lock."""
+    if not experiment.is_open:
+        return "closed"
+    trial_lists = list(TrialList.objects.filter(experiment=experiment))
+    if not trial_lists:
+        return "no_lists"
+    fills = list_fills(experiment=experiment)
+    room = lists_with_room(experiment=experiment, trial_lists=trial_lists, fills=fills)
+    return "" if room else "full"
+
+
 def experiment_responses(*, experiment: Experiment):
     """The experiment's responses with what the export needs, in participant and trial order."""
     return (
@@ -263,7 +288,7 @@ def experiment_problems(*, experiment: Experiment) -> list[str]:
     if not experiment.completion_url:
         problems.append(
             "There is no completion URL: participants see the completion code but are not sent "
-            "back to the recruitment site."
+            "back to the recruitment site (Prolific's needs one; MTurk HITs do not)."
         )
     if not experiment.is_open:
         problems.append("The study is closed: only participants already in can go on.")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from experiment import selectors, services
+from experiment import mturk, selectors, services
 from experiment.forms import EXAMPLE_LABEL, QUESTIONS, answer_payload_parse, external_ids_from_query
 from experiment.models import Experiment, Participant
 
@@ -54,6 +54,54 @@ def study_enter(request, slug: str):
     except services.StudyUnavailable as error:
         return unavailable(request, experiment, error)
     return redirect(participant_url(participant))
+
+
+@never_cache
+@require_GET
+@mturk.frameable_by_mturk
+def mturk_hit(request, slug: str):
+    """The page an MTurk ExternalQuestion HIT shows in its frame (see experiment/mturk.py).
+
+    Previewing, it says what the study is and whether it takes new workers. Accepted, it enters
+    the worker like the study link does, opens the study in a new tab and, once the participant
+    has completed, submits the assignment to MTurk.
+    """
+    experiment = get_object_or_404(Experiment, slug=slug)
+    context = {"experiment": experiment}
+    try:
+        visit = mturk.hit_visit_parse(request.GET)
+    except mturk.HitLinkInvalid as error:
+        return render(
+            request, "experiment/mturk_hit.html", context | {"error": error.message}, status=400
+        )
+    context["visit"] = visit
+    if visit.is_preview:
+        refusal = selectors.experiment_join_refusal(experiment=experiment)
+        return render(request, "experiment/mturk_hit.html", context | {"refusal": refusal})
+    try:
+        participant = services.participant_enter(
+            experiment=experiment,
+            external_id=visit.worker_id,
+            user_agent=request.headers.get("User-Agent", ""),
+            mturk_assignment_id=visit.assignment_id,
+            mturk_hit_id=visit.hit_id,
+        )
+    except services.AnswerInvalid as error:
+        return render(
+            request, "experiment/mturk_hit.html", context | {"error": error.message}, status=400
+        )
+    except services.StudyUnavailable as error:
+        return render(request, "experiment/mturk_hit.html", context | {"refusal": error.reason})
+    completed = participant.status == Participant.Status.COMPLETED
+    if completed and participant.mturk_assignment_id != visit.assignment_id:
+        return render(request, "experiment/mturk_hit.html", context | {"done_elsewhere": True})
+    context |= {
+        "study_url": participant_url(participant),
+        "study_address": request.build_absolute_uri(participant_url(participant)),
+        "status_url": participant_url(participant, "status"),
+        "completed": completed,
+    }
+    return render(request, "experiment/mturk_hit.html", context)
 
 
 def unavailable(request, experiment: Experiment, error: services.StudyUnavailable):
@@ -176,6 +224,11 @@ def study_state(participant: Participant) -> dict:
     }
 
 
+def link_invalid_json() -> JsonResponse:
+    """The JSON endpoints' 404 for a stale or forged participant link."""
+    return JsonResponse({"error": "This participant link is not valid."}, status=404)
+
+
 @never_cache
 @require_POST
 def answer(request, slug: str, token: str):
@@ -183,7 +236,7 @@ def answer(request, slug: str, token: str):
     try:
         participant = participant_or_404(slug, token)
     except Http404:
-        return JsonResponse({"error": "This participant link is not valid."}, status=404)
+        return link_invalid_json()
     try:
         payload = answer_payload_parse(request.body)
         response = services.response_record(participant=participant, **vars(payload))
@@ -197,15 +250,38 @@ def answer(request, slug: str, token: str):
 
 @never_cache
 @require_GET
+def participant_status(request, slug: str, token: str):
+    """Whether the participant has completed, and then the code, with the MTurk assignment that
+    counts (JSON, for the MTurk HIT page: another HIT's page must not submit)."""
+    try:
+        participant = participant_or_404(slug, token)
+    except Http404:
+        return link_invalid_json()
+    completed = participant.status == Participant.Status.COMPLETED
+    code = participant.experiment.completion_code if completed else ""
+    return JsonResponse(
+        {
+            "completed": completed,
+            "completion_code": code,
+            "mturk_assignment_id": participant.mturk_assignment_id,
+        }
+    )
+
+
+@never_cache
+@require_GET
 def complete(request, slug: str, token: str):
-    """The completion code, and a redirect to the experiment's completion URL when one is set."""
+    """The completion code, and a redirect to the experiment's completion URL when one is set
+    (not for MTurk HIT workers: they go back to the HIT's tab and submit it there)."""
     participant = participant_or_404(slug, token)
     if participant.status != Participant.Status.COMPLETED:
         return redirect(participant_url(participant))
+    from_mturk = bool(participant.mturk_assignment_id)  # they submit the HIT in its own tab
     context = {
         "experiment": participant.experiment,
-        "completion_url": participant.experiment.completion_url,
+        "completion_url": "" if from_mturk else participant.experiment.completion_url,
         "redirect_seconds": COMPLETION_REDIRECT_SECONDS,
+        "from_mturk": from_mturk,
     }
     return render(request, "experiment/complete.html", context)
 

@@ -8,9 +8,16 @@ from django.utils import timezone
 
 from experiment.answers import AnswerInvalid
 from experiment.models import Experiment, Panel, Participant, TrialList
-from experiment.selectors import list_fills, participant_state
+from experiment.selectors import list_fills, lists_with_room, participant_state
 
 EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
+# The recruitment site's ids of a visit that participant_enter stores, with their columns' sizes.
+SESSION_ID_FIELDS = {
+    "prolific_study_id": 200,
+    "prolific_session_id": 200,
+    "mturk_assignment_id": 255,
+    "mturk_hit_id": 255,
+}
 
 
 class StudyUnavailable(Exception):
@@ -36,20 +43,27 @@ def participant_enter(
     *,
     experiment: Experiment,
     external_id: str,
-    prolific_study_id: str = "",
-    prolific_session_id: str = "",
     user_agent: str = "",
+    **session_ids: str,
 ) -> Participant:
     """Return the participant of `external_id`, or assign a new one to the least-filled list.
 
+    `session_ids`: the recruitment site's ids of this visit, any of SESSION_ID_FIELDS (Prolific's
+    study and session, MTurk's assignment and HIT); empty ones are ignored.
     A returning participant in progress counts as seen now (their place is held again).
     A new participant's trial order (practice panels first, then their list, each shuffled) is
     stored. Raises AnswerInvalid for an empty or overlong id and StudyUnavailable when the study
     is closed, has no lists or is full; nothing is created then.
     """
     external_id = external_id_clean(external_id)
-    prolific_study_id = without_nul(prolific_study_id)[:200]
-    prolific_session_id = without_nul(prolific_session_id)[:200]
+    unknown = set(session_ids) - set(SESSION_ID_FIELDS)
+    if unknown:
+        raise TypeError(f"participant_enter() got unknown session ids: {sorted(unknown)}")
+    session_ids = {
+        name: without_nul(value)[: SESSION_ID_FIELDS[name]]
+        for name, value in session_ids.items()
+        if value
+    }
     existing = Participant.objects.filter(experiment=experiment, external_id=external_id).first()
     if existing is not None:
         if existing.is_synthetic:
@@ -57,20 +71,15 @@ def participant_enter(
                 "This id belongs to a simulated participant of the study; use your own id."
             )
         participant_seen(participant=existing)
-        participant_session_update(
-            participant=existing,
-            prolific_study_id=prolific_study_id,
-            prolific_session_id=prolific_session_id,
-        )
+        participant_session_update(participant=existing, session_ids=session_ids)
         return existing
     try:
         with transaction.atomic():
             return participant_create(
                 experiment=experiment,
                 external_id=external_id,
-                prolific_study_id=prolific_study_id,
-                prolific_session_id=prolific_session_id,
                 user_agent=without_nul(user_agent)[:500],
+                **session_ids,
             )
     except IntegrityError:
         # The same id arrived twice at once on a database without row locks: one of them won.
@@ -130,23 +139,19 @@ def experiment_lists_locked(*, experiment: Experiment) -> tuple[Experiment, list
     return experiment, trial_lists
 
 
-def participant_session_update(
-    *, participant: Participant, prolific_study_id: str, prolific_session_id: str
-) -> None:
-    """Keep the latest Prolific study and session ids a returning participant came with.
+def participant_session_update(*, participant: Participant, session_ids: dict[str, str]) -> None:
+    """Keep the latest recruitment-site ids a returning participant came with.
 
-    Prolific gives a new SESSION_ID when someone returns a study and takes it again; the
-    submission to approve is the latest one. Once they completed, the ids stay those of the
-    submission they completed under: anyone who knows their id could open the link again.
+    Prolific gives a new SESSION_ID, and MTurk a new assignment id, when someone returns a
+    study and takes it again; the submission to approve is the latest one. Once they completed,
+    the ids stay those of the submission they completed under: anyone who knows their id could
+    open the link again.
     """
     if participant.status == Participant.Status.COMPLETED:
         return
     new = {
         name: value
-        for name, value in (
-            ("prolific_study_id", prolific_study_id),
-            ("prolific_session_id", prolific_session_id),
-        )
+        for name, value in session_ids.items()
         if value and value != getattr(participant, name)
     }
     if new:
@@ -206,11 +211,7 @@ def participant_create(*, experiment: Experiment, external_id: str, **fields) ->
 def least_filled_list(*, experiment: Experiment, trial_lists: list[TrialList]) -> TrialList:
     """The list with the fewest places taken (lowest number on ties), or StudyUnavailable."""
     fills = list_fills(experiment=experiment)
-    open_lists = [
-        trial_list
-        for trial_list in trial_lists
-        if fills.get(trial_list.id, 0) < experiment.participants_per_list
-    ]
+    open_lists = lists_with_room(experiment=experiment, trial_lists=trial_lists, fills=fills)
     if not open_lists:
         raise StudyUnavailable("full")
     return min(open_lists, key=lambda trial_list: (fills.get(trial_list.id, 0), trial_list.number))

@@ -43,6 +43,10 @@ def test_progress_page_gives_the_study_link_and_what_is_not_ready(staff_client, 
     url = reverse("admin:experiment_experiment_progress", args=[experiment.id])
     page = staff_client.get(url).content.decode()
     assert "http://testserver/study/study/?PROLIFIC_PID={{%PROLIFIC_PID%}}&amp;STUDY_ID=" in page
+    assert (
+        "ExternalURL of an MTurk ExternalQuestion HIT: <code>http://testserver/study/study/mturk/</code>"
+        in page
+    )
     assert "Participants get 0 practice trials, not the 2 set" in page
     assert "There are no lists yet" in page and "There is no completion URL" in page
 
