@@ -8,10 +8,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from experiment.export import participants_csv_write, responses_csv_write
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
@@ -21,7 +22,12 @@ from experiment.selectors import (
     hold_minutes,
     participant_state,
 )
-from experiment.services import ListsBuildRefused, experiment_lists_build
+from experiment.services import (
+    ListsBuildRefused,
+    StudyUnavailable,
+    experiment_lists_build,
+    participant_pilot_create,
+)
 
 # The study link's query for Prolific, which fills in the placeholders for each participant.
 PROLIFIC_QUERY = (
@@ -78,7 +84,28 @@ class ExperimentAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.progress_view),
             name="experiment_experiment_progress",
         )
-        return [progress, *super().get_urls()]
+        pilot = path(
+            "<int:experiment_id>/pilot/",
+            self.admin_site.admin_view(require_POST(self.pilot_view)),
+            name="experiment_experiment_pilot",
+        )
+        return [progress, pilot, *super().get_urls()]
+
+    def pilot_view(self, request, experiment_id: int):
+        """Start a pilot run (participant_pilot_create) and go to its first page."""
+        experiment = get_object_or_404(Experiment, id=experiment_id)
+        if not self.has_change_permission(request, experiment):
+            raise PermissionDenied
+        try:
+            participant = participant_pilot_create(
+                experiment=experiment, by=request.user.get_username()
+            )
+        except StudyUnavailable:
+            self.message_user(
+                request, "Build the lists before a pilot run: it takes a list.", messages.ERROR
+            )
+            return redirect("admin:experiment_experiment_progress", experiment.id)
+        return redirect("experiment:home", slug=experiment.slug, token=participant.token)
 
     def progress_view(self, request, experiment_id: int):
         """Per list: completed / in progress / abandoned participants; the overall progress."""
@@ -93,6 +120,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             "progress": experiment_progress(experiment=experiment),
             "unconsented_hold": hold_minutes(experiment=experiment, consented=False),
             "problems": experiment_problems(experiment=experiment),
+            "can_pilot": self.has_change_permission(request, experiment),
             "study_link": request.build_absolute_uri(
                 reverse("experiment:enter", args=[experiment.slug])
             )

@@ -45,6 +45,7 @@ class ExperimentProgress:
     lists: list[ListProgress] = field(default_factory=list)
     unassigned: int = 0
     synthetic: int = 0  # simulate_responses' participants: never counted above
+    excluded: int = 0  # real participants the researcher excluded, pilot runs too: nor these
     outside_lists: int = 0  # main panels in no list (imported after the lists were built)
 
     @property
@@ -148,10 +149,12 @@ def participant_states(*, experiment: Experiment) -> dict[int, str]:
 
 
 def experiment_progress(*, experiment: Experiment) -> ExperimentProgress:
-    """Per list: completed / in progress / abandoned participants; totals on the result."""
+    """Per list: completed / in progress / abandoned participants, neither synthetic nor
+    excluded (counted apart); totals on the result."""
     now = timezone.now()
     counts: dict[int | None, dict[str, int]] = {}
-    participants = experiment.participants.filter(is_synthetic=False).select_related("experiment")
+    real = experiment.participants.filter(is_synthetic=False)
+    participants = real.filter(excluded=False).select_related("experiment")
     participants = participants.only(
         "status", "last_seen_at", "consented_at", "trial_list_id", "experiment__hold_minutes"
     )
@@ -175,6 +178,7 @@ def experiment_progress(*, experiment: Experiment) -> ExperimentProgress:
         lists=rows,
         unassigned=sum(counts.get(None, {}).values()),
         synthetic=experiment.participants.filter(is_synthetic=True).count(),
+        excluded=real.filter(excluded=True).count(),
         outside_lists=panels_outside_lists(experiment=experiment),
     )
 

@@ -18,6 +18,7 @@ from experiment.services.participants import (
     StudyUnavailable,
     participant_consent,
     participant_enter,
+    participant_pilot_create,
     participant_seen,
     trial_order_new,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "panel_register",
     "participant_consent",
     "participant_enter",
+    "participant_pilot_create",
     "participant_seen",
     "response_record",
     "trial_order_new",

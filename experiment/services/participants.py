@@ -91,12 +91,13 @@ def participant_seen(*, participant: Participant) -> None:
 
     One whose place lapsed before they answered anything is placed again like a new arrival
     (see participant_place_retake); one who has answered keeps their list, which may then hold
-    one more than its cap.
+    one more than its cap; an excluded one keeps their list.
     """
     if participant.status != Participant.Status.IN_PROGRESS:
         return
     lapsed = participant_state(participant=participant) == "abandoned"
-    if lapsed and not participant.responses.exists():
+    # An excluded participant (a pilot run, say) holds no place, so has none to take back.
+    if lapsed and not participant.excluded and not participant.responses.exists():
         participant_place_retake(participant=participant)
         return
     participant.last_seen_at = timezone.now()
@@ -208,13 +209,40 @@ def participant_create(*, experiment: Experiment, external_id: str, **fields) ->
     )
 
 
+def participant_pilot_create(*, experiment: Experiment, by: str) -> Participant:
+    """A researcher's own run through the study, before or during it: a new participant
+    marked excluded (with `by` in the reason), so it takes no list place, is left out of the
+    analysis and is told apart in the exports. Unlike an arrival it may join a closed or full
+    study, in the least-filled list; StudyUnavailable("no_lists") when there are no lists.
+    """
+    with transaction.atomic():
+        experiment, trial_lists = experiment_lists_locked(experiment=experiment)
+        if not trial_lists:
+            raise StudyUnavailable("no_lists")
+        trial_list = fewest_taken(trial_lists, list_fills(experiment=experiment))
+        return Participant.objects.create(
+            experiment=experiment,
+            external_id=f"pilot-{secrets.token_hex(4)}",
+            trial_list=trial_list,
+            trial_order=trial_order_new(experiment=experiment, trial_list=trial_list),
+            excluded=True,
+            exclusion_reason=f"Pilot run by {by}, not a participant.",
+        )
+
+
 def least_filled_list(*, experiment: Experiment, trial_lists: list[TrialList]) -> TrialList:
     """The list with the fewest places taken (lowest number on ties), or StudyUnavailable."""
     fills = list_fills(experiment=experiment)
     open_lists = lists_with_room(experiment=experiment, trial_lists=trial_lists, fills=fills)
     if not open_lists:
         raise StudyUnavailable("full")
-    return min(open_lists, key=lambda trial_list: (fills.get(trial_list.id, 0), trial_list.number))
+    return fewest_taken(open_lists, fills)
+
+
+def fewest_taken(trial_lists: list[TrialList], fills: dict[int, int]) -> TrialList:
+    """The list with the fewest places taken (`fills`, see list_fills); the lowest number on
+    ties."""
+    return min(trial_lists, key=lambda trial_list: (fills.get(trial_list.id, 0), trial_list.number))
 
 
 def trial_order_new(
