@@ -91,10 +91,10 @@ def labels_judge() -> AgreementJudge:
 
 def ratings_participants(*, experiment: Experiment, participants: str = "real"):
     """The participants of one kind, excluded ones too (the report lists them, Table 1 does
-    not); real and synthetic are only mixed when asked."""
+    not); real and synthetic are only mixed when asked. Pilot runs are never analysed."""
     if participants not in PARTICIPANT_CHOICES:
         raise RatingsInputError(f"participants must be one of {PARTICIPANT_CHOICES}")
-    chosen = experiment.participants.all()
+    chosen = experiment.participants.filter(is_pilot=False)
     if participants != "all":
         chosen = chosen.filter(is_synthetic=participants == "synthetic")
     return chosen
@@ -102,14 +102,17 @@ def ratings_participants(*, experiment: Experiment, participants: str = "real"):
 
 def ratings_participant_counts(*, experiment: Experiment) -> dict[str, int]:
     """How many real and synthetic participants answered at all (`*_answered`, excluded ones
-    too) and not excluded (`real`, `synthetic`), and how many of them are excluded."""
+    too) and not excluded (`real`, `synthetic`), how many of them are excluded, and how many
+    pilot runs answered (`pilots`, never analysed)."""
     answered = experiment.participants.annotate(n=Count("responses")).filter(n__gt=0)
+    participant = Q(is_pilot=False)
     return answered.aggregate(
-        real_answered=Count("id", filter=Q(is_synthetic=False)),
-        synthetic_answered=Count("id", filter=Q(is_synthetic=True)),
-        real=Count("id", filter=Q(is_synthetic=False, excluded=False)),
-        synthetic=Count("id", filter=Q(is_synthetic=True, excluded=False)),
-        excluded=Count("id", filter=Q(excluded=True)),
+        real_answered=Count("id", filter=participant & Q(is_synthetic=False)),
+        synthetic_answered=Count("id", filter=participant & Q(is_synthetic=True)),
+        real=Count("id", filter=participant & Q(is_synthetic=False, excluded=False)),
+        synthetic=Count("id", filter=participant & Q(is_synthetic=True, excluded=False)),
+        excluded=Count("id", filter=participant & Q(excluded=True)),
+        pilots=Count("id", filter=Q(is_pilot=True)),
     )
 
 
@@ -262,8 +265,9 @@ def _with_participant_ids(quality: pd.DataFrame, states: dict[int, str]) -> pd.D
 def _used_note(experiment, participants, counts, responses) -> str:
     """Which participants the report used."""
     used = responses.loc[~responses["excluded"], "participant"].nunique()
+    pilots = f"; {counts['pilots']} pilot runs, never analysed" if counts["pilots"] else ""
     return (
         f"Experiment {experiment.slug}: {used} {participants} participants analysed "
         f"(answered: {counts['real_answered']} real, {counts['synthetic_answered']} synthetic; "
-        f"{counts['excluded']} excluded and left out)."
+        f"{counts['excluded']} excluded and left out{pilots})."
     )

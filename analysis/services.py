@@ -234,7 +234,7 @@ def _simulation_lists(experiment: Experiment, count: int) -> list[TrialList]:
             f"{experiment.slug} has no trial lists with panels; import panels and build the "
             "lists first (build_lists), then simulate."
         )
-    filled = {t.pk: t.participants.count() for t in lists}
+    filled = {t.pk: t.participants.filter(is_pilot=False).count() for t in lists}
     lists.sort(key=lambda t: (filled[t.pk], t.number))
     return [lists[i % len(lists)] for i in range(count)]
 

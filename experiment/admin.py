@@ -91,10 +91,16 @@ class ExperimentAdmin(admin.ModelAdmin):
         )
         return [progress, pilot, *super().get_urls()]
 
+    def pilot_permitted(self, request, experiment: Experiment) -> bool:
+        """Who may change the experiment and delete participants (so their pilot runs too)."""
+        return self.has_change_permission(request, experiment) and request.user.has_perm(
+            "experiment.delete_participant"
+        )
+
     def pilot_view(self, request, experiment_id: int):
         """Start a pilot run (participant_pilot_create) and go to its first page."""
         experiment = get_object_or_404(Experiment, id=experiment_id)
-        if not self.has_change_permission(request, experiment):
+        if not self.pilot_permitted(request, experiment):
             raise PermissionDenied
         try:
             participant = participant_pilot_create(
@@ -120,7 +126,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             "progress": experiment_progress(experiment=experiment),
             "unconsented_hold": hold_minutes(experiment=experiment, consented=False),
             "problems": experiment_problems(experiment=experiment),
-            "can_pilot": self.has_change_permission(request, experiment),
+            "can_pilot": self.pilot_permitted(request, experiment),
             "study_link": request.build_absolute_uri(
                 reverse("experiment:enter", args=[experiment.slug])
             )
@@ -278,6 +284,11 @@ class TrialListAdmin(admin.ModelAdmin):
 class ParticipantForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
+        if self.instance.is_pilot and not cleaned.get("excluded"):
+            self.add_error(
+                "excluded",
+                "A pilot run is not a participant and stays excluded; delete it instead.",
+            )
         if cleaned.get("excluded") and not cleaned.get("exclusion_reason", "").strip():
             self.add_error(
                 "exclusion_reason", "Say why: the report and the exports show the reason."
@@ -299,9 +310,10 @@ class ParticipantAdmin(admin.ModelAdmin):
         "completed_at",
         "duration",
         "is_synthetic",
+        "is_pilot",
         "excluded",
     ]
-    list_filter = ["experiment", "status", "is_synthetic", "excluded", "trial_list"]
+    list_filter = ["experiment", "status", "is_synthetic", "is_pilot", "excluded", "trial_list"]
     search_fields = ["external_id", "prolific_session_id", "mturk_assignment_id"]
     list_select_related = ["experiment", "trial_list", "trial_list__experiment"]
     readonly_fields = [
@@ -320,6 +332,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "completed_at",
         "user_agent",
         "is_synthetic",
+        "is_pilot",
         "status",
     ]
 

@@ -168,6 +168,11 @@ class Participant(models.Model):
     is_synthetic = models.BooleanField(
         default=False, help_text="Made by simulate_responses; never mixed silently with real data."
     )
+    is_pilot = models.BooleanField(
+        default=False,
+        help_text="A researcher's own run through the study (the progress page's pilot run); "
+        "always excluded, never a participant.",
+    )
     excluded = models.BooleanField(default=False)
     exclusion_reason = models.CharField(max_length=500, blank=True)
 

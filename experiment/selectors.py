@@ -45,7 +45,8 @@ class ExperimentProgress:
     lists: list[ListProgress] = field(default_factory=list)
     unassigned: int = 0
     synthetic: int = 0  # simulate_responses' participants: never counted above
-    excluded: int = 0  # real participants the researcher excluded, pilot runs too: nor these
+    excluded: int = 0  # real participants the researcher excluded: nor these
+    pilots: int = 0  # the researchers' pilot runs: nor these
     outside_lists: int = 0  # main panels in no list (imported after the lists were built)
 
     @property
@@ -149,11 +150,11 @@ def participant_states(*, experiment: Experiment) -> dict[int, str]:
 
 
 def experiment_progress(*, experiment: Experiment) -> ExperimentProgress:
-    """Per list: completed / in progress / abandoned participants, neither synthetic nor
-    excluded (counted apart); totals on the result."""
+    """Per list: completed / in progress / abandoned participants, neither synthetic, pilot
+    runs nor excluded (counted apart); totals on the result."""
     now = timezone.now()
     counts: dict[int | None, dict[str, int]] = {}
-    real = experiment.participants.filter(is_synthetic=False)
+    real = experiment.participants.filter(is_synthetic=False, is_pilot=False)
     participants = real.filter(excluded=False).select_related("experiment")
     participants = participants.only(
         "status", "last_seen_at", "consented_at", "trial_list_id", "experiment__hold_minutes"
@@ -179,6 +180,7 @@ def experiment_progress(*, experiment: Experiment) -> ExperimentProgress:
         unassigned=sum(counts.get(None, {}).values()),
         synthetic=experiment.participants.filter(is_synthetic=True).count(),
         excluded=real.filter(excluded=True).count(),
+        pilots=experiment.participants.filter(is_pilot=True).count(),
         outside_lists=panels_outside_lists(experiment=experiment),
     )
 
@@ -189,7 +191,7 @@ def list_fills(*, experiment: Experiment) -> dict[int, int]:
     A participant who has not consented holds a place for UNCONSENTED_HOLD_MINUTES at most.
 
     Synthetic participants (simulate_responses) never take a real participant's place, and
-    excluded ones give theirs up, so a replacement fills their list.
+    excluded ones (pilot runs among them) give theirs up, so a replacement fills their list.
     """
     now = timezone.now()
     consented = now - timedelta(minutes=hold_minutes(experiment=experiment, consented=True))

@@ -272,16 +272,19 @@ def participant_status(request, slug: str, token: str):
 @require_GET
 def complete(request, slug: str, token: str):
     """The completion code, and a redirect to the experiment's completion URL when one is set
-    (not for MTurk HIT workers: they go back to the HIT's tab and submit it there)."""
+    (not for MTurk HIT workers, who go back to the HIT's tab and submit it there, nor for pilot
+    runs)."""
     participant = participant_or_404(slug, token)
     if participant.status != Participant.Status.COMPLETED:
         return redirect(participant_url(participant))
     from_mturk = bool(participant.mturk_assignment_id)  # they submit the HIT in its own tab
+    sent_back = not (from_mturk or participant.is_pilot)
     context = {
         "experiment": participant.experiment,
-        "completion_url": "" if from_mturk else participant.experiment.completion_url,
+        "completion_url": participant.experiment.completion_url if sent_back else "",
         "redirect_seconds": COMPLETION_REDIRECT_SECONDS,
         "from_mturk": from_mturk,
+        "is_pilot": participant.is_pilot,
     }
     return render(request, "experiment/complete.html", context)
 

@@ -48,7 +48,8 @@ def panel_register(
     """
     if Panel.objects.filter(experiment=experiment, source=source).exists():
         return None
-    if experiment.participants.filter(is_synthetic=False).exists():
+    real = experiment.participants.filter(is_synthetic=False)
+    if real.filter(is_pilot=False).exists():
         raise PanelRefused(
             f"Experiment {experiment.slug} has participants, so its lists are fixed and a new "
             f"main panel ({source}) would never be shown; make a new experiment for it."
@@ -56,6 +57,11 @@ def panel_register(
             else f"Experiment {experiment.slug} has participants: a new practice panel "
             f"({source}) would give later participants other practice than earlier ones. "
             "Make a new experiment for it."
+        )
+    if real.exists():
+        raise PanelRefused(
+            f"Experiment {experiment.slug} has pilot runs, whose trial orders hold its panels; "
+            f"delete them (admin: participants, is pilot) before adding {source}."
         )
     image_path = Path(image_path)
     image, suffix = panel_image_open(image_path)
@@ -99,11 +105,16 @@ def experiment_lists_build(
     with transaction.atomic():
         Experiment.objects.select_for_update().get(id=experiment.id)
         participants = Participant.objects.filter(experiment=experiment)
-        if participants.filter(is_synthetic=False).exists():
+        if participants.filter(is_synthetic=False, is_pilot=False).exists():
             raise ListsBuildRefused(
                 f"Experiment {experiment.slug} already has participants; rebuilding its lists "
                 "would change what they were shown. Delete the participants first or make a new "
                 "experiment."
+            )
+        if participants.filter(is_pilot=True).exists():
+            raise ListsBuildRefused(
+                f"Experiment {experiment.slug} has pilot runs, whose trial orders refer to the "
+                "lists; delete them (admin: participants, is pilot) before rebuilding the lists."
             )
         if participants.exists():
             raise ListsBuildRefused(

@@ -2,6 +2,8 @@
 
 import random
 import secrets
+from collections import Counter
+from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -66,10 +68,9 @@ def participant_enter(
     }
     existing = Participant.objects.filter(experiment=experiment, external_id=external_id).first()
     if existing is not None:
-        if existing.is_synthetic:
-            raise AnswerInvalid(
-                "This id belongs to a simulated participant of the study; use your own id."
-            )
+        if existing.is_synthetic or existing.is_pilot:
+            kind = "a simulated participant" if existing.is_synthetic else "a pilot run"
+            raise AnswerInvalid(f"This id belongs to {kind} of the study; use your own id.")
         participant_seen(participant=existing)
         participant_session_update(participant=existing, session_ids=session_ids)
         return existing
@@ -210,21 +211,27 @@ def participant_create(*, experiment: Experiment, external_id: str, **fields) ->
 
 
 def participant_pilot_create(*, experiment: Experiment, by: str) -> Participant:
-    """A researcher's own run through the study, before or during it: a new participant
-    marked excluded (with `by` in the reason), so it takes no list place, is left out of the
-    analysis and is told apart in the exports. Unlike an arrival it may join a closed or full
-    study, in the least-filled list; StudyUnavailable("no_lists") when there are no lists.
+    """A researcher's own run through the study, before or during it (`by`: who, in the
+    reason): a participant marked is_pilot and excluded, so it takes no list place, is left
+    out of the analysis and progress, and is told apart in the exports. Unlike an arrival it
+    may join a closed or full study. Successive pilot runs go through the lists in turn (the
+    one with the fewest pilot runs, lowest number first), so each list can be tried.
+    StudyUnavailable("no_lists") when there are no lists.
     """
     with transaction.atomic():
         experiment, trial_lists = experiment_lists_locked(experiment=experiment)
         if not trial_lists:
             raise StudyUnavailable("no_lists")
-        trial_list = fewest_taken(trial_lists, list_fills(experiment=experiment))
+        pilots = Counter(
+            experiment.participants.filter(is_pilot=True).values_list("trial_list", flat=True)
+        )
+        trial_list = fewest_taken(trial_lists, pilots)
         return Participant.objects.create(
             experiment=experiment,
-            external_id=f"pilot-{secrets.token_hex(4)}",
+            external_id=f"pilot-{secrets.token_hex(8)}",
             trial_list=trial_list,
             trial_order=trial_order_new(experiment=experiment, trial_list=trial_list),
+            is_pilot=True,
             excluded=True,
             exclusion_reason=f"Pilot run by {by}, not a participant.",
         )
@@ -239,9 +246,9 @@ def least_filled_list(*, experiment: Experiment, trial_lists: list[TrialList]) -
     return fewest_taken(open_lists, fills)
 
 
-def fewest_taken(trial_lists: list[TrialList], fills: dict[int, int]) -> TrialList:
-    """The list with the fewest places taken (`fills`, see list_fills); the lowest number on
-    ties."""
+def fewest_taken(trial_lists: list[TrialList], fills: Mapping[int, int]) -> TrialList:
+    """The list with the fewest places taken (`fills`: list id -> count, see list_fills); the
+    lowest number on ties."""
     return min(trial_lists, key=lambda trial_list: (fills.get(trial_list.id, 0), trial_list.number))
 
 

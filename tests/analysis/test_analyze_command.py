@@ -109,6 +109,23 @@ def test_only_synthetic_participants_need_an_explicit_choice(tmp_path):
     assert "1 synthetic participants analysed" in output
 
 
+def test_pilot_runs_are_never_analysed_nor_taken_for_real_participants(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "fake", yes=True, synthetic=True)
+    pilot = answer_all(experiment, "pilot-1", yes=False)
+    pilot.is_pilot, pilot.excluded = True, True
+    pilot.save()
+    with pytest.raises(CommandError, match="only synthetic participants"):
+        analyze("--experiment", "exp", "--out", str(tmp_path))
+    report = ratings_report(experiment=experiment, participants="all")
+    assert report.table1["a"].tolist() == [100.0, 100.0]
+    assert (
+        "(answered: 0 real, 1 synthetic; 0 excluded and left out; 1 pilot runs, never"
+        in (report.notes[0])
+    )
+    assert "pilot-1" not in set(report.quality["external_id"])
+
+
 def test_excluded_participants_are_left_out_and_counted():
     experiment = build_experiment()
     answer_all(experiment, "good", yes=True)

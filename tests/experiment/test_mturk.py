@@ -59,7 +59,7 @@ def test_preview_of_a_full_or_closed_study_asks_workers_not_to_accept(client, st
     experiment.participants_per_list = 1
     experiment.save()
     for worker in ("W1", "W2"):  # one per list: the study is full
-        assert client.get(HIT, accepted(worker, f"A-{worker}")).status_code == 200
+        assert client.get(HIT, accepted(worker, f"A{worker}")).status_code == 200
     page = client.get(HIT, {"assignmentId": PREVIEW_ASSIGNMENT_ID}).content.decode()
     assert "This study is full" in page and "Please do not accept this HIT" in page
     experiment.is_open = False
