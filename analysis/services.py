@@ -3,7 +3,7 @@
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -220,8 +220,14 @@ def ratings_report_run(
     return report, excluded
 
 
-def ratings_report_write(*, report: RatingsReport, out_dir: Path, title: str) -> list[Path]:
-    """Write the report's CSVs, Markdown, figures and settings into out_dir."""
+def ratings_report_write(
+    *, report: RatingsReport, out_dir: Path, title: str, anonymous: bool = False
+) -> list[Path]:
+    """Write the report's CSVs, Markdown, figures and settings into out_dir; `anonymous`: a
+    report to publish, whose participants table has no external ids (database ids only)."""
+    if anonymous:
+        quality = report.quality.drop(columns=["external_id"], errors="ignore")
+        report = replace(report, quality=quality, settings=report.settings | {"anonymous": True})
     return ratings_report_save(report, Path(out_dir), title)
 
 

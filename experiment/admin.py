@@ -1,6 +1,7 @@
 """The researchers' side: experiments, panels, lists, participants, responses and progress."""
 
 import io
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
@@ -47,7 +48,12 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_display = ["slug", "title", "is_open", "panel_count", "list_count", "progress_link"]
     search_fields = ["slug", "title"]
     readonly_fields = ["created_at"]
-    actions = ["build_lists", "export_responses", "export_participants"]
+    actions = [
+        "build_lists",
+        "export_responses",
+        "export_responses_anonymous",
+        "export_participants",
+    ]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_readonly_fields(self, request, experiment=None):
@@ -172,6 +178,14 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.action(description="Export responses as CSV", permissions=["view_responses"])
     def export_responses(self, request, queryset):
         return self.csv_download(request, queryset, responses_csv_write, "responses")
+
+    @admin.action(
+        description="Export responses as CSV, anonymous (to publish)",
+        permissions=["view_responses"],
+    )
+    def export_responses_anonymous(self, request, queryset):
+        write = partial(responses_csv_write, anonymous=True)
+        return self.csv_download(request, queryset, write, "responses-anonymous")
 
     @admin.action(description="Export participants as CSV", permissions=["view_participants"])
     def export_participants(self, request, queryset):

@@ -11,6 +11,15 @@ from experiment.selectors import experiment_responses, participant_state
 from experiment.spreadsheet import spreadsheet_safe
 
 # Who the participant is, their state and list: the first columns of both exports.
+# The recruitment site's ids of a participant: personal data, left out of anonymous exports (a
+# data set to publish), where participant_id alone links a participant's rows.
+RECRUITMENT_ID_COLUMNS = (
+    "external_id",
+    "prolific_study_id",
+    "prolific_session_id",
+    "mturk_assignment_id",
+    "mturk_hit_id",
+)
 PARTICIPANT_CELL_COLUMNS = [
     "participant_id",
     "external_id",
@@ -68,10 +77,14 @@ def response_row(response: Response) -> list:
     ]
 
 
-def responses_csv_write(*, experiment: Experiment, stream: TextIO) -> int:
-    """Write the experiment's responses as CSV to `stream`; return how many rows were written."""
-    responses = experiment_responses(experiment=experiment).iterator(chunk_size=2000)
-    return rows_csv_write(stream, CSV_COLUMNS, map(response_row, responses))
+def responses_csv_write(*, experiment: Experiment, stream: TextIO, anonymous: bool = False) -> int:
+    """Write the experiment's responses as CSV to `stream`; return how many rows were written.
+    `anonymous`: without RECRUITMENT_ID_COLUMNS and without pilot runs (a data set to publish)."""
+    responses = experiment_responses(experiment=experiment)
+    if anonymous:
+        responses = responses.filter(participant__is_pilot=False)
+    rows = map(response_row, responses.iterator(chunk_size=2000))
+    return rows_csv_write(stream, CSV_COLUMNS, rows, anonymous=anonymous)
 
 
 PARTICIPANT_COLUMNS = [
@@ -121,23 +134,33 @@ def participant_cells(participant: Participant) -> list:
     ]
 
 
-def participants_csv_write(*, experiment: Experiment, stream: TextIO) -> int:
-    """Write the experiment's participants as CSV to `stream`; return how many rows."""
+def participants_csv_write(
+    *, experiment: Experiment, stream: TextIO, anonymous: bool = False
+) -> int:
+    """Write the experiment's participants as CSV to `stream`; return how many rows.
+    `anonymous`: as for responses_csv_write."""
     participants = (
         experiment.participants.select_related("experiment", "trial_list")
         .annotate(answered=Count("responses"))
         .order_by("started_at", "id")
     )
-    return rows_csv_write(stream, PARTICIPANT_COLUMNS, map(participant_row, participants))
+    if anonymous:
+        participants = participants.filter(is_pilot=False)
+    rows = map(participant_row, participants)
+    return rows_csv_write(stream, PARTICIPANT_COLUMNS, rows, anonymous=anonymous)
 
 
-def rows_csv_write(stream: TextIO, columns: list[str], rows) -> int:
+def rows_csv_write(stream: TextIO, columns: list[str], rows, *, anonymous: bool = False) -> int:
     """A header and the rows, as CSV (text that would run as a spreadsheet formula escaped, see
-    experiment/spreadsheet.py); returns how many rows."""
+    experiment/spreadsheet.py), without RECRUITMENT_ID_COLUMNS when `anonymous`; returns how
+    many rows."""
+    kept = [
+        i for i, name in enumerate(columns) if not (anonymous and name in RECRUITMENT_ID_COLUMNS)
+    ]
     writer = csv.writer(stream)
-    writer.writerow(columns)
+    writer.writerow([columns[i] for i in kept])
     count = 0
     for row in rows:
-        writer.writerow(map(spreadsheet_safe, row))
+        writer.writerow([spreadsheet_safe(row[i]) for i in kept])
         count += 1
     return count

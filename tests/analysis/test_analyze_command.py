@@ -126,6 +126,17 @@ def test_pilot_runs_are_never_analysed_nor_taken_for_real_participants(tmp_path)
     assert "pilot-1" not in set(report.quality["external_id"])
 
 
+def test_an_anonymous_report_names_no_participant_by_their_external_id(tmp_path):
+    experiment = build_experiment()
+    answer_all(experiment, "PROLIFIC-ID-1", yes=True)
+    analyze("--experiment", "exp", "--out", str(tmp_path), "--anonymous")
+    for path in tmp_path.iterdir():
+        if path.suffix in {".csv", ".md", ".json"}:
+            assert "PROLIFIC-ID-1" not in path.read_text(), path.name
+    assert "external_id" not in pd.read_csv(tmp_path / "participants.csv").columns
+    assert json.loads((tmp_path / "settings.json").read_text())["anonymous"] is True
+
+
 def test_excluded_participants_are_left_out_and_counted():
     experiment = build_experiment()
     answer_all(experiment, "good", yes=True)

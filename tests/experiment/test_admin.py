@@ -94,6 +94,18 @@ def test_export_action_downloads_the_responses_csv(staff_client, participant):
     assert [(row["external_id"], row["q3_first"]) for row in rows] == [("p1", "cat")]
 
 
+def test_anonymous_export_action_downloads_responses_without_recruitment_ids(
+    staff_client, participant
+):
+    answer(participant, 0, q1="yes", q2=2, q3="cat")
+    url = reverse("admin:experiment_experiment_changelist")
+    selected = {"_selected_action": [participant.experiment.id]}
+    download = staff_client.post(url, {"action": "export_responses_anonymous", **selected})
+    assert "responses-anonymous.csv" in download["Content-Disposition"]
+    [row] = csv.DictReader(io.StringIO(download.content.decode()))
+    assert "external_id" not in row and row["q3_first"] == "cat"
+
+
 def test_export_action_downloads_the_participants_csv(staff_client, participant):
     url = reverse("admin:experiment_experiment_changelist")
     download = staff_client.post(
@@ -126,7 +138,7 @@ def test_exports_need_permission_to_view_responses_and_participants(
     client.force_login(user)
     url = reverse("admin:experiment_experiment_changelist")
     selected = {"_selected_action": [participant.experiment.id]}
-    for action in ("export_responses", "export_participants"):
+    for action in ("export_responses", "export_responses_anonymous", "export_participants"):
         refused = client.post(url, {"action": action, **selected})
         assert not refused["Content-Type"].startswith("text/csv"), action
     user.user_permissions.add(Permission.objects.get(codename="view_response"))

@@ -9,9 +9,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from experiment.digits import digit_unit_panels_write
-from experiment.export import CSV_COLUMNS
+from experiment.export import CSV_COLUMNS, RECRUITMENT_ID_COLUMNS
 from experiment.models import Experiment, Panel, Participant
-from experiment.services import participant_consent, participant_enter
+from experiment.services import participant_consent, participant_enter, participant_pilot_create
 from tests.experiment.conftest import panels_create
 from tests.experiment.test_responses import answer
 
@@ -86,6 +86,31 @@ def test_exports_escape_text_a_spreadsheet_would_run_as_a_formula(ready_experime
     assert row["external_id"] == "'" + formula_id
     participant.refresh_from_db()
     assert participant.external_id == formula_id  # stored as typed
+
+
+def test_anonymous_exports_leave_out_recruitment_ids_and_pilot_runs(participant, tmp_path, capsys):
+    """A data set to publish: participant_id links the rows, no platform id, no pilot run."""
+    answer(participant, 0, q1="yes", q2=4, q3="dog")
+    Participant.objects.filter(id=participant.id).update(
+        prolific_session_id="SESSIONX", mturk_assignment_id="ASSIGNMENTX"
+    )
+    pilot = participant_pilot_create(experiment=participant.experiment, by="boss")
+    participant_consent(participant=pilot)
+    answer(pilot, 0)
+    responses, participants = tmp_path / "responses.csv", tmp_path / "participants.csv"
+    call_command("export_responses", experiment="study", out=str(responses), anonymous=True)
+    assert "Wrote 1 responses of study (anonymous)" in capsys.readouterr().out
+    call_command("export_participants", experiment="study", out=str(participants), anonymous=True)
+    for path in (responses, participants):
+        text = path.read_text()
+        for secret in ("p1", "SESSIONX", "ASSIGNMENTX", pilot.external_id, "boss"):
+            assert secret not in text, (path.name, secret)
+        [row] = csv.DictReader(path.open())
+        assert row["participant_id"] == str(participant.id)
+        assert not set(RECRUITMENT_ID_COLUMNS) & set(row)
+    [row] = csv.DictReader(responses.open())
+    assert list(row) == [name for name in CSV_COLUMNS if name not in RECRUITMENT_ID_COLUMNS]
+    assert (row["q1"], row["q3_first"]) == ("yes", "dog")
 
 
 def test_export_to_a_missing_folder_is_refused(participant, tmp_path):

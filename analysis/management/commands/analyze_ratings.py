@@ -32,6 +32,10 @@ class Command(BaseCommand):
             help="Exclude the participants the quality checks flag (completed or abandoned, never "
             "those still taking part), then analyse without them.",
         )  # fmt: skip
+        parser.add_argument(
+            "--anonymous", action="store_true",
+            help="A report to publish: its participants table without external ids.",
+        )  # fmt: skip
 
     def handle(self, *args, **options):
         experiment = experiment_get(options["experiment"])
@@ -51,7 +55,9 @@ class Command(BaseCommand):
             experiment=experiment, participants=options["participants"]
         )
         try:
-            written = ratings_report_write(report=report, out_dir=out, title=experiment.title)
+            written = ratings_report_write(
+                report=report, out_dir=out, title=experiment.title, anonymous=options["anonymous"]
+            )
         except OSError as error:
             raise CommandError(f"Cannot write the report to {out}: {error}") from error
         self.stdout.write(markdown_table(table1_display(report.table1)))

@@ -23,17 +23,26 @@ class ExperimentCsvCommand(BaseCommand):
     """`--experiment SLUG --out FILE`: one experiment's CSV, written by `write`."""
 
     what = ""  # what one row is about, for the summary line
-    write: Callable[..., int]  # write(experiment=, stream=) -> rows, as in experiment/export.py
+    write: Callable[..., int]  # write(experiment=, stream=, anonymous=) -> rows (export.py)
 
     def add_arguments(self, parser):
         parser.add_argument("--experiment", required=True, help="Experiment slug.")
         parser.add_argument("--out", required=True, type=Path, help="CSV file to write.")
+        parser.add_argument(
+            "--anonymous",
+            action="store_true",
+            help="A data set to publish: without the recruitment site's ids (external_id, "
+            "Prolific's and MTurk's; participant_id still links the rows) and pilot runs.",
+        )
 
     def handle(self, *args, **options):
         experiment = experiment_get(options["experiment"])
         with csv_out_open(options["out"]) as stream:
-            rows = self.write(experiment=experiment, stream=stream)
-        self.stdout.write(f"Wrote {rows} {self.what} of {experiment.slug} to {options['out']}.")
+            rows = self.write(experiment=experiment, stream=stream, anonymous=options["anonymous"])
+        kind = " (anonymous)" if options["anonymous"] else ""
+        self.stdout.write(
+            f"Wrote {rows} {self.what} of {experiment.slug}{kind} to {options['out']}."
+        )
 
 
 def csv_out_open(out: Path) -> TextIO:
