@@ -328,7 +328,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "excluded",
     ]
     list_filter = ["experiment", "status", "is_synthetic", "is_pilot", "excluded", "trial_list"]
-    search_fields = ["external_id", "prolific_session_id", "mturk_assignment_id"]
+    search_fields = ["external_id", "prolific_session_id", "mturk_assignment_id", "feedback"]
     list_select_related = ["experiment", "trial_list", "trial_list__experiment"]
     readonly_fields = [
         "experiment",
@@ -345,6 +345,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "last_seen_at",
         "completed_at",
         "user_agent",
+        "feedback",
         "is_synthetic",
         "is_pilot",
         "status",

@@ -11,14 +11,16 @@ from experiment.selectors import experiment_responses, participant_state
 from experiment.spreadsheet import spreadsheet_safe
 
 # Who the participant is, their state and list: the first columns of both exports.
-# The recruitment site's ids of a participant: personal data, left out of anonymous exports (a
-# data set to publish), where participant_id alone links a participant's rows.
-RECRUITMENT_ID_COLUMNS = (
+# The recruitment site's ids of a participant, and their free comment: personal data (or may
+# be), left out of anonymous exports (a data set to publish), where participant_id alone links
+# a participant's rows.
+PERSONAL_COLUMNS = (
     "external_id",
     "prolific_study_id",
     "prolific_session_id",
     "mturk_assignment_id",
     "mturk_hit_id",
+    "feedback",
 )
 PARTICIPANT_CELL_COLUMNS = [
     "participant_id",
@@ -79,7 +81,7 @@ def response_row(response: Response) -> list:
 
 def responses_csv_write(*, experiment: Experiment, stream: TextIO, anonymous: bool = False) -> int:
     """Write the experiment's responses as CSV to `stream`; return how many rows were written.
-    `anonymous`: without RECRUITMENT_ID_COLUMNS and without pilot runs (a data set to publish)."""
+    `anonymous`: without PERSONAL_COLUMNS and without pilot runs (a data set to publish)."""
     responses = experiment_responses(experiment=experiment)
     if anonymous:
         responses = responses.filter(participant__is_pilot=False)
@@ -96,6 +98,7 @@ PARTICIPANT_COLUMNS = [
     "last_seen_at",
     "completed_at",
     "minutes",
+    "feedback",
 ]
 
 
@@ -113,6 +116,7 @@ def participant_row(participant: Participant) -> list:
         participant.last_seen_at.isoformat(),
         participant.completed_at.isoformat() if participant.completed_at else "",
         minutes,
+        participant.feedback,
     ]
 
 
@@ -152,11 +156,9 @@ def participants_csv_write(
 
 def rows_csv_write(stream: TextIO, columns: list[str], rows, *, anonymous: bool = False) -> int:
     """A header and the rows, as CSV (text that would run as a spreadsheet formula escaped, see
-    experiment/spreadsheet.py), without RECRUITMENT_ID_COLUMNS when `anonymous`; returns how
+    experiment/spreadsheet.py), without PERSONAL_COLUMNS when `anonymous`; returns how
     many rows."""
-    kept = [
-        i for i, name in enumerate(columns) if not (anonymous and name in RECRUITMENT_ID_COLUMNS)
-    ]
+    kept = [i for i, name in enumerate(columns) if not (anonymous and name in PERSONAL_COLUMNS)]
     writer = csv.writer(stream)
     writer.writerow([columns[i] for i in kept])
     count = 0

@@ -165,6 +165,9 @@ class Participant(models.Model):
     last_seen_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
+    feedback = models.TextField(
+        blank=True, help_text="What the participant wrote on the completion page (optional)."
+    )
     is_synthetic = models.BooleanField(
         default=False, help_text="Made by simulate_responses; never mixed silently with real data."
     )

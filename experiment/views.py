@@ -269,15 +269,15 @@ def participant_status(request, slug: str, token: str):
 
 
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def complete(request, slug: str, token: str):
-    """The completion code, and a redirect to the experiment's completion URL when one is set
-    (not for MTurk HIT workers, who go back to the HIT's tab and submit it there, nor for pilot
-    runs)."""
+    """The completion code, a box for an optional comment, and a redirect to the experiment's
+    completion URL when one is set (not for MTurk HIT workers, who go back to the HIT's tab
+    and submit it there, nor for pilot runs). Sending a comment saves it, then redirects."""
     participant = participant_or_404(slug, token)
     if participant.status != Participant.Status.COMPLETED:
         return redirect(participant_url(participant))
-    from_mturk = bool(participant.mturk_assignment_id)  # they submit the HIT in its own tab
+    from_mturk = bool(participant.mturk_assignment_id)
     sent_back = not (from_mturk or participant.is_pilot)
     context = {
         "experiment": participant.experiment,
@@ -285,7 +285,19 @@ def complete(request, slug: str, token: str):
         "redirect_seconds": COMPLETION_REDIRECT_SECONDS,
         "from_mturk": from_mturk,
         "is_pilot": participant.is_pilot,
+        "feedback": participant.feedback,
+        "feedback_max": services.FEEDBACK_MAX_CHARS,
     }
+    if request.method == "POST":
+        text = request.POST.get("feedback", "")
+        try:
+            services.participant_feedback_save(participant=participant, text=text)
+        except services.AnswerInvalid as error:
+            context |= {"feedback": text, "feedback_error": error.message}
+            return render(request, "experiment/complete.html", context, status=400)
+        if context["completion_url"]:
+            return redirect(context["completion_url"])
+        context |= {"feedback": participant.feedback, "feedback_saved": True}
     return render(request, "experiment/complete.html", context)
 
 

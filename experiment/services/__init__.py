@@ -22,11 +22,16 @@ from experiment.services.participants import (
     participant_seen,
     trial_order_new,
 )
-from experiment.services.responses import response_record
+from experiment.services.responses import (
+    FEEDBACK_MAX_CHARS,
+    participant_feedback_save,
+    response_record,
+)
 
 __all__ = [
     "AnswerConflict",
     "AnswerInvalid",
+    "FEEDBACK_MAX_CHARS",
     "ListsBuildRefused",
     "PanelImageError",
     "PanelRefused",
@@ -38,6 +43,7 @@ __all__ = [
     "panel_register",
     "participant_consent",
     "participant_enter",
+    "participant_feedback_save",
     "participant_pilot_create",
     "participant_seen",
     "response_record",

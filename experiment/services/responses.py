@@ -101,3 +101,23 @@ def participant_touch(*, participant: Participant) -> None:
         participant.completed_at = now
         fields += ["status", "completed_at"]
     participant.save(update_fields=fields)
+
+
+FEEDBACK_MAX_CHARS = 2000
+
+
+def participant_feedback_save(*, participant: Participant, text: object) -> None:
+    """Store what a participant who has finished wrote on the completion page (replacing what
+    they wrote before); AnswerInvalid, changing nothing, for one who has not finished or for
+    text that is not text or is longer than FEEDBACK_MAX_CHARS."""
+    if participant.status != Participant.Status.COMPLETED:
+        raise AnswerInvalid("Comments are taken on the completion page, once you have finished.")
+    if not isinstance(text, str):
+        raise AnswerInvalid("The comment must be text.")
+    text = text.replace("\x00", "").replace("\r\n", "\n").strip()
+    if len(text) > FEEDBACK_MAX_CHARS:
+        raise AnswerInvalid(
+            f"The comment is {len(text)} characters long; please keep it to {FEEDBACK_MAX_CHARS}."
+        )
+    Participant.objects.filter(id=participant.id).update(feedback=text)
+    participant.feedback = text

@@ -32,7 +32,8 @@ class ExperimentCsvCommand(BaseCommand):
             "--anonymous",
             action="store_true",
             help="A data set to publish: without the recruitment site's ids (external_id, "
-            "Prolific's and MTurk's; participant_id still links the rows) and pilot runs.",
+            "Prolific's and MTurk's; participant_id still links the rows), participants' "
+            "comments and pilot runs.",
         )
 
     def handle(self, *args, **options):
