@@ -209,10 +209,14 @@ def weights_mismatch_notes(*, experiment: Experiment) -> list[str]:
     ]
 
 
-def ratings_report_dir(*, experiment: Experiment, participants: str) -> Path:
-    """Where analyze_ratings writes by default: one folder per experiment and participant choice,
-    so a synthetic dry run never overwrites the real report."""
-    return Path(settings.VAR_DIR) / "analysis" / f"{experiment.slug}-{participants}"
+def ratings_report_dir(
+    *, experiment: Experiment, participants: str, anonymous: bool = False
+) -> Path:
+    """Where analyze_ratings writes by default: one folder per experiment, participant choice
+    and anonymity, so a synthetic dry run never overwrites the real report, nor a report with
+    participants' ids the one to publish."""
+    kind = f"{participants}-anonymous" if anonymous else participants
+    return Path(settings.VAR_DIR) / "analysis" / f"{experiment.slug}-{kind}"
 
 
 def ratings_report(

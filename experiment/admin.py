@@ -53,6 +53,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         "export_responses",
         "export_responses_anonymous",
         "export_participants",
+        "export_participants_anonymous",
     ]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
@@ -191,6 +192,14 @@ class ExperimentAdmin(admin.ModelAdmin):
     def export_participants(self, request, queryset):
         return self.csv_download(request, queryset, participants_csv_write, "participants")
 
+    @admin.action(
+        description="Export participants as CSV, anonymous (to publish)",
+        permissions=["view_participants"],
+    )
+    def export_participants_anonymous(self, request, queryset):
+        write = partial(participants_csv_write, anonymous=True)
+        return self.csv_download(request, queryset, write, "participants-anonymous")
+
     # The exports hold what the responses and participants pages show: the same permissions.
     def has_view_responses_permission(self, request):
         return request.user.has_perm("experiment.view_response")
@@ -327,7 +336,15 @@ class ParticipantAdmin(admin.ModelAdmin):
         "is_pilot",
         "excluded",
     ]
-    list_filter = ["experiment", "status", "is_synthetic", "is_pilot", "excluded", "trial_list"]
+    list_filter = [
+        "experiment",
+        "status",
+        "is_synthetic",
+        "is_pilot",
+        "excluded",
+        "trial_list",
+        ("feedback", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["external_id", "prolific_session_id", "mturk_assignment_id", "feedback"]
     list_select_related = ["experiment", "trial_list", "trial_list__experiment"]
     readonly_fields = [

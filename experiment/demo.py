@@ -23,10 +23,11 @@ multiple examples of an everyday object, place or animal, and if so, what it is 
 people you think would say the same. The study takes about 30 minutes.
 
 Taking part is voluntary. You may stop at any time by closing the page, without giving a reason
-and without any disadvantage. We record your answers, your response times and the participant id
-given by the recruitment platform; we do not ask for your name or any other information that
-identifies you. The answers are stored securely, analysed in anonymous form and may be published
-as an anonymous data set.
+and without any disadvantage. We record your answers, your response times, any comment you leave
+at the end, your browser's name and version, and the participant id given by the recruitment
+platform; we do not ask for your name or any other information that identifies you. The answers
+are stored securely, analysed without your participant id and may be published as a data set
+without it, or any comment you write, under a code instead.
 
 If you have questions about the study, contact the researchers through the recruitment platform.
 By clicking "I agree" you confirm that you are at least 18 years old, have read this information

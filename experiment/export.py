@@ -2,8 +2,11 @@
 the recruitment site's approval needs)."""
 
 import csv
+import hashlib
+import hmac
 from typing import TextIO
 
+from django.conf import settings
 from django.db.models import Count
 
 from experiment.models import Experiment, Participant, Response
@@ -11,17 +14,29 @@ from experiment.selectors import experiment_responses, participant_state
 from experiment.spreadsheet import spreadsheet_safe
 
 # Who the participant is, their state and list: the first columns of both exports.
-# The recruitment site's ids of a participant, and their free comment: personal data (or may
-# be), left out of anonymous exports (a data set to publish), where participant_id alone links
-# a participant's rows.
+# The recruitment site's ids of a participant, and free text about them (their comment, the
+# reason a researcher excluded them): personal data, or may be. Anonymous exports (a data set to
+# publish) leave them out and name participants by participant_pseudonym.
 PERSONAL_COLUMNS = (
     "external_id",
     "prolific_study_id",
     "prolific_session_id",
     "mturk_assignment_id",
     "mturk_hit_id",
+    "exclusion_reason",
     "feedback",
 )
+
+
+def participant_pseudonym(participant_id: int) -> str:
+    """The name of a participant in anonymous exports and reports: the same in every file and
+    every export, not sequential, and not traceable to the database id without the site's
+    SECRET_KEY (an HMAC of the id)."""
+    key = settings.SECRET_KEY.encode()
+    digest = hmac.new(key, f"participant:{participant_id}".encode(), hashlib.sha256).hexdigest()
+    return f"P{digest[:12]}"
+
+
 PARTICIPANT_CELL_COLUMNS = [
     "participant_id",
     "external_id",
@@ -156,13 +171,16 @@ def participants_csv_write(
 
 def rows_csv_write(stream: TextIO, columns: list[str], rows, *, anonymous: bool = False) -> int:
     """A header and the rows, as CSV (text that would run as a spreadsheet formula escaped, see
-    experiment/spreadsheet.py), without PERSONAL_COLUMNS when `anonymous`; returns how
-    many rows."""
+    experiment/spreadsheet.py); when `anonymous`, without PERSONAL_COLUMNS and with
+    participant_pseudonym for participant_id. Returns how many rows."""
     kept = [i for i, name in enumerate(columns) if not (anonymous and name in PERSONAL_COLUMNS)]
     writer = csv.writer(stream)
     writer.writerow([columns[i] for i in kept])
+    named = columns.index("participant_id")
     count = 0
     for row in rows:
+        if anonymous:
+            row = [*row[:named], participant_pseudonym(row[named]), *row[named + 1 :]]
         writer.writerow([spreadsheet_safe(row[i]) for i in kept])
         count += 1
     return count

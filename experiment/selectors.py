@@ -47,6 +47,7 @@ class ExperimentProgress:
     synthetic: int = 0  # simulate_responses' participants: never counted above
     excluded: int = 0  # real participants the researcher excluded: nor these
     pilots: int = 0  # the researchers' pilot runs: nor these
+    comments: int = 0  # participants (pilot runs too) who left a comment at the end
     outside_lists: int = 0  # main panels in no list (imported after the lists were built)
 
     @property
@@ -181,6 +182,7 @@ def experiment_progress(*, experiment: Experiment) -> ExperimentProgress:
         synthetic=experiment.participants.filter(is_synthetic=True).count(),
         excluded=real.filter(excluded=True).count(),
         pilots=experiment.participants.filter(is_pilot=True).count(),
+        comments=experiment.participants.exclude(feedback="").count(),
         outside_lists=panels_outside_lists(experiment=experiment),
     )
 

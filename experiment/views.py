@@ -297,7 +297,8 @@ def complete(request, slug: str, token: str):
             return render(request, "experiment/complete.html", context, status=400)
         if context["completion_url"]:
             return redirect(context["completion_url"])
-        context |= {"feedback": participant.feedback, "feedback_saved": True}
+        return redirect(participant_url(participant, "complete") + "?saved=1")
+    context["feedback_saved"] = request.GET.get("saved") == "1" and bool(participant.feedback)
     return render(request, "experiment/complete.html", context)
 
 

@@ -1,11 +1,12 @@
 // The completion page (templates/experiment/complete.html): back to the recruitment site after
-// a few seconds, unless the participant starts writing a comment, which pauses the countdown.
+// a few seconds, unless the participant stays (the button) or starts writing a comment.
 (function () {
   "use strict";
   var note = document.getElementById("redirect-note");
   var link = document.getElementById("completion-link");
   var countdown = document.getElementById("redirect-countdown");
   var box = document.getElementById("feedback");
+  var stay = document.getElementById("redirect-stay");
   var left = parseInt(note.dataset.seconds, 10);
 
   var timer = window.setInterval(function () {
@@ -21,10 +22,16 @@
     if (timer === null) return;
     window.clearInterval(timer);
     timer = null;
-    note.textContent = "Paused while you write. Press \u201cSend and return\u201d when you are " +
-      "done, or use the button to go back without a comment.";
+    stay.hidden = true;
+    note.textContent = "You stay on this page. Press \u201cSend and return\u201d after writing " +
+      "a comment, or \u201cReturn and confirm completion\u201d to go back without one.";
   }
 
+  stay.hidden = false;
+  stay.addEventListener("click", function () {
+    pause();
+    note.focus(); // the button is gone: read out what happens now
+  });
   box.addEventListener("focus", pause);
   box.addEventListener("input", pause);
 })();

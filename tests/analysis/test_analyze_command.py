@@ -9,7 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from analysis.labels import AgreementSettings
+from analysis.models import SelectivityScore
 from analysis.selectors import ratings_report
+from experiment.export import participant_pseudonym
 from tests.analysis.ratings_data import (  # noqa: F401  (label_cache_in_tmp: autouse fixture)
     add_second_panel_of_a_unit,
     answer_all,
@@ -126,15 +128,23 @@ def test_pilot_runs_are_never_analysed_nor_taken_for_real_participants(tmp_path)
     assert "pilot-1" not in set(report.quality["external_id"])
 
 
-def test_an_anonymous_report_names_no_participant_by_their_external_id(tmp_path):
+def test_an_anonymous_report_names_participants_as_the_anonymous_exports_do(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
     experiment = build_experiment()
-    answer_all(experiment, "PROLIFIC-ID-1", yes=True)
-    analyze("--experiment", "exp", "--out", str(tmp_path), "--anonymous")
-    for path in tmp_path.iterdir():
+    SelectivityScore.objects.update(source="/home/alice/acts.h5")
+    participant = answer_all(experiment, "PROLIFIC-ID-1", yes=True)
+    exclude(answer_all(experiment, "other", yes=False), "knows Alice")
+    analyze("--experiment", "exp", "--anonymous")
+    folder = tmp_path / "analysis" / "exp-real-anonymous"  # never the full report's folder
+    for path in folder.iterdir():
         if path.suffix in {".csv", ".md", ".json"}:
-            assert "PROLIFIC-ID-1" not in path.read_text(), path.name
-    assert "external_id" not in pd.read_csv(tmp_path / "participants.csv").columns
-    assert json.loads((tmp_path / "settings.json").read_text())["anonymous"] is True
+            for secret in ("PROLIFIC-ID-1", "other", "Alice", "alice"):
+                assert secret not in path.read_text(), (path.name, secret)
+    people = pd.read_csv(folder / "participants.csv")
+    assert "external_id" not in people.columns and "exclusion_reason" not in people.columns
+    assert participant_pseudonym(participant.id) in set(people["participant"])
+    assert set(pd.read_csv(folder / "units.csv")["source"].dropna()) == {"acts.h5"}
+    assert json.loads((folder / "settings.json").read_text())["anonymous"] is True
 
 
 def test_excluded_participants_are_left_out_and_counted():

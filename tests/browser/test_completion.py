@@ -15,6 +15,11 @@ def finished_page(browser, live_server, study, external_id: str):
     study.experiment.completion_url = f"{live_server.url}/static/experiment/study.css?cc=X"
     study.experiment.save()
     page = browser.new_page(viewport={"width": 1280, "height": 800})
+    return finish(page, live_server, external_id)
+
+
+def finish(page, live_server, external_id: str):
+    """Take `page` through the whole study as `external_id`, to the completion screen."""
     page.goto(f"{live_server.url}/study/demo/?participant={external_id}")
     page.get_by_role("button", name="I agree").click()
     page.get_by_role("button", name="Start the practice").click()
@@ -34,12 +39,37 @@ def test_the_page_returns_to_the_recruitment_site_after_its_countdown(browser, l
     page.wait_for_url("**/study.css?cc=X", timeout=8_000)
 
 
+def test_stay_on_this_page_stops_the_countdown(browser, live_server, study):
+    page = finished_page(browser, live_server, study, "stayer")
+    page.get_by_role("button", name="Stay on this page").click()
+    expect(page.locator("#redirect-note")).to_be_focused()
+    expect(page.locator("#redirect-note")).to_contain_text("You stay on this page")
+    page.wait_for_timeout(6_000)
+    assert "/complete/" in page.url
+
+
+def test_without_javascript_the_page_still_returns_after_5_seconds(browser, live_server, study):
+    study.experiment.completion_url = f"{live_server.url}/static/experiment/study.css?cc=X"
+    study.experiment.save()
+    participant = Participant.objects.create(
+        experiment=study.experiment,
+        external_id="nojs",
+        status=Participant.Status.COMPLETED,
+    )
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/study/demo/p/{participant.token}/complete/")
+    expect(page.get_by_role("button", name="Stay on this page")).to_be_hidden()
+    page.wait_for_url("**/study.css?cc=X", timeout=10_000)
+    context.close()
+
+
 def test_writing_a_comment_pauses_the_countdown_and_send_returns_with_it(
     browser, live_server, study
 ):
     page = finished_page(browser, live_server, study, "writer")
     page.get_by_label("Anything you would like to tell us? (optional)").fill("Panel 2 was slow")
-    expect(page.locator("#redirect-note")).to_contain_text("Paused while you write")
+    expect(page.locator("#redirect-note")).to_contain_text("You stay on this page")
     page.wait_for_timeout(6_000)  # past the 5 s: still here
     assert "/complete/" in page.url
     page.get_by_role("button", name="Send and return").click()

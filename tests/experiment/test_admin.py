@@ -6,8 +6,9 @@ import io
 import pytest
 from django.urls import reverse
 
+from experiment.export import participant_pseudonym
 from experiment.models import Experiment, Response
-from experiment.services import participant_enter
+from experiment.services import participant_consent, participant_enter, participant_pilot_create
 from tests.experiment.conftest import panels_create
 from tests.experiment.test_responses import answer
 
@@ -98,12 +99,21 @@ def test_anonymous_export_action_downloads_responses_without_recruitment_ids(
     staff_client, participant
 ):
     answer(participant, 0, q1="yes", q2=2, q3="cat")
+    participant.experiment.participants.update(prolific_session_id="SESSIONX")
+    pilot = participant_pilot_create(experiment=participant.experiment, by="boss")
+    participant_consent(participant=pilot)
+    answer(pilot, 0)
     url = reverse("admin:experiment_experiment_changelist")
     selected = {"_selected_action": [participant.experiment.id]}
-    download = staff_client.post(url, {"action": "export_responses_anonymous", **selected})
-    assert "responses-anonymous.csv" in download["Content-Disposition"]
-    [row] = csv.DictReader(io.StringIO(download.content.decode()))
-    assert "external_id" not in row and row["q3_first"] == "cat"
+    for action in ("export_responses_anonymous", "export_participants_anonymous"):
+        download = staff_client.post(url, {"action": action, **selected})
+        name = action.removeprefix("export_").replace("_", "-")
+        assert f"{name}.csv" in download["Content-Disposition"]
+        text = download.content.decode()
+        assert "SESSIONX" not in text and "p1," not in text and pilot.external_id not in text
+        [row] = csv.DictReader(io.StringIO(text))
+        assert row["participant_id"] == participant_pseudonym(participant.id)
+    assert row["answered"] == "1"
 
 
 def test_export_action_downloads_the_participants_csv(staff_client, participant):

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from experiment.digits import digit_unit_panels_write
-from experiment.export import CSV_COLUMNS, PERSONAL_COLUMNS
+from experiment.export import CSV_COLUMNS, PERSONAL_COLUMNS, participant_pseudonym
 from experiment.models import Experiment, Panel, Participant
 from experiment.services import participant_consent, participant_enter, participant_pilot_create
 from tests.experiment.conftest import panels_create
@@ -90,10 +90,15 @@ def test_exports_escape_text_a_spreadsheet_would_run_as_a_formula(ready_experime
 
 
 def test_anonymous_exports_leave_out_recruitment_ids_and_pilot_runs(participant, tmp_path, capsys):
-    """A data set to publish: participant_id links the rows, no platform id, no pilot run."""
+    """A data set to publish: a pseudonym links the rows; no platform id, free text about the
+    participant or pilot run."""
     answer(participant, 0, q1="yes", q2=4, q3="dog")
     Participant.objects.filter(id=participant.id).update(
-        prolific_session_id="SESSIONX", mturk_assignment_id="ASSIGNMENTX", feedback="I am Jane"
+        prolific_session_id="SESSIONX",
+        mturk_assignment_id="ASSIGNMENTX",
+        feedback="I am Jane",
+        excluded=True,
+        exclusion_reason="same person as Jim",
     )
     pilot = participant_pilot_create(experiment=participant.experiment, by="boss")
     participant_consent(participant=pilot)
@@ -104,11 +109,11 @@ def test_anonymous_exports_leave_out_recruitment_ids_and_pilot_runs(participant,
     call_command("export_participants", experiment="study", out=str(participants), anonymous=True)
     for path in (responses, participants):
         text = path.read_text()
-        for secret in ("p1", "SESSIONX", "ASSIGNMENTX", "Jane", pilot.external_id, "boss"):
+        for secret in ("p1", "SESSIONX", "ASSIGNMENTX", "Jane", "Jim", pilot.external_id, "boss"):
             assert secret not in text, (path.name, secret)
         [row] = csv.DictReader(path.open())
-        assert row["participant_id"] == str(participant.id)
-        assert not set(PERSONAL_COLUMNS) & set(row)
+        assert row["participant_id"] == participant_pseudonym(participant.id)
+        assert row["excluded"] == "1" and not set(PERSONAL_COLUMNS) & set(row)
     [row] = csv.DictReader(responses.open())
     assert list(row) == [name for name in CSV_COLUMNS if name not in PERSONAL_COLUMNS]
     assert (row["q1"], row["q3_first"]) == ("yes", "dog")

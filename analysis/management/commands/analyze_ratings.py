@@ -52,7 +52,9 @@ class Command(BaseCommand):
         if options["exclude_flagged"]:
             self._print_excluded(excluded)
         out = options["out"] or ratings_report_dir(
-            experiment=experiment, participants=options["participants"]
+            experiment=experiment,
+            participants=options["participants"],
+            anonymous=options["anonymous"],
         )
         try:
             written = ratings_report_write(
