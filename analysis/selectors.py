@@ -105,13 +105,13 @@ def ratings_participant_counts(*, experiment: Experiment) -> dict[str, int]:
     too) and not excluded (`real`, `synthetic`), how many of them are excluded, and how many
     pilot runs answered (`pilots`, never analysed)."""
     answered = experiment.participants.annotate(n=Count("responses")).filter(n__gt=0)
-    participant = Q(is_pilot=False)
+    not_pilot = Q(is_pilot=False)
     return answered.aggregate(
-        real_answered=Count("id", filter=participant & Q(is_synthetic=False)),
-        synthetic_answered=Count("id", filter=participant & Q(is_synthetic=True)),
-        real=Count("id", filter=participant & Q(is_synthetic=False, excluded=False)),
-        synthetic=Count("id", filter=participant & Q(is_synthetic=True, excluded=False)),
-        excluded=Count("id", filter=participant & Q(excluded=True)),
+        real_answered=Count("id", filter=not_pilot & Q(is_synthetic=False)),
+        synthetic_answered=Count("id", filter=not_pilot & Q(is_synthetic=True)),
+        real=Count("id", filter=not_pilot & Q(is_synthetic=False, excluded=False)),
+        synthetic=Count("id", filter=not_pilot & Q(is_synthetic=True, excluded=False)),
+        excluded=Count("id", filter=not_pilot & Q(excluded=True)),
         pilots=Count("id", filter=Q(is_pilot=True)),
     )
 
@@ -269,7 +269,7 @@ def _with_participant_ids(quality: pd.DataFrame, states: dict[int, str]) -> pd.D
 def _used_note(experiment, participants, counts, responses) -> str:
     """Which participants the report used."""
     used = responses.loc[~responses["excluded"], "participant"].nunique()
-    pilots = f"; {counts['pilots']} pilot runs, never analysed" if counts["pilots"] else ""
+    pilots = f"; pilot runs, never analysed: {counts['pilots']}" if counts["pilots"] else ""
     return (
         f"Experiment {experiment.slug}: {used} {participants} participants analysed "
         f"(answered: {counts['real_answered']} real, {counts['synthetic_answered']} synthetic; "

@@ -3,8 +3,9 @@
 import json
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from django.db.models import Count
 
 from analysis.labels import WNID_PATTERN, cleaned_labels, pair_key
 from analysis.models import LabelAgreementOverride, SelectivityScore
-from analysis.ratings.report import RatingsReport, ratings_report_save
+from analysis.ratings.report import RatingsReport, ratings_report_anonymise, ratings_report_save
 from analysis.ratings.simulation import (
     SimulationSettings,
     simulate_answers,
@@ -25,7 +26,7 @@ from analysis.selectivity.measures import MeasureSettings, UnitScores
 from analysis.selectivity.pipeline import check_layers, layer_scores
 from analysis.selectivity.table import read_scores_csv, write_scores_csv
 from analysis.selectors import SCORE_FIELDS, labels_class_index, labels_judge, ratings_report
-from experiment.export import participant_pseudonym
+from experiment.export import participant_pseudonym, pseudonym_key
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
 from experiment.services import trial_order_new
 
@@ -225,33 +226,12 @@ def ratings_report_write(
     *, report: RatingsReport, out_dir: Path, title: str, anonymous: bool = False
 ) -> list[Path]:
     """Write the report's CSVs, Markdown, figures and settings into out_dir; `anonymous`: a
-    report to publish (ratings_report_anonymous)."""
+    report to publish, naming participants as the anonymous exports do
+    (ratings_report_anonymise)."""
     if anonymous:
-        report = ratings_report_anonymous(report)
+        pseudonym = partial(participant_pseudonym, key=pseudonym_key())
+        report = ratings_report_anonymise(report, pseudonym=pseudonym)
     return ratings_report_save(report, Path(out_dir), title)
-
-
-def ratings_report_anonymous(report: RatingsReport) -> RatingsReport:
-    """The report as it may be published, as the anonymous exports are: participants named by
-    their pseudonym (the exports'), without their external ids or exclusion reasons, and the
-    selectivity recordings by file name only (a path can name whoever made it)."""
-    quality = report.quality.drop(columns=["external_id", "exclusion_reason"], errors="ignore")
-    if "participant" in quality:
-        quality = quality.assign(participant=quality["participant"].map(participant_pseudonym))
-    units = report.units.copy()
-    if "source" in units:
-        units["source"] = units["source"].map(_file_name)
-    scores = [
-        score | {"source": _file_name(score["source"])}
-        for score in report.settings.get("selectivity_scores", [])
-    ]
-    report_settings = report.settings | {"anonymous": True, "selectivity_scores": scores}
-    return replace(report, quality=quality, units=units, settings=report_settings)
-
-
-def _file_name(path):
-    """The last part of a path (other values as they are)."""
-    return Path(path).name if isinstance(path, str) else path
 
 
 def _simulation_lists(experiment: Experiment, count: int) -> list[TrialList]:

@@ -54,16 +54,14 @@ if not DEBUG and not ALLOWED_HOSTS:
     )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 CSRF_FAILURE_VIEW = "experiment.views.csrf_failure"  # plain words for participants, not Django's
+# The key of participants' pseudonyms in anonymous exports (experiment/export.py); without it a
+# random key is made once in VAR_DIR/pseudonym-key.
+PSEUDONYM_KEY = os.environ.get("DJANGO_PSEUDONYM_KEY", "")
 # MTurk ExternalQuestion HITs (experiment/mturk.py): the sites that may show the HIT page in a
 # frame, and the only places its form may submit an assignment to (MTurk's turkSubmitTo).
-MTURK_FRAME_ANCESTORS = env_origins(
-    "MTURK_FRAME_ANCESTORS",
-    "https://worker.mturk.com,https://www.mturk.com,https://workersandbox.mturk.com",
-)
-MTURK_SUBMIT_ORIGINS = env_origins(
-    "MTURK_SUBMIT_ORIGINS",
-    "https://www.mturk.com,https://worker.mturk.com,https://workersandbox.mturk.com",
-)
+MTURK_SITES = "https://worker.mturk.com,https://www.mturk.com,https://workersandbox.mturk.com"
+MTURK_FRAME_ANCESTORS = env_origins("MTURK_FRAME_ANCESTORS", MTURK_SITES)
+MTURK_SUBMIT_ORIGINS = env_origins("MTURK_SUBMIT_ORIGINS", MTURK_SITES)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

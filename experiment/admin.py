@@ -98,7 +98,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         )
         return [progress, pilot, *super().get_urls()]
 
-    def pilot_permitted(self, request, experiment: Experiment) -> bool:
+    def has_pilot_permission(self, request, experiment: Experiment) -> bool:
         """Who may change the experiment and delete participants (so their pilot runs too)."""
         return self.has_change_permission(request, experiment) and request.user.has_perm(
             "experiment.delete_participant"
@@ -107,7 +107,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     def pilot_view(self, request, experiment_id: int):
         """Start a pilot run (participant_pilot_create) and go to its first page."""
         experiment = get_object_or_404(Experiment, id=experiment_id)
-        if not self.pilot_permitted(request, experiment):
+        if not self.has_pilot_permission(request, experiment):
             raise PermissionDenied
         try:
             participant = participant_pilot_create(
@@ -133,7 +133,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             "progress": experiment_progress(experiment=experiment),
             "unconsented_hold": hold_minutes(experiment=experiment, consented=False),
             "problems": experiment_problems(experiment=experiment),
-            "can_pilot": self.pilot_permitted(request, experiment),
+            "can_pilot": self.has_pilot_permission(request, experiment),
             "study_link": request.build_absolute_uri(
                 reverse("experiment:enter", args=[experiment.slug])
             )

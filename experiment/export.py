@@ -4,39 +4,53 @@ the recruitment site's approval needs)."""
 import csv
 import hashlib
 import hmac
+import os
+import secrets
+from pathlib import Path
 from typing import TextIO
 
 from django.conf import settings
 from django.db.models import Count
 
-from experiment.models import Experiment, Participant, Response
+from experiment.models import VISIT_ID_FIELDS, Experiment, Participant, Response
 from experiment.selectors import experiment_responses, participant_state
 from experiment.spreadsheet import spreadsheet_safe
 
-# Who the participant is, their state and list: the first columns of both exports.
 # The recruitment site's ids of a participant, and free text about them (their comment, the
 # reason a researcher excluded them): personal data, or may be. Anonymous exports (a data set to
 # publish) leave them out and name participants by participant_pseudonym.
-PERSONAL_COLUMNS = (
-    "external_id",
-    "prolific_study_id",
-    "prolific_session_id",
-    "mturk_assignment_id",
-    "mturk_hit_id",
-    "exclusion_reason",
-    "feedback",
-)
+PERSONAL_COLUMNS = ("external_id", *VISIT_ID_FIELDS, "exclusion_reason", "feedback")
 
 
-def participant_pseudonym(participant_id: int) -> str:
-    """The name of a participant in anonymous exports and reports: the same in every file and
-    every export, not sequential, and not traceable to the database id without the site's
-    SECRET_KEY (an HMAC of the id)."""
-    key = settings.SECRET_KEY.encode()
+def participant_pseudonym(participant_id: int, *, key: bytes) -> str:
+    """The name of a participant in anonymous exports and reports (an HMAC of the database id
+    with `key`, from pseudonym_key): the same in every file and every export, not sequential,
+    and not traceable to the database without the key."""
     digest = hmac.new(key, f"participant:{participant_id}".encode(), hashlib.sha256).hexdigest()
     return f"P{digest[:12]}"
 
 
+def pseudonym_key() -> bytes:
+    """The installation's key for participant_pseudonym: settings.PSEUDONYM_KEY, else a random
+    key kept in VAR_DIR/pseudonym-key (made on first use, readable by its owner only). Never
+    SECRET_KEY, which is public in development: pseudonyms made with it could be undone by
+    trying every id."""
+    if settings.PSEUDONYM_KEY:
+        return settings.PSEUDONYM_KEY.encode()
+    path = Path(settings.VAR_DIR) / "pseudonym-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it meanwhile
+            pass
+        else:
+            with os.fdopen(descriptor, "w") as stream:
+                stream.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+# Who the participant is, their state and list: the first columns of both exports.
 PARTICIPANT_CELL_COLUMNS = [
     "participant_id",
     "external_id",
@@ -96,10 +110,11 @@ def response_row(response: Response) -> list:
 
 def responses_csv_write(*, experiment: Experiment, stream: TextIO, anonymous: bool = False) -> int:
     """Write the experiment's responses as CSV to `stream`; return how many rows were written.
-    `anonymous`: without PERSONAL_COLUMNS and without pilot runs (a data set to publish)."""
+    `anonymous`: a data set to publish, of real participants only (no pilot run nor simulated
+    one), without PERSONAL_COLUMNS."""
     responses = experiment_responses(experiment=experiment)
     if anonymous:
-        responses = responses.filter(participant__is_pilot=False)
+        responses = responses.filter(participant__is_pilot=False, participant__is_synthetic=False)
     rows = map(response_row, responses.iterator(chunk_size=2000))
     return rows_csv_write(stream, CSV_COLUMNS, rows, anonymous=anonymous)
 
@@ -164,7 +179,7 @@ def participants_csv_write(
         .order_by("started_at", "id")
     )
     if anonymous:
-        participants = participants.filter(is_pilot=False)
+        participants = participants.filter(is_pilot=False, is_synthetic=False)
     rows = map(participant_row, participants)
     return rows_csv_write(stream, PARTICIPANT_COLUMNS, rows, anonymous=anonymous)
 
@@ -177,10 +192,11 @@ def rows_csv_write(stream: TextIO, columns: list[str], rows, *, anonymous: bool 
     writer = csv.writer(stream)
     writer.writerow([columns[i] for i in kept])
     named = columns.index("participant_id")
+    key = pseudonym_key() if anonymous else b""
     count = 0
     for row in rows:
         if anonymous:
-            row = [*row[:named], participant_pseudonym(row[named]), *row[named + 1 :]]
+            row = [*row[:named], participant_pseudonym(row[named], key=key), *row[named + 1 :]]
         writer.writerow([spreadsheet_safe(row[i]) for i in kept])
         count += 1
     return count

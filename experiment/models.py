@@ -137,6 +137,15 @@ class TrialListItem(models.Model):
         return f"{self.trial_list}: {self.panel}"
 
 
+# The recruitment site's ids of a participant's visit (participant_enter stores them).
+VISIT_ID_FIELDS = (
+    "prolific_study_id",
+    "prolific_session_id",
+    "mturk_assignment_id",
+    "mturk_hit_id",
+)
+
+
 class Participant(models.Model):
     class Status(models.TextChoices):
         IN_PROGRESS = "in_progress", "In progress"

@@ -1,6 +1,7 @@
 """Reads of the experiment app: a participant's trials, the study's progress, the export rows."""
 
 import re
+import statistics
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -48,6 +49,7 @@ class ExperimentProgress:
     excluded: int = 0  # real participants the researcher excluded: nor these
     pilots: int = 0  # the researchers' pilot runs: nor these
     comments: int = 0  # participants (pilot runs too) who left a comment at the end
+    median_minutes: float | None = None  # entry to completion, of those counted as completed
     outside_lists: int = 0  # main panels in no list (imported after the lists were built)
 
     @property
@@ -184,7 +186,21 @@ def experiment_progress(*, experiment: Experiment) -> ExperimentProgress:
         pilots=experiment.participants.filter(is_pilot=True).count(),
         comments=experiment.participants.exclude(feedback="").count(),
         outside_lists=panels_outside_lists(experiment=experiment),
+        median_minutes=median_minutes(
+            real.filter(excluded=False, status=Participant.Status.COMPLETED)
+        ),
     )
+
+
+def median_minutes(participants) -> float | None:
+    """The median time from entry to completion of completed `participants`, in minutes (what
+    a recruitment site's pay per hour is reckoned from); None when nobody has completed."""
+    spans = [
+        (completed - started).total_seconds() / 60
+        for started, completed in participants.values_list("started_at", "completed_at")
+        if completed is not None
+    ]
+    return statistics.median(spans) if spans else None
 
 
 def list_fills(*, experiment: Experiment) -> dict[int, int]:
@@ -215,6 +231,23 @@ def list_fills(*, experiment: Experiment) -> dict[int, int]:
         .annotate(taken=Count("id"))
     )
     return {row["trial_list"]: row["taken"] for row in rows}
+
+
+def participant_completion_url(*, participant: Participant) -> str:
+    """Where the completion page sends the participant: the experiment's completion URL, but
+    nowhere ("") for an MTurk HIT's worker (they submit the HIT in its own tab) or a pilot
+    run."""
+    if participant.mturk_assignment_id or participant.is_pilot:
+        return ""
+    return participant.experiment.completion_url
+
+
+def hit_state(*, participant: Participant, assignment_id: str) -> str:
+    """What an MTurk HIT page of `assignment_id` offers the participant: "completed" (submit
+    it), "done_elsewhere" (they completed under another assignment: return it) or "to_do"."""
+    if participant.status != Participant.Status.COMPLETED:
+        return "to_do"
+    return "completed" if participant.mturk_assignment_id == assignment_id else "done_elsewhere"
 
 
 def lists_with_room(

@@ -76,8 +76,8 @@ def mturk_hit(request, slug: str):
         )
     context["visit"] = visit
     if visit.is_preview:
-        refusal = selectors.experiment_join_refusal(experiment=experiment)
-        return render(request, "experiment/mturk_hit.html", context | {"refusal": refusal})
+        reason = selectors.experiment_join_refusal(experiment=experiment)
+        return render(request, "experiment/mturk_hit.html", context | refusal(reason))
     try:
         participant = services.participant_enter(
             experiment=experiment,
@@ -91,10 +91,11 @@ def mturk_hit(request, slug: str):
             request, "experiment/mturk_hit.html", context | {"error": error.message}, status=400
         )
     except services.StudyUnavailable as error:
-        return render(request, "experiment/mturk_hit.html", context | {"refusal": error.reason})
-    completed = participant.status == Participant.Status.COMPLETED
-    if completed and participant.mturk_assignment_id != visit.assignment_id:
+        return render(request, "experiment/mturk_hit.html", context | refusal(error.reason))
+    state = selectors.hit_state(participant=participant, assignment_id=visit.assignment_id)
+    if state == "done_elsewhere":
         return render(request, "experiment/mturk_hit.html", context | {"done_elsewhere": True})
+    completed = state == "completed"
     context |= {
         "study_url": participant_url(participant),
         "study_address": request.build_absolute_uri(participant_url(participant)),
@@ -102,6 +103,11 @@ def mturk_hit(request, slug: str):
         "completed": completed,
     }
     return render(request, "experiment/mturk_hit.html", context)
+
+
+def refusal(reason: str) -> dict:
+    """The HIT page's context for a study a new worker cannot join (`reason`: "" when they can)."""
+    return {"refusal": reason, "refusal_message": services.StudyUnavailable.MESSAGES.get(reason)}
 
 
 def unavailable(request, experiment: Experiment, error: services.StudyUnavailable):
@@ -277,13 +283,11 @@ def complete(request, slug: str, token: str):
     participant = participant_or_404(slug, token)
     if participant.status != Participant.Status.COMPLETED:
         return redirect(participant_url(participant))
-    from_mturk = bool(participant.mturk_assignment_id)
-    sent_back = not (from_mturk or participant.is_pilot)
     context = {
         "experiment": participant.experiment,
-        "completion_url": participant.experiment.completion_url if sent_back else "",
+        "completion_url": selectors.participant_completion_url(participant=participant),
         "redirect_seconds": COMPLETION_REDIRECT_SECONDS,
-        "from_mturk": from_mturk,
+        "from_mturk": bool(participant.mturk_assignment_id),
         "is_pilot": participant.is_pilot,
         "feedback": participant.feedback,
         "feedback_max": services.FEEDBACK_MAX_CHARS,

@@ -14,8 +14,10 @@ else:
 
     @pytest.fixture(autouse=True)
     def _media_root(settings, tmp_path):
-        """Every test writes panels into its own media folder."""
+        """Every test writes panels into its own media folder, and never makes the checkout's
+        pseudonym key (experiment/export.py)."""
         settings.MEDIA_ROOT = tmp_path / "media"
+        settings.PSEUDONYM_KEY = "test-pseudonym-key"
 
 
 @pytest.fixture(scope="session")

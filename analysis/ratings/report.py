@@ -1,7 +1,8 @@
 """The whole ratings report from responses and units: tables, notes, Markdown, files on disk."""
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -241,6 +242,31 @@ def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> lis
         (out_dir / name).write_bytes(png)
         written.append(out_dir / name)
     return written
+
+
+def ratings_report_anonymise(
+    report: RatingsReport, *, pseudonym: Callable[[int], str]
+) -> RatingsReport:
+    """The report as it may be published: participants named by `pseudonym(database id)`,
+    without their external ids or exclusion reasons (free text), and the selectivity
+    recordings by file name only (a path can name whoever made it)."""
+    quality = report.quality.drop(columns=["external_id", "exclusion_reason"], errors="ignore")
+    if "participant" in quality:
+        quality = quality.assign(participant=quality["participant"].map(pseudonym))
+    units = report.units.copy()
+    if "source" in units:
+        units["source"] = units["source"].map(_file_name)
+    scores = [
+        score | {"source": _file_name(score["source"])}
+        for score in report.settings.get("selectivity_scores", [])
+    ]
+    settings = report.settings | {"anonymous": True, "selectivity_scores": scores}
+    return replace(report, quality=quality, units=units, settings=settings)
+
+
+def _file_name(path):
+    """The last part of a path (other values as they are)."""
+    return Path(path).name if isinstance(path, str) else path
 
 
 def _csv_cells(table: pd.DataFrame) -> pd.DataFrame:

@@ -48,8 +48,7 @@ def panel_register(
     """
     if Panel.objects.filter(experiment=experiment, source=source).exists():
         return None
-    real = experiment.participants.filter(is_synthetic=False)
-    if real.filter(is_pilot=False).exists():
+    if experiment.participants.filter(is_synthetic=False, is_pilot=False).exists():
         raise PanelRefused(
             f"Experiment {experiment.slug} has participants, so its lists are fixed and a new "
             f"main panel ({source}) would never be shown; make a new experiment for it."
@@ -58,7 +57,7 @@ def panel_register(
             f"({source}) would give later participants other practice than earlier ones. "
             "Make a new experiment for it."
         )
-    if real.exists():
+    if experiment.participants.filter(is_pilot=True).exists():
         raise PanelRefused(
             f"Experiment {experiment.slug} has pilot runs, whose trial orders hold its panels; "
             f"delete them (admin: participants, is pilot) before adding {source}."

@@ -9,17 +9,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiment.answers import AnswerInvalid
-from experiment.models import Experiment, Panel, Participant, TrialList
+from experiment.models import VISIT_ID_FIELDS, Experiment, Panel, Participant, TrialList
 from experiment.selectors import list_fills, lists_with_room, participant_state
 
 EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
-# The recruitment site's ids of a visit that participant_enter stores, with their columns' sizes.
-SESSION_ID_FIELDS = {
-    "prolific_study_id": 200,
-    "prolific_session_id": 200,
-    "mturk_assignment_id": 255,
-    "mturk_hit_id": 255,
-}
 
 
 class StudyUnavailable(Exception):
@@ -46,24 +39,25 @@ def participant_enter(
     experiment: Experiment,
     external_id: str,
     user_agent: str = "",
-    **session_ids: str,
+    prolific_study_id: str = "",
+    prolific_session_id: str = "",
+    mturk_assignment_id: str = "",
+    mturk_hit_id: str = "",
 ) -> Participant:
     """Return the participant of `external_id`, or assign a new one to the least-filled list.
 
-    `session_ids`: the recruitment site's ids of this visit, any of SESSION_ID_FIELDS (Prolific's
-    study and session, MTurk's assignment and HIT); empty ones are ignored.
+    The recruitment site's ids of this visit (Prolific's study and session, MTurk's assignment
+    and HIT; empty ones are ignored) are stored, see participant_visit_ids_update.
     A returning participant in progress counts as seen now (their place is held again).
     A new participant's trial order (practice panels first, then their list, each shuffled) is
     stored. Raises AnswerInvalid for an empty or overlong id and StudyUnavailable when the study
     is closed, has no lists or is full; nothing is created then.
     """
     external_id = external_id_clean(external_id)
-    unknown = set(session_ids) - set(SESSION_ID_FIELDS)
-    if unknown:
-        raise TypeError(f"participant_enter() got unknown session ids: {sorted(unknown)}")
-    session_ids = {
-        name: without_nul(value)[: SESSION_ID_FIELDS[name]]
-        for name, value in session_ids.items()
+    given = (prolific_study_id, prolific_session_id, mturk_assignment_id, mturk_hit_id)
+    visit_ids = {
+        name: without_nul(value)[: Participant._meta.get_field(name).max_length]
+        for name, value in zip(VISIT_ID_FIELDS, given, strict=True)
         if value
     }
     existing = Participant.objects.filter(experiment=experiment, external_id=external_id).first()
@@ -72,7 +66,7 @@ def participant_enter(
             kind = "a simulated participant" if existing.is_synthetic else "a pilot run"
             raise AnswerInvalid(f"This id belongs to {kind} of the study; use your own id.")
         participant_seen(participant=existing)
-        participant_session_update(participant=existing, session_ids=session_ids)
+        participant_visit_ids_update(participant=existing, visit_ids=visit_ids)
         return existing
     try:
         with transaction.atomic():
@@ -80,7 +74,7 @@ def participant_enter(
                 experiment=experiment,
                 external_id=external_id,
                 user_agent=without_nul(user_agent)[:500],
-                **session_ids,
+                **visit_ids,
             )
     except IntegrityError:
         # The same id arrived twice at once on a database without row locks: one of them won.
@@ -141,7 +135,7 @@ def experiment_lists_locked(*, experiment: Experiment) -> tuple[Experiment, list
     return experiment, trial_lists
 
 
-def participant_session_update(*, participant: Participant, session_ids: dict[str, str]) -> None:
+def participant_visit_ids_update(*, participant: Participant, visit_ids: dict[str, str]) -> None:
     """Keep the latest recruitment-site ids a returning participant came with.
 
     Prolific gives a new SESSION_ID, and MTurk a new assignment id, when someone returns a
@@ -153,7 +147,7 @@ def participant_session_update(*, participant: Participant, session_ids: dict[st
         return
     new = {
         name: value
-        for name, value in session_ids.items()
+        for name, value in visit_ids.items()
         if value and value != getattr(participant, name)
     }
     if new:

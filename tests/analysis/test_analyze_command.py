@@ -122,7 +122,7 @@ def test_pilot_runs_are_never_analysed_nor_taken_for_real_participants(tmp_path)
     report = ratings_report(experiment=experiment, participants="all")
     assert report.table1["a"].tolist() == [100.0, 100.0]
     assert (
-        "(answered: 0 real, 1 synthetic; 0 excluded and left out; 1 pilot runs, never"
+        "(answered: 0 real, 1 synthetic; 0 excluded and left out; pilot runs, never analysed: 1)"
         in (report.notes[0])
     )
     assert "pilot-1" not in set(report.quality["external_id"])
@@ -142,7 +142,9 @@ def test_an_anonymous_report_names_participants_as_the_anonymous_exports_do(sett
                 assert secret not in path.read_text(), (path.name, secret)
     people = pd.read_csv(folder / "participants.csv")
     assert "external_id" not in people.columns and "exclusion_reason" not in people.columns
-    assert participant_pseudonym(participant.id) in set(people["participant"])
+    assert participant_pseudonym(participant.id, key=b"test-pseudonym-key") in set(
+        people["participant"]
+    )
     assert set(pd.read_csv(folder / "units.csv")["source"].dropna()) == {"acts.h5"}
     assert json.loads((folder / "settings.json").read_text())["anonymous"] is True
 

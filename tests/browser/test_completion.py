@@ -9,6 +9,12 @@ from experiment.models import Participant
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(autouse=True)
+def _short_countdown(monkeypatch):
+    """2 s instead of 5 before the page returns to the recruitment site: shorter waits."""
+    monkeypatch.setattr("experiment.views.COMPLETION_REDIRECT_SECONDS", 2)
+
+
 def finished_page(browser, live_server, study, external_id: str):
     """A participant's page at the completion screen, the study's completion URL set to a page
     of the live server (the stand-in for Prolific's)."""
@@ -35,8 +41,8 @@ def finish(page, live_server, external_id: str):
 
 def test_the_page_returns_to_the_recruitment_site_after_its_countdown(browser, live_server, study):
     page = finished_page(browser, live_server, study, "waiter")
-    expect(page.locator("#redirect-countdown")).to_have_text("3", timeout=4_000)
-    page.wait_for_url("**/study.css?cc=X", timeout=8_000)
+    expect(page.locator("#redirect-countdown")).to_have_text("1", timeout=2_000)
+    page.wait_for_url("**/study.css?cc=X", timeout=5_000)
 
 
 def test_stay_on_this_page_stops_the_countdown(browser, live_server, study):
@@ -44,11 +50,11 @@ def test_stay_on_this_page_stops_the_countdown(browser, live_server, study):
     page.get_by_role("button", name="Stay on this page").click()
     expect(page.locator("#redirect-note")).to_be_focused()
     expect(page.locator("#redirect-note")).to_contain_text("You stay on this page")
-    page.wait_for_timeout(6_000)
+    page.wait_for_timeout(3_000)  # past the 2 s: still here
     assert "/complete/" in page.url
 
 
-def test_without_javascript_the_page_still_returns_after_5_seconds(browser, live_server, study):
+def test_without_javascript_the_page_still_returns_after_its_countdown(browser, live_server, study):
     study.experiment.completion_url = f"{live_server.url}/static/experiment/study.css?cc=X"
     study.experiment.save()
     participant = Participant.objects.create(
@@ -70,7 +76,7 @@ def test_writing_a_comment_pauses_the_countdown_and_send_returns_with_it(
     page = finished_page(browser, live_server, study, "writer")
     page.get_by_label("Anything you would like to tell us? (optional)").fill("Panel 2 was slow")
     expect(page.locator("#redirect-note")).to_contain_text("You stay on this page")
-    page.wait_for_timeout(6_000)  # past the 5 s: still here
+    page.wait_for_timeout(3_000)  # past the 2 s: still here
     assert "/complete/" in page.url
     page.get_by_role("button", name="Send and return").click()
     page.wait_for_url("**/study.css?cc=X")

@@ -2,12 +2,14 @@
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from experiment.export import participant_pseudonym
-from experiment.models import Experiment, Response
+from experiment.models import Experiment, Participant, Response
 from experiment.services import participant_consent, participant_enter, participant_pilot_create
 from tests.experiment.conftest import panels_create
 from tests.experiment.test_responses import answer
@@ -95,7 +97,7 @@ def test_export_action_downloads_the_responses_csv(staff_client, participant):
     assert [(row["external_id"], row["q3_first"]) for row in rows] == [("p1", "cat")]
 
 
-def test_anonymous_export_action_downloads_responses_without_recruitment_ids(
+def test_anonymous_export_actions_leave_out_recruitment_ids_and_pilot_runs(
     staff_client, participant
 ):
     answer(participant, 0, q1="yes", q2=2, q3="cat")
@@ -112,7 +114,9 @@ def test_anonymous_export_action_downloads_responses_without_recruitment_ids(
         text = download.content.decode()
         assert "SESSIONX" not in text and "p1," not in text and pilot.external_id not in text
         [row] = csv.DictReader(io.StringIO(text))
-        assert row["participant_id"] == participant_pseudonym(participant.id)
+        assert row["participant_id"] == participant_pseudonym(
+            participant.id, key=b"test-pseudonym-key"
+        )
     assert row["answered"] == "1"
 
 
@@ -148,7 +152,9 @@ def test_exports_need_permission_to_view_responses_and_participants(
     client.force_login(user)
     url = reverse("admin:experiment_experiment_changelist")
     selected = {"_selected_action": [participant.experiment.id]}
-    for action in ("export_responses", "export_responses_anonymous", "export_participants"):
+    actions = ["export_responses", "export_responses_anonymous"]
+    actions += ["export_participants", "export_participants_anonymous"]
+    for action in actions:
         refused = client.post(url, {"action": action, **selected})
         assert not refused["Content-Type"].startswith("text/csv"), action
     user.user_permissions.add(Permission.objects.get(codename="view_response"))
@@ -278,3 +284,19 @@ def test_an_exclusion_needs_a_reason(staff_client, participant):
     assert refused.status_code == 200 and "Say why" in refused.content.decode()
     participant.refresh_from_db()
     assert not participant.excluded
+
+
+def test_progress_page_gives_the_median_time_to_complete(staff_client, ready_experiment):
+    start = timezone.now() - timedelta(days=1)
+    for name, minutes in [("a", 10), ("b", 20), ("c", 60), ("excluded", 999)]:
+        participant = participant_enter(experiment=ready_experiment, external_id=name)
+        Participant.objects.filter(id=participant.id).update(
+            status=Participant.Status.COMPLETED,
+            started_at=start,
+            completed_at=start + timedelta(minutes=minutes),
+            excluded=name == "excluded",
+            exclusion_reason="test" if name == "excluded" else "",
+        )
+    url = reverse("admin:experiment_experiment_progress", args=[ready_experiment.id])
+    page = staff_client.get(url).content.decode()
+    assert "Median time from entry to completion: 20.0 minutes (3 completed)" in page

@@ -9,7 +9,12 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from experiment.digits import digit_unit_panels_write
-from experiment.export import CSV_COLUMNS, PERSONAL_COLUMNS, participant_pseudonym
+from experiment.export import (
+    CSV_COLUMNS,
+    PERSONAL_COLUMNS,
+    participant_pseudonym,
+    pseudonym_key,
+)
 from experiment.models import Experiment, Panel, Participant
 from experiment.services import participant_consent, participant_enter, participant_pilot_create
 from tests.experiment.conftest import panels_create
@@ -103,20 +108,36 @@ def test_anonymous_exports_leave_out_recruitment_ids_and_pilot_runs(participant,
     pilot = participant_pilot_create(experiment=participant.experiment, by="boss")
     participant_consent(participant=pilot)
     answer(pilot, 0)
+    simulated = participant_enter(experiment=participant.experiment, external_id="simulated")
+    Participant.objects.filter(id=simulated.id).update(is_synthetic=True)
     responses, participants = tmp_path / "responses.csv", tmp_path / "participants.csv"
     call_command("export_responses", experiment="study", out=str(responses), anonymous=True)
     assert "Wrote 1 responses of study (anonymous)" in capsys.readouterr().out
     call_command("export_participants", experiment="study", out=str(participants), anonymous=True)
     for path in (responses, participants):
         text = path.read_text()
-        for secret in ("p1", "SESSIONX", "ASSIGNMENTX", "Jane", "Jim", pilot.external_id, "boss"):
+        secrets = ("p1", "SESSIONX", "ASSIGNMENTX", "Jane", "Jim", pilot.external_id, "boss")
+        for secret in (*secrets, participant_pseudonym(simulated.id, key=b"test-pseudonym-key")):
             assert secret not in text, (path.name, secret)
         [row] = csv.DictReader(path.open())
-        assert row["participant_id"] == participant_pseudonym(participant.id)
+        assert row["participant_id"] == participant_pseudonym(
+            participant.id, key=b"test-pseudonym-key"
+        )
         assert row["excluded"] == "1" and not set(PERSONAL_COLUMNS) & set(row)
     [row] = csv.DictReader(responses.open())
     assert list(row) == [name for name in CSV_COLUMNS if name not in PERSONAL_COLUMNS]
     assert (row["q1"], row["q3_first"]) == ("yes", "dog")
+
+
+def test_without_a_configured_key_pseudonyms_use_one_made_once_for_the_installation(
+    settings, tmp_path
+):
+    settings.PSEUDONYM_KEY, settings.VAR_DIR = "", tmp_path / "var"
+    key = pseudonym_key()
+    assert len(key) == 64 and pseudonym_key() == key  # made once, then kept
+    assert (tmp_path / "var" / "pseudonym-key").stat().st_mode & 0o777 == 0o600
+    assert participant_pseudonym(1, key=key) != participant_pseudonym(1, key=b"other")
+    assert participant_pseudonym(1, key=key) != participant_pseudonym(2, key=key)
 
 
 def test_export_to_a_missing_folder_is_refused(participant, tmp_path):

@@ -112,7 +112,7 @@ def test_only_who_has_finished_can_leave_a_comment(client, prolific_study):
     assert Participant.objects.get(id=participant.id).feedback == ""
 
 
-def test_a_comment_loses_nul_characters(client, prolific_study):
+def test_a_comment_must_be_text_and_loses_nul_characters(client, prolific_study):
     participant = finished(client)
     participant_feedback_save(participant=participant, text="a\x00b")
     assert Participant.objects.get(id=participant.id).feedback == "ab"
@@ -128,7 +128,7 @@ def test_the_progress_page_points_to_the_comments(client, prolific_study, django
     experiment = participant.experiment
     page = client.get(reverse("admin:experiment_experiment_progress", args=[experiment.id]))
     link = f"?experiment__id__exact={experiment.id}&amp;feedback__isempty=0"
-    assert f'{link}">1 comments</a>' in page.content.decode()
+    assert f'{link}">1 comment</a>' in page.content.decode()
     listed = client.get(
         reverse("admin:experiment_participant_changelist") + link.replace("&amp;", "&")
     )

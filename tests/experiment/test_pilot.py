@@ -147,7 +147,7 @@ def test_the_progress_page_starts_a_pilot_run_for_who_may_also_delete_it(staff, 
     participant = Participant.objects.get()
     assert reply.url == f"/study/{ready_experiment.slug}/p/{participant.token}/"
     assert participant.exclusion_reason == "Pilot run by staff, not a participant."
-    assert "1 pilot runs</a> are not counted here" in client.get(progress).content.decode()
+    assert "1 pilot run</a> is not counted here" in client.get(progress).content.decode()
 
 
 def test_who_may_not_delete_participants_cannot_start_a_pilot_run(client, staff, ready_experiment):

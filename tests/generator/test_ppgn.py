@@ -183,21 +183,24 @@ def _natural_max(net, layer):
     return layer_vector(acts).max(0).values
 
 
+# A few images per unit, as a panel has many: the unit's best is what the quality report holds
+# against the digits' maximum (one chain alone misses it on half the units on some CPUs, whose
+# training rounds differently).
+IMAGES_PER_UNIT = 4
+
+
 @pytest.mark.parametrize("layer", ["fc6", "conv5"])
 def test_sampling_beats_start_and_natural_maximum_on_most_hidden_demo_units(demo_pair, layer):
     net, generator = demo_pair
     config = AMConfig(network="demo", generator="demo", layer=layer, iterations=200)
     # Units the digits drive: which ones live depends on how the training rounded on this CPU.
     units = active_units(net, layer, 12)
-    # A few images per unit, as a panel has many: the unit's best is what the quality report
-    # holds against the digits' maximum (one chain alone misses it on half the units on some
-    # CPUs, whose training rounds differently).
-    chains = torch.tensor([unit for unit in units for _ in range(4)])
-    seeds = [chain_seed(0, unit, index) for unit in units for index in range(4)]
+    chains = torch.tensor([unit for unit in units for _ in range(IMAGES_PER_UNIT)])
+    seeds = [chain_seed(0, unit, index) for unit in units for index in range(IMAGES_PER_UNIT)]
     sampler = PPGNSampler(target=net, generator=generator, encoder=net, config=config)
     result = sampler.run(chains, seeds)
     assert (result.activations > result.start_activations + 1.0).float().mean() >= 0.75
-    best = result.activations.view(len(units), 4).max(dim=1).values
+    best = result.activations.view(len(units), IMAGES_PER_UNIT).max(dim=1).values
     assert (best > _natural_max(net, layer)[units]).float().mean() > 0.5  # most
     reread = unit_values(net.activations(net.preprocess(result.images), [layer])[layer], chains)
     torch.testing.assert_close(reread, result.activations)

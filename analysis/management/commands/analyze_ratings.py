@@ -34,7 +34,8 @@ class Command(BaseCommand):
         )  # fmt: skip
         parser.add_argument(
             "--anonymous", action="store_true",
-            help="A report to publish: its participants table without external ids.",
+            help="A report to publish: participants named by the anonymous exports' pseudonyms, "
+            "without external ids and exclusion reasons; recordings by file name only.",
         )  # fmt: skip
 
     def handle(self, *args, **options):

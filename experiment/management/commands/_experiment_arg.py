@@ -31,9 +31,9 @@ class ExperimentCsvCommand(BaseCommand):
         parser.add_argument(
             "--anonymous",
             action="store_true",
-            help="A data set to publish: without the recruitment site's ids (external_id, "
-            "Prolific's and MTurk's; participant_id still links the rows), participants' "
-            "comments and pilot runs.",
+            help="A data set to publish: real participants only, without the recruitment "
+            "site's ids, exclusion reasons and comments, participant_id a pseudonym that links "
+            "the rows (docs/experiment.md, section 6).",
         )
 
     def handle(self, *args, **options):
