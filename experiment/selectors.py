@@ -2,6 +2,7 @@
 
 import re
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -248,6 +249,14 @@ def hit_state(*, participant: Participant, assignment_id: str) -> str:
     if participant.status != Participant.Status.COMPLETED:
         return "to_do"
     return "completed" if participant.mturk_assignment_id == assignment_id else "done_elsewhere"
+
+
+def list_least_counted(*, trial_lists: list[TrialList], counts: Mapping[int, int]) -> TrialList:
+    """The list with the lowest count (`counts`: list id -> places taken, see list_fills, or
+    pilot runs); the lowest number on ties."""
+    return min(
+        trial_lists, key=lambda trial_list: (counts.get(trial_list.id, 0), trial_list.number)
+    )
 
 
 def lists_with_room(

@@ -3,14 +3,18 @@
 import random
 import secrets
 from collections import Counter
-from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiment.answers import AnswerInvalid
 from experiment.models import VISIT_ID_FIELDS, Experiment, Panel, Participant, TrialList
-from experiment.selectors import list_fills, lists_with_room, participant_state
+from experiment.selectors import (
+    list_fills,
+    list_least_counted,
+    lists_with_room,
+    participant_state,
+)
 
 EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
 
@@ -219,7 +223,7 @@ def participant_pilot_create(*, experiment: Experiment, by: str) -> Participant:
         pilots = Counter(
             experiment.participants.filter(is_pilot=True).values_list("trial_list", flat=True)
         )
-        trial_list = fewest_taken(trial_lists, pilots)
+        trial_list = list_least_counted(trial_lists=trial_lists, counts=pilots)
         return Participant.objects.create(
             experiment=experiment,
             external_id=f"pilot-{secrets.token_hex(8)}",
@@ -237,13 +241,7 @@ def least_filled_list(*, experiment: Experiment, trial_lists: list[TrialList]) -
     open_lists = lists_with_room(experiment=experiment, trial_lists=trial_lists, fills=fills)
     if not open_lists:
         raise StudyUnavailable("full")
-    return fewest_taken(open_lists, fills)
-
-
-def fewest_taken(trial_lists: list[TrialList], fills: Mapping[int, int]) -> TrialList:
-    """The list with the fewest places taken (`fills`: list id -> count, see list_fills); the
-    lowest number on ties."""
-    return min(trial_lists, key=lambda trial_list: (fills.get(trial_list.id, 0), trial_list.number))
+    return list_least_counted(trial_lists=open_lists, counts=fills)
 
 
 def trial_order_new(
