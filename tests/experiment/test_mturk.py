@@ -9,7 +9,7 @@ from django.test import Client
 
 from config.settings import env_origins
 from experiment.export import participants_csv_write
-from experiment.models import Participant
+from experiment.models import Experiment, Participant
 from experiment.mturk import PREVIEW_ASSIGNMENT_ID
 from tests.experiment.test_views import (
     answer_no,
@@ -221,3 +221,10 @@ def test_origin_settings_refuse_what_is_not_an_origin(monkeypatch):
         monkeypatch.setenv("MTURK_FRAME_ANCESTORS", bad)
         with pytest.raises(ImproperlyConfigured, match="must list origins such as"):
             env_origins("MTURK_FRAME_ANCESTORS", "")
+
+
+def test_preview_of_a_study_without_lists_says_it_is_not_ready(client, tmp_path, db):
+    experiment = Experiment.objects.create(slug="bare", title="Bare")
+    page = client.get(f"/study/{experiment.slug}/mturk/", {"assignmentId": PREVIEW_ASSIGNMENT_ID})
+    assert "This study is not ready yet" in page.content.decode()
+    assert "Please do not accept this HIT" in page.content.decode()
