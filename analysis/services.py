@@ -2,6 +2,7 @@
 
 import json
 import random
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import timedelta
@@ -243,7 +244,9 @@ def _simulation_lists(experiment: Experiment, count: int) -> list[TrialList]:
             f"{experiment.slug} has no trial lists with panels; import panels and build the "
             "lists first (build_lists), then simulate."
         )
-    filled = {t.pk: t.participants.filter(is_pilot=False).count() for t in lists}
+    filled = Counter(
+        experiment.participants.filter(is_pilot=False).values_list("trial_list", flat=True)
+    )
     lists.sort(key=lambda t: (filled[t.pk], t.number))
     return [lists[i % len(lists)] for i in range(count)]
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -192,11 +193,11 @@ def rows_csv_write(stream: TextIO, columns: list[str], rows, *, anonymous: bool 
     writer = csv.writer(stream)
     writer.writerow([columns[i] for i in kept])
     named = columns.index("participant_id")
-    key = pseudonym_key() if anonymous else b""
+    pseudonym = partial(participant_pseudonym, key=pseudonym_key()) if anonymous else None
     count = 0
     for row in rows:
-        if anonymous:
-            row = [*row[:named], participant_pseudonym(row[named], key=key), *row[named + 1 :]]
+        if pseudonym:
+            row[named] = pseudonym(row[named])
         writer.writerow([spreadsheet_safe(row[i]) for i in kept])
         count += 1
     return count

@@ -18,8 +18,8 @@ from django.conf import settings
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 PREVIEW_ASSIGNMENT_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
-# MTurk's ids are capital letters and digits (up to 255 bytes by its API; a worker id becomes
-# the participant's external id, whose column holds 200).
+# MTurk's ids are letters and digits (capitals in practice; up to 255 bytes by its API, but a
+# worker id becomes the participant's external id, whose column holds 200).
 ID_PATTERN = re.compile(r"[A-Za-z0-9]{1,200}")
 SUBMIT_PATH = "/mturk/externalSubmit"
 
