@@ -91,8 +91,9 @@ def test_worker_takes_the_study_in_a_new_tab_and_submits_the_hit(
     hit_page.bring_to_front()
     expect(submit).to_be_enabled(timeout=15_000)
     expect(hit.locator("#hit-status")).to_contain_text("You have finished the study")
+    expect(submit).to_be_focused()  # the page has scrolled it into view: it stays put now
     submit.click()
-    expect(hit_page.frame_locator("iframe").locator("p")).to_have_text("HIT submitted")
+    expect(hit.get_by_text("HIT submitted")).to_be_visible()
     participant = Participant.objects.get(external_id="W1")
     assert participant.status == Participant.Status.COMPLETED
     assert submitted == [
