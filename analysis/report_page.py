@@ -10,9 +10,13 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
 from analysis.labels import WordNetMissingError
-from analysis.ratings.correlations import correlation_matrix
-from analysis.ratings.report import format_cell, ratings_report_figures, table1_display
+from analysis.ratings.report import (
+    ratings_report_figures,
+    ratings_report_sections,
+    table1_display,
+)
 from analysis.ratings.table1 import Table1Settings
+from analysis.report_files import format_cell
 from analysis.selectors import (
     PARTICIPANT_CHOICES,
     RatingsInputError,
@@ -85,12 +89,7 @@ def _report_context(report, query: str) -> dict:
         "report": report,
         "table1": _table(table1_display(report.table1)),
         "tables": {
-            "Interpretability vs selectivity (Spearman / Pearson)": _table(
-                correlation_matrix(report.correlations)
-            ),
-            "Q2 calibration": _table(report.calibration),
-            "Practice trials (not in Table 1)": _table(report.practice),
-            "Participants": _table(report.quality),
+            heading: _table(table) for heading, table in ratings_report_sections(report).items()
         },
         "figures": figures,
         "decisions": shown,

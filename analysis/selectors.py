@@ -1,4 +1,4 @@
-"""Reads of the analysis app: stored selectivity scores and the ratings report."""
+"""Reads of the analysis app: stored selectivity scores, the selectivity and ratings reports."""
 
 import json
 import logging
@@ -22,6 +22,7 @@ from analysis.models import LabelAgreementOverride, SelectivityScore
 from analysis.ratings.quality import QualitySettings
 from analysis.ratings.report import RatingsReport, ratings_report_compute
 from analysis.ratings.table1 import Table1Settings
+from analysis.selectivity.report import SelectivityReport, selectivity_report_compute
 from experiment.models import Experiment, Panel, Participant, Response
 from experiment.selectors import participant_states
 from generator.am.networks import get_network
@@ -275,3 +276,61 @@ def _used_note(experiment, participants, counts, responses) -> str:
         f"(answered: {counts['real_answered']} real, {counts['synthetic_answered']} synthetic; "
         f"{counts['excluded']} excluded and left out{pilots})."
     )
+
+
+class SelectivityReportError(ValueError):
+    """No stored scores for the network or layers asked; the message lists what is stored."""
+
+
+def selectivity_layers(*, network: str) -> list[str]:
+    """The layers of `network` with stored scores: in the network's own order where the
+    generator knows it (conv5, fc6, fc7, fc8), other names after, alphabetically."""
+    stored = set(SelectivityScore.objects.filter(network=network).values_list("layer", flat=True))
+    try:
+        known = [alias for alias in get_network(network).layers if alias in stored]
+    except ValueError:
+        known = []
+    return known + sorted(stored - set(known))
+
+
+def selectivity_scores_frame(*, network: str, layers: list[str] | None = None) -> pd.DataFrame:
+    """The stored scores of the network's `layers` (default all), a row per unit, the layers
+    in selectivity_layers' order; SelectivityReportError naming what is stored otherwise."""
+    stored = selectivity_layers(network=network)
+    if not stored:
+        networks = sorted(set(SelectivityScore.objects.values_list("network", flat=True)))
+        raise SelectivityReportError(
+            f"No selectivity scores are stored for network {network!r} (stored: "
+            f"{', '.join(networks) or 'none'}); run compute_selectivity or import_selectivity."
+        )
+    missing = [layer for layer in layers or [] if layer not in stored]
+    if missing:
+        raise SelectivityReportError(
+            f"No selectivity scores are stored for {network} {', '.join(missing)}; stored layers: "
+            f"{', '.join(stored)}."
+        )
+    chosen = [layer for layer in stored if not layers or layer in layers]
+    rows = SelectivityScore.objects.filter(network=network, layer__in=chosen).values(*SCORE_FIELDS)
+    frame = pd.DataFrame.from_records(rows, columns=SCORE_FIELDS)
+    frame["layer"] = pd.Categorical(frame["layer"], categories=chosen, ordered=True)
+    return frame.sort_values(["layer", "unit"]).astype({"layer": str}).reset_index(drop=True)
+
+
+def selectivity_report(
+    *, network: str, layers: list[str] | None = None, top: int = 1
+) -> SelectivityReport:
+    """The selectivity report (paper section 3.1) of a network's stored scores."""
+    names = labels_class_index(network)
+    report = selectivity_report_compute(
+        selectivity_scores_frame(network=network, layers=layers),
+        network=network,
+        class_name=lambda index: names.get(index, ("", f"class {index}"))[1],
+        top=top,
+    )
+    report.settings["created"] = timezone.now().isoformat(timespec="seconds")
+    return report
+
+
+def selectivity_report_dir(*, network: str) -> Path:
+    """Where selectivity_report writes by default: one folder per network."""
+    return Path(settings.VAR_DIR) / "analysis" / f"selectivity-{network}"

@@ -1,8 +1,12 @@
-"""Interpretability against selectivity: Spearman and Pearson per measure (paper section 6.1)."""
+"""Interpretability against selectivity: correlations per measure, and the selectivity of the
+units people found interpretable against the rest (paper section 3.2: "the interpretability of
+images does not imply a high level of selectivity given the signal-detection results")."""
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from analysis.selectivity.summary import correlation_row
 
 INTERPRETABILITY = ("yes_rate", "human_agreement", "agree_most_active")
 SELECTIVITY = (
@@ -11,29 +15,11 @@ SELECTIVITY = (
     "recall_at_95_precision",
     "recall_at_100_precision",
     "max_informedness",
+    "sensitivity",
+    "specificity",
+    "false_alarm_rate",
     "classes_in_top100",
 )
-
-
-def correlation_row(x: np.ndarray, y: np.ndarray) -> dict:
-    """Spearman and Pearson correlation of the finite pairs; NaN when fewer than 3 or constant."""
-    finite = np.isfinite(x) & np.isfinite(y)
-    x, y = x[finite], y[finite]
-    row = {"n": int(len(x))}
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return row | {
-            "spearman": np.nan,
-            "spearman_p": np.nan,
-            "pearson": np.nan,
-            "pearson_p": np.nan,
-        }
-    spearman, pearson = stats.spearmanr(x, y), stats.pearsonr(x, y)
-    return row | {
-        "spearman": float(spearman.statistic),
-        "spearman_p": float(spearman.pvalue),
-        "pearson": float(pearson.statistic),
-        "pearson_p": float(pearson.pvalue),
-    }
 
 
 def interpretability_correlations(unit_table: pd.DataFrame) -> pd.DataFrame:
@@ -52,8 +38,7 @@ def interpretability_correlations(unit_table: pd.DataFrame) -> pd.DataFrame:
 
 
 def correlation_matrix(correlations: pd.DataFrame) -> pd.DataFrame:
-    """The paper's section 6.1 layout: a row per (layer, interpretability), a column per measure,
-    cells 'Spearman / Pearson'."""
+    """A row per (layer, interpretability), a column per measure, cells 'Spearman / Pearson'."""
     if correlations.empty:
         return correlations
     cells = correlations.assign(
@@ -67,3 +52,30 @@ def correlation_matrix(correlations: pd.DataFrame) -> pd.DataFrame:
         aggfunc="first", sort=False,
     )  # fmt: skip
     return matrix.reset_index().rename_axis(columns=None)
+
+
+def interpretable_against_rest(unit_table: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per (network, layer) and measure: the selectivity of the units with a yes-rate of at
+    least `threshold` (Table 1's (b); yes_rate in percent, threshold a share) against that of
+    the other rated units: n, median and mean of each group, and the two-sided Mann-Whitney U
+    test's p-value (NaN when a group has no value)."""
+    measures = [m for m in SELECTIVITY if m in unit_table and unit_table[m].notna().any()]
+    rows = []
+    for (network, layer), group in unit_table.groupby(["network", "layer"], sort=False):
+        interpretable = group["yes_rate"] >= 100 * threshold - 1e-9
+        for measure in measures:
+            inside = group.loc[interpretable, measure].dropna().to_numpy(float)
+            rest = group.loc[~interpretable, measure].dropna().to_numpy(float)
+            p = stats.mannwhitneyu(inside, rest).pvalue if len(inside) and len(rest) else np.nan
+            rows.append(
+                {"network": network, "layer": layer, "measure": measure}
+                | _group_stats("interpretable", inside) | _group_stats("rest", rest)
+                | {"mannwhitney_p": float(p)}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _group_stats(name: str, values: np.ndarray) -> dict:
+    """n, median and mean of one group's values, prefixed by its name."""
+    median, mean = (np.median(values), values.mean()) if len(values) else (np.nan, np.nan)
+    return {f"{name}_n": len(values), f"{name}_median": median, f"{name}_mean": mean}

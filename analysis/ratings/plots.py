@@ -9,7 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.ratings.correlations import INTERPRETABILITY, correlation_row  # noqa: E402
+from analysis.ratings.correlations import INTERPRETABILITY  # noqa: E402
+from analysis.selectivity.summary import correlation_row  # noqa: E402
 
 
 def _png(figure) -> bytes:

@@ -1,6 +1,5 @@
 """The whole ratings report from responses and units: tables, notes, Markdown, files on disk."""
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -16,18 +15,19 @@ from analysis.ratings.correlations import (
     SELECTIVITY,
     correlation_matrix,
     interpretability_correlations,
+    interpretable_against_rest,
 )
 from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
 from analysis.ratings.table1 import MEASURES, Table1Settings, table1
-from experiment.spreadsheet import spreadsheet_safe
+from analysis.report_files import markdown_table, report_write
 
 UNIT_COLUMNS = [
     "network", "layer", "unit", "most_active_wnid", "ccmas_wnid", *SELECTIVITY,
     "n_images", "compat", "source",
 ]  # fmt: skip
 TABLE_STEMS = (
-    "table1", "units", "correlations", "q2_calibration", "practice", "participants",
-    "label_decisions",
+    "table1", "units", "correlations", "interpretable_selectivity", "q2_calibration", "practice",
+    "participants", "label_decisions",
 )  # fmt: skip
 TABLE1_FIGURE, CALIBRATION_FIGURE, SCATTER_FIGURE = (
     "table1.png",
@@ -48,6 +48,7 @@ class RatingsReport:
     table1: pd.DataFrame
     units: pd.DataFrame
     correlations: pd.DataFrame
+    interpretable: pd.DataFrame  # selectivity of (b)'s units against the other rated units
     calibration: pd.DataFrame
     practice: pd.DataFrame
     quality: pd.DataFrame
@@ -58,8 +59,8 @@ class RatingsReport:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The report's tables by file stem (TABLE_STEMS)."""
         tables = (
-            self.table1, self.units, self.correlations, self.calibration, self.practice,
-            self.quality, self.decisions,
+            self.table1, self.units, self.correlations, self.interpretable, self.calibration,
+            self.practice, self.quality, self.decisions,
         )  # fmt: skip
         return dict(zip(TABLE_STEMS, tables, strict=True))
 
@@ -133,6 +134,7 @@ def ratings_report_compute(
         table1=table,
         units=per_unit,
         correlations=interpretability_correlations(per_unit),
+        interpretable=interpretable_against_rest(per_unit, table_settings.yes_threshold),
         calibration=q2_calibration(main),
         practice=practice_accuracy(practice),
         quality=participant_quality(
@@ -166,24 +168,6 @@ def score_sources(units: pd.DataFrame) -> list[dict]:
     ]
 
 
-def format_cell(value) -> str:
-    """A table cell: three significant digits below 10 (p-values, r), else one decimal."""
-    if isinstance(value, float | np.floating):
-        if np.isnan(value):
-            return "–"
-        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
-    return str(value)
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table."""
-    header = "| " + " | ".join(map(str, table.columns)) + " |"
-    rule = "|" + "---|" * len(table.columns)
-    cells = ([format_cell(v) for v in row] for row in table.itertuples(index=False))
-    rows = ["| " + " | ".join(row) + " |" for row in cells]
-    return "\n".join([header, rule, *rows])
-
-
 def table1_display(table: pd.DataFrame) -> pd.DataFrame:
     """Table 1 as the paper prints it: 'value% (±SE%)' per measure."""
     shown = table[["network", "layer", "units", "responses"]].copy()
@@ -195,19 +179,26 @@ def table1_display(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def ratings_report_sections(report: RatingsReport) -> dict[str, pd.DataFrame]:
+    """The tables shown after Table 1 and the notes, by heading (Markdown and admin page)."""
+    threshold = report.settings.get("table1", {}).get("yes_threshold", 0.8)
+    return {
+        "Interpretability vs selectivity (Spearman / Pearson)": correlation_matrix(
+            report.correlations
+        ),
+        f"Selectivity of the units with at least {100 * threshold:g}% 'yes' against the rest "
+        "(Mann-Whitney U)": report.interpretable,
+        "Q2 calibration": report.calibration,
+        "Practice trials (not in Table 1)": report.practice,
+        "Participants": report.quality,
+    }
+
+
 def ratings_report_markdown(report: RatingsReport, title: str) -> str:
-    """The report as Markdown: Table 1, notes, correlations, calibration, practice, quality."""
+    """The report as Markdown: Table 1, notes, then ratings_report_sections."""
     parts = [f"# {title}", "", markdown_table(table1_display(report.table1)), ""]
     parts += [f"- {note}" for note in report.notes] + [""]
-    for heading, table in (
-        (
-            "Interpretability vs selectivity (Spearman / Pearson)",
-            correlation_matrix(report.correlations),
-        ),
-        ("Q2 calibration", report.calibration),
-        ("Practice trials (not in Table 1)", report.practice),
-        ("Participants", report.quality),
-    ):
+    for heading, table in ratings_report_sections(report).items():
         parts += [f"## {heading}", "", markdown_table(table) if len(table) else "(none)", ""]
     return "\n".join(parts)
 
@@ -229,19 +220,11 @@ def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> lis
     An earlier report's files in out_dir are removed first, so none of them (a scatter plot of
     a measure no longer scored) can pass for part of this one; other files are left alone.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report_files_remove(out_dir)
-    written = []
-    for stem, table in report.tables().items():
-        _csv_cells(table).to_csv(out_dir / f"{stem}.csv", index=False)
-        written.append(out_dir / f"{stem}.csv")
-    (out_dir / "report.md").write_text(ratings_report_markdown(report, title))
-    (out_dir / "settings.json").write_text(json.dumps(report.settings, indent=2, default=str))
-    written += [out_dir / "report.md", out_dir / "settings.json"]
-    for name, png in ratings_report_figures(report).items():
-        (out_dir / name).write_bytes(png)
-        written.append(out_dir / name)
-    return written
+    return report_write(
+        out_dir, names=REPORT_FILES, tables=report.tables(),
+        markdown=ratings_report_markdown(report, title), settings=report.settings,
+        figures=ratings_report_figures(report),
+    )  # fmt: skip
 
 
 def ratings_report_anonymise(
@@ -267,24 +250,3 @@ def ratings_report_anonymise(
 def _file_name(path):
     """The last part of a path (other values as they are)."""
     return Path(path).name if isinstance(path, str) else path
-
-
-def _csv_cells(table: pd.DataFrame) -> pd.DataFrame:
-    """The table's cells as the experiment's exports write them: flags as 0/1, and text escaped
-    for spreadsheets (labels and participant ids are typed by participants;
-    experiment/spreadsheet.py)."""
-    table = table.copy()
-    for column, dtype in table.dtypes.items():
-        if pd.api.types.is_bool_dtype(dtype):
-            table[column] = table[column].astype(int)
-        elif pd.api.types.is_string_dtype(dtype):  # object or str columns
-            table[column] = table[column].map(spreadsheet_safe)
-    return table
-
-
-def report_files_remove(out_dir: Path) -> int:
-    """Delete the files of REPORT_FILES found in out_dir (nothing else); returns how many."""
-    stale = [path for name in REPORT_FILES for path in out_dir.glob(name) if path.is_file()]
-    for path in stale:
-        path.unlink()
-    return len(stale)

@@ -1,5 +1,7 @@
-"""The paper's figure 3 for any unit: jitterplot with thresholds, and the class's histogram."""
+"""The paper's figure 3 for any unit (jitterplot with thresholds, the class's histogram) and its
+figure 2 for a network's layers (every measure's distribution per layer)."""
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,9 +10,12 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from analysis.selectivity.informedness import informedness_by_class  # noqa: E402
 from analysis.selectivity.ranking import rank_unit  # noqa: E402
+from analysis.selectivity.summary import describe  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -113,3 +118,33 @@ def _histogram(axes, figure: UnitFigure) -> None:
     values = figure.activations[figure.in_class]
     axes.hist(values, bins=30, color="black")
     axes.set(xlabel="activation", ylabel="images", title=f"{figure.class_name} ({len(values)})")
+
+
+def measures_figure(scores: pd.DataFrame, measures: dict[str, str], title: str) -> bytes:
+    """The paper's figure 2 as PNG bytes: a panel per measure, a box per layer (median line,
+    quartile box, whiskers to the furthest values within 1.5 box lengths, crosses beyond) and
+    the layers' means with their standard errors (green, joined by a dashed line)."""
+    layers = list(dict.fromkeys(scores["layer"]))
+    columns = 3
+    rows = -(-len(measures) // columns)
+    figure = Figure(figsize=(4 * columns, 3.2 * rows), layout="constrained")
+    for axes, (measure, label) in zip(
+        figure.subplots(rows, columns, squeeze=False).flat, measures.items(), strict=False
+    ):
+        values = [scores.loc[scores["layer"] == layer, measure].dropna() for layer in layers]
+        axes.boxplot(
+            values, tick_labels=layers, medianprops={"color": "red"},
+            flierprops={"marker": "+", "markeredgecolor": "red", "markersize": 4},
+        )  # fmt: skip
+        stats = [describe(v.to_numpy(float)) for v in values]
+        axes.errorbar(
+            range(1, len(layers) + 1), [s["mean"] for s in stats], [s["se"] for s in stats],
+            color="green", marker="o", linestyle="--", markersize=4, capsize=3,
+        )  # fmt: skip
+        axes.set_title(label, fontsize=10)
+    for axes in figure.axes[len(measures) :]:
+        axes.set_visible(False)
+    figure.suptitle(title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()

@@ -59,6 +59,11 @@ def test_writes_table_files_and_figures_and_prints_table1(tmp_path):
     assert "| alexnet | fc8 | 4 | 8 | 100.0% (±0.0%) | 100.0% (±0.0%) | 100.0%" in output
     for name in ("table1.csv", "units.csv", "correlations.csv", "report.md", "table1.png"):
         assert (tmp_path / name).exists(), name
+    assert (tmp_path / "interpretable_selectivity.csv").exists()
+    assert (
+        "## Selectivity of the units with at least 80% 'yes' against the rest"
+        in (tmp_path / "report.md").read_text()
+    )
     assert "2 real participants analysed" in output
 
 

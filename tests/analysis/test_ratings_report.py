@@ -9,7 +9,6 @@ import pytest
 from analysis.ratings.calibration import leave_one_out_yes, q2_calibration
 from analysis.ratings.correlations import (
     correlation_matrix,
-    correlation_row,
     interpretability_correlations,
 )
 from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
@@ -106,14 +105,6 @@ def test_practice_accuracy_is_reported_per_panel_with_its_source_and_intended_an
     assert table.loc[10, ["source", "intended_answer", "intended_label"]].tolist() == [
         "fish.png", "yes", "fish",
     ]  # fmt: skip
-
-
-def test_correlations_of_a_monotone_relation_are_one_and_constants_are_nan():
-    x = np.arange(10.0)
-    assert correlation_row(x, x**3)["spearman"] == pytest.approx(1.0)
-    assert correlation_row(x, x**3)["pearson"] < 1.0
-    assert np.isnan(correlation_row(x, np.ones(10))["spearman"])
-    assert correlation_row(x[:2], x[:2])["n"] == 2
 
 
 def test_correlations_cover_every_measure_present_per_layer_and_overall():

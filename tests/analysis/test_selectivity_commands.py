@@ -184,3 +184,50 @@ def test_import_rejects_bad_csv_and_keeps_stored_scores(tmp_path, content, messa
     with pytest.raises(CommandError, match=message):
         call_command("import_selectivity", str(path))
     assert SelectivityScore.objects.get().n_images == 5
+
+
+def test_selectivity_report_summarises_stored_layers_in_the_networks_order(
+    acts, settings, tmp_path
+):
+    path, _, _ = acts
+    compute(path, "--layers", "fc7")
+    compute(path, "--layers", "fc6")  # stored after fc7, still reported first
+    settings.VAR_DIR = tmp_path / "var"
+    output = StringIO()
+    call_command("selectivity_report", "--network", "demo", "--top", "2", stdout=output)
+    folder = tmp_path / "var" / "analysis" / "selectivity-demo"
+    assert f"Wrote 7 files to {folder}" in output.getvalue()
+    counts = list(csv.DictReader((folder / "counts.csv").open()))
+    assert [(row["layer"], row["units"]) for row in counts] == [("fc6", "6"), ("fc7", "3")]
+    top = list(csv.DictReader((folder / "top_units.csv").open()))
+    best = next(row for row in top if row["layer"] == "fc6" and row["ranked_by"] == "ccmas")
+    assert (best["unit"], best["ccmas_class"]) == ("0", "two")  # prefers class 2, named
+    assert len(top) == 2 * 2 + 2 * 2
+
+
+def test_selectivity_report_of_chosen_layers_only(acts, tmp_path):
+    compute(acts[0])
+    call_command(
+        "selectivity_report", "--network", "demo", "--layers", "fc7", "--out", str(tmp_path / "r"),
+        stdout=StringIO(),
+    )  # fmt: skip
+    assert {row["layer"] for row in csv.DictReader((tmp_path / "r" / "counts.csv").open())} == {
+        "fc7"
+    }
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--network", "alexnet"], r"No selectivity scores are stored for network 'alexnet' "
+         r"\(stored: demo\); run compute_selectivity"),
+        (["--network", "demo", "--layers", "fc6,conv9"],
+         "No selectivity scores are stored for demo conv9; stored layers: fc6, fc7."),
+        (["--network", "demo", "--top", "0"], "--top must be at least 1"),
+    ],
+)  # fmt: skip
+def test_selectivity_report_bad_arguments_are_clear_errors(acts, tmp_path, arguments, message):
+    compute(acts[0])
+    with pytest.raises(CommandError, match=message):
+        call_command("selectivity_report", *arguments, "--out", str(tmp_path / "r"))
+    assert not (tmp_path / "r").exists()

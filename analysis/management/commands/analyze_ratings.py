@@ -5,8 +5,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.labels import WordNetMissingError
-from analysis.ratings.report import markdown_table, table1_display
+from analysis.ratings.report import table1_display
 from analysis.ratings.table1 import Table1Settings
+from analysis.report_files import markdown_table
 from analysis.selectors import PARTICIPANT_CHOICES, RatingsInputError, ratings_report_dir
 from analysis.services import ratings_report_run, ratings_report_write
 from experiment.management.commands._experiment_arg import experiment_get

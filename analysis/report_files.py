@@ -1,0 +1,81 @@
+"""The reports' tables as files: Markdown, spreadsheet-safe CSV, and clearing an earlier report.
+
+Shared by the ratings report (`analysis/ratings/report.py`) and the selectivity report
+(`analysis/selectivity/report.py`); no Django.
+"""
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiment.spreadsheet import spreadsheet_safe
+
+
+def format_cell(value) -> str:
+    """A table cell: three significant digits below 10 (p-values, r), else one decimal."""
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return "–"
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table."""
+    header = "| " + " | ".join(map(str, table.columns)) + " |"
+    rule = "|" + "---|" * len(table.columns)
+    cells = ([format_cell(v) for v in row] for row in table.itertuples(index=False))
+    rows = ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join([header, rule, *rows])
+
+
+def csv_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The table's cells as the experiment's exports write them: flags as 0/1, and text escaped
+    for spreadsheets (labels and participant ids are typed by participants;
+    experiment/spreadsheet.py)."""
+    table = table.copy()
+    for column, dtype in table.dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
+            table[column] = table[column].astype(int)
+        elif pd.api.types.is_string_dtype(dtype):  # object or str columns
+            table[column] = table[column].map(spreadsheet_safe)
+    return table
+
+
+def report_files_remove(out_dir: Path, names: Iterable[str]) -> int:
+    """Delete the files matching `names` (glob patterns) in out_dir, nothing else, so that none
+    of an earlier report's files can pass for part of a new one; returns how many."""
+    stale = [path for name in names for path in out_dir.glob(name) if path.is_file()]
+    for path in stale:
+        path.unlink()
+    return len(stale)
+
+
+def report_write(
+    out_dir: Path,
+    *,
+    names: Iterable[str],
+    tables: dict[str, pd.DataFrame],
+    markdown: str,
+    settings: dict,
+    figures: dict[str, bytes],
+) -> list[Path]:
+    """Write a report into out_dir: `tables` as CSV by file stem, report.md, settings.json and
+    the PNG `figures` by file name, after removing the files matching `names` (every name the
+    report can write) that an earlier report left; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report_files_remove(out_dir, names)
+    written = []
+    for stem, table in tables.items():
+        csv_cells(table).to_csv(out_dir / f"{stem}.csv", index=False)
+        written.append(out_dir / f"{stem}.csv")
+    (out_dir / "report.md").write_text(markdown)
+    (out_dir / "settings.json").write_text(json.dumps(settings, indent=2, default=str))
+    written += [out_dir / "report.md", out_dir / "settings.json"]
+    for name, png in figures.items():
+        (out_dir / name).write_bytes(png)
+        written.append(out_dir / name)
+    return written

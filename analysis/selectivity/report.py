@@ -1,0 +1,122 @@
+"""A network's selectivity report (paper section 3.1): counts, figure 2, tables 2 and 3, files.
+
+Scores in as a table (one row per unit, SelectivityScore's fields as columns); no Django.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.report_files import markdown_table, report_write
+from analysis.selectivity.plots import measures_figure
+from analysis.selectivity.summary import (
+    MEASURES,
+    correlation_triangle,
+    layer_counts,
+    measure_correlations,
+    measure_summary,
+    top_units,
+)
+
+TABLE_STEMS = ("counts", "measures", "top_units", "measure_correlations")
+FIGURE = "measures.png"
+# Every file a report writes; an earlier report's are removed first.
+REPORT_FILES = (*(f"{stem}.csv" for stem in TABLE_STEMS), "report.md", "settings.json", FIGURE)
+
+
+@dataclass
+class SelectivityReport:
+    """Everything selectivity_report writes."""
+
+    network: str
+    counts: pd.DataFrame
+    summary: pd.DataFrame
+    top: pd.DataFrame
+    correlations: pd.DataFrame
+    figure: bytes
+    notes: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The report's tables by file stem (TABLE_STEMS)."""
+        tables = (self.counts, self.summary, self.top, self.correlations)
+        return dict(zip(TABLE_STEMS, tables, strict=True))
+
+
+def selectivity_report_compute(
+    scores: pd.DataFrame, *, network: str, class_name: Callable[[int], str], top: int = 1
+) -> SelectivityReport:
+    """The report of one network's stored scores, its layers in the order of `scores`.
+
+    `class_name`: an output class's name from its index; `top`: units per layer and measure
+    in Table 2 (the paper lists one).
+    """
+    return SelectivityReport(
+        network=network,
+        counts=layer_counts(scores),
+        summary=measure_summary(scores),
+        top=top_units(scores, top, class_name),
+        correlations=measure_correlations(scores),
+        figure=measures_figure(
+            scores, MEASURES, f"{network}: selectivity of {len(scores)} units per layer"
+        ),
+        notes=score_notes(scores),
+        settings={"network": network, "top": top, "scores": score_sources(scores)},
+    )
+
+
+def score_sources(scores: pd.DataFrame) -> list[dict]:
+    """Per layer, where its scores came from: source, compat ('' for the correct definitions),
+    weights digest, images measured and top-k of precision, with how many units each."""
+    keys = ["layer", "source", "compat", "weights_sha256", "n_images", "precision_k"]
+    counts = scores.groupby(keys, sort=False, dropna=False).size()
+    return [dict(zip(keys, key, strict=True)) | {"units": int(n)} for key, n in counts.items()]
+
+
+def score_notes(scores: pd.DataFrame) -> list[str]:
+    """What a reader must know before comparing the layers: scores that follow the paper's code
+    rather than the correct definitions, and layers measured on other images or weights."""
+    notes = []
+    compat = sorted(set(scores["compat"].fillna("")) - {""})
+    if compat:
+        notes.append(
+            f"Some scores follow the {', '.join(compat)} conventions, not the correct definitions "
+            "(docs/measures.md); recompute without --compat to compare."
+        )
+    for column, what in (
+        ("n_images", "numbers of images"),
+        ("weights_sha256", "weights"),
+        ("precision_k", "precision top-k"),
+    ):
+        values = sorted(set(scores[column].dropna().astype(str)) - {""})
+        if len(values) > 1:
+            shown = ", ".join(value[:12] for value in values)
+            notes.append(f"The layers' scores were measured with different {what} ({shown}).")
+    return notes
+
+
+def selectivity_report_markdown(report: SelectivityReport) -> str:
+    """The report as Markdown: counts, figure 2's numbers, table 2, table 3 (all and per layer)."""
+    parts = [f"# Selectivity of {report.network}", ""]
+    parts += [f"- {note}" for note in report.notes] + ([""] if report.notes else [])
+    parts += ["## Units per layer", "", markdown_table(report.counts), ""]
+    parts += [f"## Measures per layer (figure 2: `{FIGURE}`)", ""]
+    parts += [markdown_table(report.summary), ""]
+    parts += ["## Units of highest CCMAS and precision (table 2)", ""]
+    parts += [markdown_table(report.top) if len(report.top) else "(none)", ""]
+    for layer in ["all", *report.counts["layer"]]:
+        parts += [f"## Correlations between the measures, {layer} (Spearman / Pearson)", ""]
+        parts += [markdown_table(correlation_triangle(report.correlations, layer)), ""]
+    return "\n".join(parts)
+
+
+def selectivity_report_save(report: SelectivityReport, out_dir: Path) -> list[Path]:
+    """Write the CSVs, report.md, settings.json and the figure; returns the paths written.
+    An earlier report's files in out_dir are removed first; other files are left alone."""
+    return report_write(
+        out_dir, names=REPORT_FILES, tables=report.tables(),
+        markdown=selectivity_report_markdown(report), settings=report.settings,
+        figures={FIGURE: report.figure},
+    )  # fmt: skip
