@@ -1,4 +1,5 @@
-"""Admin of the analysis app: read-only selectivity scores, label overrides, the ratings report."""
+"""Admin of the analysis app: read-only selectivity scores and their report, label overrides,
+the ratings report."""
 
 from django import forms
 from django.contrib import admin
@@ -26,6 +27,24 @@ class SelectivityScoreAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        networks = SelectivityScore.objects.order_by("network").values_list("network", flat=True)
+        extra = {"networks": list(networks.distinct())} | (extra_context or {})
+        return super().changelist_view(request, extra)
+
+    def get_urls(self):
+        report = self.admin_site.admin_view(self.report_view)
+        name = "analysis_selectivity_report"
+        return [path("report/<str:network>/", report, name=name), *super().get_urls()]
+
+    def report_view(self, request, network):
+        """The selectivity report page (analysis/report_page.py), for staff who may view scores."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        from analysis.report_page import selectivity_page  # pandas etc.: see report_view below
+
+        return selectivity_page(self.admin_site, request, network)
 
 
 class OverrideForm(forms.ModelForm):

@@ -1,4 +1,5 @@
-"""The ratings report page of the admin: Table 1, correlations, figures and label decisions.
+"""The report pages of the admin: the ratings report (Table 1, correlations, figures and label
+decisions) and a network's selectivity report (counts, figure 2, tables 2 and 3).
 
 Kept apart from admin.py, which imports it on first use, so the web server's workers do not
 load pandas, SciPy, matplotlib and torch until a researcher opens a report.
@@ -17,11 +18,15 @@ from analysis.ratings.report import (
 )
 from analysis.ratings.table1 import Table1Settings
 from analysis.report_files import format_cell
+from analysis.selectivity.report import FIGURE, selectivity_report_sections
 from analysis.selectors import (
     PARTICIPANT_CHOICES,
     RatingsInputError,
+    SelectivityReportError,
     labels_class_index,
     ratings_report,
+    selectivity_layers,
+    selectivity_report,
 )
 from experiment.models import Experiment
 
@@ -95,3 +100,30 @@ def _report_context(report, query: str) -> dict:
         "decisions": shown,
         "decisions_total": len(decisions),
     }
+
+
+def selectivity_page(admin_site, request, network):
+    """The selectivity report of a network's stored scores (selectivity_report's page twin),
+    of the layers ticked in the query string (default all)."""
+    stored = selectivity_layers(network=network)
+    chosen = [layer for layer in request.GET.getlist("layer") if layer in stored] or stored
+    context = admin_site.each_context(request) | {
+        "title": f"Selectivity report: {network}",
+        "network": network,
+        "layers": [(layer, layer in chosen) for layer in stored],
+    }
+    try:
+        report = selectivity_report(network=network, layers=chosen, top=5)
+    except SelectivityReportError as error:
+        context["error"] = str(error)
+    else:
+        context |= {
+            "report": report,
+            "figure": base64.b64encode(report.figure).decode(),
+            "figure_name": FIGURE,
+            "tables": {
+                heading: _table(table)
+                for heading, table in selectivity_report_sections(report).items()
+            },
+        }
+    return TemplateResponse(request, "admin/analysis/selectivity_report.html", context)

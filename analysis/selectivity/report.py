@@ -97,18 +97,27 @@ def score_notes(scores: pd.DataFrame) -> list[str]:
     return notes
 
 
+def selectivity_report_sections(report: SelectivityReport) -> dict[str, pd.DataFrame]:
+    """The report's tables by heading, as report.md and the admin page show them."""
+    layers = list(report.counts["layer"])
+    return {
+        "Units per layer": report.counts,
+        f"Measures per layer (figure 2: {FIGURE})": report.summary,
+        "Units of highest CCMAS and precision (table 2)": report.top,
+    } | {
+        f"Correlations between the measures, {layer} (table 3; Spearman / Pearson)": (
+            correlation_triangle(report.correlations, layer)
+        )
+        for layer in ["all", *layers]
+    }
+
+
 def selectivity_report_markdown(report: SelectivityReport) -> str:
-    """The report as Markdown: counts, figure 2's numbers, table 2, table 3 (all and per layer)."""
+    """The report as Markdown: the notes, then selectivity_report_sections."""
     parts = [f"# Selectivity of {report.network}", ""]
     parts += [f"- {note}" for note in report.notes] + ([""] if report.notes else [])
-    parts += ["## Units per layer", "", markdown_table(report.counts), ""]
-    parts += [f"## Measures per layer (figure 2: `{FIGURE}`)", ""]
-    parts += [markdown_table(report.summary), ""]
-    parts += ["## Units of highest CCMAS and precision (table 2)", ""]
-    parts += [markdown_table(report.top) if len(report.top) else "(none)", ""]
-    for layer in ["all", *report.counts["layer"]]:
-        parts += [f"## Correlations between the measures, {layer} (Spearman / Pearson)", ""]
-        parts += [markdown_table(correlation_triangle(report.correlations, layer)), ""]
+    for heading, table in selectivity_report_sections(report).items():
+        parts += [f"## {heading}", "", markdown_table(table) if len(table) else "(none)", ""]
     return "\n".join(parts)
 
 

@@ -119,3 +119,50 @@ def test_selectivity_scores_are_read_only(admin_client, experiment):
 def test_the_override_list_links_to_each_experiments_report(admin_client, experiment):
     html = admin_client.get(reverse("admin:analysis_labelagreementoverride_changelist")).content
     assert reverse("admin:analysis_ratings_report", args=["exp"]).encode() in html
+
+
+def store_scores(layer: str, precisions: list[float]) -> None:
+    """Scores of the demo network's `layer`, one unit per precision."""
+    SelectivityScore.objects.bulk_create(
+        SelectivityScore(
+            network="demo",
+            layer=layer,
+            unit=unit,
+            n_images=100,
+            precision=value,
+            ccmas=value / 2,
+            precision_class=3,
+            ccmas_class=3,
+            source="acts.h5",
+        )  # fmt: skip
+        for unit, value in enumerate(precisions)
+    )
+
+
+def test_selectivity_report_page_shows_counts_figure_and_tables_of_ticked_layers(admin_client):
+    store_scores("fc7", [0.95, 0.8, 0.1, 0.5])
+    store_scores("fc6", [0.2, 0.3, 0.99])
+    changelist = admin_client.get(reverse("admin:analysis_selectivityscore_changelist"))
+    url = reverse("admin:analysis_selectivity_report", args=["demo"])
+    assert f'href="{url}"' in changelist.content.decode()
+    html = admin_client.get(url).content.decode()
+    assert "data:image/png;base64," in html
+    assert "<td>fc6</td><td>3</td>" in html and "<td>fc7</td><td>4</td>" in html
+    assert "<td>fc7</td><td>ccmas</td><td>1</td><td>0</td>" in html  # table 2, class named
+    assert "three" in html
+    only = admin_client.get(url, {"layer": "fc7"}).content.decode()
+    assert "<td>fc7</td><td>4</td>" in only and "<td>fc6</td><td>3</td>" not in only
+
+
+def test_selectivity_report_page_of_a_network_without_scores_says_so(admin_client):
+    store_scores("fc6", [0.5, 0.6, 0.7])
+    page = admin_client.get(reverse("admin:analysis_selectivity_report", args=["alexnet"]))
+    assert page.status_code == 200
+    assert "No selectivity scores are stored for network" in page.content.decode()
+
+
+def test_selectivity_report_page_needs_permission_to_view_scores(client, django_user_model):
+    staff = django_user_model.objects.create_user("helper", password="pw-12345", is_staff=True)
+    client.force_login(staff)
+    page = client.get(reverse("admin:analysis_selectivity_report", args=["demo"]))
+    assert page.status_code == 403
