@@ -14,6 +14,11 @@ import pandas as pd
 from experiment.spreadsheet import spreadsheet_safe
 
 
+class ReportFolderError(OSError):
+    """The output folder holds files of the report's names that an earlier report did not write
+    (an export of the same name, say)."""
+
+
 def format_cell(value) -> str:
     """A table cell: three significant digits below 10 (p-values, r), else one decimal."""
     if isinstance(value, float | np.floating):
@@ -65,8 +70,16 @@ def report_write(
 ) -> list[Path]:
     """Write a report into out_dir: `tables` as CSV by file stem, report.md, settings.json and
     the PNG `figures` by file name, after removing the files matching `names` (every name the
-    report can write) that an earlier report left; returns the paths written."""
+    report can write) that an earlier report left; returns the paths written. A folder holding
+    such files but no report.md (so no earlier report) is refused: ReportFolderError."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    names = list(names)
+    foreign = [path.name for name in names for path in out_dir.glob(name) if path.is_file()]
+    if foreign and not (out_dir / "report.md").is_file():
+        raise ReportFolderError(
+            f"{out_dir} holds {', '.join(sorted(foreign))}, which no earlier report wrote (it "
+            "has no report.md), and the report would replace them: choose another folder."
+        )
     report_files_remove(out_dir, names)
     written = []
     for stem, table in tables.items():

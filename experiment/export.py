@@ -179,8 +179,10 @@ def participants_csv_write(
         .annotate(answered=Count("responses"))
         .order_by("started_at", "id")
     )
-    if anonymous:
-        participants = participants.filter(is_pilot=False, is_synthetic=False)
+    if anonymous:  # people who never consented are not published, not even their visit
+        participants = participants.filter(
+            is_pilot=False, is_synthetic=False, consented_at__isnull=False
+        )
     rows = map(participant_row, participants)
     return rows_csv_write(stream, PARTICIPANT_COLUMNS, rows, anonymous=anonymous)
 

@@ -67,6 +67,16 @@ def test_writes_table_files_and_figures_and_prints_table1(tmp_path):
     assert "2 real participants analysed" in output
 
 
+def test_a_folder_holding_an_export_of_a_reports_file_name_is_refused(tmp_path):
+    """export_participants' participants.csv (approval marks, say) is never overwritten."""
+    build_experiment()
+    (tmp_path / "participants.csv").write_text("approved\n")
+    with pytest.raises(CommandError, match="holds participants.csv, which no earlier report"):
+        analyze("--experiment", "exp", "--out", str(tmp_path))
+    assert (tmp_path / "participants.csv").read_text() == "approved\n"
+    assert not (tmp_path / "report.md").exists()
+
+
 def test_report_csvs_escape_participant_text_a_spreadsheet_would_run(tmp_path):
     experiment = build_experiment()
     answer_all(experiment, "=cmd|' /C calc'!A0", yes=True, label="@eggnog")

@@ -110,6 +110,7 @@ def test_anonymous_exports_leave_out_recruitment_ids_and_pilot_runs(participant,
     answer(pilot, 0)
     simulated = participant_enter(experiment=participant.experiment, external_id="simulated")
     Participant.objects.filter(id=simulated.id).update(is_synthetic=True)
+    participant_enter(experiment=participant.experiment, external_id="left-at-consent")
     responses, participants = tmp_path / "responses.csv", tmp_path / "participants.csv"
     call_command("export_responses", experiment="study", out=str(responses), anonymous=True)
     assert "Wrote 1 responses of study (anonymous)" in capsys.readouterr().out
@@ -119,7 +120,7 @@ def test_anonymous_exports_leave_out_recruitment_ids_and_pilot_runs(participant,
         secrets = ("p1", "SESSIONX", "ASSIGNMENTX", "Jane", "Jim", pilot.external_id, "boss")
         for secret in (*secrets, participant_pseudonym(simulated.id, key=b"test-pseudonym-key")):
             assert secret not in text, (path.name, secret)
-        [row] = csv.DictReader(path.open())
+        [row] = csv.DictReader(path.open())  # not the visitor who never consented
         assert row["participant_id"] == participant_pseudonym(
             participant.id, key=b"test-pseudonym-key"
         )
@@ -143,6 +144,11 @@ def test_without_a_configured_key_pseudonyms_use_one_made_once_for_the_installat
 def test_export_to_a_missing_folder_is_refused(participant, tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         call_command("export_responses", experiment="study", out=str(tmp_path / "x" / "r.csv"))
+
+
+def test_export_to_a_folder_asks_for_a_file_name(participant, tmp_path):
+    with pytest.raises(CommandError, match="it is a folder; give a file name"):
+        call_command("export_participants", experiment="study", out=str(tmp_path))
 
 
 def test_demo_experiment_leaves_an_admin_it_did_not_make_alone(

@@ -47,8 +47,13 @@ class ExperimentCsvCommand(BaseCommand):
 
 
 def csv_out_open(out: Path) -> TextIO:
-    """`out` opened for writing CSV, or a CommandError when its folder does not exist."""
+    """`out` opened for writing CSV, or a CommandError when its folder does not exist or it is
+    a folder itself."""
     out = Path(out)
     if not out.parent.is_dir():
         raise CommandError(f"Cannot write {out}: folder {out.parent} does not exist.")
+    if out.is_dir():
+        raise CommandError(
+            f"Cannot write {out}: it is a folder; give a file name, e.g. {out / 'export.csv'}."
+        )
     return out.open("w", newline="", encoding="utf-8")
