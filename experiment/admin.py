@@ -59,8 +59,10 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, experiment=None):
         if experiment is not None and experiment.participants.exists():
-            # Participants' links and the recruitment site's study URL contain the slug.
-            return [*self.readonly_fields, "slug"]
+            # Participants' links and the recruitment site's study URL contain the slug; the
+            # trial orders already drawn hold that many practice trials (a change would give
+            # later participants another protocol, and the instructions another count).
+            return [*self.readonly_fields, "slug", "practice_trials"]
         return self.readonly_fields
 
     def get_queryset(self, request):
