@@ -45,7 +45,7 @@ demo-data: wordnet
 	$(PY) manage.py record_activations --network demo --dataset demo --out $(DEMO_DIR)/acts.h5
 	$(PY) manage.py compute_selectivity --network demo --activations $(DEMO_DIR)/acts.h5 \
 		--csv $(DEMO_DIR)/selectivity.csv
-	$(PY) manage.py selectivity_report --network demo
+	$(PY) manage.py selectivity_report --network demo --layers conv5,fc6,fc7
 	$(PY) manage.py simulate_responses --experiment $(DEMO) --delete
 	$(PY) manage.py simulate_responses --experiment $(DEMO) --participants 24 --seed 0
 	$(PY) manage.py analyze_ratings --experiment $(DEMO) --participants synthetic \

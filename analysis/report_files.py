@@ -83,10 +83,12 @@ def report_write(
     report_files_remove(out_dir, names)
     written = []
     for stem, table in tables.items():
-        csv_cells(table).to_csv(out_dir / f"{stem}.csv", index=False)
+        csv_cells(table).to_csv(out_dir / f"{stem}.csv", index=False, encoding="utf-8")
         written.append(out_dir / f"{stem}.csv")
-    (out_dir / "report.md").write_text(markdown)
-    (out_dir / "settings.json").write_text(json.dumps(settings, indent=2, default=str))
+    (out_dir / "report.md").write_text(markdown, encoding="utf-8")
+    (out_dir / "settings.json").write_text(
+        json.dumps(settings, indent=2, default=str), encoding="utf-8"
+    )
     written += [out_dir / "report.md", out_dir / "settings.json"]
     for name, png in figures.items():
         (out_dir / name).write_bytes(png)

@@ -328,6 +328,13 @@ def selectivity_report(
         top=top,
     )
     report.settings["created"] = timezone.now().isoformat(timespec="seconds")
+    try:
+        get_network(network)
+    except ValueError:
+        report.notes.append(
+            f"{network} is not a registered network: its classes are named as ImageNet's "
+            "(generator/am/data/imagenet_class_index.json)."
+        )
     return report
 
 

@@ -168,12 +168,17 @@ def unit_conflicts(*, experiment: Experiment, checked: list[PanelFile]) -> list[
     main = [f for f in checked if not f.is_practice]
     stored = Panel.objects.filter(experiment=experiment, is_practice=False)
     owners = {(p.network, p.layer, p.unit): p.source for p in stored}
-    spellings = {(p.network.lower(), p.layer.lower()): (p.network, p.layer) for p in stored}
+    # A network is spelled one way in the experiment, and each of its layers one way.
+    networks = {p.network.lower(): p.network for p in stored}
+    layers = {(p.network.lower(), p.layer.lower()): p.layer for p in stored}
     problems = []
     for panel_file in main:
         key = (panel_file.network, panel_file.layer, panel_file.unit)
         owner = owners.setdefault(key, panel_file.source)
-        known = spellings.setdefault((key[0].lower(), key[1].lower()), key[:2])
+        known = (
+            networks.setdefault(key[0].lower(), key[0]),
+            layers.setdefault((key[0].lower(), key[1].lower()), key[1]),
+        )
         if owner != panel_file.source:
             problems.append(
                 f"{panel_file.path.name}: unit {key[2]} of {key[0]} {key[1]} "

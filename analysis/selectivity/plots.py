@@ -122,8 +122,9 @@ def _histogram(axes, figure: UnitFigure) -> None:
 
 def measures_figure(scores: pd.DataFrame, measures: dict[str, str], title: str) -> bytes:
     """The paper's figure 2 as PNG bytes: a panel per measure, a box per layer (median line,
-    quartile box, whiskers to the furthest values within 1.5 box lengths, crosses beyond) and
-    the layers' means with their standard errors (green, joined by a dashed line)."""
+    quartile box, whiskers to the furthest values within 1.5 box lengths, crosses beyond; under
+    each layer's name, its units with a value) and the layers' means with their standard errors
+    (green, joined by a dashed line)."""
     layers = list(dict.fromkeys(scores["layer"]))
     columns = 3
     rows = -(-len(measures) // columns)
@@ -132,8 +133,9 @@ def measures_figure(scores: pd.DataFrame, measures: dict[str, str], title: str) 
         figure.subplots(rows, columns, squeeze=False).flat, measures.items(), strict=False
     ):
         values = [scores.loc[scores["layer"] == layer, measure].dropna() for layer in layers]
+        ticks = [f"{layer}\n({len(v)})" for layer, v in zip(layers, values, strict=True)]
         axes.boxplot(
-            values, tick_labels=layers, medianprops={"color": "red"},
+            values, tick_labels=ticks, medianprops={"color": "red"},
             flierprops={"marker": "+", "markeredgecolor": "red", "markersize": 4},
         )  # fmt: skip
         stats = [describe(v.to_numpy(float)) for v in values]

@@ -59,12 +59,17 @@ def selectivity_report_compute(
         summary=measure_summary(scores),
         top=top_units(scores, top, class_name),
         correlations=measure_correlations(scores),
-        figure=measures_figure(
-            scores, MEASURES, f"{network}: selectivity of {len(scores)} units per layer"
-        ),
+        figure=measures_figure(scores, measure_labels(scores), f"{network}: selectivity per layer"),
         notes=score_notes(scores),
         settings={"network": network, "top": top, "scores": score_sources(scores)},
     )
+
+
+def measure_labels(scores: pd.DataFrame) -> dict[str, str]:
+    """MEASURES' labels, precision's with the top-k the scores were measured with."""
+    ks = sorted(set(scores["precision_k"].dropna().astype(int)))
+    k = "/".join(map(str, ks)) or "60"
+    return MEASURES | {"precision": f"precision (top {k})"}
 
 
 def score_sources(scores: pd.DataFrame) -> list[dict]:
@@ -84,6 +89,18 @@ def score_notes(scores: pd.DataFrame) -> list[str]:
         notes.append(
             f"Some scores follow the {', '.join(compat)} conventions, not the correct definitions "
             "(docs/measures.md); recompute without --compat to compare."
+        )
+    unbounded = [
+        layer
+        for layer, group in scores.groupby("layer", sort=False)
+        if (group["ccmas"].dropna().abs() > 1 + 1e-9).any()
+    ]
+    if unbounded:
+        notes.append(
+            f"CCMAS of {', '.join(unbounded)} runs outside [-1, 1] (logits or pre-ReLU values): "
+            "its counts above 0.9, its panel's scale and the pooled correlations do not compare "
+            "with rectified layers'; leave it out with --layers (the paper's figure 2 has conv5, "
+            "fc6 and fc7)."
         )
     for column, what in (
         ("n_images", "numbers of images"),

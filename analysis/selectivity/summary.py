@@ -66,10 +66,8 @@ def describe(values: np.ndarray) -> dict:
         )
     q25, median, q75 = np.percentile(values, [25, 50, 75])
     se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
-    return {
-        "n": len(values), "mean": values.mean(), "se": se, "median": median, "q25": q25,
-        "q75": q75, "min": values.min(), "max": values.max(),
-    }  # fmt: skip
+    found = (values.mean(), se, median, q25, q75, values.min(), values.max())
+    return {"n": len(values)} | dict(zip(STATISTICS, found, strict=True))
 
 
 def measure_summary(scores: pd.DataFrame) -> pd.DataFrame:

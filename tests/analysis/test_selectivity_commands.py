@@ -1,4 +1,5 @@
-"""compute_selectivity and import_selectivity: stored rows, CSV, clear errors, nothing partial."""
+"""compute_selectivity, import_selectivity and selectivity_report: stored rows, CSV, reports,
+clear errors, nothing partial."""
 
 import csv
 from io import StringIO

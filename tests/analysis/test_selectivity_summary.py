@@ -120,7 +120,8 @@ def test_correlations_cover_every_pair_overall_and_per_layer():
 
 
 def test_report_files_replace_an_earlier_reports_and_nothing_else(tmp_path):
-    (tmp_path / "measures.csv").write_text("old")
+    (tmp_path / "measures.csv").write_text("old")  # an earlier report's
+    (tmp_path / "report.md").write_text("old")
     (tmp_path / "mine.txt").write_text("keep")
     table = pd.concat([scores_table(units=8), scores_table("fc7", units=8, seed=2)])
     table.loc[0, "compat"] = "gale2020"
@@ -138,6 +139,13 @@ def test_report_files_replace_an_earlier_reports_and_nothing_else(tmp_path):
         "gale2020 conventions" in markdown
         and "## Correlations between the measures, fc7" in markdown
     )
+
+
+def test_a_layer_whose_ccmas_leaves_the_unit_interval_is_noted():
+    table = pd.concat([scores_table(), scores_table("fc8", ccmas=[5.0, -3.0, 40, 1, 0, 0.5])])
+    report = selectivity_report_compute(table, network="demo", class_name=str)
+    [note] = report.notes
+    assert note.startswith("CCMAS of fc8 runs outside [-1, 1]")
 
 
 def test_interpretable_units_selectivity_is_compared_with_the_rest():

@@ -241,9 +241,7 @@ def test_a_cap_or_hold_time_of_zero_is_refused(staff_client, experiment):
     assert (experiment.participants_per_list, experiment.hold_minutes) == (6, 60)
 
 
-def test_the_slug_and_practice_trials_are_fixed_once_anyone_has_entered(
-    staff_client, participant
-):
+def test_the_slug_and_practice_trials_are_fixed_once_anyone_has_entered(staff_client, participant):
     url = reverse("admin:experiment_experiment_change", args=[participant.experiment.id])
     form = staff_client.get(url).content.decode()
     assert 'name="slug"' not in form and 'name="practice_trials"' not in form

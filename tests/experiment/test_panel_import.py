@@ -191,6 +191,17 @@ def test_a_layer_spelled_otherwise_than_before_is_refused(experiment, tmp_path):
         panels_import_dir(experiment=experiment, directory=tmp_path / "b", network="alexnet")
 
 
+def test_a_network_spelled_otherwise_than_before_is_refused_in_another_layer_too(
+    experiment, tmp_path
+):
+    digit_unit_panels_write(tmp_path / "a", layer="fc8", units=1, images=4)
+    panels_import_dir(experiment=experiment, directory=tmp_path / "a", network="alexnet")
+    digit_unit_panels_write(tmp_path / "b", layer="fc6", units=2, images=4)
+    with pytest.raises(PanelImportError, match="AlexNet fc6 is spelled alexnet fc6"):
+        panels_import_dir(experiment=experiment, directory=tmp_path / "b", network="AlexNet")
+    assert Panel.objects.count() == 1
+
+
 def test_the_database_keeps_one_main_panel_per_unit(experiment):
     panel_fields = dict(experiment=experiment, network="alexnet", layer="fc6", unit=3)
     Panel.objects.create(source="a", image="a.png", display_image="a.jpg", **panel_fields)
