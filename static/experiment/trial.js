@@ -241,8 +241,12 @@
       /* keep the default message */
     }
     saving = false;
-    setStatus(message + " Reloading the page will continue where you left off.", "error");
-    $("reload-button").hidden = false;
+    // 400: this answer was refused (a label too long, say) and can be mended on the page;
+    // anything else (a link no longer valid, an answer already stored) needs a reload.
+    const mendable = reply.status === 400;
+    setStatus(message + (mendable ? " Please change your answer and submit it again."
+      : " Reloading the page will continue where you left off."), "error");
+    $("reload-button").hidden = mendable;
     setControls(true);
   }
 

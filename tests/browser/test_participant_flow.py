@@ -183,6 +183,19 @@ def test_after_yes_letters_type_into_q3_and_digits_change_q2(browser, live_serve
     assert (response.q1_yes, response.q2_bin, response.q3_first) == (True, 2, "banana")
 
 
+def test_a_refused_label_can_be_mended_on_the_page(browser, live_server, study):
+    """A label over the limit is refused with the reason; shortened, the same panel is saved."""
+    page = practice_started(browser, live_server, "verbose")
+    answer_yes(page, "3", "a" * 150)
+    expect(page.locator("#save-status")).to_contain_text("at most 100 characters")
+    expect(page.locator("#save-status")).to_contain_text("Please change your answer")
+    expect(page.locator("#reload-button")).to_be_hidden()
+    page.fill("#q3-input", "dog")
+    page.keyboard.press("Enter")
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    assert Response.objects.get(participant__external_id="verbose").q3_first == "dog"
+
+
 def test_a_panel_cannot_be_answered_in_its_first_moments(browser, live_server, study):
     """A double-click or a key held down on "No" must not also answer the next panel unseen."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
