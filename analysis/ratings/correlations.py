@@ -6,20 +6,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.selectivity.summary import correlation_row
+from analysis.ratings.table1 import consistently_interpretable
+from analysis.selectivity.summary import MEASURES, correlation_row
 
 INTERPRETABILITY = ("yes_rate", "human_agreement", "agree_most_active")
-SELECTIVITY = (
-    "precision",
-    "ccmas",
-    "recall_at_95_precision",
-    "recall_at_100_precision",
-    "max_informedness",
-    "sensitivity",
-    "specificity",
-    "false_alarm_rate",
-    "classes_in_top100",
-)
+SELECTIVITY = tuple(MEASURES)  # the measures the selectivity report summarises
 
 
 def interpretability_correlations(unit_table: pd.DataFrame) -> pd.DataFrame:
@@ -62,7 +53,7 @@ def interpretable_against_rest(unit_table: pd.DataFrame, threshold: float) -> pd
     measures = [m for m in SELECTIVITY if m in unit_table and unit_table[m].notna().any()]
     rows = []
     for (network, layer), group in unit_table.groupby(["network", "layer"], sort=False):
-        interpretable = group["yes_rate"] >= 100 * threshold - 1e-9
+        interpretable = consistently_interpretable(group["yes_rate"] / 100, threshold)
         for measure in measures:
             inside = group.loc[interpretable, measure].dropna().to_numpy(float)
             rest = group.loc[~interpretable, measure].dropna().to_numpy(float)

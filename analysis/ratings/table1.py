@@ -56,11 +56,17 @@ def unit_values(arrays: AgreementArrays, weights: np.ndarray) -> dict[str, np.nd
     return values
 
 
+def consistently_interpretable(yes_rate, threshold: float):
+    """Which units belong to (b): a share of 'yes' of at least `threshold` (inclusive, as the
+    table's ">= 80%"; a hair below counts, so 4/5 is in at 0.8 despite rounding)."""
+    return yes_rate >= threshold - 1e-12
+
+
 def layer_estimates(arrays, weights, threshold) -> tuple[np.ndarray, np.ndarray, dict]:
     """(G, 5) fractions (a)-(e) per layer group, (G, 5) counts behind them, per-unit values."""
     values = unit_values(arrays, weights)
     rated = values["n"] > 0
-    interpretable = rated & (values["yes_rate"] >= threshold - 1e-12)
+    interpretable = rated & consistently_interpretable(values["yes_rate"], threshold)
     yes_total = np.bincount(arrays.unit, weights * arrays.yes, arrays.n_units)
     groups = len(arrays.layers)
     estimates, counts = np.full((groups, 5), np.nan), np.zeros((groups, 5))
@@ -85,7 +91,7 @@ def analytical_se(arrays, weights, threshold, estimates, counts, values) -> np.n
     se = np.full_like(estimates, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         se[:, :2] = np.sqrt(estimates[:, :2] * (1 - estimates[:, :2]) / counts[:, :2])
-    interpretable = (values["n"] > 0) & (values["yes_rate"] >= threshold - 1e-12)
+    interpretable = (values["n"] > 0) & consistently_interpretable(values["yes_rate"], threshold)
     for g in range(len(arrays.layers)):
         chosen = interpretable & (arrays.unit_layer == g)
         for k, name in enumerate(("c", "d", "e"), start=2):

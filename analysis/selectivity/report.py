@@ -82,7 +82,8 @@ def score_sources(scores: pd.DataFrame) -> list[dict]:
 
 def score_notes(scores: pd.DataFrame) -> list[str]:
     """What a reader must know before comparing the layers: scores that follow the paper's code
-    rather than the correct definitions, and layers measured on other images or weights."""
+    rather than the correct definitions, a CCMAS outside [-1, 1] (logits), and layers measured
+    on other images, weights or precision top-k."""
     notes = []
     compat = sorted(set(scores["compat"].fillna("")) - {""})
     if compat:
