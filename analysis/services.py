@@ -366,11 +366,12 @@ def _simulation_store(experiment, lists, every_panel, own, interpretability, set
 
 def _simulation_next_number(experiment: Experiment, seed: int) -> int:
     """The number after the highest of the seed's synthetic ids (deleted ones never recur while
-    others of the seed remain)."""
+    others of the seed remain), and after any a real participant entered with (any id is
+    accepted at the study link), so no new id is taken."""
     prefix = f"synthetic-s{seed}-"
-    ids = experiment.participants.filter(is_synthetic=True, external_id__startswith=prefix)
-    numbers = [int(i.removeprefix(prefix)) for i in ids.values_list("external_id", flat=True)]
-    return max(numbers, default=-1) + 1
+    ids = experiment.participants.filter(external_id__startswith=prefix)
+    suffixes = (i.removeprefix(prefix) for i in ids.values_list("external_id", flat=True))
+    return max((int(s) for s in suffixes if s.isdigit()), default=-1) + 1
 
 
 def _simulation_times(participant: Participant, responses: list[Response]) -> None:

@@ -115,7 +115,6 @@ def unavailable(request, experiment: Experiment, error: services.StudyUnavailabl
     context = {
         "experiment": experiment,
         "reason": error.reason,
-        "message": error.message,
         "returning": error.returning,
     }
     return render(request, "experiment/unavailable.html", context)

@@ -130,3 +130,20 @@ def test_a_second_run_with_the_same_seed_adds_other_participants_with_real_durat
         assert participant.consented_at == participant.started_at < participant.completed_at
         spent = sum(participant.responses.values_list("response_ms", flat=True))
         assert (participant.completed_at - participant.started_at).total_seconds() * 1000 == spent
+
+
+@pytest.mark.django_db
+def test_an_id_a_real_participant_entered_with_is_never_taken():
+    """Any id is accepted at the study link, synthetic-s0-1 too: simulation numbers go past it."""
+    from tests.analysis.ratings_data import answer_all
+
+    experiment = build_experiment()
+    answer_all(experiment, "synthetic-s0-1", yes=True)
+    call_command(
+        "simulate_responses", "--experiment", "exp", "--participants", "2", stdout=StringIO()
+    )
+    synthetic = Participant.objects.filter(experiment=experiment, is_synthetic=True)
+    assert sorted(synthetic.values_list("external_id", flat=True)) == [
+        "synthetic-s0-2",
+        "synthetic-s0-3",
+    ]
