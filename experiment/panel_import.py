@@ -68,7 +68,7 @@ def practice_from_name(stem: str, answer: str = "") -> tuple[str, str]:
             "a practice file name must start with yes or no and a separator (_, - or .), e.g. "
             "yes_dog.png or no-noise.png (or pass --answer)"
         )
-    rest = (match.group("rest") or "") if match else stem
+    rest = (match.group("rest") or "") if match else ""  # no label guessed from other names
     answer = answer or match.group("answer").lower()
     label = re.sub(r"_\d+$", "", rest) if rest else ""
     return answer, re.sub(r"[_\-.]+", " ", label).strip() if answer == "yes" else ""

@@ -312,14 +312,22 @@ def lists_outdated_message(*, experiment: Experiment) -> str:
     )
 
 
+def example_candidates(*, experiment_id: int):
+    """The practice panels the instructions may show as their example: "yes" panels with a
+    label (the example screen shows the label as the answer to Q3), in id order."""
+    return (
+        Panel.objects.filter(
+            experiment_id=experiment_id, is_practice=True, intended_answer=Panel.Answer.YES
+        )
+        .exclude(intended_label="")
+        .order_by("id")
+    )
+
+
 def example_panel(*, participant: Participant) -> Panel | None:
-    """The instructions' example: a "yes" practice panel, preferably one this participant will
-    not rate (showing one of their own would give its answer away)."""
-    yes = Panel.objects.filter(
-        experiment_id=participant.experiment_id,
-        is_practice=True,
-        intended_answer=Panel.Answer.YES,
-    ).order_by("id")
+    """The instructions' example: a labelled "yes" practice panel, preferably one this
+    participant will not rate (showing one of their own would give its answer away)."""
+    yes = example_candidates(experiment_id=participant.experiment_id)
     own = set(participant.trial_order)
     return yes.exclude(id__in=own).first() or yes.filter(id__in=own).first()
 
@@ -332,6 +340,17 @@ def experiment_problems(*, experiment: Experiment) -> list[str]:
         problems.append(
             f"Participants get {practice} practice trials, not the {experiment.practice_trials} "
             "set: import practice panels (import_panels --practice)."
+        )
+    if practice and not example_candidates(experiment_id=experiment.id).exists():
+        problems.append(
+            'No "yes" practice panel has a label, so the instructions\' example screen shows no '
+            "panel: give one a label in the admin (panels) or import one named like yes_dog.png."
+        )
+    elif practice and practice <= experiment.practice_trials:
+        problems.append(
+            "Every practice panel is a practice trial of every participant, so the "
+            "instructions' example is one of their own practice panels and gives its answer "
+            "away: import at least one more practice panel than the practice trials."
         )
     if not experiment.trial_lists.exists():
         problems.append("There are no lists yet: new participants are told the study is not ready.")

@@ -10,6 +10,7 @@ from django.utils import timezone
 from experiment.answers import AnswerInvalid
 from experiment.models import VISIT_ID_FIELDS, Experiment, Panel, Participant, TrialList
 from experiment.selectors import (
+    example_candidates,
     list_fills,
     list_least_counted,
     lists_with_room,
@@ -250,15 +251,14 @@ def trial_order_new(
     """Panel ids in showing order: `practice_trials` practice panels drawn at random first,
     then the list, shuffled. `rng`: seeded by simulations, else drawn from the system.
 
-    When there are more practice panels than trials, one "yes" panel is kept out of the draw:
-    the instructions show it as their example (example_panel), and an example the participant
-    then rates would give its answer away.
+    When there are more practice panels than trials, one labelled "yes" panel is kept out of
+    the draw: the instructions show it as their example (example_panel), and an example the
+    participant then rates would give its answer away.
     """
     rng = rng or random.Random(secrets.randbits(64))
     practice = Panel.objects.filter(experiment=experiment, is_practice=True).order_by("id")
-    answers = list(practice.values_list("id", "intended_answer"))
-    pool = [panel_id for panel_id, _ in answers]
-    yes = [panel_id for panel_id, answer in answers if answer == Panel.Answer.YES]
+    pool = list(practice.values_list("id", flat=True))
+    yes = list(example_candidates(experiment_id=experiment.id).values_list("id", flat=True))
     if yes and len(pool) > experiment.practice_trials:
         pool.remove(rng.choice(yes))
     practice = rng.sample(pool, min(experiment.practice_trials, len(pool)))

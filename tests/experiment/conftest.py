@@ -28,6 +28,7 @@ def panels_create(experiment, *, network="alexnet", layer="fc6", units=4, practi
             display_image=f"panels/display/practice-{index}.jpg",
             is_practice=True,
             intended_answer="yes" if index % 2 == 0 else "no",
+            intended_label="dog" if index % 2 == 0 else "",
         )
         for index in range(practice)
     ]

@@ -54,6 +54,22 @@ def test_progress_page_gives_the_study_link_and_what_is_not_ready(staff_client, 
     assert "There are no lists yet" in page and "There is no completion URL" in page
 
 
+def test_progress_page_warns_when_the_instructions_example_is_missing_or_gives_away(
+    staff_client, experiment
+):
+    """As many practice panels as practice trials give the example away; unlabelled "yes"
+    panels cannot be the example, whose screen shows the label as Q3's answer."""
+    url = reverse("admin:experiment_experiment_progress", args=[experiment.id])
+    panels_create(experiment, units=0, practice=3)
+    Experiment.objects.filter(id=experiment.id).update(practice_trials=3)
+    assert "is one of their own practice panels" in staff_client.get(url).content.decode()
+    Experiment.objects.filter(id=experiment.id).update(practice_trials=2)
+    page = staff_client.get(url).content.decode()
+    assert "practice panel has a label" not in page and "their own practice panels" not in page
+    experiment.panels.update(intended_label="")
+    assert "No &quot;yes&quot; practice panel has a label" in staff_client.get(url).content.decode()
+
+
 def test_changelists_show_panels_lists_participants_and_responses(staff_client, participant):
     answer(participant, 0, q1="yes", q2=1, q3="dog")
     for name in ("experiment", "panel", "triallist", "participant", "response"):

@@ -58,7 +58,9 @@ def test_practice_answer_and_label_come_from_the_file_name(stem, answer, label):
 def test_practice_names_without_an_answer_need_the_flag():
     with pytest.raises(ValueError, match="start with yes or no and a separator"):
         practice_from_name("yesterday")
-    assert practice_from_name("dogs", "yes") == ("yes", "dogs")
+    # --answer: any name works, and only a yes_/no_ name gives a label (IMG_1234 is no "IMG")
+    assert practice_from_name("IMG_1234", "yes") == ("yes", "")
+    assert practice_from_name("yes_dog", "yes") == ("yes", "dog")
 
 
 def test_import_registers_units_with_display_images_and_skips_known_files(experiment, tmp_path):
