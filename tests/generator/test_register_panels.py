@@ -1,6 +1,7 @@
 """register_panels: panels made elsewhere registered without the networks; weights that moved."""
 
 import shutil
+from io import StringIO
 
 import pytest
 
@@ -88,6 +89,18 @@ def test_a_folder_without_panels_or_experiment_is_a_clear_error(tmp_path, experi
         call_command("register_panels", str(tmp_path / "missing"), "--experiment", "study")
     with pytest.raises(CommandError, match="No experiment 'nope'"):
         call_command("register_panels", str(tmp_path), "--experiment", "nope")
+
+
+def test_a_bad_second_folder_is_named_and_the_first_stays_registered(
+    gpu_machine, tmp_path, experiment
+):
+    message = rf"^{tmp_path} holds no finished units.*\({gpu_machine} registered above\.\)$"
+    with pytest.raises(CommandError, match=message):
+        call_command(
+            "register_panels", str(gpu_machine), str(tmp_path), "--experiment", "study",
+            stdout=StringIO(),
+        )  # fmt: skip
+    assert experiment.panels.count() > 0
 
 
 def test_the_folder_of_a_network_says_to_give_its_layer_folders(gpu_machine, experiment):

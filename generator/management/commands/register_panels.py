@@ -29,11 +29,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         experiment = experiment_get(options["experiment"])
-        for folder in options["folders"]:
+        for index, folder in enumerate(options["folders"]):
             try:
                 done = services.folder_panels_register(experiment=experiment, root=folder)
             except ValueError as error:  # not panels, damaged, conflicting, lists fixed
-                raise CommandError(str(error)) from None
+                # Each folder is all or nothing; those before it stay registered.
+                before = options["folders"][:index]
+                kept = f" ({', '.join(map(str, before))} registered above.)" if before else ""
+                raise CommandError(f"{error}{kept}") from None
             network, layer = done.settings["network"], done.settings["layer"]
             self.stdout.write(
                 f"{folder}: registered {len(done.panels)} new panels of {network} {layer} in "
