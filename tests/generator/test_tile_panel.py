@@ -26,7 +26,9 @@ def test_photos_become_square_tiles_in_name_order(tmp_path, capsys):
     assert panel.shape == (2 * 20 + 2, 3 * 20 + 2 * 2, 3)  # 2 px white lines between tiles
     reds = [panel[row * 22 + 10, col * 22 + 10, 0] for row in range(2) for col in range(3)]
     assert np.allclose(reds, [0, 10, 20, 30, 40, 50], atol=3)  # the first six, by name
-    assert "2x3 images" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "2x3 images" in printed
+    assert "Used the first 6 of 7 images by name; left out 1: 06.jpg" in printed
 
 
 @pytest.mark.parametrize(

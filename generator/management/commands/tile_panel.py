@@ -38,15 +38,24 @@ class Command(BaseCommand):
             if not out.parent.is_dir():
                 raise ValueError(f"--out {out}: folder {out.parent} does not exist")
             photos = _photos(folder, rows * cols)
-            panel = grid.tile(grid.photos_square(photos, options["size"]), rows, cols)
+            panel = grid.tile(
+                grid.photos_square(photos[: rows * cols], options["size"]), rows, cols
+            )
         except ValueError as error:
             raise CommandError(str(error)) from None
         panel.save(out)
         self.stdout.write(f"Wrote {out}: {rows}x{cols} images of {folder}, {panel.width} px wide")
+        if len(photos) > rows * cols:
+            left = [photo.name for photo in photos[rows * cols :]]
+            named = ", ".join(left) if len(left) <= 3 else f"{left[0]} ... {left[-1]}"
+            self.stdout.write(
+                f"Used the first {rows * cols} of {len(photos)} images by name; left out "
+                f"{len(left)}: {named}"
+            )
 
 
 def _photos(folder: Path, count: int) -> list[Path]:
-    """The first `count` images of `folder` by name; ValueError when it holds fewer."""
+    """The images of `folder` by name; ValueError when it holds fewer than `count`."""
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
     photos = sorted(
@@ -59,4 +68,4 @@ def _photos(folder: Path, count: int) -> list[Path]:
             f"{folder} holds {len(photos)} images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
             f"the grid takes {count}"
         )
-    return photos[:count]
+    return photos
