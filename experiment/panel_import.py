@@ -89,6 +89,24 @@ def panel_file_describe(
     return PanelFile(path, f"import/{network}/{layer}/{path.name}", network, layer, unit)
 
 
+def generated_folder_advice(directory: Path) -> str:
+    """What to run instead when `directory` is generate_panels' output (a layer folder, or one
+    unit's), whose panels register_panels registers with their settings; '' otherwise. The
+    file names are generator/am/outputs.py's, looked for without importing the generator."""
+    if (directory / "planned_units.json").is_file() or any(directory.glob("unit_*/panel.png")):
+        return (
+            f"{directory} was written by generate_panels: register its panels with "
+            f"`manage.py register_panels {directory} --experiment SLUG`, which keeps their "
+            "settings and activations."
+        )
+    if (directory / "panel.png").is_file() and (directory / "activations.json").is_file():
+        return (
+            f"{directory} is one unit's folder of generate_panels: register the layer folder "
+            f"above it with `manage.py register_panels {directory.parent} --experiment SLUG`."
+        )
+    return ""
+
+
 def panel_files_check(
     directory: Path, *, network: str = "", layer: str = "", practice: bool = False, answer: str = ""
 ) -> list[PanelFile]:
@@ -96,6 +114,9 @@ def panel_files_check(
     directory = Path(directory)
     if not directory.is_dir():
         raise PanelImportError(f"{directory} is not a folder.")
+    generated = generated_folder_advice(directory)
+    if generated:
+        raise PanelImportError(generated)
     if not practice and not network:
         raise PanelImportError("Main panels need a network name (--network, e.g. alexnet).")
     if answer not in {"", "yes", "no"}:

@@ -218,6 +218,21 @@ def test_a_folder_of_folders_says_to_import_each(experiment, tmp_path):
         panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
 
 
+def test_generate_panels_output_says_to_use_register_panels(experiment, tmp_path):
+    """Its settings and activations would be lost through import_panels."""
+    layer = tmp_path / "fc8"
+    (layer / "unit_00003").mkdir(parents=True)
+    (layer / "planned_units.json").write_text('{"units": [3]}')
+    for name in ("panel.png", "activations.json"):
+        (layer / "unit_00003" / name).write_text("")
+    with pytest.raises(PanelImportError, match=f"register_panels {layer} --experiment SLUG"):
+        panels_import_dir(experiment=experiment, directory=layer, network="alexnet")
+    unit = layer / "unit_00003"
+    with pytest.raises(PanelImportError, match=f"one unit's folder.*register_panels {layer} "):
+        panels_import_dir(experiment=experiment, directory=unit, network="alexnet")
+    assert not Panel.objects.exists()
+
+
 def test_a_16_bit_grey_panel_keeps_its_greys_on_the_display_copy():
     grey = Image.new("I;16", (20, 20), 32768)  # mid-grey on a 0-65535 scale
     display = Image.open(io.BytesIO(panel_display_bytes(grey)))
