@@ -65,6 +65,20 @@ class ExperimentAdmin(admin.ModelAdmin):
             return [*self.readonly_fields, "slug", "practice_trials"]
         return self.readonly_fields
 
+    def get_deleted_objects(self, objs, request):
+        """Django would blame a missing permission to delete panels (which participants' trial
+        orders protect); say instead that the experiment's participants go first."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        held = [
+            f"{experiment.slug}: {n} participants. Delete them first (Participants, filtered "
+            "by experiment; synthetic ones: manage.py simulate_responses --delete)."
+            for experiment in objs
+            if (n := experiment.participants.count())
+        ]
+        if held:
+            return deleted, counts, set(), [*protected, *held]
+        return deleted, counts, perms_needed, protected
+
     def get_queryset(self, request):
         return (
             super()

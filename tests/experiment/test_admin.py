@@ -198,6 +198,18 @@ def test_an_answer_is_deleted_only_with_its_participant(staff_client, participan
     assert withdrawal.status_code == 302 and not Response.objects.filter(id=first.id).exists()
 
 
+def test_deleting_an_experiment_with_participants_says_they_go_first(staff_client, participant):
+    experiment = participant.experiment
+    page = staff_client.get(reverse("admin:experiment_experiment_delete", args=[experiment.id]))
+    html = page.content.decode()
+    assert "study: 1 participants. Delete them first" in html
+    assert "permission to delete" not in html
+    staff_client.post(
+        reverse("admin:experiment_experiment_delete", args=[experiment.id]), {"post": "yes"}
+    )
+    assert Experiment.objects.filter(id=experiment.id).exists()
+
+
 def test_a_panel_cannot_be_deleted_once_anyone_has_entered(staff_client, participant):
     practice = participant.experiment.panels.filter(is_practice=True).first()
     page = staff_client.get(reverse("admin:experiment_panel_delete", args=[practice.id]))
