@@ -96,6 +96,16 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
                 f"{r.network} {r.layer}.{r.unit}" for r in rated[mask].head(5).itertuples()
             )
             notes.append(f"{int(mask.sum())} rated units {what} (e.g. {examples}): {advice}")
+    for column, name, measure in (
+        ("most_active_wnid", "most-active", "(d)"),
+        ("ccmas_wnid", "CCMAS", "(e)"),
+    ):
+        lacking = rated[column].fillna("").eq("") & ~no_class & ~dead
+        if lacking.any():
+            notes.append(
+                f"{int(lacking.sum())} rated units have selectivity scores without a {name} "
+                f"class (e.g. imported from a CSV without it): {measure} leaves them out."
+            )
     compat = set(rated.get("compat", pd.Series(dtype=str)).dropna()) - {""}
     if compat:
         notes.append(

@@ -175,6 +175,18 @@ def test_missing_selectivity_scores_are_named_in_the_notes(matcher):  # noqa: F8
     )
 
 
+def test_scores_without_a_most_active_class_are_named_in_the_notes(matcher):  # noqa: F811
+    responses, units, judge = hand_case(matcher)
+    units.loc["u1", "most_active_wnid"] = ""  # its CCMAS class stays
+    notes = ratings_report_compute(responses, units, judge).notes
+    assert any(
+        n.startswith("1 rated units have selectivity scores without a most-active class")
+        and n.endswith("(d) leaves them out.")
+        for n in notes
+    )
+    assert not any("no selectivity scores" in n for n in notes)
+
+
 def test_dead_units_are_named_as_dead_not_as_missing_scores(matcher):  # noqa: F811
     responses, units, judge = hand_case(matcher)
     units["is_dead"] = False
