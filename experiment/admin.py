@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from experiment.export import participants_csv_write, responses_csv_write
-from experiment.models import Experiment, Panel, Participant, Response, TrialList
+from experiment.models import Experiment, Panel, Participant, Response, TrialList, Withdrawal
 from experiment.selectors import (
     experiment_problems,
     experiment_progress,
@@ -28,6 +28,7 @@ from experiment.services import (
     StudyUnavailable,
     experiment_lists_build,
     participant_pilot_create,
+    participant_withdraw,
 )
 
 # The study link's query for Prolific, which fills in the placeholders for each participant.
@@ -412,6 +413,28 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # participants enter through the study link, which assigns their list
+
+    def delete_model(self, request, participant):
+        participant_withdraw(participant=participant)
+
+    def delete_queryset(self, request, participants):
+        for participant in participants:
+            participant_withdraw(participant=participant)
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(admin.ModelAdmin):
+    """Ids kept out after a withdrawal (as digests); deleting one lets that person in again."""
+
+    list_display = ["experiment", "withdrawn_at"]
+    list_filter = ["experiment"]
+    readonly_fields = ["experiment", "id_digest", "withdrawn_at"]
+
+    def has_add_permission(self, request):
+        return False  # made when a participant is deleted
+
+    def has_change_permission(self, request, withdrawal=None):
+        return False
 
 
 @admin.register(Response)

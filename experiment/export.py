@@ -31,6 +31,12 @@ def participant_pseudonym(participant_id: int, *, key: bytes) -> str:
     return f"P{digest[:12]}"
 
 
+def external_id_digest(external_id: str, *, key: bytes) -> str:
+    """A withdrawn participant's id as it is kept (Withdrawal): an HMAC with `key`, from
+    pseudonym_key, so the id itself is not stored, yet the same id is recognised."""
+    return hmac.new(key, f"external-id:{external_id}".encode(), hashlib.sha256).hexdigest()
+
+
 def pseudonym_key() -> bytes:
     """The installation's key for participant_pseudonym: settings.PSEUDONYM_KEY, else a random
     key kept in VAR_DIR/pseudonym-key (made on first use, readable by its owner only). Never

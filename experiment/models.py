@@ -233,3 +233,23 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant} #{self.trial_index}"
+
+
+class Withdrawal(models.Model):
+    """A participant deleted at their request (participant_withdraw): the id they entered with,
+    as a keyed digest (external_id_digest), may not enter the study again."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="withdrawals")
+    id_digest = models.CharField(max_length=64, help_text="HMAC-SHA256 of the external id.")
+    withdrawn_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["experiment", "-withdrawn_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "id_digest"], name="withdrawal_unique_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment.slug}: withdrawal of {self.withdrawn_at:%Y-%m-%d %H:%M}"

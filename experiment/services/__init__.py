@@ -20,6 +20,7 @@ from experiment.services.participants import (
     participant_enter,
     participant_pilot_create,
     participant_seen,
+    participant_withdraw,
     trial_order_new,
 )
 from experiment.services.responses import (
@@ -46,6 +47,7 @@ __all__ = [
     "participant_feedback_save",
     "participant_pilot_create",
     "participant_seen",
+    "participant_withdraw",
     "response_record",
     "trial_order_new",
 ]

@@ -8,7 +8,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiment.answers import AnswerInvalid
-from experiment.models import VISIT_ID_FIELDS, Experiment, Panel, Participant, TrialList
+from experiment.export import external_id_digest, pseudonym_key
+from experiment.models import (
+    VISIT_ID_FIELDS,
+    Experiment,
+    Panel,
+    Participant,
+    TrialList,
+    Withdrawal,
+)
 from experiment.selectors import (
     example_candidates,
     list_fills,
@@ -21,7 +29,8 @@ EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
 
 
 class StudyUnavailable(Exception):
-    """No new participant can join; `.reason` is "closed", "no_lists" or "full".
+    """No new participant can join; `.reason` is "closed", "no_lists", "full", or "withdrawn"
+    (this id was withdrawn, participant_withdraw).
 
     `.returning` is true for a participant who came back after their place lapsed, before
     answering anything, and found every list full.
@@ -31,6 +40,7 @@ class StudyUnavailable(Exception):
         "closed": "This study is closed and does not accept new participants.",
         "no_lists": "This study is not ready yet: its researcher has not built the trial lists.",
         "full": "This study is full: every place has been taken. Thank you for your interest.",
+        "withdrawn": "You have withdrawn from this study, so you cannot take part again.",
     }
 
     def __init__(self, reason: str, *, returning: bool = False):
@@ -56,7 +66,7 @@ def participant_enter(
     A returning participant in progress counts as seen now (their place is held again).
     A new participant's trial order (practice panels first, then their list, each shuffled) is
     stored. Raises AnswerInvalid for an empty or overlong id and StudyUnavailable when the study
-    is closed, has no lists or is full; nothing is created then.
+    is closed, has no lists or is full, or the id was withdrawn; nothing is created then.
     """
     external_id = external_id_clean(external_id)
     given = (prolific_study_id, prolific_session_id, mturk_assignment_id, mturk_hit_id)
@@ -73,6 +83,14 @@ def participant_enter(
         participant_seen(participant=existing)
         participant_visit_ids_update(participant=existing, visit_ids=visit_ids)
         return existing
+    # Read the key only where someone withdrew (it may be made on first use, in VAR_DIR).
+    if (
+        experiment.withdrawals.exists()
+        and experiment.withdrawals.filter(
+            id_digest=external_id_digest(external_id, key=pseudonym_key())
+        ).exists()
+    ):
+        raise StudyUnavailable("withdrawn")
     try:
         with transaction.atomic():
             return participant_create(
@@ -84,6 +102,17 @@ def participant_enter(
     except IntegrityError:
         # The same id arrived twice at once on a database without row locks: one of them won.
         return Participant.objects.get(experiment=experiment, external_id=external_id)
+
+
+@transaction.atomic
+def participant_withdraw(*, participant: Participant) -> None:
+    """Delete a participant with their answers at their request. One who consented (a real
+    participant, not a pilot run or a simulated one) is kept out of the study from then on:
+    their id's digest is stored (Withdrawal), not the id."""
+    if participant.consented_at and not (participant.is_pilot or participant.is_synthetic):
+        digest = external_id_digest(participant.external_id, key=pseudonym_key())
+        Withdrawal.objects.get_or_create(experiment=participant.experiment, id_digest=digest)
+    participant.delete()
 
 
 def participant_seen(*, participant: Participant) -> None:

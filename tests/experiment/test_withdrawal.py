@@ -1,0 +1,64 @@
+"""A withdrawal: a participant deleted at their request cannot enter again with their id."""
+
+import pytest
+from django.urls import reverse
+
+from experiment.models import Participant, Response, Withdrawal
+from experiment.services import (
+    StudyUnavailable,
+    participant_enter,
+    participant_pilot_create,
+    participant_withdraw,
+)
+from tests.experiment.test_admin import staff_client  # noqa: F401  (fixture)
+from tests.experiment.test_responses import answer
+
+
+def test_a_withdrawn_id_is_refused_and_only_its_digest_is_kept(client, participant):
+    answer(participant, 0)
+    experiment = participant.experiment
+    participant_withdraw(participant=participant)
+    assert not Participant.objects.exists() and not Response.objects.exists()
+    [withdrawal] = Withdrawal.objects.all()
+    assert "p1" not in withdrawal.id_digest and len(withdrawal.id_digest) == 64
+    with pytest.raises(StudyUnavailable) as refused:
+        participant_enter(experiment=experiment, external_id="p1")
+    assert refused.value.reason == "withdrawn"
+    page = client.get(reverse("experiment:enter", args=["study"]), {"PROLIFIC_PID": "p1"})
+    assert b"You have withdrawn from this study" in page.content
+    assert not Participant.objects.exists()
+    assert participant_enter(experiment=experiment, external_id="p2").external_id == "p2"
+
+
+def test_deleting_in_the_admin_withdraws_and_deleting_the_withdrawal_lets_them_in(
+    staff_client,  # noqa: F811
+    participant,
+):
+    experiment = participant.experiment
+    staff_client.post(
+        reverse("admin:experiment_participant_delete", args=[participant.id]), {"post": "yes"}
+    )
+    [withdrawal] = Withdrawal.objects.all()
+    with pytest.raises(StudyUnavailable):
+        participant_enter(experiment=experiment, external_id="p1")
+    staff_client.post(
+        reverse("admin:experiment_withdrawal_delete", args=[withdrawal.id]), {"post": "yes"}
+    )
+    assert participant_enter(experiment=experiment, external_id="p1").external_id == "p1"
+
+
+def test_deleting_a_pilot_run_or_a_visitor_who_never_consented_records_nothing(
+    staff_client,  # noqa: F811
+    participant,
+):
+    experiment = participant.experiment
+    visitor = participant_enter(experiment=experiment, external_id="just-looking")
+    pilot = participant_pilot_create(experiment=experiment, by="boss")
+    changelist = reverse("admin:experiment_participant_changelist")
+    staff_client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [visitor.id, pilot.id], "post": "yes"},
+    )
+    assert not Participant.objects.filter(id__in=[visitor.id, pilot.id]).exists()
+    assert not Withdrawal.objects.exists()
+    assert participant_enter(experiment=experiment, external_id="just-looking")
