@@ -74,6 +74,27 @@ def practice_from_name(stem: str, answer: str = "") -> tuple[str, str]:
     return answer, re.sub(r"[_\-.]+", " ", label).strip() if answer == "yes" else ""
 
 
+def layer_renamed_message(panels: list[Panel]) -> str:
+    """A warning naming the main panels whose file name carries another layer than the one
+    they were stored as (--layer overrides the name: fc6_0003.png as fc7 is likely a slip, as
+    alexnet_fc6_0003.png as fc6 is not); '' when none. A name's prefix counts as a layer when
+    it holds a digit, as layer names do (conv5, fc6, inception4e), and img_0003 does not."""
+    renamed = []
+    for panel in panels:
+        name = Path(panel.source).name
+        prefix = "" if panel.is_practice else unit_from_name(Path(name).stem)[0].lower()
+        if any(c.isdigit() for c in prefix) and not prefix.endswith(panel.layer.lower()):
+            renamed.append(f"{name} as {panel.layer}")
+    if not renamed:
+        return ""
+    shown = ", ".join(renamed[:5]) + (", ..." if len(renamed) > 5 else "")
+    return (
+        f"{len(renamed)} files are named for another layer than --layer stored them as "
+        f"({shown}). If that is a slip, delete those panels in the admin before anyone enters "
+        "and import them again without --layer."
+    )
+
+
 def panel_file_describe(
     path: Path, *, network: str, layer: str, practice: bool, answer: str
 ) -> PanelFile:

@@ -151,6 +151,19 @@ def test_command_imports_and_reports_errors_as_command_errors(experiment, tmp_pa
         call_command("import_panels", str(tmp_path), experiment="study", network="alexnet")
 
 
+def test_files_named_for_another_layer_than_layer_are_flagged(experiment, tmp_path, capsys):
+    digit_unit_panels_write(tmp_path / "a", layer="fc6", units=2, images=4)
+    call_command("import_panels", str(tmp_path / "a"), experiment="study", network="alexnet",
+                 layer="fc7")  # fmt: skip
+    out = capsys.readouterr().out
+    assert "2 files are named for another layer than --layer stored them as" in out
+    assert "fc6_0000.png as fc7" in out
+    digit_unit_panels_write(tmp_path / "b", layer="alexnet_fc8", units=1, images=4)
+    call_command("import_panels", str(tmp_path / "b"), experiment="study", network="alexnet",
+                 layer="fc8")  # fmt: skip
+    assert "named for another layer" not in capsys.readouterr().out
+
+
 def test_panels_imported_after_the_lists_are_built_are_flagged(experiment, tmp_path, capsys):
     from experiment.services import experiment_lists_build
 

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.models import Experiment
-from experiment.panel_import import PanelImportError, panels_import_dir
+from experiment.panel_import import PanelImportError, layer_renamed_message, panels_import_dir
 from experiment.selectors import lists_outdated_message
 from experiment.services import PanelImageError, PanelRefused, experiment_create
 
@@ -74,9 +74,12 @@ class Command(BaseCommand):
         )
         for group, count in sorted(groups.items()):
             self.stdout.write(f"  {group}: {count} panels")
-        warning = lists_outdated_message(experiment=experiment)
-        if warning:
-            self.stdout.write(self.style.WARNING(warning))
+        for warning in (
+            layer_renamed_message(result.imported),
+            lists_outdated_message(experiment=experiment),
+        ):
+            if warning:
+                self.stdout.write(self.style.WARNING(warning))
 
 
 def _names(skipped: list[str]) -> str:
