@@ -136,7 +136,9 @@ def consent(request, slug: str, token: str):
     participant = participant_or_404(slug, token)
     experiment = participant.experiment
     if participant.consented_at is not None:  # e.g. the Back button: consent is given once
-        return redirect(participant_url(participant))
+        # Back from the instructions stays on them until the first answer, not in the trials.
+        started = participant.responses.exists()
+        return redirect(participant_url(participant, "home" if started else "instructions"))
     if request.method == "POST":
         if request.POST.get("consent") != "yes":
             return render(request, "experiment/declined.html", {"experiment": experiment})

@@ -162,6 +162,13 @@ def test_home_sends_a_new_participant_to_consent_then_instructions(client, study
     assert client.get(url(participant, "home")).url == url(participant, "trials")
 
 
+def test_back_to_consent_from_the_instructions_stays_on_them_until_the_first_answer(client, study):
+    participant = consented(client, participant="reader")
+    assert client.get(url(participant, "consent")).url == url(participant, "instructions")
+    post_answer(client, participant, **answer_no(participant, 0))
+    assert client.get(url(participant, "consent")).url == url(participant, "home")
+
+
 def test_declining_consent_records_no_consent(client, study):
     participant = enter(client, participant="p1")
     reply = client.post(url(participant, "consent"), {"consent": "no"})
