@@ -18,6 +18,7 @@ import torch
 METHODS = ("ppgn", "pixel")
 PRECISIONS = ("fp32", "bf16")
 SPATIAL_MODES = ("centre", "max")
+CROPS = ("input", "receptive-field")
 FLOAT_SETTINGS = (
     "eps1", "eps2", "eps3", "lr", "lr_end", "code_min", "code_max", "threshold", "pixel_lr"
 )  # fmt: skip
@@ -52,6 +53,8 @@ class AMConfig:
     threshold: float = -1.0  # keep the latest code whose target probability exceeds this
     spatial: str = "centre"  # conv unit: centre of the map ("centre", ppgn) or spatial "max"
     pre_relu: bool = True  # target the unit's pre-ReLU value, as ppgn
+    # pictures: the whole input the network saw, or a conv unit's receptive field (receptive.py)
+    crop: str = "input"
     pixel_lr: float = 0.05  # Adam learning rate of the pixel method (Lucent's default)
     batch_size: int = 64  # chains run together
     device: str = "cpu"
@@ -65,6 +68,7 @@ class AMConfig:
         self._check_choice("method", METHODS)
         self._check_choice("precision", PRECISIONS)
         self._check_choice("spatial", SPATIAL_MODES)
+        self._check_choice("crop", CROPS)
         for name in ("images_per_unit", "iterations", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")

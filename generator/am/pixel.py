@@ -27,6 +27,7 @@ from generator.am.chains import chain_normal, chain_uniform
 from generator.am.config import AMConfig
 from generator.am.networks import TargetNetwork, check_units, layer_vector, rectified
 from generator.am.ppgn import Sampler, SampleResult
+from generator.am.receptive import picture_box
 
 # Square root of the colour correlation of ImageNet images (Lucent's color_correlation_svd_sqrt).
 COLOR_CORRELATION_SQRT = torch.tensor(
@@ -90,6 +91,7 @@ class PixelSampler(Sampler):
 
     def __init__(self, *, target: TargetNetwork, config: AMConfig):
         self.target, self.config = target, config
+        self.box = picture_box(config)
         self.layer = target.spec.layer(config.layer)
         self.size = target.spec.input_size
 

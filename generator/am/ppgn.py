@@ -36,6 +36,7 @@ from generator.am.networks import (
     layer_vector,
     rectified,
 )
+from generator.am.receptive import Box, picture_box
 
 START_STREAM = 0  # stream numbers of the per-chain random draws
 NOISE_STREAM = 1 << 20  # + step index
@@ -65,7 +66,8 @@ class SampleResult:
     probabilities: Tensor  # (B,) softmax probability of the target unit over the layer
     start_activations: Tensor  # (B,) target-unit value of the starting image G(h0)
     codes: Tensor  # (B, code) final codes
-    pictures: Tensor  # (B,3,P,P) what people are shown: the network's view, rendered by G
+    pictures: Tensor  # (B,3,P,Q) what people are shown: the network's view (or the unit's
+    # receptive field in it, `config.crop`), rendered by G
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Sampler:
     """What every AM method shares: one chain per (unit, seed) pair, run as one batch."""
 
     config: AMConfig
+    box: Box | None  # where pictures are cropped: `picture_box(config)`
 
     def run(
         self,
@@ -90,7 +93,10 @@ class Sampler:
     ) -> SampleResult:
         """Run ``config.iterations`` steps of one chain per (unit, seed) pair, all batched."""
         with self.config.threads():
-            return self._run(units, seeds, on_step)
+            result = self._run(units, seeds, on_step)
+        if self.box is None:
+            return result
+        return replace(result, pictures=self.box.crop(result.pictures))
 
     def _run(self, units, seeds, on_step) -> SampleResult:
         raise NotImplementedError
@@ -109,6 +115,7 @@ class PPGNSampler(Sampler):
         config: AMConfig,
     ):
         self.target, self.generator, self.config = target, generator, config
+        self.box = picture_box(config)
         self.layer = target.spec.layer(config.layer)
         self.encoder, self.encoder_layer = encoder, encoder_layer
         if encoder is not None:

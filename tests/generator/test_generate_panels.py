@@ -168,6 +168,8 @@ def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkey
             "No experiment 'nope'.*import_panels --create.*, or leave out --experiment",
         ),
         (["--spatial", "corner"], "spatial must be one of centre, max, not 'corner'"),
+        (["--crop", "rf"], "crop must be one of input, receptive-field, not 'rf'"),
+        (["--crop", "receptive-field"], "applies to conv layers; a unit of fc8"),
         (["--reset-every", "-1"], "reset_every must be 0 or more, not -1"),
         (["--encoder", "lenet"], "Unknown network 'lenet'; registered networks: .*caffenet"),
         (["--encoder", "googlenet"], "'googlenet' cannot serve generator 'demo': it inverts"),
@@ -217,6 +219,21 @@ def test_sampler_options_are_saved_with_the_panel(tmp_path, models):
     saved = json.loads((out / "unit_00003" / "settings.json").read_text())
     assert (saved["spatial"], saved["pre_relu"]) == ("max", False)
     assert (saved["reset_every"], saved["threshold"]) == (5, 0.5)
+
+
+def test_receptive_field_crop_is_announced_applied_and_saved(tmp_path, models, capsys):
+    import json
+
+    out = generate(tmp_path, "--crop", "receptive-field", units="3", layer="conv5")
+    assert (
+        "the 31x31 receptive field of the centre conv5 unit, rows 1-31" in capsys.readouterr().out
+    )
+    assert Image.open(out / "unit_00003" / "images" / "000.png").size == (31, 31)
+    assert json.loads((out / "unit_00003" / "settings.json").read_text())["crop"] == (
+        "receptive-field"
+    )
+    with pytest.raises(CommandError, match="needs --spatial centre"):
+        generate(tmp_path, "--crop", "receptive-field", "--spatial", "max", layer="conv5")
 
 
 def test_demo_units_prints_active_units_for_make_demo(models, capsys):
@@ -270,6 +287,16 @@ def test_full_size_networks_make_panels_with_the_deepsim_generator(
         assert (folder / "images" / "000.png").is_file()
     image = Image.open(tmp_path / "out" / "unit_00000" / "images" / "000.png")
     assert image.size == ((227, 227) if network == "caffenet" else (224, 224))  # the net's crop
+
+
+def test_caffenet_conv5_pictures_are_ppgns_receptive_field_crop(tmp_path, full_size_weights):
+    args = ["--network", "caffenet", "--weights", str(full_size_weights / "caffenet.pth")]
+    args += ["--generator-weights", str(full_size_weights / "deepsim_fc6.pt")]
+    args += ["--layer", "conv5", "--units", "7", "--images", "1", "--grid", "1x1"]
+    args += ["--iterations", "1", "--crop", "receptive-field", "--device", "cpu"]
+    call_command("generate_panels", *args, "--out", str(tmp_path / "out"))
+    image = Image.open(tmp_path / "out" / "unit_00007" / "images" / "000.png")
+    assert image.size == (163, 163)  # ppgn's `convert -crop 163x163+32+32`
 
 
 def test_a_gpu_the_machine_lacks_is_a_clear_error(monkeypatch):

@@ -3,6 +3,7 @@
     python manage.py generate_panels --network alexnet --layer fc6 --units 0-4095 \
         [--images 100] [--grid 10x10] [--iterations 200] [--batch B] [--device cuda|cpu] \
         [--bf16 --channels-last --compile] [--spatial centre|max] [--post-relu] \
+        [--crop input|receptive-field] \
         [--weights F] [--generator-weights F] [--encoder NET] [--encoder-weights F] \
         [--reset-every N] [--threshold P] [--experiment SLUG]
 
@@ -21,7 +22,16 @@ from tqdm import tqdm
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.selectors import lists_outdated_message
 from generator import services
-from generator.am import distributed, grid, loading, networks, outputs, pipeline, reference
+from generator.am import (
+    distributed,
+    grid,
+    loading,
+    networks,
+    outputs,
+    pipeline,
+    receptive,
+    reference,
+)
 from generator.am.config import AMConfig
 
 
@@ -50,6 +60,13 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--post-relu", action="store_true", help="target the value after ReLU (default: pre)"
+        )
+        parser.add_argument(
+            "--crop",
+            default="input",
+            help="pictures: the whole input the network saw (input), or only the receptive "
+            "field of a conv unit at the map's centre (receptive-field), as ppgn's hidden-unit "
+            "script crops conv5",
         )
         parser.add_argument("--reset-every", type=int, default=0, help="re-draw h every N steps")
         parser.add_argument(
@@ -100,8 +117,11 @@ class Command(BaseCommand):
             if options["reference"] is not None:
                 reference.reference_files(options["reference"])  # fail before any work
             config = AMConfig(**self._config_values(options, layer))
+            box = receptive.picture_box(config)
             if config.method == "ppgn":
                 loading.encoder_of(config)  # fail before any work on an encoder G cannot use
+            if box is not None:
+                self._say_box(box, spec, layer)
             return pipeline.PanelRun(
                 config=config,
                 units=units,
@@ -112,6 +132,21 @@ class Command(BaseCommand):
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
+
+    def _say_box(self, box, spec, layer) -> None:
+        size = spec.input_size
+        if box.covers(size):
+            message = (
+                f"The receptive field of a {layer.alias} unit covers the whole {size}x{size} "
+                "input: the pictures are not cropped."
+            )
+            self.stdout.write(self.style.WARNING(message))
+            return
+        self.stdout.write(
+            f"Pictures: the {box.height}x{box.width} receptive field of the centre "
+            f"{layer.alias} unit, rows {box.top}-{box.top + box.height - 1} and columns "
+            f"{box.left}-{box.left + box.width - 1} of the {size}x{size} input."
+        )
 
     def _config_values(self, options, layer) -> dict:
         generator = options["generator"] or loading.default_generator(options["network"])
@@ -127,6 +162,7 @@ class Command(BaseCommand):
             "base_seed": options["seed"],
             "spatial": options["spatial"],
             "pre_relu": not options["post_relu"],
+            "crop": options["crop"],
             "reset_every": options["reset_every"],
             "threshold": options["threshold"],
             "iterations": options["iterations"],

@@ -1,0 +1,113 @@
+"""Receptive fields of centre conv units, and pictures cropped to them (--crop receptive-field)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from generator.am import grid, networks, pipeline
+from generator.am.config import AMConfig
+from generator.am.networks import LayerSpec, NetworkSpec
+from generator.am.pixel import PixelSampler
+from generator.am.ppgn import PPGNSampler
+from generator.am.receptive import Box, picture_box, receptive_field
+
+
+@pytest.mark.parametrize(
+    "network, layer, box",
+    [
+        # ppgn's hidden-unit script: `convert -crop 163x163+32+32` of the 227-pixel input
+        ("caffenet", "conv5", Box(32, 32, 163, 163)),
+        ("caffe-alexnet", "conv5", Box(32, 32, 163, 163)),
+        # torchvision's AlexNet pads conv1 by 2: unit 6 of 13 sees input rows 16*6-66 .. +96
+        ("alexnet", "conv5", Box(30, 30, 163, 163)),
+        # thirteen 3x3 convs and four 2x2 pools: 196 pixels, unit 7 of 14 centred on 119.5
+        ("vgg16", "conv5_3", Box(22, 22, 196, 196)),
+        # 235 pixels around pixel 126 (unit 7 of 14), clipped by the 224-pixel input's edge
+        ("googlenet", "inception4e", Box(9, 9, 215, 215)),
+        # the demo's functional max-pools: unit 4 of 8 sees rows 1..34, clipped at 31
+        ("demo", "conv5", Box(1, 1, 31, 31)),
+    ],
+)
+def test_the_field_is_the_theoretical_one_of_each_architecture(network, layer, box):
+    assert receptive_field(network, layer) == box
+
+
+def test_pictures_are_only_cropped_when_asked_and_only_for_centre_conv_units():
+    assert picture_box(AMConfig(network="demo", layer="conv5")) is None
+    crop = AMConfig(network="demo", layer="conv5", crop="receptive-field")
+    assert picture_box(crop) == Box(1, 1, 31, 31)
+    with pytest.raises(ValueError, match="applies to conv layers; a unit of fc6"):
+        picture_box(dataclasses.replace(crop, layer="fc6"))
+    with pytest.raises(ValueError, match="needs --spatial centre"):
+        picture_box(dataclasses.replace(crop, spatial="max"))
+    with pytest.raises(ValueError, match="crop must be one of input, receptive-field, not 'rf'"):
+        AMConfig(crop="rf")
+
+
+@pytest.mark.parametrize("method", ["ppgn", "pixel"])
+def test_cropped_pictures_are_the_field_of_the_same_chains_pictures(demo_pair, method):
+    net, generator = demo_pair
+    config = AMConfig(network="demo", layer="conv5", method=method, iterations=2)
+    cropped_config = dataclasses.replace(config, crop="receptive-field")
+
+    def sampler(config):
+        if method == "pixel":
+            return PixelSampler(target=net, config=config)
+        return PPGNSampler(target=net, generator=generator, encoder=net, config=config)
+
+    whole = sampler(config).run([3, 5], [11, 12])
+    cropped = sampler(cropped_config).run([3, 5], [11, 12])
+    assert whole.pictures.shape[-2:] == (32, 32)
+    assert cropped.pictures.shape[-2:] == (31, 31)
+    assert torch.equal(cropped.pictures, whole.pictures[..., 1:32, 1:32])
+    assert torch.equal(cropped.activations, whole.activations)  # the net saw the whole image
+
+
+def test_a_cropped_picture_regenerates_as_stored(tmp_path, demo_models):
+    models = demo_models[0]
+    config = AMConfig(
+        network="demo",
+        layer="conv5",
+        generator="demo",
+        crop="receptive-field",
+        images_per_unit=1,
+        iterations=3,
+        weights=str(models / "demo_net.pt"),
+        generator_weights=str(models / "demo_generator.pt"),
+    )
+    run = pipeline.PanelRun(config=config, units=[2], out=tmp_path / "out", rows=1, cols=1)
+    pipeline.panels_generate(run)
+    picture, _ = pipeline.image_regenerate(run.out, 2, 0)
+    saved = np.asarray(Image.open(run.out / "unit_00002" / "images" / "000.png"))
+    assert saved.shape == (31, 31, 3)
+    assert np.array_equal(saved, grid.to_uint8(picture[None])[0])
+
+
+class _DilatedPoolNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 3)
+        self.pool = torch.nn.MaxPool2d(3, dilation=2)
+
+    def forward(self, x):
+        return self.pool(self.conv(x))
+
+
+def test_a_network_the_computation_cannot_rework_is_refused(monkeypatch):
+    spec = NetworkSpec(
+        name="dilated-pool-net",
+        layers={"pool": LayerSpec("pool", "pool", "conv", 2)},
+        input_size=16,
+        mean=(0.5,) * 3,
+        std=(0.5,) * 3,
+        num_classes=0,
+        class_names=(),
+        class_ids=(),
+        builder=_DilatedPoolNet,
+    )
+    monkeypatch.setitem(networks._REGISTRY, spec.name, lambda: spec)
+    with pytest.raises(ValueError, match="receptive field of dilated-pool-net pool: a dilated"):
+        receptive_field(spec.name, "pool")
