@@ -30,11 +30,17 @@ def format_cell(value) -> str:
 
 def markdown_table(table: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table."""
-    header = "| " + " | ".join(map(str, table.columns)) + " |"
+    header = "| " + " | ".join(markdown_text(c) for c in table.columns) + " |"
     rule = "|" + "---|" * len(table.columns)
-    cells = ([format_cell(v) for v in row] for row in table.itertuples(index=False))
+    cells = ([markdown_text(format_cell(v)) for v in row] for row in table.itertuples(index=False))
     rows = ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join([header, rule, *rows])
+
+
+def markdown_text(value) -> str:
+    """Text as one Markdown table cell shows it (labels are typed by participants): one line,
+    pipes escaped so they do not split the row, and no HTML tags a viewer would act on."""
+    return " ".join(str(value).split()).replace("|", "\\|").replace("<", "&lt;")
 
 
 def csv_cells(table: pd.DataFrame) -> pd.DataFrame:

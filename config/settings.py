@@ -45,12 +45,22 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
-    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+    # The prefix makes `check --deploy` flag the key should it ever serve a public site.
+    SECRET_KEY = "django-insecure-local-development-key-do-not-use-in-production"
 
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured(
         "DJANGO_ALLOWED_HOSTS must name the site's host(s) when DJANGO_DEBUG is off."
+    )
+# Debug by default is for this machine only: a public host with DJANGO_DEBUG left unset would
+# show tracebacks (participants' ids and tokens among their variables) under a known key.
+if "DJANGO_DEBUG" not in os.environ and set(ALLOWED_HOSTS) - LOCAL_HOSTS:
+    raise ImproperlyConfigured(
+        f"DJANGO_ALLOWED_HOSTS names {', '.join(sorted(set(ALLOWED_HOSTS) - LOCAL_HOSTS))} but "
+        "DJANGO_DEBUG is not set, so debug mode would be on: set DJANGO_DEBUG=0 (with "
+        "DJANGO_SECRET_KEY) for a public site, or DJANGO_DEBUG=1 to debug on it on purpose."
     )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 CSRF_FAILURE_VIEW = "experiment.views.csrf_failure"  # plain words for participants, not Django's

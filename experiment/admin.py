@@ -29,6 +29,7 @@ from experiment.services import (
     experiment_lists_build,
     participant_pilot_create,
     participant_withdraw,
+    participants_mturk_assignment_release,
 )
 
 # The study link's query for Prolific, which fills in the placeholders for each participant.
@@ -364,6 +365,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     ]
     search_fields = ["external_id", "prolific_session_id", "mturk_assignment_id", "feedback"]
     list_select_related = ["experiment", "trial_list", "trial_list__experiment"]
+    actions = ["release_mturk_assignment"]
     readonly_fields = [
         "experiment",
         "external_id",
@@ -413,6 +415,22 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # participants enter through the study link, which assigns their list
+
+    @admin.action(
+        description="Let these MTurk workers go on under a new assignment", permissions=["change"]
+    )
+    def release_mturk_assignment(self, request, participants):
+        """For a worker who returned their HIT after consenting and accepted it again: their
+        next HIT page's assignment becomes theirs. (Until then any other assignment is refused,
+        since worker ids are no secret.)"""
+        released = participants_mturk_assignment_release(participants=participants)
+        self.message_user(
+            request,
+            f"Released the MTurk assignment of {released} worker(s) in progress: the next "
+            "HIT page each opens gives them its assignment. Check on MTurk that the new "
+            "assignment is the worker's before approving it.",
+            messages.SUCCESS if released else messages.WARNING,
+        )
 
     def delete_model(self, request, participant):
         participant_withdraw(participant=participant)

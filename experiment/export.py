@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count
 
 from experiment.models import VISIT_ID_FIELDS, Experiment, Participant, Response
@@ -43,18 +44,41 @@ def pseudonym_key() -> bytes:
     SECRET_KEY, which is public in development: pseudonyms made with it could be undone by
     trying every id."""
     if settings.PSEUDONYM_KEY:
-        return settings.PSEUDONYM_KEY.encode()
+        return _key_checked(settings.PSEUDONYM_KEY, "DJANGO_PSEUDONYM_KEY")
     path = Path(settings.VAR_DIR) / "pseudonym-key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under another name, then linked in place: a process that finds the
+        # key file never reads it half-written (os.link fails where another made it first).
+        fresh = path.with_name(f".pseudonym-key-{secrets.token_hex(8)}")
+        descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it meanwhile
-            pass
-        else:
             with os.fdopen(descriptor, "w") as stream:
                 stream.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.link(fresh, path)
+        except FileExistsError:  # another process made it meanwhile
+            pass
+        finally:
+            fresh.unlink()
+    return _key_checked(path.read_text(), str(path))
+
+
+PSEUDONYM_KEY_MIN_CHARS = 32
+
+
+def _key_checked(key: str, source: str) -> bytes:
+    """The key as bytes; ImproperlyConfigured for one too short to keep pseudonyms secret
+    (an empty or cut-off file, say): every id could then be tried."""
+    key = key.strip()
+    if len(key) < PSEUDONYM_KEY_MIN_CHARS:
+        raise ImproperlyConfigured(
+            f"The pseudonym key in {source} has {len(key)} characters; it needs at least "
+            f"{PSEUDONYM_KEY_MIN_CHARS} random ones (restore it from your backup: the "
+            "pseudonyms of earlier exports and the withdrawals depend on it)."
+        )
+    return key.encode()
 
 
 # Who the participant is, their state and list: the first columns of both exports.

@@ -17,7 +17,7 @@ else:
         """Every test writes panels into its own media folder, and never makes the checkout's
         pseudonym key (experiment/export.py)."""
         settings.MEDIA_ROOT = tmp_path / "media"
-        settings.PSEUDONYM_KEY = "test-pseudonym-key"
+        settings.PSEUDONYM_KEY = "test-pseudonym-key-of-at-least-32-characters"
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from experiment.services.participants import (
     participant_pilot_create,
     participant_seen,
     participant_withdraw,
+    participants_mturk_assignment_release,
     trial_order_new,
 )
 from experiment.services.responses import (
@@ -48,6 +49,7 @@ __all__ = [
     "participant_pilot_create",
     "participant_seen",
     "participant_withdraw",
+    "participants_mturk_assignment_release",
     "response_record",
     "trial_order_new",
 ]

@@ -80,6 +80,7 @@ def participant_enter(
         if existing.is_synthetic or existing.is_pilot:
             kind = "a simulated participant" if existing.is_synthetic else "a pilot run"
             raise AnswerInvalid(f"This id belongs to {kind} of the study; use your own id.")
+        visit_refusal_raise(participant=existing, visit_ids=visit_ids)
         participant_seen(participant=existing)
         participant_visit_ids_update(participant=existing, visit_ids=visit_ids)
         return existing
@@ -169,25 +170,85 @@ def experiment_lists_locked(*, experiment: Experiment) -> tuple[Experiment, list
     return experiment, trial_lists
 
 
+def visit_refusal_raise(*, participant: Participant, visit_ids: dict[str, str]) -> None:
+    """AnswerInvalid for a returning participant's visit that must not go on: one through the
+    other recruitment site than they entered by, or an MTurk assignment other than theirs once
+    they have consented.
+
+    An id is no secret (MTurk shows worker ids to every requester): whoever knows one could
+    otherwise accept the HIT themselves and carry someone's place, answers and payment over
+    to their own assignment, or turn a Prolific participant into an MTurk one, who is then
+    not sent back to Prolific.
+    """
+    mturk_visit = bool(visit_ids.get("mturk_assignment_id"))
+    prolific_visit = bool(
+        visit_ids.get("prolific_session_id") or visit_ids.get("prolific_study_id")
+    )
+    if mturk_visit and (participant.prolific_session_id or participant.prolific_study_id):
+        raise AnswerInvalid(
+            "This id took part in the study through Prolific, not MTurk: go on from Prolific."
+        )
+    if prolific_visit and participant.mturk_assignment_id:
+        raise AnswerInvalid(
+            "This id took part in the study through an MTurk HIT, not Prolific: go on from "
+            "that HIT."
+        )
+    if (
+        mturk_visit
+        and participant.status == Participant.Status.IN_PROGRESS
+        and participant.consented_at is not None
+        and participant.mturk_assignment_id not in ("", visit_ids["mturk_assignment_id"])
+    ):
+        raise AnswerInvalid(ASSIGNMENT_TAKEN_MESSAGE.format(worker=participant.external_id))
+
+
+ASSIGNMENT_TAKEN_MESSAGE = (
+    "Worker {worker} has already started this study under another assignment of this HIT. "
+    "Go on there (MTurk lists it under the HITs assigned to you). If you returned it, "
+    "return this one too and write to the researcher, giving your worker id: they can let "
+    "you go on under a new assignment."
+)
+
+
 def participant_visit_ids_update(*, participant: Participant, visit_ids: dict[str, str]) -> None:
     """Keep the latest recruitment-site ids a returning participant came with.
 
     Prolific gives a new SESSION_ID, and MTurk a new assignment id, when someone returns a
-    study and takes it again; the submission to approve is the latest one. Once they completed,
-    the ids stay those of the submission they completed under: anyone who knows their id could
-    open the link again.
+    study and takes it again; the submission to approve is the latest one. An MTurk assignment
+    changes only until they consent (visit_refusal_raise), unless the researcher freed it
+    (participants_mturk_assignment_release). Once they completed, the ids stay those of the
+    submission they completed under: anyone who knows their id could open the link again.
     """
-    if participant.status == Participant.Status.COMPLETED:
-        return
     new = {
         name: value
         for name, value in visit_ids.items()
         if value and value != getattr(participant, name)
     }
-    if new:
-        Participant.objects.filter(id=participant.id).update(**new)
+    if not new or participant.status == Participant.Status.COMPLETED:
+        return
+    # The state read before may have changed meanwhile: update only from the state checked.
+    rows = Participant.objects.filter(id=participant.id, status=Participant.Status.IN_PROGRESS)
+    if "mturk_assignment_id" in new and participant.mturk_assignment_id:
+        rows = rows.filter(
+            mturk_assignment_id=participant.mturk_assignment_id, consented_at__isnull=True
+        )
+    if rows.update(**new):
         for name, value in new.items():
             setattr(participant, name, value)
+    elif "mturk_assignment_id" in new and participant.mturk_assignment_id:
+        raise AnswerInvalid(ASSIGNMENT_TAKEN_MESSAGE.format(worker=participant.external_id))
+
+
+def participants_mturk_assignment_release(*, participants) -> int:
+    """Let MTurk workers in progress go on under a new assignment (they returned their HIT
+    and accepted it again): their next HIT page's assignment becomes theirs. Check on MTurk
+    first that the new assignment is the worker's. Returns how many were released."""
+    return (
+        Participant.objects.filter(id__in=[p.id for p in participants])
+        .filter(status=Participant.Status.IN_PROGRESS)
+        .exclude(mturk_assignment_id="")
+        .update(mturk_assignment_id="", mturk_hit_id="")
+    )
 
 
 def external_id_clean(external_id: object) -> str:

@@ -157,9 +157,9 @@ def test_an_anonymous_report_names_participants_as_the_anonymous_exports_do(sett
                 assert secret not in path.read_text(), (path.name, secret)
     people = pd.read_csv(folder / "participants.csv")
     assert "external_id" not in people.columns and "exclusion_reason" not in people.columns
-    assert participant_pseudonym(participant.id, key=b"test-pseudonym-key") in set(
-        people["participant"]
-    )
+    assert participant_pseudonym(
+        participant.id, key=b"test-pseudonym-key-of-at-least-32-characters"
+    ) in set(people["participant"])
     assert set(pd.read_csv(folder / "units.csv")["source"].dropna()) == {"acts.h5"}
     assert json.loads((folder / "settings.json").read_text())["anonymous"] is True
 

@@ -219,3 +219,12 @@ def test_the_correlation_matrix_has_a_row_per_layer_and_a_column_per_measure():
     assert matrix.loc[("all", "yes_rate"), "precision"] == "1.00 / 1.00"
     assert matrix.loc[("a", "human_agreement"), "precision"] == "-1.00 / -1.00"
     assert matrix.loc[("a", "agree_most_active"), "ccmas"] == "–"  # constant: undefined
+
+
+def test_markdown_cells_keep_participants_text_in_its_cell():
+    from analysis.report_files import markdown_table
+
+    table = pd.DataFrame({"label": ["dog | cat\nbird <script>x</script>"], "n": [2]})
+    assert markdown_table(table).splitlines()[2] == (
+        "| dog \\| cat bird &lt;script>x&lt;/script> | 2 |"
+    )

@@ -131,7 +131,7 @@ def test_anonymous_export_actions_leave_out_recruitment_ids_and_pilot_runs(
         assert "SESSIONX" not in text and "p1," not in text and pilot.external_id not in text
         [row] = csv.DictReader(io.StringIO(text))
         assert row["participant_id"] == participant_pseudonym(
-            participant.id, key=b"test-pseudonym-key"
+            participant.id, key=b"test-pseudonym-key-of-at-least-32-characters"
         )
     assert row["answered"] == "1"
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import authenticate
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -118,11 +119,16 @@ def test_anonymous_exports_leave_out_recruitment_ids_and_pilot_runs(participant,
     for path in (responses, participants):
         text = path.read_text()
         secrets = ("p1", "SESSIONX", "ASSIGNMENTX", "Jane", "Jim", pilot.external_id, "boss")
-        for secret in (*secrets, participant_pseudonym(simulated.id, key=b"test-pseudonym-key")):
+        for secret in (
+            *secrets,
+            participant_pseudonym(
+                simulated.id, key=b"test-pseudonym-key-of-at-least-32-characters"
+            ),
+        ):
             assert secret not in text, (path.name, secret)
         [row] = csv.DictReader(path.open())  # not the visitor who never consented
         assert row["participant_id"] == participant_pseudonym(
-            participant.id, key=b"test-pseudonym-key"
+            participant.id, key=b"test-pseudonym-key-of-at-least-32-characters"
         )
         assert row["excluded"] == "1" and not set(PERSONAL_COLUMNS) & set(row)
     [row] = csv.DictReader(responses.open())
@@ -139,6 +145,16 @@ def test_without_a_configured_key_pseudonyms_use_one_made_once_for_the_installat
     assert (tmp_path / "var" / "pseudonym-key").stat().st_mode & 0o777 == 0o600
     assert participant_pseudonym(1, key=key) != participant_pseudonym(1, key=b"other")
     assert participant_pseudonym(1, key=key) != participant_pseudonym(2, key=key)
+
+
+def test_a_pseudonym_key_too_short_to_be_secret_is_refused(settings, tmp_path):
+    settings.PSEUDONYM_KEY = "short"
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_PSEUDONYM_KEY has 5 characters"):
+        pseudonym_key()
+    settings.PSEUDONYM_KEY, settings.VAR_DIR = "", tmp_path
+    (tmp_path / "pseudonym-key").write_text("")  # an emptied or cut-off file
+    with pytest.raises(ImproperlyConfigured, match="pseudonym-key has 0 characters"):
+        pseudonym_key()
 
 
 def test_export_to_a_missing_folder_is_refused(participant, tmp_path):

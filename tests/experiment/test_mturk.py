@@ -123,9 +123,10 @@ def test_after_completion_the_hit_can_be_submitted_and_the_study_does_not_redire
     assert f'value="{study.experiment.completion_code}"' in page
 
 
-def test_a_new_assignment_replaces_the_old_until_completion(client, study):
-    """A worker who returned the HIT and accepted it again (or holds two HITs of the study)
-    submits the latest: the status tells the older HIT's page that it no longer counts."""
+def test_a_new_assignment_replaces_the_old_until_consent(client, study):
+    """A worker who returned the HIT before starting and accepted it again (or holds two HITs
+    of the study) submits the latest: the status tells the older HIT's page that it no longer
+    counts."""
     client.get(HIT, accepted(assignment="A1"))
     client.get(HIT, accepted(assignment="A2"))
     participant = Participant.objects.get()
@@ -137,6 +138,54 @@ def test_a_new_assignment_replaces_the_old_until_completion(client, study):
     assert "worker ID, W1" in page
     participant.refresh_from_db()
     assert participant.mturk_assignment_id == "A2"
+
+
+def test_another_assignment_cannot_take_over_a_worker_who_consented(client, study, admin_client):
+    """Worker ids are no secret: someone who accepts the HIT and writes a participant's worker id
+    into its address gets neither their study link nor their place and payment."""
+    client.get(HIT, accepted(assignment="A1"))
+    participant = Participant.objects.get()
+    assert client.post(url(participant, "consent"), {"consent": "yes"}).status_code == 302
+    reply = Client().get(HIT, accepted(assignment="A2"))
+    page = reply.content.decode()
+    assert reply.status_code == 400 and "already started this study under another" in page
+    assert participant.token not in page and 'id="hit-form"' not in page
+    participant.refresh_from_db()
+    assert participant.mturk_assignment_id == "A1"
+    # The worker returned A1 and wrote to the researcher, who checked A2 on MTurk.
+    changelist = "/admin/experiment/participant/"
+    action = {"action": "release_mturk_assignment", "_selected_action": [participant.id]}
+    assert (
+        "Released the MTurk assignment of 1 worker"
+        in admin_client.post(changelist, action, follow=True).content.decode()
+    )
+    assert participant.token in client.get(HIT, accepted(assignment="A2")).content.decode()
+    participant.refresh_from_db()
+    assert participant.mturk_assignment_id == "A2"
+
+
+def test_a_participant_goes_on_only_through_the_site_they_entered_by(client, study):
+    prolific = {"PROLIFIC_PID": "5f3c9a", "STUDY_ID": "S1", "SESSION_ID": "X1"}
+    participant = consented(client, **prolific)
+    reply = client.get(HIT, accepted(worker="5f3c9a"))
+    assert reply.status_code == 400 and "through Prolific, not MTurk" in reply.content.decode()
+    assert participant.token not in reply.content.decode()
+    participant.refresh_from_db()
+    assert participant.mturk_assignment_id == ""
+    client.get(HIT, accepted(worker="W7"))
+    reply = client.get("/study/demo/", {"PROLIFIC_PID": "W7", "SESSION_ID": "X2"})
+    assert reply.status_code == 400 and "through an MTurk HIT" in reply.content.decode()
+    assert Participant.objects.get(external_id="W7").prolific_session_id == ""
+
+
+def test_ids_are_not_changed_once_the_participant_completed_meanwhile(client, study):
+    from experiment.services.participants import participant_visit_ids_update
+
+    client.get(HIT, accepted(assignment="A1"))
+    stale = Participant.objects.get()  # read in progress, then they completed
+    Participant.objects.filter(id=stale.id).update(status=Participant.Status.COMPLETED)
+    participant_visit_ids_update(participant=stale, visit_ids={"mturk_hit_id": "H9"})
+    assert Participant.objects.get().mturk_hit_id == "H1"
 
 
 def test_mturks_own_values_win_over_ones_written_into_the_external_url(client, study):

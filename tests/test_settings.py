@@ -1,0 +1,45 @@
+"""The settings refuse set-ups that would serve a public site unsafely."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def check(tmp_path, *args, **env) -> subprocess.CompletedProcess:
+    """`manage.py check` in a fresh process with only `env` of the site's settings set."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    clean.pop("DATABASE_URL", None)
+    clean["DJANGO_VAR_DIR"] = str(tmp_path)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_public_host_with_debug_left_unset_is_refused(tmp_path):
+    result = check(tmp_path, DJANGO_ALLOWED_HOSTS="127.0.0.1,study.example.org")
+    assert result.returncode != 0
+    assert "names study.example.org but DJANGO_DEBUG is not set" in result.stderr
+
+
+def test_debug_on_purpose_and_the_documented_production_set_up_load(tmp_path):
+    assert check(tmp_path, DJANGO_ALLOWED_HOSTS="lab.local", DJANGO_DEBUG="1").returncode == 0
+    production = dict(
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="a-long-random-production-key-" + "x" * 40,
+        DJANGO_ALLOWED_HOSTS="study.example.org",
+    )
+    result = check(tmp_path, "--deploy", "--fail-level", "WARNING", **production)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_development_key_is_flagged_by_the_deploy_check(tmp_path):
+    result = check(tmp_path, "--deploy", DJANGO_DEBUG="1", DJANGO_ALLOWED_HOSTS="lab.local")
+    assert "security.W009" in result.stderr
