@@ -115,6 +115,24 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
     return notes
 
 
+# The paper's units were each rated by 5 or 6 people (every list went to 5 or 6 participants).
+FEW_RATERS = 5
+
+
+def few_raters_notes(main: pd.DataFrame) -> list[str]:
+    """A note on rated units with fewer than FEW_RATERS responses (a study under way, or
+    participants who left): their yes-rates are coarse, and one 'yes' of one counts as 100%."""
+    counts = main.groupby("unit").size()
+    few = counts[counts < FEW_RATERS]
+    if few.empty:
+        return []
+    return [
+        f"{len(few)} of the {len(counts)} rated units have fewer than {FEW_RATERS} responses "
+        f"(the fewest: {int(few.min())}): their yes-rates are coarse (one 'yes' of one counts "
+        "as 100% in (b)), so Table 1 and the correlations rest on few ratings for them."
+    ]
+
+
 def ratings_report_compute(
     responses: pd.DataFrame,
     units: pd.DataFrame,
@@ -154,6 +172,7 @@ def ratings_report_compute(
         else pd.DataFrame(),
         notes=[
             *missing_notes(main, units),
+            *few_raters_notes(main),
             f"Label overrides: {len(judge.used_overrides)} used of {len(judge.overrides)} stored.",
         ],
         decisions=pd.DataFrame(judge.decisions()),

@@ -15,9 +15,11 @@ class Conventions:
     # "block": every threshold puts all images of equal activation on the same side.
     # "image": step image by image through the ranking, splitting ties by image order.
     ties: str = "block"
-    # Divide false alarms by all images (gale2020) instead of by the images not in the class.
+    # Divide false alarms by all images (gale2020) instead of by the images not in the class,
+    # in the false-alarm rate, the specificity and so the informedness.
     false_alarms_over_all_images: bool = False
-    # Evaluate informedness only for the first this-many classes seen in the top 100 images.
+    # Evaluate informedness only for the first this-many classes seen in the top 100 images
+    # (read from the 100th up, as the published code's Counter of them keeps them).
     informedness_classes: int | None = None
     informedness_classes_top: int = 100
     # Report the max-informedness threshold as a rank (images counted above it) not an activation.

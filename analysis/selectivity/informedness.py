@@ -54,14 +54,15 @@ def informedness_curve(ranked: RankedUnit, conventions: Conventions = CORRECT) -
 
     Exact up to rounding at the last image of each class within a block (where a class's
     informedness can peak); lower elsewhere. Classes without negatives get -inf.
-    J = hits * (1/n + 1/m) - positives / m.
+    J = hits * (1/n + 1/m) - positives / m (m: all images instead under gale2020).
     """
     active = slice(0, ranked.active)
     labels = ranked.labels[active]
     sizes = ranked.class_sizes.astype(np.float64)
     negatives = ranked.n_images - sizes
+    base = _alarm_base(ranked, negatives, conventions)
     with np.errstate(divide="ignore"):
-        per_negative = np.where(negatives > 0, 1.0 / negatives, np.inf)
+        per_negative = np.where(negatives > 0, 1.0 / base, np.inf)
         hit_weight = 1.0 / np.maximum(sizes, 1) + per_negative
     curve = ranked.class_hits * hit_weight[labels]
     with np.errstate(invalid="ignore"):
@@ -77,20 +78,28 @@ def exact_informedness(
     """Informedness at active `positions` as one division of exact integers (ties compare equal)."""
     sizes = ranked.class_sizes[ranked.labels[positions]]
     negatives = ranked.n_images - sizes
+    base = _alarm_base(ranked, negatives, conventions)
     hits = ranked.class_hits[positions]
     false_alarms = threshold_positives(ranked, conventions)[positions] - hits
     with np.errstate(divide="ignore", invalid="ignore"):
-        values = (hits * negatives - false_alarms * sizes) / (sizes * negatives)
+        values = (hits * base - false_alarms * sizes) / (sizes * base)
     return np.where(negatives > 0, values, -np.inf)
 
 
+def _alarm_base(ranked: RankedUnit, negatives, conventions: Conventions):
+    """What false alarms are divided by: the class's non-members, or (gale2020) all images."""
+    return ranked.n_images if conventions.false_alarms_over_all_images else negatives
+
+
 def _allowed_classes(ranked: RankedUnit, conventions: Conventions) -> np.ndarray | None:
-    """The first classes seen in the top images (gale2020), or None for all classes."""
+    """The first classes seen in the top images, read upwards from the last of them (gale2020,
+    whose Counter of the top 100 keeps the order its list of them runs in: rank 100 to 1), or
+    None for all classes."""
     if conventions.informedness_classes is None:
         return None
-    top = ranked.labels[: conventions.informedness_classes_top]
-    _, first_seen = np.unique(top, return_index=True)
-    return top[np.sort(first_seen)][: conventions.informedness_classes]
+    upwards = ranked.labels[: conventions.informedness_classes_top][::-1]
+    _, first_seen = np.unique(upwards, return_index=True)
+    return upwards[np.sort(first_seen)][: conventions.informedness_classes]
 
 
 def max_informedness(ranked: RankedUnit, conventions: Conventions = CORRECT) -> Informedness | None:
@@ -167,14 +176,13 @@ def _informedness_at(
     """Sensitivity, specificity and false alarms of `klass` with `above` images above."""
     hits = int(np.count_nonzero(ranked.labels[:above] == klass))
     size = int(ranked.class_sizes[klass])
-    negatives = ranked.n_images - size
+    base = int(_alarm_base(ranked, ranked.n_images - size, conventions))
     false_alarms = above - hits
-    alarm_base = ranked.n_images if conventions.false_alarms_over_all_images else negatives
     return Informedness(
-        value=(hits * negatives - false_alarms * size) / (size * negatives),
+        value=(hits * base - false_alarms * size) / (size * base),
         klass=klass,
         threshold=float(above) if conventions.threshold_as_rank else threshold,
         sensitivity=hits / size,
-        specificity=(negatives - false_alarms) / negatives,
-        false_alarm_rate=false_alarms / alarm_base,
+        specificity=(base - false_alarms) / base,
+        false_alarm_rate=false_alarms / base,
     )

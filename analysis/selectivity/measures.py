@@ -167,6 +167,15 @@ def _live_measures(ranked: RankedUnit, settings: MeasureSettings) -> dict:
     ccmas_value, ccmas_class = ccmas(ranked)
     top_class = int(ranked.labels[0])
     best = max_informedness(ranked, conventions)
+    # With one class holding every image there is nothing to tell it from: no recall at a
+    # precision (it would be 1 without the unit being localist), as CCMAS and informedness.
+    recalls = {
+        f"recall_at_{percent}_precision": recall_at_precision(
+            ranked, top_class, percent, conventions
+        )
+        for percent in (100, 95)
+        if ranked.class_sizes[top_class] < ranked.n_images
+    }
     return {
         **_informedness_fields(best),
         "is_localist": is_localist,
@@ -178,8 +187,7 @@ def _live_measures(ranked: RankedUnit, settings: MeasureSettings) -> dict:
         "ccmas": ccmas_value,
         "ccmas_class": ccmas_class,
         "most_active_class": top_class,
-        "recall_at_100_precision": recall_at_precision(ranked, top_class, 100, conventions),
-        "recall_at_95_precision": recall_at_precision(ranked, top_class, 95, conventions),
+        **recalls,
     }
 
 

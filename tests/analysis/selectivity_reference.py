@@ -33,8 +33,9 @@ def informedness_table(activations, labels, ties="block", alarms_over_all=False)
                 continue
             hits = sum(1 for i in above if labels[i] == klass)
             alarms = len(above) - hits
-            sens, spec = Fraction(hits, size), Fraction(n - size - alarms, n - size)
-            far = Fraction(alarms, n if alarms_over_all else n - size)
+            base = n if alarms_over_all else n - size  # what false alarms are divided by
+            sens, far = Fraction(hits, size), Fraction(alarms, base)
+            spec = 1 - far
             rows.append((sens + spec - 1, -rank, -klass, sens, spec, far, threshold, klass))
     return rows
 

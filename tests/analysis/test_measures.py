@@ -60,7 +60,7 @@ def expected_scores(activations, labels, conventions, k=60):
     top = ref.most_active_class(a, y)
     ties = conventions.ties
     order = ref.ranking(a, y)
-    seen = list(dict.fromkeys(y[i] for i in order[:100]))
+    seen = list(dict.fromkeys(y[i] for i in reversed(order[:100])))  # as gale2020's Counter
     classes = seen[:10] if conventions.informedness_classes else None
     best = ref.max_informedness(a, y, ties, conventions.false_alarms_over_all_images, classes)
     return {
@@ -74,8 +74,12 @@ def expected_scores(activations, labels, conventions, k=60):
         "ccmas": ccmas,
         "ccmas_class": ccmas_class,
         "most_active_class": top,
-        "recall_at_100_precision": ref.recall_at_precision(a, y, top, 100, ties),
-        "recall_at_95_precision": ref.recall_at_precision(a, y, top, 95, ties),
+        **{
+            f"recall_at_{percent}_precision": ref.recall_at_precision(a, y, top, percent, ties)
+            if len(set(y)) > 1
+            else None  # one class holds every image: nothing to tell it from
+            for percent in (100, 95)
+        },
         **reference_informedness(best),
     }
 
@@ -173,6 +177,12 @@ def test_dead_unit_is_flagged_with_no_scores():
     assert scores.is_dead and scores.ccmas is None and scores.max_informedness is None
 
 
+def test_a_unit_whose_images_are_all_one_class_has_no_recall_at_a_precision():
+    scores = measures.unit_scores(np.float32([1, 2, 3, 4]), np.zeros(4, int), num_classes=1)
+    assert not scores.is_localist and scores.recall_at_100_precision is None
+    assert scores.recall_at_95_precision is None and scores.max_informedness is None
+
+
 def test_ties_fall_on_one_side_of_every_threshold():
     """Two tied top images of different classes: no 100%-precision threshold exists."""
     activations = np.array([3, 3, 1, 1], dtype=np.float32)
@@ -183,6 +193,23 @@ def test_ties_fall_on_one_side_of_every_threshold():
         activations, np.array([0, 1, 0, 1]), num_classes=2, settings=gale
     )
     assert stepped.recall_at_100_precision == 0.5
+
+
+def test_gale2020_follows_the_published_code_on_hand_cases():
+    """calculate_many_precs_recall_stats: false alarms over all N in the specificity and the
+    informedness too, and the 10 classes first seen reading the top 100 from the 100th up."""
+    gale = measures.MeasureSettings(conventions=GALE2020)
+    scores = measures.unit_scores(
+        np.float32([3, 2, 1, 0]), np.array([0, 1, 0, 1]), num_classes=2, settings=gale
+    )
+    assert scores.max_informedness == 0.75  # class 0 at rank 3: 2/2 - 1/4
+    assert (scores.max_informedness_class, scores.max_informedness_threshold) == (0, 3)
+    assert (scores.specificity, scores.false_alarm_rate) == (0.75, 0.25)
+    twelve = measures.unit_scores(
+        np.arange(12, 0, -1, dtype=np.float32), np.arange(12), num_classes=12, settings=gale
+    )
+    assert twelve.max_informedness_class == 2  # classes 0 and 1 are the 11th and 12th seen
+    assert twelve.max_informedness == pytest.approx(1 - 2 / 12)
 
 
 @pytest.mark.parametrize(

@@ -197,6 +197,21 @@ def test_dead_units_are_named_as_dead_not_as_missing_scores(matcher):  # noqa: F
     assert not any("no selectivity scores" in n for n in report.notes)
 
 
+def test_units_with_few_raters_are_counted_in_the_notes(matcher):  # noqa: F811
+    responses, units, judge = hand_case(matcher)
+    main = responses.loc[~responses["is_practice"].astype(bool)]
+    per_unit = main.groupby("unit").size()
+    notes = ratings_report_compute(responses, units, judge).notes
+    few = [n for n in notes if "fewer than 5 responses" in n]
+    assert len(few) == int((per_unit < 5).any())
+    if few:
+        assert few[0].startswith(f"{int((per_unit < 5).sum())} of the {len(per_unit)} rated")
+    one = responses.loc[~responses["unit"].eq(per_unit.index[0]) | responses["is_practice"]]
+    one = pd.concat([one, main.loc[main["unit"].eq(per_unit.index[0])].head(1)])
+    notes = ratings_report_compute(one, units, judge).notes
+    assert any("(the fewest: 1)" in n for n in notes)
+
+
 def test_scores_in_the_papers_code_conventions_are_flagged(matcher):  # noqa: F811
     responses, units, judge = hand_case(matcher)
     units["compat"] = "gale2020"
