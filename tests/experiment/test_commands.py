@@ -70,6 +70,7 @@ def test_participants_export_has_what_approving_submissions_needs(participant, t
     assert (done["answered"], done["trials"]) == ("5", "5") and float(done["minutes"]) >= 0
     assert (new["external_id"], new["answered"], new["completed_at"]) == ("p2", "0", "")
     assert (done["feedback"], new["feedback"]) == ("", "")
+    assert out.stat().st_mode & 0o777 == 0o600  # participants' ids: readable by its owner only
 
 
 def test_exports_escape_text_a_spreadsheet_would_run_as_a_formula(ready_experiment, tmp_path):

@@ -1,5 +1,6 @@
 """The --experiment SLUG argument of every app's commands, and --out FILE of the CSV exports."""
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -48,7 +49,7 @@ class ExperimentCsvCommand(BaseCommand):
 
 def csv_out_open(out: Path) -> TextIO:
     """`out` opened for writing CSV, or a CommandError when its folder does not exist or it is
-    a folder itself."""
+    a folder itself. A new file is readable by its owner only: exports hold participants' ids."""
     out = Path(out)
     if not out.parent.is_dir():
         raise CommandError(f"Cannot write {out}: folder {out.parent} does not exist.")
@@ -56,4 +57,5 @@ def csv_out_open(out: Path) -> TextIO:
         raise CommandError(
             f"Cannot write {out}: it is a folder; give a file name, e.g. {out / 'export.csv'}."
         )
-    return out.open("w", newline="", encoding="utf-8")
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(descriptor, "w", newline="", encoding="utf-8")
