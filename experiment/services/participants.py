@@ -172,8 +172,8 @@ def experiment_lists_locked(*, experiment: Experiment) -> tuple[Experiment, list
 
 def visit_refusal_raise(*, participant: Participant, visit_ids: dict[str, str]) -> None:
     """AnswerInvalid for a returning participant's visit that must not go on: one through the
-    other recruitment site than they entered by, or an MTurk assignment other than theirs once
-    they have consented.
+    other recruitment site than they entered by, another Prolific study once they completed,
+    or an MTurk assignment other than theirs once they have consented.
 
     An id is no secret (MTurk shows worker ids to every requester): whoever knows one could
     otherwise accept the HIT themselves and carry someone's place, answers and payment over
@@ -192,6 +192,18 @@ def visit_refusal_raise(*, participant: Participant, visit_ids: dict[str, str]) 
         raise AnswerInvalid(
             "This id took part in the study through an MTurk HIT, not Prolific: go on from "
             "that HIT."
+        )
+    study = visit_ids.get("prolific_study_id")
+    if (
+        participant.status == Participant.Status.COMPLETED
+        and study
+        and participant.prolific_study_id not in ("", study)
+    ):
+        # A second Prolific study of the same experiment: the answers were made for the first,
+        # and showing the completion code again would have them paid twice.
+        raise AnswerInvalid(
+            "You have already taken part in this study, through another Prolific study, so "
+            "you cannot take part again: please return this one on Prolific."
         )
     if (
         mturk_visit

@@ -26,10 +26,11 @@ def response_record(
 ) -> Response:
     """Store the answer to one trial; re-sending an answered trial returns the stored Response.
 
-    Raises AnswerInvalid, changing nothing, when the answer breaks the protocol, the panel is not
-    at `trial_index` of this participant's order, an earlier trial is unanswered, consent is
-    missing or the participant is done; AnswerConflict when the trial was answered otherwise
-    (a second window). The participant is marked completed when this answers their last trial.
+    Raises AnswerInvalid, changing nothing, when the answer breaks the protocol or consent is
+    missing; AnswerConflict (only a reload helps) when the trial was answered otherwise (a
+    second window), the panel is not at `trial_index` of this participant's order, an earlier
+    trial is unanswered or the participant is done. The participant is marked completed when
+    this answers their last trial.
     """
     answer = answer_parse(q1=q1, q2=q2, q3=q3)
     response_ms = response_ms_parse(response_ms)
@@ -46,10 +47,12 @@ def response_record(
                 )
             return stored
         if locked.status == Participant.Status.COMPLETED:
-            raise AnswerInvalid("This participant has already completed the study.")
+            raise AnswerConflict(
+                "You have already completed the study. Reload the page to see its end."
+            )
         first_open = min(set(range(len(locked.trial_order))) - answered)
         if trial_index != first_open:
-            raise AnswerInvalid(
+            raise AnswerConflict(
                 f"Panel {first_open + 1} comes before panel {trial_index + 1}; reload the page "
                 "to go on where you are."
             )
@@ -83,12 +86,15 @@ def trial_check(*, participant: Participant, trial_index: object, panel_id: obje
         raise AnswerInvalid("trial_index must be a whole number.")
     if not 0 <= trial_index < len(order):
         raise AnswerInvalid(f"There is no trial {trial_index}; this study has {len(order)}.")
-    if (
-        isinstance(panel_id, bool)
-        or not isinstance(panel_id, int)
-        or order[trial_index] != panel_id
-    ):
-        raise AnswerInvalid(f"Panel {panel_id} is not shown at trial {trial_index}.")
+    if isinstance(panel_id, bool) or not isinstance(panel_id, int):
+        raise AnswerInvalid("panel_id must be a whole number.")
+    if order[trial_index] != panel_id:
+        # A page opened before the participant's trials changed (their place lapsed and they
+        # were placed in another list from a second tab): only a reload can help.
+        raise AnswerConflict(
+            f"This page shows another panel than your trial {trial_index + 1} now (your "
+            "trials changed in another tab or window). Reload the page to go on where you are."
+        )
 
 
 def participant_touch(*, participant: Participant) -> None:

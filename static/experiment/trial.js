@@ -242,10 +242,12 @@
     }
     saving = false;
     // 400: this answer was refused (a label too long, say) and can be mended on the page;
-    // anything else (a link no longer valid, an answer already stored) needs a reload.
+    // anything else (a link no longer valid, an answer already stored, trials changed in
+    // another tab: 409) needs a reload.
     const mendable = reply.status === 400;
-    setStatus(message + (mendable ? " Please change your answer and submit it again."
-      : " Reloading the page will continue where you left off."), "error");
+    const advice = mendable ? " Please change your answer and submit it again."
+      : /reload/i.test(message) ? "" : " Reloading the page will continue where you left off.";
+    setStatus(message + advice, "error");
     $("reload-button").hidden = mendable;
     setControls(true);
   }

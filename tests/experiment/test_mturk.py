@@ -178,6 +178,20 @@ def test_a_participant_goes_on_only_through_the_site_they_entered_by(client, stu
     assert Participant.objects.get(external_id="W7").prolific_session_id == ""
 
 
+def test_a_completed_participant_cannot_count_again_for_another_prolific_study(client, study):
+    first = {"PROLIFIC_PID": "5f3c9a", "STUDY_ID": "S1", "SESSION_ID": "X1"}
+    participant = consented(client, **first)
+    for index in range(len(participant.trial_order)):
+        post_answer(client, participant, **answer_no(participant, index))
+    reply = client.get("/study/demo/", first | {"STUDY_ID": "S2", "SESSION_ID": "X2"})
+    page = reply.content.decode()
+    assert reply.status_code == 400 and "through another Prolific study" in page
+    assert study.experiment.completion_code not in page and participant.token not in page
+    assert client.get("/study/demo/", first).status_code == 302  # the first study's link still
+    participant.refresh_from_db()
+    assert (participant.prolific_study_id, participant.prolific_session_id) == ("S1", "X1")
+
+
 def test_ids_are_not_changed_once_the_participant_completed_meanwhile(client, study):
     from experiment.services.participants import participant_visit_ids_update
 

@@ -262,7 +262,7 @@ def test_sending_the_same_answer_twice_stores_it_once(client, study):
         ({"q1": "yes", "q2": 1, "q3": ""}, "Q3 is required"),
         ({"q1": "yes", "q2": 1, "q3": "a, b, c"}, "at most two"),
         ({"q1": "yes", "q2": 1, "q3": "x" * 150}, "at most 100 characters"),
-        ({"panel_id": 10**12}, "is not shown at trial"),
+        ({"panel_id": "12"}, "panel_id must be a whole number"),
         ({"trial_index": 99}, "There is no trial 99"),
         ({"response_ms": -1}, "response_ms"),
         ({"q1": "yes", "q2": 1, "q3": "\ud800fish"}, "not valid text"),
@@ -275,6 +275,16 @@ def test_invalid_answers_get_a_400_with_a_message_and_change_nothing(
     reply = post_answer(client, participant, **(answer_no(participant, 0) | change))
     assert reply.status_code == 400
     assert message in reply.json()["error"]
+    assert Response.objects.count() == 0
+
+
+def test_answers_a_stale_page_sends_get_a_409_that_asks_for_a_reload(client, study):
+    participant = consented(client)
+    wrong_panel = answer_no(participant, 0) | {"panel_id": participant.trial_order[1]}
+    reply = post_answer(client, participant, **wrong_panel)
+    assert reply.status_code == 409 and "Reload the page" in reply.json()["error"]
+    reply = post_answer(client, participant, **answer_no(participant, 1))
+    assert reply.status_code == 409 and "Panel 1 comes before panel 2" in reply.json()["error"]
     assert Response.objects.count() == 0
 
 
@@ -291,7 +301,7 @@ def test_a_panel_of_another_participants_list_is_refused(client, study):
     other = consented(Client(), participant="other")
     foreign = next(p for p in other.trial_order if p not in mine.trial_order)
     answer = answer_no(mine, 2) | {"panel_id": foreign}
-    assert post_answer(client, mine, **answer).status_code == 400
+    assert post_answer(client, mine, **answer).status_code == 409  # only a reload can help
     assert Response.objects.count() == 0
 
 
