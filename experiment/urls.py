@@ -9,6 +9,7 @@ participant = "<slug:slug>/p/<str:token>/"
 urlpatterns = [
     path("<slug:slug>/", views.study_enter, name="enter"),
     path("<slug:slug>/mturk/", views.mturk_hit, name="mturk_hit"),
+    path("<slug:slug>/declined/", views.declined, name="declined"),
     path(participant, views.participant_home, name="home"),
     path(f"{participant}consent/", views.consent, name="consent"),
     path(f"{participant}instructions/", views.instructions, name="instructions"),

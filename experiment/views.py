@@ -141,7 +141,8 @@ def consent(request, slug: str, token: str):
         return redirect(participant_url(participant, "home" if started else "instructions"))
     if request.method == "POST":
         if request.POST.get("consent") != "yes":
-            return render(request, "experiment/declined.html", {"experiment": experiment})
+            services.participant_decline(participant=participant)
+            return redirect("experiment:declined", slug=experiment.slug)
         try:
             services.participant_consent(participant=participant)
         except services.StudyUnavailable as error:
@@ -154,6 +155,13 @@ def consent(request, slug: str, token: str):
         "minutes": minutes,
     }
     return render(request, "experiment/consent.html", context)
+
+
+@require_GET
+def declined(request, slug: str):
+    """Where declining consent leads (a page of its own, so a reload does not post again)."""
+    experiment = get_object_or_404(Experiment, slug=slug)
+    return render(request, "experiment/declined.html", {"experiment": experiment})
 
 
 def paragraphs(text: str) -> list[str]:

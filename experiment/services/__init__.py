@@ -17,6 +17,7 @@ from experiment.services.design import (
 from experiment.services.participants import (
     StudyUnavailable,
     participant_consent,
+    participant_decline,
     participant_enter,
     participant_pilot_create,
     participant_seen,
@@ -44,6 +45,7 @@ __all__ = [
     "panel_image_open",
     "panel_register",
     "participant_consent",
+    "participant_decline",
     "participant_enter",
     "participant_feedback_save",
     "participant_pilot_create",

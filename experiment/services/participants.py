@@ -116,6 +116,15 @@ def participant_withdraw(*, participant: Participant) -> None:
     participant.delete()
 
 
+def participant_decline(*, participant: Participant) -> None:
+    """Someone who declined consent is deleted with the ids they came with: nothing about
+    them is kept, and their place is free. (Only before consent and any answer: afterwards a
+    participant leaves by withdrawal, participant_withdraw.)"""
+    Participant.objects.filter(
+        id=participant.id, consented_at__isnull=True, responses__isnull=True
+    ).delete()
+
+
 def participant_seen(*, participant: Participant) -> None:
     """A returning participant still in progress keeps (or takes back) their place in the list.
 

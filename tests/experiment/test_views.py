@@ -169,12 +169,13 @@ def test_back_to_consent_from_the_instructions_stays_on_them_until_the_first_ans
     assert client.get(url(participant, "consent")).url == url(participant, "home")
 
 
-def test_declining_consent_records_no_consent(client, study):
-    participant = enter(client, participant="p1")
-    reply = client.post(url(participant, "consent"), {"consent": "no"})
-    assert b"chose not to take part" in reply.content
-    participant.refresh_from_db()
-    assert participant.consented_at is None
+def test_declining_consent_keeps_nothing_about_the_person(client, study):
+    participant = enter(client, PROLIFIC_PID="5f3c9a", STUDY_ID="S1", SESSION_ID="X1")
+    reply = client.post(url(participant, "consent"), {"consent": "no"}, follow=True)
+    assert reply.redirect_chain == [("/study/demo/declined/", 302)]
+    assert b"Nothing about you has been kept" in reply.content
+    assert not Participant.objects.filter(external_id="5f3c9a").exists()
+    assert enter(client, PROLIFIC_PID="5f3c9a").consented_at is None  # they may change their mind
 
 
 def test_instructions_show_the_three_questions_and_the_example(client, study):
