@@ -40,7 +40,11 @@ def study_enter(request, slug: str):
     """Entry from Prolific (PROLIFIC_PID, STUDY_ID, SESSION_ID) or a generic ?participant=."""
     experiment = get_object_or_404(Experiment, slug=slug)
     ids = external_ids_from_query(request.GET)
-    context = {"experiment": experiment, "external_id": ids["external_id"][:200]}
+    # The page that asks for a missing id keeps Prolific's other ids, and no placeholder.
+    context = {
+        "experiment": experiment,
+        **{name: ("" if "{{%" in value else value[:200]) for name, value in ids.items()},
+    }
     if not ids["external_id"]:
         return render(request, "experiment/need_id.html", context)
     try:

@@ -172,13 +172,20 @@
       return;
     }
     $("followup").hidden = false;
+    reveal(document.querySelector("#followup .bins"));
     updateNext();
+  }
+
+  // Scroll just enough to show what the answer opened (on a phone it lies below the screen).
+  function reveal(element) {
+    element.scrollIntoView({ block: "nearest" });
   }
 
   function answerQ2(bin) {
     if (saving || q1 !== "yes") return;
     q2 = bin;
     press(".q2-choice", bin);
+    reveal($("next-button"));
     updateNext();
   }
 

@@ -30,7 +30,12 @@ def test_on_a_phone_the_next_panel_opens_at_its_top_with_yes_and_no_in_view(
     page.get_by_role("button", name="Yes", exact=True).click()
     assert page.evaluate(IN_VIEW)["overflowing"] == []  # "80-100%" fits its button
     assert page.locator(".choice kbd").first.is_hidden()  # no keyboard, no key hints
+    bins = page.locator(".bins").bounding_box()  # what Yes opened is scrolled into view
+    assert bins["y"] >= 0
+    assert bins["y"] + bins["height"] <= PHONES[phone]["viewport"]["height"] + 1
     page.get_by_role("button", name="80-100%").click()
+    nxt = page.locator("#next-button").bounding_box()
+    assert nxt["y"] + nxt["height"] <= PHONES[phone]["viewport"]["height"] + 1
     page.fill("#q3-input", "digits")
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")

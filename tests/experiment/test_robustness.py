@@ -62,3 +62,9 @@ def test_import_panels_create_refuses_a_slug_urls_cannot_hold(tmp_path, db):
     with pytest.raises(CommandError, match="slug"):
         call_command("import_panels", str(tmp_path), experiment="My Study", create=True)
     assert not Experiment.objects.exists()
+
+
+def test_a_missing_page_says_so_in_words_a_participant_can_act_on(client, db):
+    reply = client.get("/study/no-such-study/p/cut-short/")
+    assert reply.status_code == 404
+    assert "This page does not exist" in reply.content.decode()

@@ -453,9 +453,13 @@ def test_a_simulated_participants_id_does_not_open_its_completion_page(client, s
 
 
 def test_an_unfilled_prolific_placeholder_is_not_taken_as_an_id(client, study):
-    reply = client.get("/study/demo/", {"PROLIFIC_PID": "{{%PROLIFIC_PID%}}"})
-    assert reply.status_code == 400
-    assert b"placeholder" in reply.content
+    query = {"PROLIFIC_PID": "{{%PROLIFIC_PID%}}", "STUDY_ID": "S1", "SESSION_ID": "X1"}
+    reply = client.get("/study/demo/", query)
+    page = reply.content.decode()
+    assert reply.status_code == 400 and "placeholder" in page
+    assert 'value="{{%PROLIFIC_PID%}}"' not in page  # the box is not filled with it
+    assert '<input type="hidden" name="STUDY_ID" value="S1">' in page  # kept for the retry
+    assert '<input type="hidden" name="SESSION_ID" value="X1">' in page
     assert Participant.objects.count() == 0
 
 
