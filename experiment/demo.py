@@ -20,7 +20,7 @@ DEMO_CONSENT_TEXT = """\
 You are invited to take part in a research study on how people see images made by artificial
 neural networks. You will see grids of images and, for each grid, answer whether you can identify
 multiple examples of an everyday object, place or animal, and if so, what it is and how many other
-people you think would say the same. The study takes about 30 minutes.
+people you think would say the same. This demo takes a few minutes.
 
 Taking part is voluntary. You may stop at any time by closing the page, without giving a reason
 and without any disadvantage. We record your answers, your response times, any comment you leave
@@ -29,9 +29,7 @@ platform; we do not ask for your name or any other information that identifies y
 are stored securely, analysed without your participant id and may be published as a data set
 without it, or any comment you write, under a code instead.
 
-If you have questions about the study, contact the researchers through the recruitment platform.
-By clicking "I agree" you confirm that you are at least 18 years old, have read this information
-and agree to take part."""
+If you have questions about the study, contact the researchers through the recruitment platform."""
 
 
 @dataclass
