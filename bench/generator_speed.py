@@ -9,7 +9,7 @@ back); its floating-point operations are counted once with torch's FlopCounterMo
 
     python bench/generator_speed.py --device cuda --batch 256 [--bf16] [--json figures.json]
     python bench/generator_speed.py --device cuda --batch 1024 --bf16 --channels-last --compile \
-        --lucent-batch 64,256,1024
+        --lucent-batch 1,100,1024
     python bench/generator_speed.py --device cpu --batch 4 --iterations 5 --lucent-batch 2
 
 Lucent's install and its shims: see bench/lucent_baseline.py. Django-free: run it with plain
@@ -128,7 +128,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--bf16", action="store_true", help="our sampler under bf16 autocast")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the generator")
-    parser.add_argument("--lucent-batch", default="64", help="Lucent batch sizes, e.g. 64,256")
+    parser.add_argument("--lucent-batch", default="1,100", help="Lucent batch sizes, e.g. 1,100")
     parser.add_argument("--lucent", dest="lucent", action="store_true", default=True)
     parser.add_argument("--no-lucent", dest="lucent", action="store_false")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -141,9 +141,11 @@ def main(argv=None) -> dict:
         "ours": ours_speed(args, device),
     }
     print(f"ours:   {_line(figures['ours'])}", flush=True)
+    _save(args.json, figures)
     if args.lucent:
-        figures["lucent"] = [
-            lucent_speed(
+        figures["lucent"] = []
+        for batch in args.lucent_batch.split(","):
+            lucent = lucent_speed(
                 random_alexnet(device).model,
                 layer="classifier_6",
                 unit=1,
@@ -151,19 +153,33 @@ def main(argv=None) -> dict:
                 steps=args.iterations,
                 device=device,
             )
-            for batch in args.lucent_batch.split(",")
-        ]
-        for lucent in figures["lucent"]:
+            figures["lucent"].append(lucent)
             print(f"lucent: {_line(lucent)}", flush=True)
-        fastest = max(figures["lucent"], key=lambda lucent: lucent["images_per_s"])
-        figures["speedup_images_per_s"] = figures["ours"]["images_per_s"] / fastest["images_per_s"]
+            _speedups(figures)
+            _save(args.json, figures)  # so a run cut short keeps the batches it measured
+        for batch, speedup in figures["speedup_by_lucent_batch"].items():
+            print(f"ours / lucent at batch {batch}, images per second: {speedup:.1f}x")
         print(
-            f"ours / fastest lucent (batch {fastest['batch']}) images per second: "
-            f"{figures['speedup_images_per_s']:.1f}x"
+            f"ours / fastest lucent (batch {figures['fastest_lucent_batch']}) images per "
+            f"second: {figures['speedup_images_per_s']:.1f}x"
         )
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return figures
+
+
+def _speedups(figures: dict) -> None:
+    """Our images/s over Lucent's, at each Lucent batch measured and at its fastest."""
+    ours = figures["ours"]["images_per_s"]
+    figures["speedup_by_lucent_batch"] = {
+        str(lucent["batch"]): ours / lucent["images_per_s"] for lucent in figures["lucent"]
+    }
+    fastest = max(figures["lucent"], key=lambda lucent: lucent["images_per_s"])
+    figures["fastest_lucent_batch"] = fastest["batch"]
+    figures["speedup_images_per_s"] = ours / fastest["images_per_s"]
+
+
+def _save(path: Path | None, figures: dict) -> None:
+    if path is not None:
+        path.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 def _device_name(device: torch.device) -> str:

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The generator's GPU check, in one run of about 5 minutes on a lent H100/H200:
-#   1. the gpu-marked generator tests (plain pytest: no Django on that machine),
-#   2. our PPGN speed (AlexNet + full-size DeePSiM G, random weights, 200 iterations) in its
+# The generator's GPU check, in one run of about 6 minutes on a lent H100/H200:
+#   1. our PPGN speed (AlexNet + full-size DeePSiM G, random weights, 200 iterations) in its
 #      fastest settings (bf16 + channels_last + compile, batch 1024) against Lucent's render_vis
-#      on the same network, device and steps at batch 1, 64, 256 and 1024, then ours at batch
-#      256 in bf16 without compile,
-#   3. bf16 against fp32: final activations of the same chains, within the documented tolerance,
-#   4. a whole panels run (sampling, pictures, writer threads) against its sampling alone.
+#      on the same network, device and steps at batch 1 (its default: one image per call), 100
+#      (one unit's panel per call) and 1024 (our batch);
+#   2. `manage.py generate_panels` end to end under torchrun (bench/gpu_generate_panels.sh):
+#      weights from the torch hub cache, panels registered in an experiment, resume;
+#   3. the gpu-marked generator tests (plain pytest: no pytest-django on that machine),
+#   4. bf16 against fp32: final activations of the same chains, within the documented tolerance,
+#   5. a whole panels run (sampling, pictures, writer threads) against its sampling alone.
 # Everything printed goes to $OUT/gpu_check.log; the figures go to $OUT/gpu_figures.json.
 # A failing or hung step (each has a time limit) is recorded and the next one still runs.
 #
@@ -15,15 +17,17 @@
 #   bash bench/gpu_check.sh --dry-run   # here, on CPU: tiny sizes, same steps, OUT=var/gpu_check,
 #                                       # python: $PYTHON, else .venv/bin/python
 #
-# Lucent is not installed on the GPU machine and it has no internet: carry it as wheels. Once,
-# here, in the repository root (the device README's recipe; `.whl/` is git-ignored):
+# Lucent and Django are not installed on the GPU machine and it has no internet: carry them as
+# wheels. Once, here, in the repository root (the device README's recipe; `.whl/` is ignored):
 #   echo /.whl/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
 #     --platform manylinux2014_x86_64 -d .whl \
-#     torch-lucent==0.1.8 decorator==5.3.1 kornia==0.9.0 kornia-rs==0.2.0
+#     torch-lucent==0.1.8 decorator==5.3.1 kornia==0.9.0 kornia-rs==0.2.0 \
+#     Django==5.2.19 asgiref==3.13.0 sqlparse==0.6.1 dj-database-url==3.1.2 whitenoise==6.12.0 \
+#     tqdm==4.70.1 defusedxml==0.7.1
 # then run with carry [".whl"]; the script installs them into /tmp/site (never touching torch).
-# Without the wheels the Lucent comparison is skipped and the JSON says so.
+# Without the wheels the Lucent comparison and step 2 fail, and the JSON says so.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,13 +42,13 @@ PY="${PYTHON:-python3}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 
 if ((DRY_RUN)); then
-  DEVICE=cpu BEST_BATCH=4 BATCH=4 ITERS=3 LUCENT_BATCHES=1,2 TOL_BATCH=4 TOL_ITERS=3
-  PANEL_UNITS=2 PANEL_IMAGES=4
-  LIMIT_TESTS=180 LIMIT_BEST=300 LIMIT_BF16=120 LIMIT_TOL=120 LIMIT_PANELS=120
-else # worst case 90 + 200 + 40 + 40 + 150 s; a normal run takes about 5 minutes
-  DEVICE=cuda BEST_BATCH=1024 BATCH=256 ITERS=200 LUCENT_BATCHES=1,64,256,1024
-  TOL_BATCH=64 TOL_ITERS=200 PANEL_UNITS=20 PANEL_IMAGES=100
-  LIMIT_TESTS=90 LIMIT_BEST=200 LIMIT_BF16=40 LIMIT_TOL=40 LIMIT_PANELS=150
+  DEVICE=cpu BEST_BATCH=4 ITERS=3 LUCENT_BATCHES=1,2 TOL_BATCH=4 TOL_ITERS=3
+  PANEL_UNITS=2 PANEL_IMAGES=4 PANELS_DRY=--dry-run
+  LIMIT_BEST=300 LIMIT_PANELS_COMMAND=300 LIMIT_TESTS=180 LIMIT_TOL=120 LIMIT_PANELS=120
+else # worst case 240 + 120 + 90 + 40 + 100 s; a normal run takes about 6 minutes
+  DEVICE=cuda BEST_BATCH=1024 ITERS=200 LUCENT_BATCHES=1,100,1024
+  TOL_BATCH=64 TOL_ITERS=200 PANEL_UNITS=20 PANEL_IMAGES=100 PANELS_DRY=""
+  LIMIT_BEST=240 LIMIT_PANELS_COMMAND=120 LIMIT_TESTS=90 LIMIT_TOL=40 LIMIT_PANELS=100
 fi
 
 step() { # step NAME SECONDS COMMAND...: run it with a time limit, record its status, go on
@@ -57,6 +61,7 @@ step() { # step NAME SECONDS COMMAND...: run it with a time limit, record its st
   echo "=== $name: exit $status after $((SECONDS - start))s"
   printf '{"exit_status": %d, "seconds": %d}\n' "$status" "$((SECONDS - start))" \
     >"$PARTS/status_$name.json"
+  figures_merge >/dev/null
 }
 
 main() {
@@ -84,18 +89,18 @@ torchvision.__version__, 'cuda', torch.cuda.is_available())"
     echo 'raise ModuleNotFoundError("no pytest-django on the GPU machine")' \
       >"$hide/pytest_django/__init__.py"
   fi
-  step tests "$LIMIT_TESTS" env PYTHONPATH="${hide:+$hide:}$PYTHONPATH" \
-    "$PY" -m pytest -m gpu tests/generator -q -p no:django -p no:cacheprovider
   step speed_best "$LIMIT_BEST" "$PY" bench/generator_speed.py --device "$DEVICE" \
     --batch "$BEST_BATCH" --iterations "$ITERS" --bf16 --channels-last --compile \
     --lucent-batch "$LUCENT_BATCHES" "$lucent" --json "$PARTS/speed_best.json"
-  step speed_bf16 "$LIMIT_BF16" "$PY" bench/generator_speed.py --device "$DEVICE" \
-    --batch "$BATCH" --iterations "$ITERS" --bf16 --no-lucent --json "$PARTS/speed_bf16.json"
+  step generate_panels "$LIMIT_PANELS_COMMAND" env PYTHON="$PY" \
+    bash bench/gpu_generate_panels.sh $PANELS_DRY
+  step tests "$LIMIT_TESTS" env PYTHONPATH="${hide:+$hide:}$PYTHONPATH" \
+    "$PY" -m pytest -m gpu tests/generator -q -p no:django -p no:cacheprovider
   step bf16_tolerance "$LIMIT_TOL" "$PY" bench/bf16_tolerance.py --device "$DEVICE" \
     --batch "$TOL_BATCH" --iterations "$TOL_ITERS" --json "$PARTS/bf16_tolerance.json"
   step panels_whole "$LIMIT_PANELS" "$PY" bench/panels_speed.py --device "$DEVICE" \
     --units "$PANEL_UNITS" --images "$PANEL_IMAGES" --iterations "$ITERS" --batch "$BEST_BATCH" \
-    --bf16 --channels-last --compile --json "$PARTS/panels_whole.json"
+    --bf16 --channels-last --json "$PARTS/panels_whole.json"
   figures_merge
   echo "gpu_check finished $(date -u +%FT%TZ); log $LOG, figures $OUT/gpu_figures.json"
 }
