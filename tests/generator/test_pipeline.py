@@ -108,17 +108,22 @@ def test_units_are_written_with_quality_and_any_image_regenerates_from_its_seed(
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 @pytest.mark.parametrize("layer, unit, index", [("fc8", 7, 0), ("fc6", 11, 3)])
-def test_any_image_regenerates_bit_for_bit_from_its_seed(
-    tmp_path, demo_models, layer, unit, index, device
-):
-    """Long enough for rounding to grow (see bench/regeneration.py); padding keeps it exact."""
+def test_any_image_regenerates_from_its_seed(tmp_path, demo_models, layer, unit, index, device):
+    """Long enough for rounding to grow (see bench/regeneration.py); padding keeps it exact on
+    the CPU. On CUDA some kernels add in no fixed order (atomics), so the same chain can end a
+    rounding error apart (on an H100: the same 8-bit picture, activations 2e-7 apart)."""
     run = demo_run(tmp_path, demo_models[0], [3, unit], layer=layer, iterations=60, device=device)
     pipeline.panels_generate(run)
     image, activation = pipeline.image_regenerate(run.out, unit, index)
     stored = outputs.unit_read(run.out, unit)
-    saved = Image.open(stored["folder"] / "images" / f"{index:03d}.png")
-    assert np.array_equal(np.asarray(saved), outputs.grid.to_uint8(image[None])[0])
-    assert activation == stored["images"][index]["activation"]
+    saved = np.asarray(Image.open(stored["folder"] / "images" / f"{index:03d}.png"), dtype=int)
+    again = outputs.grid.to_uint8(image[None])[0].astype(int)
+    if device == "cpu":
+        assert np.array_equal(saved, again)
+        assert activation == stored["images"][index]["activation"]
+    else:
+        assert np.abs(saved - again).max() <= 1
+        assert activation == pytest.approx(stored["images"][index]["activation"], rel=1e-4)
     with pytest.raises(ValueError, match="unit 3 has images 0-3, not 4"):
         pipeline.image_regenerate(run.out, 3, 4)
 
