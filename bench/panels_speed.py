@@ -6,7 +6,8 @@ random weights (speed does not depend on them): `--units` fc8 units of `--images
 image-iterations/s of the whole run (after one warm-up batch, which autotunes and compiles),
 next to the sampler alone on the same batches. The difference is what a run adds to sampling:
 the output layer's class predictions, copying pictures off the GPU, and writing what the
-writer threads do not hide.
+writer threads do not hide. It is split into time in the sampler, between batches and after
+the last one, with each unit's writing time (wall and CPU, in its writer thread).
 
     python bench/panels_speed.py --device cuda --units 40 --batch 1024 --bf16 --channels-last \
         --compile [--json figures.json]
@@ -19,6 +20,7 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -60,7 +62,8 @@ def main() -> None:
     synchronize(device)
     sampling = time.perf_counter() - started
 
-    with tempfile.TemporaryDirectory() as folder:
+    timing = _Timing(sampler)
+    with tempfile.TemporaryDirectory() as folder, timing:
         rows = _rows(args.images)
         run = pipeline.PanelRun(
             config=config, units=units, out=Path(folder), rows=rows, cols=args.images // rows
@@ -68,7 +71,8 @@ def main() -> None:
         started = time.perf_counter()
         pipeline.panels_generate(run, sampler=sampler)
         synchronize(device)
-        whole = time.perf_counter() - started
+        ended = time.perf_counter()
+    whole = ended - started
 
     image_iterations = args.units * args.images * args.iterations
     figures = {
@@ -81,10 +85,54 @@ def main() -> None:
         "units_per_s": args.units / whole,
         "image_iterations_per_s": image_iterations / whole,
         "sampling_only_image_iterations_per_s": image_iterations / sampling,
+        # where the whole run's time went
+        "in_sampler_s": timing.sampling,
+        "between_batches_s": timing.last_end - started - timing.sampling,
+        "after_last_batch_s": ended - timing.last_end,
+        "writing_s_per_unit": timing.writing_wall / args.units,
+        "writing_cpu_s_per_unit": timing.writing_cpu / args.units,
     }
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+class _Timing:
+    """Times, during a run, the sampler's batches (queued GPU work included) and each unit's
+    writing in its thread (wall and CPU time)."""
+
+    def __init__(self, sampler):
+        self.sampler, self.sampling, self.last_end = sampler, 0.0, 0.0
+        self.writing_wall = self.writing_cpu = 0.0
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        run, finish = self.sampler.run, pipeline._unit_finish
+        device = self.sampler.target.device
+
+        def timed_run(*args, **kwargs):
+            started = time.perf_counter()
+            result = run(*args, **kwargs)
+            synchronize(device)
+            self.last_end = time.perf_counter()
+            self.sampling += self.last_end - started
+            return result
+
+        def timed_finish(*args, **kwargs):
+            wall, cpu = time.perf_counter(), time.thread_time()
+            report = finish(*args, **kwargs)
+            with self._lock:
+                self.writing_wall += time.perf_counter() - wall
+                self.writing_cpu += time.thread_time() - cpu
+            return report
+
+        self._finish = finish
+        self.sampler.run, pipeline._unit_finish = timed_run, timed_finish
+        return self
+
+    def __exit__(self, *exc):
+        del self.sampler.run  # the instance attribute goes; the class's method shows again
+        pipeline._unit_finish = self._finish
 
 
 def _rows(images: int) -> int:

@@ -29,16 +29,25 @@ def parse_grid(text: str) -> tuple[int, int]:
 
 
 def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Convert images (N, 3, H, W) float in [0, 1] to (N, H, W, 3) uint8; uint8 HWC passes."""
-    if isinstance(images, torch.Tensor):
-        images = images.detach().float().cpu().numpy()
+    """Convert images (N, 3, H, W) float in [0, 1] to (N, H, W, 3) uint8; uint8 HWC passes.
+
+    A tensor is converted where it lies (on the GPU a quarter of the bytes then come back),
+    with the same float32 arithmetic as an array, so both give the same pixels."""
+    if isinstance(images, torch.Tensor) and images.dtype != torch.uint8:
+        _check_nchw(tuple(images.shape))
+        scaled = images.detach().float().clamp(0.0, 1.0) * 255.0 + 0.5
+        return scaled.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     images = np.asarray(images)
     if images.dtype == np.uint8:
         return images
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"expected images of shape (N, 3, H, W), got {images.shape}")
-    scaled = np.clip(images, 0.0, 1.0) * 255.0 + 0.5
+    _check_nchw(images.shape)
+    scaled = np.clip(images.astype(np.float32, copy=False), 0.0, 1.0) * 255.0 + 0.5
     return scaled.astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def _check_nchw(shape: tuple) -> None:
+    if len(shape) != 4 or shape[1] != 3:
+        raise ValueError(f"expected images of shape (N, 3, H, W), got {shape}")
 
 
 def tile(images: torch.Tensor | np.ndarray, rows: int, cols: int, *, gap: int = 2) -> Image.Image:

@@ -45,7 +45,7 @@ class UnitResult:
     """What the sampler produced for one unit; lists are in image (panel) order."""
 
     unit: int
-    images: torch.Tensor  # (N, 3, H, W) float in [0, 1]
+    images: torch.Tensor | np.ndarray  # (N, 3, H, W) float in [0, 1], or (N, H, W, 3) uint8
     seeds: list[int]
     start_activations: list[float]
     activations: list[float]

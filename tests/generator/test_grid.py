@@ -48,6 +48,13 @@ def test_to_uint8_clips_out_of_range_values():
     assert pixels[:, 0, 0, 0].tolist() == [0, 128, 255]
 
 
+def test_to_uint8_gives_a_tensor_and_its_array_the_same_pixels():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(4, 3, 16, 16, generator=generator) * 1.2 - 0.1
+    images[0, 0, 0] = torch.arange(16) / 255 + 0.5 / 255  # on the rounding boundaries
+    assert np.array_equal(grid.to_uint8(images), grid.to_uint8(images.numpy()))
+
+
 def test_web_size_shrinks_the_longest_side_and_never_enlarges():
     big = grid.tile(torch.rand(100, 3, 128, 128), 10, 10)
     assert max(grid.web_size(big).size) == grid.WEB_MAX_SIDE
