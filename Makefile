@@ -26,9 +26,11 @@ install-test: $(VENV)/.installed-test
 
 demo: install demo-data serve
 
-# The demo network is tiny: one thread is fastest (two oversubscribe the cores). The hidden
-# units are ones the digits activate (read from the trained weights), so they have selectivity.
-AM_DEMO := --network demo --iterations 100 --batch 200 --cpu-threads 1 --experiment $(DEMO)
+# The demo network is tiny: one thread is fastest (two oversubscribe the cores), and channels_last
+# is about a third faster on this CPU too. The hidden units are ones the digits activate (read
+# from the trained weights), so they have selectivity.
+AM_DEMO := --network demo --iterations 100 --batch 200 --cpu-threads 1 --channels-last \
+	--experiment $(DEMO)
 DEMO_DIR := var/demo
 
 demo-data: wordnet

@@ -49,7 +49,9 @@ class Command(BaseCommand):
         parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if any)")
         parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
         parser.add_argument(
-            "--channels-last", action="store_true", help="channels_last memory layout (GPU)"
+            "--channels-last",
+            action="store_true",
+            help="channels_last memory layout (faster on a GPU, and for the demo on a CPU)",
         )
         parser.add_argument(
             "--compile", action="store_true", help="torch.compile the generator (GPU; ~1 min once)"
