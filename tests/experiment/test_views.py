@@ -125,6 +125,10 @@ def test_entry_without_an_id_asks_for_one_and_creates_nothing(client, study):
     assert Participant.objects.count() == 0
 
 
+def test_pages_tell_browsers_there_is_no_icon_to_fetch(client, study):
+    assert b'<link rel="icon" href="data:,">' in client.get("/study/demo/").content
+
+
 def test_overlong_id_is_refused_with_a_message(client, study):
     reply = client.get("/study/demo/", {"participant": "x" * 300})
     assert reply.status_code == 400
