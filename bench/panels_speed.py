@@ -6,7 +6,7 @@ random weights (speed does not depend on them): `--units` fc8 units of `--images
 image-iterations/s of the whole run (after one warm-up batch, which autotunes and compiles),
 next to the sampler alone on the same batches. The difference is what a run adds to sampling:
 the output layer's class predictions, copying pictures off the GPU, and writing what the
-writer threads do not hide. It is split into time in the sampler, between batches and after
+writer threads do not hide. It is split into time in the sampler, before and between batches, and after
 the last one, with each unit's writing time (wall and CPU, in its writer thread).
 
     python bench/panels_speed.py --device cuda --units 40 --batch 1024 --bf16 --channels-last \
@@ -87,7 +87,7 @@ def main() -> None:
         "sampling_only_image_iterations_per_s": image_iterations / sampling,
         # where the whole run's time went
         "in_sampler_s": timing.sampling,
-        "between_batches_s": timing.last_end - started - timing.sampling,
+        "setup_and_between_batches_s": timing.last_end - started - timing.sampling,
         "after_last_batch_s": ended - timing.last_end,
         "writing_s_per_unit": timing.writing_wall / args.units,
         "writing_cpu_s_per_unit": timing.writing_cpu / args.units,
