@@ -6,8 +6,9 @@ random weights (speed does not depend on them): `--units` fc8 units of `--images
 image-iterations/s of the whole run (after one warm-up batch, which autotunes and compiles),
 next to the sampler alone on the same batches. The difference is what a run adds to sampling:
 the output layer's class predictions, copying pictures off the GPU, and writing what the
-writer threads do not hide. It is split into time in the sampler, before and between batches, and after
-the last one, with each unit's writing time (wall and CPU, in its writer thread).
+writer threads do not hide. It is split into time in the sampler, before and between
+batches, and after the last one, with each unit's writing time (wall and CPU, in its writer
+thread).
 
     python bench/panels_speed.py --device cuda --units 40 --batch 1024 --bf16 --channels-last \
         --compile [--json figures.json]
