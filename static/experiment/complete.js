@@ -34,4 +34,6 @@
   });
   box.addEventListener("focus", pause);
   box.addEventListener("input", pause);
+  // Started writing before this script ran (a slow connection): that counts too.
+  if (box.value !== "" || document.activeElement === box) pause();
 })();

@@ -81,3 +81,18 @@ def test_writing_a_comment_pauses_the_countdown_and_send_returns_with_it(
     page.get_by_role("button", name="Send and return").click()
     page.wait_for_url("**/study.css?cc=X")
     assert Participant.objects.get(external_id="writer").feedback == "Panel 2 was slow"
+
+
+def test_a_comment_begun_before_the_script_ran_pauses_the_countdown(browser, live_server, study):
+    """On a slow connection the page shows before complete.js runs; typing then must count."""
+    study.experiment.completion_url = f"{live_server.url}/static/experiment/study.css?cc=X"
+    study.experiment.save()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    held = []
+    page.route("**/experiment/complete.js", lambda route: held.append(route))  # held back
+    finish(page, live_server, "early")
+    page.get_by_label("Anything you would like to tell us? (optional)").fill("Early words")
+    held[0].continue_()
+    expect(page.locator("#redirect-note")).to_contain_text("You stay on this page")
+    page.wait_for_timeout(3_000)  # past the 2 s: still here
+    assert "/complete/" in page.url
