@@ -127,7 +127,12 @@
       window.location.assign(study.completeUrl);
       return;
     }
-    if (current && current.practice && !next.practice) {
+    // Between the phases: just after the last practice panel, or on a visit (a reload) that
+    // finds the practice done and the main study not begun.
+    const practiceJustDone = current
+      ? current.practice
+      : practiceCount > 0 && !trials.some((t) => !t.practice && t.answered);
+    if (practiceJustDone && !next.practice) {
       $("trial").hidden = true;
       $("practice-done").hidden = false;
       $("start-main").focus();

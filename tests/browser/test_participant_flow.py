@@ -239,3 +239,24 @@ def test_the_full_size_panel_moves_when_dragged(browser, live_server, study):
     page.mouse.move(x, y - 40, steps=4)
     page.mouse.up()
     assert area.evaluate("element => element.scrollTop") > 0
+
+
+def test_a_reload_after_the_practice_still_says_the_main_study_starts(browser, live_server, study):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/study/demo/?participant=reloader")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("button", name="Start the practice").click()
+    for _ in range(2):
+        expect(page.locator(".q1-choice").first).to_be_enabled()
+        page.keyboard.press("n")
+    expect(page.get_by_role("heading", name="Practice finished")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Practice finished")).to_be_visible()
+    page.get_by_role("button", name="Start the main study").click()
+    expect(page.locator("#progress-text")).to_have_text("Panel 1 of 3")
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    page.keyboard.press("n")
+    expect(page.locator("#progress-text")).to_have_text("Panel 2 of 3")
+    page.reload()  # the main study has begun: straight back to its next panel
+    expect(page.locator("#progress-text")).to_have_text("Panel 2 of 3")
+    expect(page.get_by_role("heading", name="Practice finished")).to_be_hidden()
