@@ -34,6 +34,7 @@
   });
   box.addEventListener("focus", pause);
   box.addEventListener("input", pause);
-  // Started writing before this script ran (a slow connection): that counts too.
-  if (box.value !== "" || document.activeElement === box) pause();
+  // Started writing before this script ran (a slow connection): that counts too. (A comment
+  // sent on an earlier visit is the box's default value, not new writing.)
+  if (box.value !== box.defaultValue || document.activeElement === box) pause();
 })();

@@ -96,3 +96,22 @@ def test_a_comment_begun_before_the_script_ran_pauses_the_countdown(browser, liv
     expect(page.locator("#redirect-note")).to_contain_text("You stay on this page")
     page.wait_for_timeout(3_000)  # past the 2 s: still here
     assert "/complete/" in page.url
+
+
+def test_a_comment_sent_on_an_earlier_visit_does_not_stop_the_countdown(
+    browser, live_server, study
+):
+    study.experiment.completion_url = f"{live_server.url}/static/experiment/study.css?cc=X"
+    study.experiment.save()
+    participant = Participant.objects.create(
+        experiment=study.experiment,
+        external_id="returner",
+        status=Participant.Status.COMPLETED,
+        feedback="Sent before",
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/study/demo/p/{participant.token}/complete/")
+    expect(page.get_by_label("Anything you would like to tell us? (optional)")).to_have_value(
+        "Sent before"
+    )
+    page.wait_for_url("**/study.css?cc=X", timeout=5_000)
