@@ -15,13 +15,28 @@ def _short_countdown(monkeypatch):
     monkeypatch.setattr("experiment.views.COMPLETION_REDIRECT_SECONDS", 2)
 
 
-def finished_page(browser, live_server, study, external_id: str):
-    """A participant's page at the completion screen, the study's completion URL set to a page
-    of the live server (the stand-in for Prolific's)."""
+def completion_url_set(study, live_server) -> None:
+    """The study's completion URL: a page of the live server (the stand-in for Prolific's)."""
     study.experiment.completion_url = f"{live_server.url}/static/experiment/study.css?cc=X"
     study.experiment.save()
+
+
+def finished_page(browser, live_server, study, external_id: str):
+    """A participant's page at the completion screen (see completion_url_set)."""
+    completion_url_set(study, live_server)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     return finish(page, live_server, external_id)
+
+
+def completed_participant(study, live_server, external_id: str, **fields) -> Participant:
+    """A participant who has finished, made directly (see completion_url_set)."""
+    completion_url_set(study, live_server)
+    return Participant.objects.create(
+        experiment=study.experiment,
+        external_id=external_id,
+        status=Participant.Status.COMPLETED,
+        **fields,
+    )
 
 
 def finish(page, live_server, external_id: str):
@@ -55,13 +70,7 @@ def test_stay_on_this_page_stops_the_countdown(browser, live_server, study):
 
 
 def test_without_javascript_the_page_still_returns_after_its_countdown(browser, live_server, study):
-    study.experiment.completion_url = f"{live_server.url}/static/experiment/study.css?cc=X"
-    study.experiment.save()
-    participant = Participant.objects.create(
-        experiment=study.experiment,
-        external_id="nojs",
-        status=Participant.Status.COMPLETED,
-    )
+    participant = completed_participant(study, live_server, "nojs")
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{live_server.url}/study/demo/p/{participant.token}/complete/")
@@ -85,8 +94,7 @@ def test_writing_a_comment_pauses_the_countdown_and_send_returns_with_it(
 
 def test_a_comment_begun_before_the_script_ran_pauses_the_countdown(browser, live_server, study):
     """On a slow connection the page shows before complete.js runs; typing then must count."""
-    study.experiment.completion_url = f"{live_server.url}/static/experiment/study.css?cc=X"
-    study.experiment.save()
+    completion_url_set(study, live_server)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     held = []
     page.route("**/experiment/complete.js", lambda route: held.append(route))  # held back
@@ -101,14 +109,7 @@ def test_a_comment_begun_before_the_script_ran_pauses_the_countdown(browser, liv
 def test_a_comment_sent_on_an_earlier_visit_does_not_stop_the_countdown(
     browser, live_server, study
 ):
-    study.experiment.completion_url = f"{live_server.url}/static/experiment/study.css?cc=X"
-    study.experiment.save()
-    participant = Participant.objects.create(
-        experiment=study.experiment,
-        external_id="returner",
-        status=Participant.Status.COMPLETED,
-        feedback="Sent before",
-    )
+    participant = completed_participant(study, live_server, "returner", feedback="Sent before")
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(f"{live_server.url}/study/demo/p/{participant.token}/complete/")
     expect(page.get_by_label("Anything you would like to tell us? (optional)")).to_have_value(
