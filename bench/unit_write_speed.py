@@ -7,7 +7,12 @@ content; AM pictures compress about as well), written by `outputs.unit_write` at
 compression level, by one thread and by as many threads as `pipeline.WRITERS` (the writer
 threads of `panels_generate` work the same way).
 
-    PYTHONPATH=. python bench/unit_write_speed.py [--units 8] [--levels 1,6] [--json out.json]
+Then the flush before a unit's rename on its own, for a unit's files as written (`--folder`,
+the disk where units go): each file and folder flushed one after another, against all at once
+by `outputs._FLUSHERS` (what `unit_write` does).
+
+    PYTHONPATH=. python bench/unit_write_speed.py [--units 8] [--levels 1,6] [--folder DIR] \
+        [--json out.json]
 """
 
 import argparse
@@ -21,6 +26,7 @@ from unittest import mock
 
 import numpy as np
 import torch
+from PIL import Image
 from sklearn.datasets import load_sample_images
 
 from generator.am import grid, outputs, pipeline
@@ -56,10 +62,38 @@ def units_write(images: torch.Tensor, count: int, threads: int) -> tuple[float, 
     return seconds / count, size / count / 1e6
 
 
+def flush_speed(images: torch.Tensor, folder: Path, repeats: int) -> dict:
+    """Median seconds to flush one written unit's files and folders: one by one, all at once."""
+    seconds = {"one_by_one": [], "all_at_once": []}
+    with tempfile.TemporaryDirectory(dir=folder) as root:
+        for repeat in range(repeats):
+            for way, times in seconds.items():
+                unit = Path(root) / f"{way}-{repeat}"
+                (unit / "images").mkdir(parents=True)
+                for index, image in enumerate(grid.to_uint8(images)):
+                    Image.fromarray(image).save(unit / "images" / f"{index:03d}.png")
+                panel = grid.tile(images, 10, 10)
+                panel.save(unit / "panel.png")
+                grid.web_size(panel).save(unit / "panel_web.jpg")
+                for name in ("activations.json", "quality.json", "settings.json"):
+                    (unit / name).write_text("{}\n")
+                paths = [*unit.rglob("*"), unit]
+                started = time.perf_counter()
+                if way == "one_by_one":
+                    for path in paths:
+                        outputs._fsync(path)
+                else:
+                    list(outputs._FLUSHERS.map(outputs._fsync, paths))
+                times.append(time.perf_counter() - started)
+    return {way: float(np.median(times)) for way, times in seconds.items()} | {"paths": len(paths)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=8)
     parser.add_argument("--levels", default="1,6", help="PNG compression levels to compare")
+    parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--flush-repeats", type=int, default=5)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     images = pictures()
@@ -75,6 +109,13 @@ def main() -> None:
                 f"({1 / per_unit:.2f} units/s, {100 / per_unit:.0f} pictures/s), "
                 f"{megabytes:.1f} MB a unit"
             )
+    flush = flush_speed(images, args.folder, args.flush_repeats)
+    figures["flush"] = flush
+    print(
+        f"Flushing a unit's {flush['paths']} files and folders in {args.folder}: "
+        f"{flush['one_by_one'] * 1000:.0f} ms one by one, "
+        f"{flush['all_at_once'] * 1000:.0f} ms all at once"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 

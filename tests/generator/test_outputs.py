@@ -56,6 +56,34 @@ def test_interrupted_write_leaves_no_unit_folder_and_the_next_run_cleans_up(tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+def test_every_file_and_folder_of_a_unit_is_flushed_before_its_rename(tmp_path, monkeypatch):
+    flushed, fsync = [], outputs._fsync
+
+    def recorded(path):
+        fsync(path)
+        flushed.append((path, outputs.is_done(tmp_path, 3)))
+
+    monkeypatch.setattr(outputs, "_fsync", recorded)
+    folder = write(tmp_path, make_result())
+    partial = tmp_path / ".partial-unit_00003"
+    before_rename = {path.relative_to(partial) for path, done in flushed if not done}
+    assert before_rename == {
+        path.relative_to(folder) for path in [*folder.rglob("*"), folder]
+    }  # 4 images, their folder, 2 panels, 3 JSON files, the unit's folder
+    assert flushed[-1] == (tmp_path, True)  # then the rename itself
+
+
+def test_a_failed_flush_leaves_no_unit_folder(tmp_path, monkeypatch):
+    def failing(path):
+        if path.name == "002.png":
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(outputs, "_fsync", failing)
+    with pytest.raises(OSError, match="Input/output error"):
+        write(tmp_path, make_result())
+    assert not outputs.is_done(tmp_path, 3)
+
+
 def test_done_units_are_skipped_on_resume(tmp_path):
     write(tmp_path, make_result(unit=1))
     write(tmp_path, make_result(unit=4))
