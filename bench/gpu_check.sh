@@ -8,7 +8,8 @@
 #      weights from the torch hub cache, panels registered in an experiment, resume;
 #   3. the gpu-marked generator tests (plain pytest: no pytest-django on that machine),
 #   4. bf16 against fp32: final activations of the same chains, within the documented tolerance,
-#   5. a whole panels run (sampling, pictures, writer threads) against its sampling alone.
+#   5. a whole panels run (sampling, pictures, writer threads) against its sampling alone,
+#   6. flushing a unit's files to that machine's disk, one by one against all at once.
 # Everything printed goes to $OUT/gpu_check.log; the figures go to $OUT/gpu_figures.json.
 # A failing or hung step (each has a time limit) is recorded and the next one still runs.
 #
@@ -45,7 +46,7 @@ if ((DRY_RUN)); then
   DEVICE=cpu BEST_BATCH=4 ITERS=3 LUCENT_BATCHES=1,2 TOL_BATCH=4 TOL_ITERS=3
   PANEL_UNITS=2 PANEL_IMAGES=4 PANELS_DRY=--dry-run
   LIMIT_BEST=300 LIMIT_PANELS_COMMAND=300 LIMIT_TESTS=180 LIMIT_TOL=120 LIMIT_PANELS=120
-else # worst case 240 + 120 + 90 + 40 + 130 s; a normal run takes about 7 minutes
+else # worst case 240 + 120 + 90 + 40 + 130 + 60 s; a normal run takes about 7 minutes
   DEVICE=cuda BEST_BATCH=1024 ITERS=200 LUCENT_BATCHES=1,100,1024
   TOL_BATCH=64 TOL_ITERS=200 PANEL_UNITS=40 PANEL_IMAGES=100 PANELS_DRY=""
   LIMIT_BEST=240 LIMIT_PANELS_COMMAND=120 LIMIT_TESTS=90 LIMIT_TOL=40 LIMIT_PANELS=130
@@ -101,6 +102,7 @@ torchvision.__version__, 'cuda', torch.cuda.is_available())"
   step panels_whole "$LIMIT_PANELS" "$PY" bench/panels_speed.py --device "$DEVICE" \
     --units "$PANEL_UNITS" --images "$PANEL_IMAGES" --iterations "$ITERS" --batch "$BEST_BATCH" \
     --bf16 --channels-last --json "$PARTS/panels_whole.json"
+  step flush 60 "$PY" bench/unit_write_speed.py --flush-only --json "$PARTS/flush.json"
   figures_merge
   echo "gpu_check finished $(date -u +%FT%TZ); log $LOG, figures $OUT/gpu_figures.json"
 }

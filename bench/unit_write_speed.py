@@ -9,10 +9,12 @@ threads of `panels_generate` work the same way).
 
 Then the flush before a unit's rename on its own, for a unit's files as written (`--folder`,
 the disk where units go): each file and folder flushed one after another, against all at once
-by `outputs._FLUSHERS` (what `unit_write` does).
+by `outputs._FLUSHERS` (what `unit_write` does). `--flush-only` times only that, with noise
+for pictures (what a flush costs depends on the bytes, not on what they show) and no
+scikit-learn, so it runs on the GPU machine too.
 
     PYTHONPATH=. python bench/unit_write_speed.py [--units 8] [--levels 1,6] [--folder DIR] \
-        [--json out.json]
+        [--flush-only] [--json out.json]
 """
 
 import argparse
@@ -27,13 +29,14 @@ from unittest import mock
 import numpy as np
 import torch
 from PIL import Image
-from sklearn.datasets import load_sample_images
 
 from generator.am import grid, outputs, pipeline
 
 
 def pictures(count: int = 100, size: int = 227) -> torch.Tensor:
     """(count, 3, size, size) crops of the sample photographs, RGB in [0, 1]."""
+    from sklearn.datasets import load_sample_images  # not on the GPU machine: --flush-only
+
     photos, rng = load_sample_images().images, np.random.default_rng(0)
     crops = []
     for index in range(count):
@@ -64,16 +67,16 @@ def units_write(images: torch.Tensor, count: int, threads: int) -> tuple[float, 
 
 def flush_speed(images: torch.Tensor, folder: Path, repeats: int) -> dict:
     """Median seconds to flush one written unit's files and folders: one by one, all at once."""
-    seconds = {"one_by_one": [], "all_at_once": []}
+    seconds, level = {"one_by_one": [], "all_at_once": []}, {"compress_level": 1}
     with tempfile.TemporaryDirectory(dir=folder) as root:
         for repeat in range(repeats):
             for way, times in seconds.items():
                 unit = Path(root) / f"{way}-{repeat}"
                 (unit / "images").mkdir(parents=True)
                 for index, image in enumerate(grid.to_uint8(images)):
-                    Image.fromarray(image).save(unit / "images" / f"{index:03d}.png")
+                    Image.fromarray(image).save(unit / "images" / f"{index:03d}.png", **level)
                 panel = grid.tile(images, 10, 10)
-                panel.save(unit / "panel.png")
+                panel.save(unit / "panel.png", **level)
                 grid.web_size(panel).save(unit / "panel_web.jpg")
                 for name in ("activations.json", "quality.json", "settings.json"):
                     (unit / name).write_text("{}\n")
@@ -94,11 +97,13 @@ def main() -> None:
     parser.add_argument("--levels", default="1,6", help="PNG compression levels to compare")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--flush-repeats", type=int, default=5)
+    parser.add_argument("--flush-only", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    images = pictures()
+    images = torch.rand(100, 3, 227, 227) if args.flush_only else pictures()
+    levels = [] if args.flush_only else [int(value) for value in args.levels.split(",")]
     figures = {"cpu_count": os.cpu_count(), "writers": pipeline.WRITERS, "runs": []}
-    for level in [int(value) for value in args.levels.split(",")]:
+    for level in levels:
         for threads in sorted({1, pipeline.WRITERS}):
             with mock.patch.object(grid, "PNG_COMPRESS_LEVEL", level):
                 per_unit, megabytes = units_write(images, args.units, threads)
