@@ -78,10 +78,13 @@ def hit_visit_parse(query) -> HitVisit:
 def submit_url(turk_submit_to: str) -> str:
     """The externalSubmit URL of turkSubmitTo (e.g. "https://www.mturk.com/"), which must be one
     of settings.MTURK_SUBMIT_ORIGINS: the worker's answers go nowhere else."""
-    parts = urlsplit(turk_submit_to.strip())
-    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    try:
+        parts = urlsplit(turk_submit_to.strip())
+    except ValueError:  # e.g. "https://[::1": not an address at all
+        parts = None
+    origin = parts and f"{parts.scheme}://{parts.netloc}".lower()
     allowed = [allowed.rstrip("/").lower() for allowed in settings.MTURK_SUBMIT_ORIGINS]
-    if parts.path.strip("/") or parts.query or parts.fragment or origin not in allowed:
+    if not parts or parts.path.strip("/") or parts.query or parts.fragment or origin not in allowed:
         shown = turk_submit_to.strip()[:100] or "nothing"
         raise HitLinkInvalid(
             f"The HIT would be submitted to {shown}, which is not MTurk "

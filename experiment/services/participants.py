@@ -181,26 +181,25 @@ def experiment_lists_locked(*, experiment: Experiment) -> tuple[Experiment, list
 
 def visit_refusal_raise(*, participant: Participant, visit_ids: dict[str, str]) -> None:
     """AnswerInvalid for a returning participant's visit that must not go on: one through the
-    other recruitment site than they entered by, another Prolific study once they completed,
-    or an MTurk assignment other than theirs once they have consented.
+    other recruitment site than they entered by, one by the study link (with or without
+    Prolific's ids) of someone who entered through an MTurk HIT, another Prolific study once
+    they completed, or an MTurk assignment other than theirs once they have consented.
 
     An id is no secret (MTurk shows worker ids to every requester): whoever knows one could
-    otherwise accept the HIT themselves and carry someone's place, answers and payment over
-    to their own assignment, or turn a Prolific participant into an MTurk one, who is then
-    not sent back to Prolific.
+    otherwise open the study link with it, or accept the HIT themselves, and take over
+    someone's place, answers and payment, or turn a Prolific participant into an MTurk one,
+    who is then not sent back to Prolific. A HIT's worker goes on from the HIT page, which
+    links to their own study page.
     """
     mturk_visit = bool(visit_ids.get("mturk_assignment_id"))
-    prolific_visit = bool(
-        visit_ids.get("prolific_session_id") or visit_ids.get("prolific_study_id")
-    )
     if mturk_visit and (participant.prolific_session_id or participant.prolific_study_id):
         raise AnswerInvalid(
             "This id took part in the study through Prolific, not MTurk: go on from Prolific."
         )
-    if prolific_visit and participant.mturk_assignment_id:
+    if not mturk_visit and participant.mturk_assignment_id:
         raise AnswerInvalid(
-            "This id took part in the study through an MTurk HIT, not Prolific: go on from "
-            "that HIT."
+            "This id takes part in the study through an MTurk HIT: go on from that HIT (MTurk "
+            "lists it under the HITs assigned to you), not from the study link."
         )
     study = visit_ids.get("prolific_study_id")
     if (

@@ -178,6 +178,29 @@ def test_a_participant_goes_on_only_through_the_site_they_entered_by(client, stu
     assert Participant.objects.get(external_id="W7").prolific_session_id == ""
 
 
+@pytest.mark.parametrize("id_name", ["workerId", "participant", "PROLIFIC_PID"])
+def test_nobody_takes_over_a_hits_worker_through_the_study_link(client, study, id_name):
+    """Worker ids are no secret: the study link with one must not lead to that worker's page,
+    before or after they consented, nor change their assignment."""
+    victim = Client()
+    page = victim.get(HIT, accepted(worker="W1", assignment="A1")).content.decode()
+    participant = Participant.objects.get(external_id="W1")
+    assert participant.token in page
+    for consent in (False, True):
+        if consent:
+            assert victim.post(url(participant, "consent"), {"consent": "yes"}).status_code == 302
+        reply = client.get("/study/demo/", {id_name: "W1"})
+        page = reply.content.decode()
+        assert reply.status_code == 400 and "go on from that HIT" in page
+        assert participant.token not in page
+    participant.refresh_from_db()
+    assert (participant.mturk_assignment_id, participant.prolific_session_id) == ("A1", "")
+    assert (
+        participant.token
+        in victim.get(HIT, accepted(worker="W1", assignment="A1")).content.decode()
+    )
+
+
 def test_a_completed_participant_cannot_count_again_for_another_prolific_study(client, study):
     first = {"PROLIFIC_PID": "5f3c9a", "STUDY_ID": "S1", "SESSION_ID": "X1"}
     participant = consented(client, **first)
@@ -229,6 +252,7 @@ def test_a_worker_who_completed_through_the_study_link_cannot_take_a_hit(client,
         (accepted(submit_to="https://evil.example/"), "which is not MTurk"),
         (accepted(submit_to="https://www.mturk.com/elsewhere"), "which is not MTurk"),
         (accepted(submit_to=""), "submitted to nothing"),
+        (accepted(submit_to="https://[::1"), "which is not MTurk"),
         (accepted(assignment="A" * 201), "assignmentId is not an MTurk id"),
         (accepted(worker="W\x001"), "workerId is not an MTurk id"),
         (accepted(worker="W 1"), "workerId is not an MTurk id"),
