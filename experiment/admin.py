@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from experiment.export import participants_csv_write, responses_csv_write
 from experiment.models import Experiment, Panel, Participant, Response, TrialList, Withdrawal
 from experiment.selectors import (
+    active_within_hold,
     experiment_problems,
     experiment_progress,
     hold_minutes,
@@ -245,7 +246,8 @@ class PanelAdmin(admin.ModelAdmin):
     list_filter = ["experiment", "is_practice", "network", "layer"]
     search_fields = ["source", "network", "layer"]
     # What the panel is and shows is fixed by import_panels / generate_panels (random file
-    # names, a display copy, list membership); practice answers stay editable.
+    # names, a display copy, list membership, the generator's settings and activations);
+    # practice answers stay editable.
     readonly_fields = [
         "preview",
         "experiment",
@@ -256,6 +258,7 @@ class PanelAdmin(admin.ModelAdmin):
         "network",
         "layer",
         "unit",
+        "metadata",
         "created_at",
     ]
     list_per_page = 50
@@ -321,6 +324,13 @@ class TrialListAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # lists are made by "build lists", which keeps every panel in one list
 
+    def has_delete_permission(self, request, trial_list=None):
+        """Not once the experiment has participants: a list nobody is in yet would take its
+        panels out of the study for good (lists cannot be built again then)."""
+        if trial_list is not None and trial_list.experiment.participants.exists():
+            return False
+        return super().has_delete_permission(request, trial_list)
+
 
 class ParticipantForm(forms.ModelForm):
     def clean(self):
@@ -335,6 +345,32 @@ class ParticipantForm(forms.ModelForm):
                 "exclusion_reason", "Say why: the report and the exports show the reason."
             )
         return cleaned
+
+
+class StateFilter(admin.SimpleListFilter):
+    """The state the study counts by (the "state" column): "abandoned" is not stored but
+    follows from the hold time, as for list places."""
+
+    title = parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("in_progress", "in progress"),
+            ("abandoned", "abandoned"),
+            (Participant.Status.COMPLETED, "completed"),
+        ]
+
+    def queryset(self, request, participants):
+        if self.value() == Participant.Status.COMPLETED:
+            return participants.filter(status=Participant.Status.COMPLETED)
+        if self.value() not in ("in_progress", "abandoned"):
+            return participants
+        active = Q(pk__in=[])
+        for experiment in Experiment.objects.all():
+            active |= active_within_hold(experiment=experiment)
+        if self.value() == "in_progress":
+            return participants.filter(active)
+        return participants.filter(status=Participant.Status.IN_PROGRESS).exclude(active)
 
 
 @admin.register(Participant)
@@ -356,7 +392,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "experiment",
-        "status",
+        StateFilter,
         "is_synthetic",
         "is_pilot",
         "excluded",

@@ -204,6 +204,20 @@ def median_minutes(participants) -> float | None:
     return statistics.median(spans) if spans else None
 
 
+def active_within_hold(*, experiment: Experiment) -> Q:
+    """The experiment's participants in the state "in_progress" (participant_state): in
+    progress and seen within the hold time. The others in progress are "abandoned"."""
+    now = timezone.now()
+    consented = now - timedelta(minutes=hold_minutes(experiment=experiment, consented=True))
+    # Visitors who have not consented (yet, or declined) keep a place only briefly, so people
+    # who open the link and leave do not make the study look full for the whole hold time.
+    unconsented = now - timedelta(minutes=hold_minutes(experiment=experiment, consented=False))
+    return Q(experiment=experiment, status=Participant.Status.IN_PROGRESS) & (
+        Q(consented_at__isnull=False, last_seen_at__gte=consented)
+        | Q(consented_at__isnull=True, last_seen_at__gte=unconsented)
+    )
+
+
 def list_fills(*, experiment: Experiment) -> dict[int, int]:
     """Places taken per list id: completed participants and those active within the hold time.
 
@@ -212,17 +226,7 @@ def list_fills(*, experiment: Experiment) -> dict[int, int]:
     Synthetic participants (simulate_responses) never take a real participant's place, and
     excluded ones (pilot runs among them) give theirs up, so a replacement fills their list.
     """
-    now = timezone.now()
-    consented = now - timedelta(minutes=hold_minutes(experiment=experiment, consented=True))
-    # Visitors who have not consented (yet, or declined) keep a place only briefly, so people
-    # who open the link and leave do not make the study look full for the whole hold time.
-    unconsented = now - timedelta(minutes=hold_minutes(experiment=experiment, consented=False))
-    in_progress = Q(status=Participant.Status.IN_PROGRESS)
-    taking = (
-        Q(status=Participant.Status.COMPLETED)
-        | (in_progress & Q(consented_at__isnull=False, last_seen_at__gte=consented))
-        | (in_progress & Q(consented_at__isnull=True, last_seen_at__gte=unconsented))
-    )
+    taking = Q(status=Participant.Status.COMPLETED) | active_within_hold(experiment=experiment)
     rows = (
         Participant.objects.filter(
             experiment=experiment, trial_list__isnull=False, is_synthetic=False, excluded=False

@@ -226,6 +226,60 @@ def test_a_panel_cannot_be_deleted_once_anyone_has_entered(staff_client, partici
     assert trials.status_code == 200
 
 
+def test_participants_filter_by_the_state_the_study_counts(staff_client, ready_experiment):
+    """Abandoned is not stored: it follows from the hold time, as in the state column."""
+    for name in ("active", "silent", "done"):
+        participant_consent(
+            participant=participant_enter(experiment=ready_experiment, external_id=name)
+        )
+    long_ago = timezone.now() - timedelta(minutes=ready_experiment.hold_minutes + 1)
+    Participant.objects.filter(external_id="silent").update(last_seen_at=long_ago)
+    Participant.objects.filter(external_id="done").update(status=Participant.Status.COMPLETED)
+    changelist = reverse("admin:experiment_participant_changelist")
+    for state, expected in [
+        ("in_progress", "active"),
+        ("abandoned", "silent"),
+        ("completed", "done"),
+    ]:
+        page = staff_client.get(changelist, {"state": state}).content.decode()
+        shown = {name for name in ("active", "silent", "done") if f">{name}<" in page}
+        assert shown == {expected}, state
+
+
+def test_a_panels_generator_record_is_shown_but_not_editable(staff_client, ready_experiment):
+    panel = ready_experiment.panels.first()
+    panel.metadata = {"settings": {"iterations": 200}}
+    panel.save()
+    url = reverse("admin:experiment_panel_change", args=[panel.id])
+    page = staff_client.get(url).content.decode()
+    assert "iterations" in page and 'name="metadata"' not in page
+    staff_client.post(url, {"metadata": "{}", "intended_label": "fish"})
+    panel.refresh_from_db()
+    assert panel.metadata == {"settings": {"iterations": 200}}
+
+
+def test_a_list_cannot_be_deleted_once_anyone_has_entered(staff_client, participant):
+    """Not even one nobody is in: its panels would be rated by nobody, for good."""
+    experiment = participant.experiment
+    empty = experiment.trial_lists.exclude(id=participant.trial_list_id).get()
+    page = staff_client.get(reverse("admin:experiment_triallist_delete", args=[empty.id]))
+    assert page.status_code == 403
+    bulk = staff_client.post(
+        reverse("admin:experiment_triallist_changelist"),
+        {"action": "delete_selected", "_selected_action": [empty.id], "post": "yes"},
+    )
+    assert bulk.status_code in (200, 403)
+    assert experiment.trial_lists.count() == 2 and empty.items.exists()
+
+
+def test_a_list_can_be_deleted_before_anyone_has_entered(staff_client, ready_experiment):
+    first = ready_experiment.trial_lists.first()
+    staff_client.post(
+        reverse("admin:experiment_triallist_delete", args=[first.id]), {"post": "yes"}
+    )
+    assert ready_experiment.trial_lists.count() == 1
+
+
 def test_saving_a_participant_in_the_admin_keeps_what_happened_meanwhile(staff_client, participant):
     url = reverse("admin:experiment_participant_change", args=[participant.id])
     form = staff_client.get(url).content.decode()
