@@ -393,6 +393,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     list_filter = [
         "experiment",
         StateFilter,
+        "entry",
         "is_synthetic",
         "is_pilot",
         "excluded",
@@ -410,6 +411,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "prolific_session_id",
         "mturk_assignment_id",
         "mturk_hit_id",
+        "entry",
         "trial_list",
         "trial_order",
         "consented_at",

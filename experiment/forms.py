@@ -4,6 +4,7 @@ import json
 from dataclasses import dataclass
 
 from experiment.answers import Q2_BINS, AnswerInvalid
+from experiment.models import Participant
 
 # The wording of the three questions (paper, appendix 5, figure 6).
 QUESTIONS = {
@@ -17,8 +18,13 @@ QUESTIONS = {
 EXAMPLE_LABEL = "fish, goldfish"
 ANSWER_BODY_MAX_BYTES = 4096  # a full answer with two 100-character labels is ~400 bytes
 
-# Query-string names of the participant id, in order of preference (Prolific's first).
-EXTERNAL_ID_PARAMETERS = ("PROLIFIC_PID", "participant", "workerId")
+# Query-string names of the participant id, in order of preference (Prolific's first), and
+# how a participant who came with each entered (where their completion page sends them).
+EXTERNAL_ID_PARAMETERS = {
+    "PROLIFIC_PID": Participant.Entry.PROLIFIC,
+    "participant": Participant.Entry.LINK,
+    "workerId": Participant.Entry.WORKER_LINK,
+}
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,12 @@ def answer_payload_parse(body: bytes) -> AnswerPayload:
 
 
 def external_ids_from_query(query) -> dict[str, str]:
-    """The participant id and Prolific's study and session ids from a QueryDict."""
-    external_id = next(
-        (query[name] for name in EXTERNAL_ID_PARAMETERS if query.get(name, "").strip()), ""
-    )
+    """The participant id, how they entered, and Prolific's study and session ids from a
+    QueryDict."""
+    name = next((name for name in EXTERNAL_ID_PARAMETERS if query.get(name, "").strip()), None)
     return {
-        "external_id": external_id,
+        "external_id": query[name] if name else "",
+        "entry": EXTERNAL_ID_PARAMETERS[name] if name else "",
         "prolific_study_id": query.get("STUDY_ID", ""),
         "prolific_session_id": query.get("SESSION_ID", ""),
     }

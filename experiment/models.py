@@ -152,6 +152,14 @@ class Participant(models.Model):
         COMPLETED = "completed", "Completed"
         ABANDONED = "abandoned", "Abandoned"
 
+    class Entry(models.TextChoices):
+        """How a participant first came in: it decides where the completion page sends them."""
+
+        PROLIFIC = "prolific", "Prolific link (PROLIFIC_PID)"
+        LINK = "link", "study link (?participant= or an id typed in)"
+        WORKER_LINK = "worker_link", "survey link with a worker id (?workerId=)"
+        MTURK_HIT = "mturk_hit", "MTurk HIT"
+
     experiment = models.ForeignKey(
         Experiment, on_delete=models.CASCADE, related_name="participants"
     )
@@ -162,6 +170,12 @@ class Participant(models.Model):
     # MTurk's ExternalQuestion HITs (experiment/mturk.py): the assignment to approve, its HIT.
     mturk_assignment_id = models.CharField(max_length=255, blank=True)
     mturk_hit_id = models.CharField(max_length=255, blank=True)
+    entry = models.CharField(
+        max_length=20,
+        choices=Entry.choices,
+        blank=True,
+        help_text="How they first came in (empty: before this was recorded).",
+    )
     trial_list = models.ForeignKey(
         TrialList, on_delete=models.PROTECT, null=True, blank=True, related_name="participants"
     )

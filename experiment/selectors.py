@@ -240,9 +240,14 @@ def list_fills(*, experiment: Experiment) -> dict[int, int]:
 
 def participant_completion_url(*, participant: Participant) -> str:
     """Where the completion page sends the participant: the experiment's completion URL, but
-    nowhere ("") for an MTurk HIT's worker (they submit the HIT in its own tab) or a pilot
-    run."""
-    if participant.mturk_assignment_id or participant.is_pilot:
+    nowhere ("") for an MTurk HIT's worker (they submit the HIT in its own tab), a worker who
+    came by a survey link with their worker id (they paste the code into their task; the
+    completion URL is Prolific's) or a pilot run."""
+    if (
+        participant.mturk_assignment_id
+        or participant.entry == Participant.Entry.WORKER_LINK
+        or participant.is_pilot
+    ):
         return ""
     return participant.experiment.completion_url
 

@@ -43,7 +43,10 @@ def study_enter(request, slug: str):
     # The page that asks for a missing id keeps Prolific's other ids, and no placeholder.
     context = {
         "experiment": experiment,
-        **{name: ("" if "{{%" in value else value[:200]) for name, value in ids.items()},
+        **{
+            name: ("" if services.is_placeholder(value) else value[:200])
+            for name, value in ids.items()
+        },
     }
     if not ids["external_id"]:
         return render(request, "experiment/need_id.html", context)
@@ -89,6 +92,7 @@ def mturk_hit(request, slug: str):
             user_agent=request.headers.get("User-Agent", ""),
             mturk_assignment_id=visit.assignment_id,
             mturk_hit_id=visit.hit_id,
+            entry=Participant.Entry.MTURK_HIT,
         )
     except services.AnswerInvalid as error:
         return render(

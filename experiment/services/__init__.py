@@ -16,6 +16,7 @@ from experiment.services.design import (
 )
 from experiment.services.participants import (
     StudyUnavailable,
+    is_placeholder,
     participant_consent,
     participant_decline,
     participant_enter,
@@ -39,6 +40,7 @@ __all__ = [
     "PanelImageError",
     "PanelRefused",
     "StudyUnavailable",
+    "is_placeholder",
     "experiment_create",
     "experiment_lists_build",
     "panel_display_bytes",

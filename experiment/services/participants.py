@@ -58,11 +58,14 @@ def participant_enter(
     prolific_session_id: str = "",
     mturk_assignment_id: str = "",
     mturk_hit_id: str = "",
+    entry: str = "",
 ) -> Participant:
     """Return the participant of `external_id`, or assign a new one to the least-filled list.
 
     The recruitment site's ids of this visit (Prolific's study and session, MTurk's assignment
-    and HIT; empty ones are ignored) are stored, see participant_visit_ids_update.
+    and HIT; empty ones and Prolific's placeholders are ignored) are stored, see
+    participant_visit_ids_update. A new participant's `entry` (Participant.Entry: how they
+    came in) is stored.
     A returning participant in progress counts as seen now (their place is held again).
     A new participant's trial order (practice panels first, then their list, each shuffled) is
     stored. Raises AnswerInvalid for an empty or overlong id and StudyUnavailable when the study
@@ -73,7 +76,7 @@ def participant_enter(
     visit_ids = {
         name: without_nul(value)[: Participant._meta.get_field(name).max_length]
         for name, value in zip(VISIT_ID_FIELDS, given, strict=True)
-        if value
+        if value and not is_placeholder(value)
     }
     existing = Participant.objects.filter(experiment=experiment, external_id=external_id).first()
     if existing is not None:
@@ -98,6 +101,7 @@ def participant_enter(
                 experiment=experiment,
                 external_id=external_id,
                 user_agent=without_nul(user_agent)[:500],
+                entry=entry,
                 **visit_ids,
             )
     except IntegrityError:
@@ -277,7 +281,7 @@ def external_id_clean(external_id: object) -> str:
         raise AnswerInvalid("A participant id is required (e.g. PROLIFIC_PID in the link).")
     if "\x00" in external_id:
         raise AnswerInvalid("The participant id contains a NUL character.")
-    if "{{%" in external_id or "%}}" in external_id:
+    if is_placeholder(external_id):
         raise AnswerInvalid(
             f"The study link holds the placeholder {external_id.strip()!r} instead of an id: "
             "open the study from Prolific, which fills it in."
@@ -287,6 +291,12 @@ def external_id_clean(external_id: object) -> str:
             f"The participant id is longer than {EXTERNAL_ID_MAX_CHARS} characters."
         )
     return external_id.strip()
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether a link's value is Prolific's placeholder (e.g. {{%STUDY_ID%}}) rather than
+    filled in: the link was opened elsewhere than from Prolific."""
+    return "{{%" in value or "%}}" in value
 
 
 def without_nul(text: str) -> str:

@@ -280,6 +280,21 @@ def test_a_full_or_closed_study_tells_a_worker_who_accepted_to_return_the_hit(cl
     assert set(Participant.objects.values_list("external_id", flat=True)) == {"W1", "W2"}
 
 
+def test_a_withdrawn_worker_is_told_their_answers_went_with_them(client, study):
+    from experiment.services import participant_withdraw
+
+    client.get(HIT, accepted())
+    participant = Participant.objects.get()
+    assert client.post(url(participant, "consent"), {"consent": "yes"}).status_code == 302
+    post_answer(client, participant, **answer_no(participant, 0))
+    participant.refresh_from_db()
+    participant_withdraw(participant=participant)
+    page = client.get(HIT, accepted(assignment="A2")).content.decode()
+    assert "You have withdrawn from this study" in page
+    assert "Your answers were deleted with your withdrawal" in page
+    assert "You have not rated anything" not in page
+
+
 def test_sandbox_submissions_go_to_the_sandbox(client, study):
     page = client.get(HIT, accepted(submit_to="https://workersandbox.mturk.com")).content.decode()
     assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in page

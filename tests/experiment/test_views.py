@@ -368,14 +368,39 @@ def test_csrf_token_from_the_trial_page_lets_answers_through(study):
     assert reply.status_code == 200
 
 
-def test_completion_page_redirects_to_the_completion_url(client, tmp_path, db):
-    study_make(tmp_path, completion_url="https://app.prolific.com/submissions/complete?cc=AB12")
-    participant = consented(client)
+@pytest.mark.parametrize(
+    ("query", "entry", "sent_back"),
+    [
+        ({"PROLIFIC_PID": "5f3c9a"}, Participant.Entry.PROLIFIC, True),
+        ({"participant": "p1"}, Participant.Entry.LINK, True),
+        # A survey-link worker (MTurk, CloudResearch) pastes the code into their task.
+        ({"workerId": "A1B2C3"}, Participant.Entry.WORKER_LINK, False),
+    ],
+)
+def test_completion_page_sends_back_only_those_the_completion_url_is_for(
+    client, tmp_path, db, query, entry, sent_back
+):
+    completion_url = "https://app.prolific.com/submissions/complete?cc=AB12"
+    study_make(tmp_path, completion_url=completion_url)
+    participant = consented(client, **query)
+    assert participant.entry == entry
     for index in range(len(participant.trial_order)):
         post_answer(client, participant, **answer_no(participant, index))
     page = client.get(url(participant, "complete")).content.decode()
-    assert 'http-equiv="refresh"' in page
-    assert "https://app.prolific.com/submissions/complete?cc=AB12" in page
+    assert ('http-equiv="refresh"' in page) == sent_back
+    assert (completion_url in page) == sent_back
+    assert participant.experiment.completion_code in page
+    if not sent_back:
+        assert "paste it where you were asked for it" in page
+
+
+def test_prolifics_placeholders_are_not_stored_as_its_ids(client, study):
+    placeholders = {"STUDY_ID": "{{%STUDY_ID%}}", "SESSION_ID": "{{%SESSION_ID%}}"}
+    participant = enter(client, PROLIFIC_PID="5f3c9a", **placeholders)
+    assert (participant.prolific_study_id, participant.prolific_session_id) == ("", "")
+    enter(client, PROLIFIC_PID="5f3c9a", STUDY_ID="S1", SESSION_ID="X1")
+    participant.refresh_from_db()
+    assert (participant.prolific_study_id, participant.prolific_session_id) == ("S1", "X1")
 
 
 def test_completion_page_before_the_end_goes_back_to_the_trials(client, study):
