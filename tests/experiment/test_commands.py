@@ -163,6 +163,26 @@ def test_export_to_a_missing_folder_is_refused(participant, tmp_path):
         call_command("export_responses", experiment="study", out=str(tmp_path / "x" / "r.csv"))
 
 
+def test_a_failed_export_leaves_the_earlier_file_as_it_was(participant, tmp_path, monkeypatch):
+    out = tmp_path / "participants.csv"
+    out.write_text("the earlier export\n")
+    out.chmod(0o644)
+
+    def failing(**kwargs):
+        kwargs["stream"].write("half a row")
+        raise RuntimeError("database went away")
+
+    command = "experiment.management.commands.export_participants.Command.write"
+    monkeypatch.setattr(command, staticmethod(failing))
+    with pytest.raises(RuntimeError, match="database went away"):
+        call_command("export_participants", experiment="study", out=str(out))
+    assert out.read_text() == "the earlier export\n" and list(tmp_path.iterdir()) == [out]
+    monkeypatch.undo()
+    call_command("export_participants", experiment="study", out=str(out))
+    assert out.read_text().startswith("participant_id,")
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
 def test_export_to_a_folder_asks_for_a_file_name(participant, tmp_path):
     with pytest.raises(CommandError, match="it is a folder; give a file name"):
         call_command("export_participants", experiment="study", out=str(tmp_path))

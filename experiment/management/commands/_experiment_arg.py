@@ -1,7 +1,9 @@
 """The --experiment SLUG argument of every app's commands, and --out FILE of the CSV exports."""
 
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -47,9 +49,14 @@ class ExperimentCsvCommand(BaseCommand):
         )
 
 
-def csv_out_open(out: Path) -> TextIO:
-    """`out` opened for writing CSV, or a CommandError when its folder does not exist or it is
-    a folder itself. A new file is readable by its owner only: exports hold participants' ids."""
+@contextmanager
+def csv_out_open(out: Path) -> Iterator[TextIO]:
+    """A stream for writing CSV that becomes `out` when the block ends without an error, or a
+    CommandError when its folder does not exist or it is a folder itself.
+
+    It is written under another name and renamed into place, so an export that fails half-way
+    leaves an earlier file of that name as it was. The file is readable by its owner only,
+    also when it replaces one that was not: exports hold participants' ids."""
     out = Path(out)
     if not out.parent.is_dir():
         raise CommandError(f"Cannot write {out}: folder {out.parent} does not exist.")
@@ -57,5 +64,12 @@ def csv_out_open(out: Path) -> TextIO:
         raise CommandError(
             f"Cannot write {out}: it is a folder; give a file name, e.g. {out / 'export.csv'}."
         )
-    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(descriptor, "w", newline="", encoding="utf-8")
+    descriptor, partial = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)  # 0600
+    try:
+        with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(partial, out)
+    finally:
+        Path(partial).unlink(missing_ok=True)
