@@ -50,7 +50,8 @@ def generated_panels_register(
     ratings, so an experiment holds at most one panel per unit. Compare methods in separate
     experiments.
     """
-    stored_units = _units_read(root, outputs.done_units(root, units))
+    settings = outputs.recorded_settings(root)
+    stored_units = _units_read(root, outputs.done_units(root, units), settings)
     _settings_conflicts_check(experiment, network, layer, stored_units)
     panels = []
     for stored in stored_units:
@@ -148,28 +149,31 @@ class FolderNotPanels(ValueError):
     """A folder given for registration that is not (or not yet) generate_panels output."""
 
 
-def _units_read(root: Path, units: list[int]) -> list[dict]:
+def _units_read(root: Path, units: list[int], settings: dict) -> list[dict]:
     """The finished units' files, every one checked before any is registered; FolderNotPanels
-    naming each unit whose copy is incomplete or damaged (a copy that stopped half way, say)."""
+    naming each unit whose copy is incomplete or damaged (a copy that stopped half way, say), or
+    that was made otherwise than the folder's `settings` (copied in from another run)."""
     stored_units, problems = [], []
     for unit in units:
         try:
-            stored_units.append(_unit_read(root, unit))
+            stored_units.append(_unit_read(root, unit, settings))
         except ValueError as error:
             problems.append(f"{outputs.unit_dir(root, unit)}: {error}")
     if problems:
-        shown = "\n".join(problems[:20]) + (
-            f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        )
         raise FolderNotPanels(
-            f"{len(problems)} of {len(units)} units are incomplete or damaged; copy them again "
-            f"or generate them again. Nothing was registered.\n{shown}"
+            f"{len(problems)} of {len(units)} units are incomplete, damaged or not made by the "
+            "folder's settings (its settings.json); copy them again, or move them out of the "
+            "folder and generate them again. Nothing was registered.\n" + outputs.listed(problems)
         )
     return stored_units
 
 
-def _unit_read(root: Path, unit: int) -> dict:
-    """A finished unit's files; ValueError naming the one that is missing or damaged."""
+def _unit_read(root: Path, unit: int, settings: dict) -> dict:
+    """A finished unit's files; ValueError naming the one that is missing or damaged, or the
+    settings in which it differs from the folder's `settings`."""
+    problem = outputs.unit_problem(root, unit, settings, SETTINGS_DEFAULTS, WEIGHTS_PATHS)
+    if problem:
+        raise ValueError(problem)
     stored = outputs.unit_read(root, unit)
     try:
         with Image.open(stored["panel"]) as panel:

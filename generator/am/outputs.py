@@ -275,6 +275,7 @@ def unit_read(root: Path, unit: int) -> dict:
         raise ValueError("activations.json: no image records")
     return {
         "unit": unit,
+        "recorded_unit": activations.get("unit", unit),  # the unit its images were made for
         "folder": folder,
         "panel": folder / "panel.png",
         "settings": _json_read(folder / SETTINGS_FILE),
@@ -282,6 +283,60 @@ def unit_read(root: Path, unit: int) -> dict:
         "images": activations["images"],
         "quality": _json_read(folder / "quality.json"),
     }
+
+
+def unit_problem(
+    root: Path, unit: int, settings: dict, defaults: dict | None = None, ignored: Iterable[str] = ()
+) -> str | None:
+    """What keeps a finished unit's folder from counting as a unit made with `settings`, or
+    None: a file missing or not the JSON it should be, the images of another unit (a folder
+    copied under the wrong name), or other settings (one copied in from another run).
+
+    Reads the JSON files and looks for the panels; decodes no picture.
+    """
+    try:
+        stored = unit_read(root, unit)
+    except ValueError as error:
+        return str(error)
+    for name in ("panel.png", "panel_web.jpg"):
+        if not (stored["folder"] / name).is_file():
+            return f"{name}: missing"
+    if stored["recorded_unit"] != unit:
+        return f"activations.json holds the images of unit {stored['recorded_unit']}"
+    differing = settings_differences(settings, stored["settings"], defaults, ignored)
+    if differing:
+        return f"made with other settings (differing: {', '.join(differing)})"
+    return None
+
+
+def done_units_check(
+    root: Path,
+    units: list[int],
+    settings: dict,
+    defaults: dict | None = None,
+    ignored: Iterable[str] = (),
+) -> None:
+    """OutputMismatchError naming every finished unit of `units` in root that is damaged or was
+    made otherwise than `settings` (see unit_problem): a run would skip it as done."""
+    problems = [
+        f"{unit_dirname(unit)}: {problem}"
+        for unit in done_units(root, units)
+        if (problem := unit_problem(root, unit, settings, defaults, ignored))
+    ]
+    if problems:
+        raise OutputMismatchError(
+            f"{len(problems)} unit folder(s) in {root} are damaged or were not made by this "
+            "run's settings, so they cannot count as done:\n"
+            + listed(problems)
+            + f"\nMove them out of {root} (or copy them again from where they were made), "
+            "then run again: the units moved out are made again."
+        )
+
+
+def listed(problems: list[str], shown: int = 20) -> str:
+    """One problem a line, the first `shown` of them, and how many more there are."""
+    more = len(problems) - shown
+    return "\n".join(problems[:shown]) + (f"\n... and {more} more" if more > 0 else "")
 
 
 def _json_read(path: Path):

@@ -203,7 +203,9 @@ def panels_generate(
     """Generate and write every pending unit of `run`; returns their quality reports.
 
     Units already in `run.out` are skipped; half-written units of an interrupted run are
-    removed first. Finished units are written by `WRITERS` threads while sampling goes on.
+    removed first. OutputMismatchError, before any work, where finished units there are damaged
+    or were made with other settings (outputs.done_units_check). Finished units are written by
+    `WRITERS` threads while sampling goes on.
     `on_unit(unit, quality)` follows each written unit (in unit order, on this thread),
     `on_images(count)` each batch of finished chains.
     """
@@ -211,6 +213,7 @@ def panels_generate(
     outputs.settings_claim(run.out, settings, SETTINGS_DEFAULTS, WEIGHTS_PATHS)
     outputs.units_plan(run.out, run.planned or run.units)
     outputs.clean_partials(run.out, run.units)
+    outputs.done_units_check(run.out, run.units, settings, SETTINGS_DEFAULTS, WEIGHTS_PATHS)
     pending = outputs.pending_units(run.out, run.units)
     if not pending:
         return []

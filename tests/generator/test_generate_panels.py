@@ -1,5 +1,8 @@
 """The generate_panels and train_demo commands: files, panels in the experiment, resume, errors."""
 
+import json
+import shutil
+
 import pytest
 
 pytest.importorskip("pytest_django")  # the GPU machine runs these folders without Django
@@ -139,6 +142,26 @@ def test_an_interrupted_run_leaves_no_half_written_unit(tmp_path, models, monkey
     out = generate(tmp_path, units="0")
     assert outputs.done_units(out, [0]) == [0]
     assert not list(out.glob(".partial-*"))
+
+
+def test_a_resume_refuses_damaged_or_foreign_unit_folders_before_any_work(tmp_path, models):
+    """Counted as done, they would be skipped, and registered as this run's units."""
+    out = generate(tmp_path, units="0-1")
+    (out / "unit_00000" / "quality.json").unlink()
+    other = out / "unit_00001" / "settings.json"
+    other.write_text(json.dumps(json.loads(other.read_text()) | {"iterations": 7}))
+    with pytest.raises(CommandError) as refused:
+        generate(tmp_path, units="0-2")
+    message = str(refused.value)
+    assert "2 unit folder(s) in" in message and "cannot count as done" in message
+    assert "unit_00000: quality.json: [Errno 2]" in message
+    assert "unit_00001: made with other settings (differing: iterations)" in message
+    assert "Move them out of" in message
+    assert outputs.done_units(out, [0, 1, 2]) == [0, 1]  # nothing made, nothing removed
+    for unit in (0, 1):
+        shutil.move(out / f"unit_{unit:05d}", tmp_path / f"aside_{unit}")
+    generate(tmp_path, units="0-2")
+    assert outputs.done_units(out, [0, 1, 2]) == [0, 1, 2]
 
 
 def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkeypatch):

@@ -1,5 +1,6 @@
 """register_panels: panels made elsewhere registered without the networks; weights that moved."""
 
+import json
 import shutil
 from io import StringIO
 
@@ -53,11 +54,24 @@ def test_a_damaged_copy_registers_nothing_and_names_every_damaged_file(gpu_machi
     with pytest.raises(CommandError) as refused:
         call_command("register_panels", str(gpu_machine), "--experiment", "study")
     message = str(refused.value)
-    assert (
-        "2 of 3 units are incomplete or damaged" in message and "Nothing was registered" in message
-    )
+    assert "2 of 3 units are incomplete, damaged or not made by the folder's settings" in message
+    assert "Nothing was registered" in message
     assert "unit_00001: activations.json: [Errno 2]" in message
     assert "unit_00002: panel.png:" in message
+    assert not Panel.objects.exists()
+
+
+def test_unit_folders_of_another_run_or_unit_are_refused(gpu_machine, experiment):
+    """A folder copied in from a run with other settings, or under another unit's name, would
+    otherwise be registered as this run's unit of that number."""
+    shutil.copytree(gpu_machine / "unit_00000", gpu_machine / "unit_00007")
+    other = gpu_machine / "unit_00001" / "settings.json"
+    other.write_text(json.dumps(json.loads(other.read_text()) | {"layer": "conv5"}))
+    with pytest.raises(CommandError) as refused:
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    message = str(refused.value)
+    assert "unit_00001: made with other settings (differing: layer)" in message
+    assert "unit_00007: activations.json holds the images of unit 0" in message
     assert not Panel.objects.exists()
 
 
