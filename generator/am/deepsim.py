@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from generator.am.networks import state_dict_mismatch, unwrap_state_dict
+from generator.am.networks import checkpoint_read, state_dict_mismatch, unwrap_state_dict
 
 CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
 DISPLAY_RANGE = 120.0  # ppgn saves raw values in [-120, 120] as black..white
@@ -141,9 +141,9 @@ def load_generator(name: str, *, weights: Path | None = None, device="cpu") -> I
     if not path.is_file():
         raise FileNotFoundError(f"Generator weights not found: {path}. {spec.how_to_obtain}")
     try:
-        state = unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    except Exception as error:  # unreadable file: torch raises several types
-        raise ValueError(f"Cannot read generator weights {path}: {error}") from None
+        state = unwrap_state_dict(checkpoint_read(path))
+    except ValueError as error:
+        raise ValueError(f"{error}. {spec.how_to_obtain}") from None
     model = spec.builder()
     problems = state_dict_mismatch(model.state_dict(), state)
     if problems:

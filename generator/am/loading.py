@@ -29,6 +29,25 @@ def weights_files(config: AMConfig) -> dict[str, Path]:
     return files
 
 
+def weights_files_present(config: AMConfig) -> dict[str, Path]:
+    """weights_files, each one there; FileNotFoundError naming the first that is missing, the
+    network it is for and how to obtain it (before a resumed run compares the files' digests
+    with the folder's, which would only say they differ)."""
+    files = weights_files(config)
+    for role, path in files.items():
+        if path.is_file():
+            continue
+        if role == "generator":
+            spec = get_generator(config.generator)
+        else:
+            spec = get_network(config.network if role == "target" else encoder_of(config))
+        raise FileNotFoundError(
+            f"Weights file of the {role} network {spec.name!r} not found: {path}. "
+            f"{spec.how_to_obtain}"
+        )
+    return files
+
+
 def _network_weights(name: str, weights: str | None) -> Path:
     return Path(weights) if weights else get_network(name).weights_path()
 

@@ -196,11 +196,35 @@ def _read_state(path: Path, spec: NetworkSpec) -> dict[str, Tensor]:
             f"Weights file for network {spec.name!r} not found: {path}. {spec.how_to_obtain}"
         )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return unwrap_state_dict(checkpoint_read(path))
+    except ValueError as error:
+        raise ValueError(f"{error}. {spec.how_to_obtain}") from None
+
+
+def checkpoint_read(path: Path):
+    """What a PyTorch weights file holds, loaded as tensors only (nothing in it can run code);
+    ValueError saying why a file cannot be read so, without torch's advice to load it unsafely.
+    """
+    with open(path, "rb") as stream:
+        if stream.read(40).startswith(b"version https://git-lfs"):
+            raise ValueError(
+                f"{path} is a Git LFS pointer, not the weights file itself: fetch the file "
+                "(git lfs pull) or download it again"
+            )
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for unreadable files
-        message = f"Cannot read weights file {path} as a torch state dict: {error}"
-        raise ValueError(message) from None
-    return unwrap_state_dict(state)
+        unsafe = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        if unsafe:
+            raise ValueError(
+                f"{path} holds Python objects besides tensors ({unsafe.group(1)}), which are "
+                "not loaded since unpickling them could run code; save the state dict alone "
+                "(torch.save(model.state_dict(), path)) where it was made"
+            ) from None
+        raise ValueError(
+            f"Cannot read {path} as PyTorch weights: it is not a PyTorch checkpoint, or a "
+            "damaged one (cut short in a copy or download?)"
+        ) from None
 
 
 def unwrap_state_dict(state) -> dict[str, Tensor]:

@@ -28,6 +28,7 @@ from generator.am.provenance import (
     EXECUTION_FIELDS,
     GENERATOR_VERSION,
     SETTINGS_DEFAULTS,
+    WEIGHTS_FIELDS,
     WEIGHTS_PATHS,
     execution_record,
     made_by,
@@ -96,11 +97,18 @@ def batch_padded(units: list[int], seeds: list[int], size: int) -> tuple[list[in
 
 
 def image_regenerate(
-    root: Path, unit: int, index: int, *, device: str | None = None
+    root: Path,
+    unit: int,
+    index: int,
+    *,
+    device: str | None = None,
+    weights: dict[str, Path] | None = None,
 ) -> tuple[Tensor, float]:
     """Picture `index` of a finished unit in `root` made again: (3,P,P) RGB in [0,1] as stored,
     and its activation. ValueError when this version of the generator or these weights files
-    would make other pictures than the unit's.
+    would make other pictures than the unit's; FileNotFoundError when a weights file is not
+    where the unit's settings say. `weights` gives where they lie here instead, by role
+    ("target", "generator", "encoder"; on another machine, say): they must be the same files.
 
     The chain runs alone, padded to the batch size it ran in, with the speed options it ran
     with and on its kind of device (or `device`), so on the same CPU and software it repeats the
@@ -125,6 +133,10 @@ def image_regenerate(
             "settings (docs/generator.md, 'Versions')"
         )
     made = {k: v for k, v in settings.items() if k in made_by(AMConfig())}
+    for role, path in (weights or {}).items():
+        if role not in WEIGHTS_FIELDS:
+            raise ValueError(f"no weights role {role!r}; the roles are {', '.join(WEIGHTS_FIELDS)}")
+        made[WEIGHTS_FIELDS[role]] = str(path)
     ran = {k: v for k, v in stored["execution"].items() if k in EXECUTION_FIELDS}
     if ran["device"].startswith("cuda"):
         ran["device"] = "cuda"  # a torchrun rank's GPU number says nothing about the result

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from generator.am.config import AMConfig
-from generator.am.loading import encoder_of, weights_files
+from generator.am.loading import encoder_of, weights_files_present
 
 # Settings that change how fast a run goes, not what it makes: a run may resume with others.
 EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last", "cpu_threads")
@@ -34,16 +34,18 @@ SETTINGS_DEFAULTS = {**made_by(AMConfig()), "version": 1, "weights_sha256": None
 # Where the weights files lay is recorded but not compared: their digests say whether they are
 # the same files, and on another machine the same files lie elsewhere. (Version 1 recordings
 # had no digests; they differ in version anyway.)
-WEIGHTS_PATHS = ("weights", "generator_weights", "encoder_weights")
+WEIGHTS_FIELDS = {
+    "target": "weights",
+    "generator": "generator_weights",
+    "encoder": "encoder_weights",
+}
+WEIGHTS_PATHS = tuple(WEIGHTS_FIELDS.values())  # the setting of each role's file
 
 
-def weights_digests(config: AMConfig) -> dict[str, str | None]:
-    """SHA-256 of each of ``weights_files`` (None for a missing file: loading it then fails,
-    saying how to obtain it). Paths alone do not tell retrained or replaced weights apart."""
-    return {
-        role: file_sha256(path) if path.is_file() else None
-        for role, path in weights_files(config).items()
-    }
+def weights_digests(config: AMConfig) -> dict[str, str]:
+    """SHA-256 of each of ``weights_files``; FileNotFoundError for a missing one, saying how to
+    obtain it. Paths alone do not tell retrained or replaced weights apart."""
+    return {role: file_sha256(path) for role, path in weights_files_present(config).items()}
 
 
 def file_sha256(path: Path) -> str:

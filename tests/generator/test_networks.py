@@ -1,5 +1,6 @@
 """The network registry: specs, weight loading, activations and unit addressing."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -148,8 +149,25 @@ def test_mismatched_weights_are_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"demo.pt does not match network 'alexnet'.*missing keys"):
         load_network("alexnet", weights=path)
     (tmp_path / "junk.pt").write_text("not a checkpoint")
-    with pytest.raises(ValueError, match="Cannot read weights file"):
+    with pytest.raises(ValueError, match="junk.pt as PyTorch weights: it is not a PyTorch"):
         load_network("alexnet", weights=tmp_path / "junk.pt")
+
+
+def test_unreadable_weights_say_why_and_how_to_get_the_right_file(tmp_path):
+    """Never torch's advice to load a file with weights_only=False (it could run code)."""
+    path = _save_random_weights("alexnet", tmp_path / "alexnet.pth")
+    (tmp_path / "cut.pth").write_bytes(path.read_bytes()[:1000])
+    (tmp_path / "lfs.pth").write_text("version https://git-lfs.github.com/spec/v1\noid x\n")
+    torch.save({"state_dict": torch.load(path), "best": np.float64(0.5)}, tmp_path / "np.pth")
+    for name, reason in [
+        ("cut.pth", "not a PyTorch checkpoint, or a damaged one"),
+        ("lfs.pth", "is a Git LFS pointer"),
+        ("np.pth", r"holds Python objects besides tensors \(numpy"),
+    ]:
+        with pytest.raises(ValueError, match=reason) as refused:
+            load_network("alexnet", weights=tmp_path / name)
+        assert "alexnet-owt-7be5be79.pth" in str(refused.value)  # how to obtain the right one
+        assert "weights_only" not in str(refused.value)
 
 
 def test_places365_checkpoints_in_training_layout_load(tmp_path):

@@ -203,6 +203,24 @@ def test_resuming_or_regenerating_with_changed_weights_is_refused(tmp_path, demo
         pipeline.image_regenerate(run.out, 1, 0)
 
 
+def test_weights_that_moved_are_named_missing_and_can_be_pointed_at(tmp_path, demo_models):
+    """A missing file is not "other settings" on resume; moved files regenerate when given."""
+    weights = tmp_path / "net.pt"
+    shutil.copy(demo_models[0] / "demo_net.pt", weights)
+    run = demo_run(tmp_path, demo_models[0], [1], weights=str(weights))
+    pipeline.panels_generate(run)
+    stored_image, stored_activation = pipeline.image_regenerate(run.out, 1, 0)
+    moved = shutil.move(weights, tmp_path / "elsewhere.pt")
+    with pytest.raises(FileNotFoundError, match=r"target network 'demo' not found: .*net\.pt"):
+        pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], weights=str(weights)))
+    with pytest.raises(FileNotFoundError, match="python -m generator.am.demo"):
+        pipeline.image_regenerate(run.out, 1, 0)
+    image, activation = pipeline.image_regenerate(run.out, 1, 0, weights={"target": moved})
+    assert torch.equal(image, stored_image) and activation == stored_activation
+    with pytest.raises(ValueError, match="no weights role 'targets'"):
+        pipeline.image_regenerate(run.out, 1, 0, weights={"targets": moved})
+
+
 def test_units_made_by_an_earlier_generator_version_are_not_regenerated(tmp_path, demo_models):
     run = demo_run(tmp_path, demo_models[0], [1])
     pipeline.panels_generate(run)
