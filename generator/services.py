@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 from experiment.models import Experiment, Panel
-from experiment.services import panel_register
+from experiment.services import panel_refusal_raise, panel_register
 from generator.am import outputs
 from generator.am.outputs import settings_differences
 from generator.am.provenance import SETTINGS_DEFAULTS, WEIGHTS_PATHS
@@ -67,6 +67,30 @@ def generated_panels_register(
         if panel is not None:
             panels.append(panel)
     return panels
+
+
+def registration_refusal_raise(
+    *, experiment: Experiment, network: str, layer: str, units: list[int], settings: dict
+) -> None:
+    """What registering a run's panels would refuse, found before the run's hours of sampling:
+    PanelSettingsConflict where a unit already has a panel in the experiment made otherwise,
+    PanelRefused where a unit has none yet but the experiment takes no new panels (it has
+    participants or pilot runs)."""
+    planned = [{"unit": unit, "settings": settings} for unit in units]
+    _settings_conflicts_check(experiment, network, layer, planned)
+    prefix = panel_source(network=network, layer=layer, unit=0).removesuffix("0")
+    registered = set(
+        Panel.objects.filter(experiment=experiment, source__startswith=prefix).values_list(
+            "source", flat=True
+        )
+    )
+    new = [
+        source
+        for unit in units
+        if (source := panel_source(network=network, layer=layer, unit=unit)) not in registered
+    ]
+    if new:
+        panel_refusal_raise(experiment=experiment, source=new[0])
 
 
 @dataclass(frozen=True)

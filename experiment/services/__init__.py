@@ -12,6 +12,7 @@ from experiment.services.design import (
     PanelRefused,
     experiment_create,
     experiment_lists_build,
+    panel_refusal_raise,
     panel_register,
 )
 from experiment.services.participants import (
@@ -45,6 +46,7 @@ __all__ = [
     "experiment_lists_build",
     "panel_display_bytes",
     "panel_image_open",
+    "panel_refusal_raise",
     "panel_register",
     "participant_consent",
     "participant_decline",

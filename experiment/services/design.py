@@ -48,20 +48,7 @@ def panel_register(
     """
     if Panel.objects.filter(experiment=experiment, source=source).exists():
         return None
-    if experiment.participants.filter(is_synthetic=False, is_pilot=False).exists():
-        raise PanelRefused(
-            f"Experiment {experiment.slug} has participants, so its lists are fixed and a new "
-            f"main panel ({source}) would never be shown; make a new experiment for it."
-            if not is_practice
-            else f"Experiment {experiment.slug} has participants: a new practice panel "
-            f"({source}) would give later participants other practice than earlier ones. "
-            "Make a new experiment for it."
-        )
-    if experiment.participants.filter(is_pilot=True).exists():
-        raise PanelRefused(
-            f"Experiment {experiment.slug} has pilot runs, whose trial orders hold its panels; "
-            f"delete them (admin: participants, is pilot) before adding {source}."
-        )
+    panel_refusal_raise(experiment=experiment, source=source, is_practice=is_practice)
     image_path = Path(image_path)
     image, suffix = panel_image_open(image_path)
     panel = Panel(
@@ -88,6 +75,26 @@ def panel_register(
         panel.display_image.delete(save=False)
         raise
     return panel
+
+
+def panel_refusal_raise(*, experiment: Experiment, source: str, is_practice: bool = False) -> None:
+    """PanelRefused when the experiment takes no new panel (`source` names it in the message):
+    once it has participants its lists and practice are fixed, and its pilot runs' trial
+    orders hold its panels."""
+    if experiment.participants.filter(is_synthetic=False, is_pilot=False).exists():
+        raise PanelRefused(
+            f"Experiment {experiment.slug} has participants, so its lists are fixed and a new "
+            f"main panel ({source}) would never be shown; make a new experiment for it."
+            if not is_practice
+            else f"Experiment {experiment.slug} has participants: a new practice panel "
+            f"({source}) would give later participants other practice than earlier ones. "
+            "Make a new experiment for it."
+        )
+    if experiment.participants.filter(is_pilot=True).exists():
+        raise PanelRefused(
+            f"Experiment {experiment.slug} has pilot runs, whose trial orders hold its panels; "
+            f"delete them (admin: participants, is pilot) before adding {source}."
+        )
 
 
 def experiment_lists_build(

@@ -11,7 +11,7 @@ import torch  # noqa: E402
 from django.core.management import CommandError, call_command  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from experiment.models import Experiment, Panel  # noqa: E402
+from experiment.models import Experiment, Panel, Participant  # noqa: E402
 from generator.am import outputs  # noqa: E402
 
 pytestmark = pytest.mark.django_db
@@ -162,6 +162,25 @@ def test_a_resume_refuses_damaged_or_foreign_unit_folders_before_any_work(tmp_pa
         shutil.move(out / f"unit_{unit:05d}", tmp_path / f"aside_{unit}")
     generate(tmp_path, units="0-2")
     assert outputs.done_units(out, [0, 1, 2]) == [0, 1, 2]
+
+
+def test_panels_the_experiment_would_refuse_are_not_generated(tmp_path, models, experiment):
+    """Found before the sampling, not after hours of it."""
+    generate(tmp_path, "--experiment", "study", units="0")
+    with pytest.raises(CommandError) as refused:
+        generate(tmp_path / "other", "--experiment", "study", "--seed", "3", units="0-1")
+    message = str(refused.value)
+    assert "already has demo/fc8 panels for these units, made otherwise" in message
+    assert "unit 0 (differing: base_seed)" in message and "Nothing was generated" in message
+    assert not (tmp_path / "other" / "out").exists()
+
+    Participant.objects.create(experiment=experiment, external_id="p1")
+    with pytest.raises(
+        CommandError, match=r"has participants, so its lists are fixed .*\(demo/fc8/1\)"
+    ):
+        generate(tmp_path / "third", "--experiment", "study", units="0-1")
+    assert not (tmp_path / "third" / "out").exists()
+    generate(tmp_path, "--experiment", "study", units="0")  # nothing new: a rerun goes through
 
 
 def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkeypatch):

@@ -103,6 +103,7 @@ class Command(BaseCommand):
         experiment = None
         if options["experiment"]:
             experiment = self._experiment(options["experiment"])
+            self._registration_check(experiment, run)
         mine = distributed.shard_units(run.units, rank, world_size)
         reports = self._generate(run, mine, rank, world_size)
         self.stdout.write(outputs.quality_summary(reports))
@@ -194,6 +195,19 @@ class Command(BaseCommand):
 
     def _experiment(self, slug: str):
         return experiment_get(slug, hint=", or leave out --experiment to only write the panels")
+
+    def _registration_check(self, experiment, run) -> None:
+        """Refuse before any work a run whose panels the experiment would not take."""
+        try:
+            services.registration_refusal_raise(
+                experiment=experiment,
+                network=run.config.network,
+                layer=run.config.layer,
+                units=run.units,
+                settings=run.settings(),
+            )
+        except (ValueError, OSError) as error:  # OSError: a weights file is missing
+            raise CommandError(f"{error} Nothing was generated.") from None
 
     def _generate(self, run, mine, rank, world_size) -> list[dict]:
         pending = outputs.pending_units(run.out, mine)
