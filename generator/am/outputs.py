@@ -153,6 +153,7 @@ def settings_claim(
     root.mkdir(parents=True, exist_ok=True)
     recorded = recorded_settings(root)
     if recorded is None:
+        _foreign_settings_refuse(root / SETTINGS_FILE)
         json_write_atomic(root / SETTINGS_FILE, settings)
         return
     changed = settings_differences(recorded, settings, defaults, ignored)
@@ -168,6 +169,22 @@ def settings_claim(
         f"{root} holds units made (or being made) with other settings (differing: "
         f"{', '.join(changed)}); {advice}"
     )
+
+
+def _foreign_settings_refuse(path: Path) -> None:
+    """OutputMismatchError where `path` is a settings file that no run of ours wrote (--out
+    pointed at another tool's folder, say), rather than overwrite it."""
+    if not path.exists():
+        return
+    try:
+        ours = "iterations" in json.loads(path.read_text())  # every run's settings have it
+    except (OSError, ValueError, TypeError):
+        ours = False
+    if not ours:
+        raise OutputMismatchError(
+            f"{path} was not written by generate_panels, so {path.parent} seems another "
+            "tool's folder; give another --out folder (or remove that file)"
+        )
 
 
 def recorded_settings(root: Path) -> dict | None:

@@ -140,6 +140,12 @@ def image_regenerate(
     ran = {k: v for k, v in stored["execution"].items() if k in EXECUTION_FIELDS}
     if ran["device"].startswith("cuda"):
         ran["device"] = "cuda"  # a torchrun rank's GPU number says nothing about the result
+        if device is None and not torch.cuda.is_available():
+            raise ValueError(
+                f"unit {unit} in {root} was made on CUDA, and this machine has none; pass "
+                "device='cpu' to make the image on the CPU (close to the stored one, not "
+                "identical)"
+            )
     config = AMConfig(**{**made, **ran, **({"device": device} if device else {})})
     digests = weights_digests(config)
     changed = [

@@ -118,12 +118,20 @@ def test_settings_claim_refuses_a_folder_made_with_other_settings(tmp_path):
 
 
 def test_a_folder_without_finished_units_takes_the_new_settings(tmp_path):
-    outputs.settings_claim(tmp_path, {"weights": "mistyped.pt"})
-    outputs.settings_claim(tmp_path, {"weights": "right.pt"})
-    assert json.loads((tmp_path / "settings.json").read_text()) == {"weights": "right.pt"}
+    outputs.settings_claim(tmp_path, {"iterations": 9, "weights": "mistyped.pt"})
+    outputs.settings_claim(tmp_path, {"iterations": 9, "weights": "right.pt"})
+    assert json.loads((tmp_path / "settings.json").read_text())["weights"] == "right.pt"
     (tmp_path / f"{outputs.PARTIAL_PREFIX}unit_00000").mkdir()  # another run is writing
     with pytest.raises(outputs.OutputMismatchError, match=r"or being made.*differing: weights"):
-        outputs.settings_claim(tmp_path, {"weights": "other.pt"})
+        outputs.settings_claim(tmp_path, {"iterations": 9, "weights": "other.pt"})
+
+
+@pytest.mark.parametrize("text", ['{"theme": "dark"}', "[1, 2]", "not json"])
+def test_another_tools_settings_file_is_not_overwritten(tmp_path, text):
+    (tmp_path / "settings.json").write_text(text)
+    with pytest.raises(outputs.OutputMismatchError, match="not written by generate_panels"):
+        outputs.settings_claim(tmp_path, {"iterations": 9})
+    assert (tmp_path / "settings.json").read_text() == text
 
 
 def test_a_recording_made_before_a_setting_existed_resumes_with_its_default(tmp_path):

@@ -221,6 +221,20 @@ def test_weights_that_moved_are_named_missing_and_can_be_pointed_at(tmp_path, de
         pipeline.image_regenerate(run.out, 1, 0, weights={"targets": moved})
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_unit_made_on_cuda_regenerates_on_the_cpu_only_when_asked(tmp_path, demo_models):
+    run = demo_run(tmp_path, demo_models[0], [1])
+    pipeline.panels_generate(run)
+    records = outputs.unit_dir(run.out, 1) / "activations.json"
+    stored = json.loads(records.read_text())
+    stored["execution"]["device"] = "cuda:3"  # as a torchrun rank on a GPU machine records it
+    records.write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="made on CUDA, and this machine has none; pass device"):
+        pipeline.image_regenerate(run.out, 1, 0)
+    image, _ = pipeline.image_regenerate(run.out, 1, 0, device="cpu")
+    assert image.shape[0] == 3
+
+
 def test_units_made_by_an_earlier_generator_version_are_not_regenerated(tmp_path, demo_models):
     run = demo_run(tmp_path, demo_models[0], [1])
     pipeline.panels_generate(run)
