@@ -69,10 +69,26 @@ class ActivationFile:
             )
         stored = self._read_labels()  # (rows,) every image in the file
         self.rows = int(stored.shape[0])
-        self.num_classes = int(self._file.attrs.get("num_classes", stored.max() + 1))
+        self.num_classes = self._read_num_classes(stored)
         self._correct = self._read_correct(stored)  # (rows,) bool, or None: keep every row
         self.labels = stored if self._correct is None else stored[self._correct]  # (N,)
         self.misclassified = self.rows - int(self.labels.shape[0])
+
+    def _read_num_classes(self, labels: np.ndarray) -> int:
+        """The num_classes attribute, else one more than the highest label."""
+        value = self._file.attrs.get("num_classes", labels.max() + 1)
+        try:
+            number = int(value)
+            whole = number == value and number > 0
+        except (TypeError, ValueError):
+            whole = False
+        if not whole:
+            self.close()
+            raise ActivationFileError(
+                f"{self.path}: the num_classes attribute must be a positive whole number, "
+                f"not {value!r}."
+            )
+        return number
 
     def _read_labels(self) -> np.ndarray:
         """/labels as int64, refusing what would be silently misread."""

@@ -88,6 +88,9 @@ def _parse_rows(rows: list[dict]) -> tuple[list[dict], list[str]]:
     records, problems, seen = [], [], set()
     for line, row in enumerate(rows, start=2):
         record = {}
+        extra = row.pop(None, None)  # csv.DictReader's cells beyond the header's columns
+        if extra is not None:
+            problems.append(f"line {line}: {len(extra)} more cell(s) than the header has columns")
         for column, text in row.items():
             try:
                 record[column] = parse_value(column, (text or "").strip())

@@ -156,6 +156,17 @@ def test_a_minimal_file_made_elsewhere_is_readable(tmp_path):
         np.testing.assert_array_equal(acts.unit("pool5", 2), values[:, 2])
 
 
+@pytest.mark.parametrize("value", ["five", 2.5, 0])
+def test_a_num_classes_that_is_no_count_is_a_clear_error(tmp_path, value):
+    labels, values = random_units()
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["labels"] = labels
+        handle["layers/pool5"] = values
+        handle.attrs["num_classes"] = value
+    with pytest.raises(ActivationFileError, match="num_classes attribute must be a positive"):
+        ActivationFile(tmp_path / "other.h5")
+
+
 def test_images_a_file_says_were_misclassified_are_left_out_when_read(tmp_path):
     """A file made elsewhere may keep every image; the measures use the correct ones only."""
     labels, values = random_units()

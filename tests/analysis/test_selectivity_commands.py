@@ -175,6 +175,7 @@ def test_import_round_trips_an_exported_csv(acts, tmp_path):
         ("network,layer,unit,n_images,precision\nalexnet,fc6,1,10,1.3\n", "outside \\[0, 1\\]"),
         ("network,layer,unit,n_images\nalexnet,fc6,x,10\n", "line 2, column 'unit'"),
         ("network,layer,unit,n_images\nalexnet,fc6,1,10\nalexnet,fc6,1,10\n", "appears twice"),
+        ("network,layer,unit,n_images\nalexnet,fc6,1,10,0.5\n", "line 2: 1 more cell"),
         ("", "CSV is empty"),
     ],
 )
