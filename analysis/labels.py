@@ -4,8 +4,9 @@ Django-free: the WordNet folder and the researchers' overrides are passed in. Tw
 when they name the same rough class, as the paper's coders judged it (docs/analysis.md):
 the same synset, one a hypernym (at least `min_depth` deep) of the other within
 `max_hypernym_distance`, or both under a shared hypernym that is not too general (at most
-`max_shared_hyponyms` hyponyms, e.g. "produce" for green peppers and apples) and within
-`max_shared_distance` of each. A label's senses are its frequent ones (used in the SemCor
+`max_shared_hyponyms` hyponyms, e.g. "produce" for green peppers and apples; fewer among
+living things, whose kinds people tell apart: a cat is no dog) and within `max_shared_distance`
+of each. A label's senses are its frequent ones (used in the SemCor
 counts); "person" is one rough class though WordNet files it shallow and wide. An ImageNet class
 takes part through its WordNet id (n02099267), and a label names it in any of its senses.
 """
@@ -35,6 +36,8 @@ _LEADING = re.compile(r"^(?:(?:a lot of|lots of|several|some|many|the|an|a|of)\s
 # Words for persons that WordNet files away from person.n.01, which their singular forms keep:
 # "people" is a group (people.n.01), "human" a hominid (homo.n.02), "humans" the human race.
 SAME_AS = dict.fromkeys(["people", "human", "humans", "human being", "human beings"], "person")
+# "clothes" is WordNet's apparel, a sister of the clothing that garments are filed under.
+SAME_AS["clothes"] = "clothing"
 INSTALL_HINT = (
     "Run `make wordnet` (it copies Debian's wordnet-base and wordnet-sense-index, "
     "`apt-get install wordnet-base wordnet-sense-index`, into var/nltk_data), "
@@ -60,6 +63,12 @@ class AgreementSettings:
     # "causal agent") with thousands of kinds of person below it, yet "man", "woman" and
     # "scuba diver" are all people to a coder, as every dog breed is a dog.
     basic_classes: tuple[str, ...] = ("person.n.01",)
+    # Living things are filed finely, and people tell their kinds apart: below these, a shared
+    # hypernym needs at most `max_shared_living_hyponyms`. "dog" (189) groups its breeds and
+    # puppies, but "canine" (223: dogs, wolves, foxes) and "carnivore" (365: cats, dogs,
+    # bears; as many as "produce", which groups green peppers and apples) do not.
+    living_things: tuple[str, ...] = ("organism.n.01",)
+    max_shared_living_hyponyms: int = 200
 
 
 def cleaned_labels(*answers: str, is_term: Callable[[str], bool] | None = None) -> tuple[str, ...]:
@@ -260,14 +269,28 @@ class LabelMatcher:
         return None
 
     def _share_close_hypernym(self, first, second) -> bool:
-        """Both lie within `max_shared_distance` under a hypernym that is not too general."""
+        """Both lie within `max_shared_distance` under a hypernym that is one of
+        `basic_classes` or not too general (fewer hyponyms for `living_things`)."""
         up_first, up_second = self.ancestors(first), self.ancestors(second)
         settings = self.settings
         return any(
             max(up_first[h], up_second[h]) <= settings.max_shared_distance
-            and (self._is_basic(h) or self.hyponym_count(h) <= settings.max_shared_hyponyms)
+            and (
+                self._is_basic(h)
+                or self.hyponym_count(h)
+                <= (
+                    settings.max_shared_living_hyponyms
+                    if self._is_living(h)
+                    else settings.max_shared_hyponyms
+                )
+            )
             for h in up_first.keys() & up_second.keys()
         )
+
+    def _is_living(self, synset) -> bool:
+        """A kind of one of `living_things` (or one itself)."""
+        names = {synset.name(), *(ancestor.name() for ancestor in self.ancestors(synset))}
+        return not names.isdisjoint(self.settings.living_things)
 
     def _is_basic(self, synset) -> bool:
         """One of `basic_classes`: a rough class however shallow and wide WordNet files it."""

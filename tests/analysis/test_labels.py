@@ -155,6 +155,25 @@ def test_rare_senses_do_not_make_animals_agree_with_people(matcher, first, secon
     assert not both_agree(matcher, first, second)
 
 
+CHIHUAHUA, BEAGLE, TABBY, BROWN_BEAR, JERSEY = (
+    "n02085620", "n02088364", "n02123045", "n02132136", "n03595614",
+)  # fmt: skip
+
+
+def test_kinds_of_living_things_agree_only_under_a_small_class(matcher):  # noqa: F811
+    """A cat is no dog, though both are carnivores; every breed and a puppy are dogs."""
+    for first, second in [("cat", "dog"), ("wolf", "dog"), ("cat", CHIHUAHUA),
+                          ("cat", BEAGLE), ("dog", TABBY), ("dog", BROWN_BEAR)]:  # fmt: skip
+        assert not both_agree(matcher, first, second), (first, second)
+    for first, second in [("puppy", FLAT_COATED_RETRIEVER), ("dog", CHIHUAHUA), ("cat", TABBY),
+                          ("tiger", "leopard"), ("green pepper", GRANNY_SMITH)]:  # fmt: skip
+        assert both_agree(matcher, first, second), (first, second)
+
+
+def test_clothes_are_clothing(matcher):  # noqa: F811
+    assert both_agree(matcher, "clothes", JERSEY) and both_agree(matcher, "clothes", "shirt")
+
+
 def test_paper_drink_example_agrees_as_far_as_wordnet_relates_it(matcher):  # noqa: F811
     """The paper's coders put "beer", "glass" and "drink" together; WordNet relates two pairs."""
     assert both_agree(matcher, "beer", "drink")  # beer is a beverage, drink's third sense
