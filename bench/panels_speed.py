@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -67,7 +68,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, timing:
         rows = _rows(args.images)
         run = pipeline.PanelRun(
-            config=config, units=units, out=Path(folder), rows=rows, cols=args.images // rows
+            config=_weights_saved(sampler, Path(folder) / "weights"),
+            units=units,
+            out=Path(folder) / "panels",
+            rows=rows,
+            cols=args.images // rows,
         )
         started = time.perf_counter()
         pipeline.panels_generate(run, sampler=sampler)
@@ -134,6 +139,16 @@ class _Timing:
     def __exit__(self, *exc):
         del self.sampler.run  # the instance attribute goes; the class's method shows again
         pipeline._unit_finish = self._finish
+
+
+def _weights_saved(sampler, folder: Path):
+    """The sampler's settings with its random weights saved under `folder`: a run records the
+    digests of the files its networks came from (and refuses to start without them)."""
+    folder.mkdir()
+    target, generator = folder / "alexnet.pth", folder / "deepsim_fc6.pt"
+    torch.save(sampler.target.model.state_dict(), target)
+    torch.save(sampler.generator.state_dict(), generator)
+    return replace(sampler.config, weights=str(target), generator_weights=str(generator))
 
 
 def _rows(images: int) -> int:

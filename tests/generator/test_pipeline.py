@@ -48,13 +48,9 @@ def test_panel_run_refuses_an_image_count_that_does_not_fill_the_grid(tmp_path):
         )
 
 
-def test_resuming_with_only_the_batch_or_device_changed_is_allowed():
-    base = pipeline.PanelRun(
-        config=AMConfig(images_per_unit=4), units=[0], out=None, rows=2, cols=2
-    )
-    other = pipeline.PanelRun(
-        config=AMConfig(images_per_unit=4, batch_size=7), units=[0], out=None, rows=2, cols=2
-    )
+def test_resuming_with_only_the_batch_or_device_changed_is_allowed(tmp_path, demo_models):
+    base = demo_run(tmp_path, demo_models[0], [0])
+    other = demo_run(tmp_path, demo_models[0], [0], batch_size=7, channels_last=True)
     assert base.settings() == other.settings()
     assert base.settings()["grid"] == "2x2"
 
