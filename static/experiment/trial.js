@@ -272,6 +272,31 @@
     document.querySelector(".zoom-scroll").focus(); // arrow keys move the panel
   }
 
+  // Single-key shortcuts can be turned off (speech input and some switch devices type letters),
+  // and stay as the participant left them on this browser. Without storage (blocked, private
+  // windows of some browsers) the choice lasts for the page.
+  const keysStore = "amrating.keyboard-shortcuts";
+  let keysOn = true;
+  function setKeys(on) {
+    keysOn = on;
+    $("keys-on").checked = on;
+    document.body.classList.toggle("keys-off", !on);
+    // Screen readers announce aria-keyshortcuts: only while the keys work.
+    document.querySelectorAll("[data-keys]").forEach((element) => {
+      if (on) element.setAttribute("aria-keyshortcuts", element.dataset.keys);
+      else element.removeAttribute("aria-keyshortcuts");
+    });
+    try {
+      if (on) localStorage.removeItem(keysStore);
+      else localStorage.setItem(keysStore, "off");
+    } catch (error) {
+      // storage unavailable: keep the choice for this page only
+    }
+  }
+  document.querySelectorAll("[aria-keyshortcuts]").forEach((element) => {
+    element.dataset.keys = element.getAttribute("aria-keyshortcuts");
+  });
+
   // Digits by physical key, so 1-5 work on keyboards where digits need Shift (AZERTY).
   const binKeys = /^(Digit|Numpad)([1-5])$/;
 
@@ -309,11 +334,12 @@
 
   function onKey(event) {
     if (event.repeat || event.isComposing) return;
-    if (event.target.tagName === "INPUT" || event.ctrlKey || event.metaKey || event.altKey) {
+    const typing = event.target.tagName === "INPUT" && event.target.type === "text";
+    if (typing || event.ctrlKey || event.metaKey || event.altKey) {
       if (event.key === "Enter" && event.target === $("q3-input")) submitYes();
       return;
     }
-    if ($("zoom-dialog").open || $("trial").hidden) return;
+    if (!keysOn || $("zoom-dialog").open || $("trial").hidden) return;
     const bin = binKeys.exec(event.code);
     if (bin) {
       answerQ2(Number(bin[2]) - 1);
@@ -351,6 +377,14 @@
     show(firstUnanswered());
   });
   document.addEventListener("keydown", onKey);
+  $("keys-on").addEventListener("change", () => setKeys($("keys-on").checked));
+  let keysStored = null;
+  try {
+    keysStored = localStorage.getItem(keysStore);
+  } catch (error) {
+    // storage unavailable: shortcuts start on
+  }
+  setKeys(keysStored !== "off");
   $("progress").hidden = false; // hidden in the page: without JavaScript it never moves on
   advance();
 })();

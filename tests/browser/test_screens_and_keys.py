@@ -138,6 +138,29 @@ def test_keyboard_focus_comes_back_to_yes_with_a_visible_ring(browser, live_serv
     expect(page.get_by_role("heading", name="Rate the panels")).to_be_attached()
 
 
+def test_single_key_shortcuts_can_be_turned_off_and_stay_off(browser, live_server, study):
+    """WCAG 2.1.4: speech input types letters; with the shortcuts off they answer nothing."""
+    page = practice_started(browser, live_server, "speaker")
+    yes = page.get_by_role("button", name="Yes", exact=True)
+    page.get_by_label("Keyboard shortcuts").uncheck()
+    expect(page.locator(".choice kbd").first).to_be_hidden()
+    assert yes.get_attribute("aria-keyshortcuts") is None
+    page.locator("body").press("n")
+    page.locator("body").press("z")
+    expect(page.locator("#zoom-dialog")).to_be_hidden()
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 1 of 2")
+    page.reload()
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    expect(page.get_by_label("Keyboard shortcuts")).not_to_be_checked()
+    page.locator("body").press("n")
+    page.wait_for_timeout(600)  # past the 400 ms a panel must show before it can be answered
+    assert saved_responses("speaker") == 0
+    page.get_by_label("Keyboard shortcuts").check()
+    expect(yes).to_have_attribute("aria-keyshortcuts", "Y")
+    page.keyboard.press("n")  # the focus is on the box: not a text field, so the keys work
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+
+
 def press_key(page, key: str, code: str) -> None:
     """A key press as a keyboard layout other than US English reports it."""
     page.evaluate(
