@@ -1,7 +1,7 @@
 """Conventions for the measures: the correct definitions, or those of the paper's published code.
 
 The paper's code (ellagale/testing_object_detectors_in_deepCNNs) differs from the definitions in
-docs/measures.md in four places; `gale2020` reproduces them for people comparing with the paper.
+docs/measures.md in five places; `gale2020` reproduces them for people comparing with the paper.
 """
 
 from dataclasses import dataclass
@@ -24,6 +24,11 @@ class Conventions:
     informedness_classes_top: int = 100
     # Report the max-informedness threshold as a rank (images counted above it) not an activation.
     threshold_as_rank: bool = False
+    # Precision and classes in the top 100 from the top k of the whole ranking, the images at
+    # the lowest activation (ReLU zeros) included, the modal class on a tie the first one seen
+    # reading the top k from the k-th up (the published code's Counter), instead of leaving the
+    # lowest block out and taking the smallest class index.
+    top_k_counts_lowest: bool = False
 
 
 CONVENTIONS: dict[str, Conventions] = {}
@@ -52,5 +57,6 @@ GALE2020 = register_conventions(
         false_alarms_over_all_images=True,
         informedness_classes=10,
         threshold_as_rank=True,
+        top_k_counts_lowest=True,
     )
 )

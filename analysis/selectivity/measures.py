@@ -74,24 +74,39 @@ def localist(ranked: RankedUnit) -> tuple[bool, int | None, float | None]:
     return gap > 0, top_class, gap
 
 
-def precision_top_k(ranked: RankedUnit, k: int) -> tuple[float, int]:
+def precision_top_k(
+    ranked: RankedUnit, k: int, conventions: Conventions = CORRECT
+) -> tuple[float, int]:
     """Zhou et al. 2015: largest share of one class among the k most active images, and it.
 
     As the paper counts it ("50 of the 60 images labeled 'lamp'": 50/60), over k images (N if
     N < k); images at the unit's lowest activation do not drive it and count for no class, so
     a unit on for one image is far from a grandmother cell (paper, figure 12a-b). The smallest
-    class index wins a tie; ties at the k-th image are taken in image order.
+    class index wins a tie; ties at the k-th image are taken in image order. (gale2020: see
+    Conventions.top_k_counts_lowest.)
     """
     considered = min(k, ranked.n_images)
-    top = ranked.labels[: min(considered, above_lowest(ranked))]
+    top = _top_counted(ranked, considered, conventions)
     counts = np.bincount(top, minlength=ranked.num_classes)
-    klass = int(np.argmax(counts))
+    if conventions.top_k_counts_lowest:
+        upwards = top[::-1]  # the published code's Counter meets them from the k-th image up
+        klass = int(upwards[np.argmax(counts[upwards] == counts.max())])
+    else:
+        klass = int(np.argmax(counts))
     return float(counts[klass]) / considered, klass
 
 
-def classes_in_top(ranked: RankedUnit, k: int) -> int:
-    """Number of distinct classes among the k most active images above the lowest activation."""
-    return int(np.unique(ranked.labels[: min(k, above_lowest(ranked))]).shape[0])
+def classes_in_top(ranked: RankedUnit, k: int, conventions: Conventions = CORRECT) -> int:
+    """Number of distinct classes among the k most active images above the lowest activation
+    (gale2020: among the k first-ranked, those at the lowest activation too)."""
+    return int(np.unique(_top_counted(ranked, min(k, ranked.n_images), conventions)).shape[0])
+
+
+def _top_counted(ranked: RankedUnit, k: int, conventions: Conventions) -> np.ndarray:
+    """Classes of the first k ranked images that count for a class."""
+    if conventions.top_k_counts_lowest:
+        return ranked.labels[:k]
+    return ranked.labels[: min(k, above_lowest(ranked))]
 
 
 def above_lowest(ranked: RankedUnit) -> int:
@@ -163,7 +178,7 @@ def _live_measures(ranked: RankedUnit, settings: MeasureSettings) -> dict:
     """The measures of a unit whose activations are not all equal."""
     conventions = settings.conventions
     is_localist, localist_class, gap = localist(ranked)
-    precision, precision_class = precision_top_k(ranked, settings.precision_k)
+    precision, precision_class = precision_top_k(ranked, settings.precision_k, conventions)
     ccmas_value, ccmas_class = ccmas(ranked)
     top_class = int(ranked.labels[0])
     best = max_informedness(ranked, conventions)
@@ -183,7 +198,7 @@ def _live_measures(ranked: RankedUnit, settings: MeasureSettings) -> dict:
         "localist_gap": gap,
         "precision": precision,
         "precision_class": precision_class,
-        "classes_in_top100": classes_in_top(ranked, settings.top_classes_k),
+        "classes_in_top100": classes_in_top(ranked, settings.top_classes_k, conventions),
         "ccmas": ccmas_value,
         "ccmas_class": ccmas_class,
         "most_active_class": top_class,

@@ -75,6 +75,20 @@ def classes_in_top(activations, labels, k):
     return len(set(top_above_lowest(activations, labels, k)))
 
 
+def precision_gale2020(activations, labels, k):
+    """The published code's: the k first-ranked images, the lowest ones too, and on a tie the
+    class its Counter meets first, reading them from the k-th up."""
+    top = [labels[i] for i in ranking(activations, labels)[:k]]
+    counts = Counter(top)
+    best = max(counts.values())
+    klass = next(c for c in reversed(top) if counts[c] == best)
+    return Fraction(best, min(k, len(labels))), klass
+
+
+def classes_in_top_gale2020(activations, labels, k):
+    return len({labels[i] for i in ranking(activations, labels)[:k]})
+
+
 def ccmas(activations, labels):
     means = {}
     for klass in sorted(set(labels)):
