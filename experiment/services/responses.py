@@ -45,6 +45,8 @@ def response_record(
                     "This panel was already answered, perhaps in another window; the first "
                     "answer is kept. Reload the page to go on where you are."
                 )
+            # The caller's participant may predate the first sending (their last answer).
+            participant.refresh_from_db()
             return stored
         if locked.status == Participant.Status.COMPLETED:
             raise AnswerConflict(

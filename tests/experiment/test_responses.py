@@ -126,6 +126,18 @@ def test_resending_an_answered_trial_returns_the_stored_response_unchanged(parti
     assert Response.objects.count() == 1
 
 
+def test_a_retried_last_answer_reports_the_participant_completed(participant):
+    """The retry's request read the participant before the first sending completed them."""
+    last = len(participant.trial_order) - 1
+    for index in range(last):
+        answer(participant, index)
+    stale = Participant.objects.get(id=participant.id)  # read by the retry's request
+    answer(participant, last)  # the first sending, whose reply was lost
+    assert stale.status == Participant.Status.IN_PROGRESS
+    answer(stale, last)
+    assert stale.status == Participant.Status.COMPLETED
+
+
 def test_another_answer_to_an_answered_trial_is_a_conflict_and_the_first_stands(participant):
     """A second window answering the same panel otherwise is told, not silently ignored."""
     answer(participant, 0, q1="yes", q2=2, q3="dog")
