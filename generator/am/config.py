@@ -77,6 +77,9 @@ class AMConfig:
             raise ValueError(f"base_seed must be in 0..{2**23 - 1}, not {self.base_seed}")
         if self.images_per_unit > 2**20:
             raise ValueError(f"images_per_unit must be at most {2**20}, not {self.images_per_unit}")
+        # Each step's random draws have a stream of their own, 2**20 apart (ppgn.py, pixel.py).
+        if self.iterations > 2**20:
+            raise ValueError(f"iterations must be at most {2**20}, not {self.iterations}")
         if self.method == "pixel" and self.precision != "fp32":
             raise ValueError("the pixel method runs in fp32 only; leave out --bf16")
         if self.cpu_threads < 0:

@@ -174,6 +174,8 @@ def test_settings_round_trip_through_json(tmp_path):
         dataclasses.replace(config, precision="fp8")
     with pytest.raises(ValueError, match="iterations must be at least 1"):
         AMConfig(iterations=0)
+    with pytest.raises(ValueError, match="iterations must be at most 1048576"):
+        AMConfig(iterations=2**20 + 1)  # its noise would be drawn from the reset stream
 
 
 def _natural_max(net, layer):
