@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count
 
-from experiment.models import VISIT_ID_FIELDS, Experiment, Participant, Response
+from experiment.models import VISIT_ID_FIELDS, Experiment, Participant, Response, Withdrawal
 from experiment.selectors import experiment_responses, participant_state
 from experiment.spreadsheet import spreadsheet_safe
 
@@ -47,6 +47,14 @@ def pseudonym_key() -> bytes:
         return _key_checked(settings.PSEUDONYM_KEY, "DJANGO_PSEUDONYM_KEY")
     path = Path(settings.VAR_DIR) / "pseudonym-key"
     if not path.exists():
+        if Withdrawal.objects.exists():
+            # A new key would recognise no withdrawn id: they could all take part again.
+            raise ImproperlyConfigured(
+                f"The pseudonym key {path} is missing, and the withdrawals stored in the "
+                "database were made with it: restore it from your backup (or set "
+                "DJANGO_PSEUDONYM_KEY to it). A new key would let every withdrawn participant "
+                "in again."
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole under another name, then linked in place: a process that finds the
         # key file never reads it half-written (os.link fails where another made it first).
@@ -62,7 +70,15 @@ def pseudonym_key() -> bytes:
             pass
         finally:
             fresh.unlink()
-    return _key_checked(path.read_text(), str(path))
+    try:
+        key = path.read_text()
+    except PermissionError:
+        raise ImproperlyConfigured(
+            f"The pseudonym key {path} cannot be read by this user: it is readable by its "
+            "owner only, and another user made it. Run the site and every manage.py command as "
+            "the same user (docs/deploy.md), or give that user the file."
+        ) from None
+    return _key_checked(key, str(path))
 
 
 PSEUDONYM_KEY_MIN_CHARS = 32

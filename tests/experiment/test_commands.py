@@ -17,7 +17,12 @@ from experiment.export import (
     pseudonym_key,
 )
 from experiment.models import Experiment, Panel, Participant
-from experiment.services import participant_consent, participant_enter, participant_pilot_create
+from experiment.services import (
+    participant_consent,
+    participant_enter,
+    participant_pilot_create,
+    participant_withdraw,
+)
 from tests.experiment.conftest import panels_create
 from tests.experiment.test_responses import answer
 
@@ -138,7 +143,7 @@ def test_anonymous_exports_leave_out_recruitment_ids_and_pilot_runs(participant,
 
 
 def test_without_a_configured_key_pseudonyms_use_one_made_once_for_the_installation(
-    settings, tmp_path
+    settings, tmp_path, db
 ):
     settings.PSEUDONYM_KEY, settings.VAR_DIR = "", tmp_path / "var"
     key = pseudonym_key()
@@ -155,6 +160,28 @@ def test_a_pseudonym_key_too_short_to_be_secret_is_refused(settings, tmp_path):
     settings.PSEUDONYM_KEY, settings.VAR_DIR = "", tmp_path
     (tmp_path / "pseudonym-key").write_text("")  # an emptied or cut-off file
     with pytest.raises(ImproperlyConfigured, match="pseudonym-key has 0 characters"):
+        pseudonym_key()
+
+
+def test_a_lost_key_is_not_made_anew_while_withdrawals_need_it(participant, settings, tmp_path):
+    """The withdrawals' digests were made with it: a new key would let them all in again."""
+    settings.PSEUDONYM_KEY, settings.VAR_DIR = "", tmp_path / "var"
+    participant_withdraw(participant=participant)
+    (tmp_path / "var" / "pseudonym-key").unlink()  # a restore without the key file
+    with pytest.raises(ImproperlyConfigured, match="restore it from your backup"):
+        participant_enter(experiment=participant.experiment, external_id="p1")
+    assert not (tmp_path / "var" / "pseudonym-key").exists()
+
+
+def test_a_key_another_user_made_says_to_run_as_one_user(settings, tmp_path, db, monkeypatch):
+    settings.PSEUDONYM_KEY, settings.VAR_DIR = "", tmp_path
+    (tmp_path / "pseudonym-key").write_text("k" * 64)
+
+    def refused(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("pathlib.Path.read_text", refused)
+    with pytest.raises(ImproperlyConfigured, match="cannot be read by this user"):
         pseudonym_key()
 
 
