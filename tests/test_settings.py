@@ -1,5 +1,7 @@
 """The settings refuse set-ups that would serve a public site unsafely."""
 
+import io
+import logging
 import os
 import subprocess
 import sys
@@ -43,3 +45,29 @@ def test_debug_on_purpose_and_the_documented_production_set_up_load(tmp_path):
 def test_the_development_key_is_flagged_by_the_deploy_check(tmp_path):
     result = check(tmp_path, "--deploy", DJANGO_DEBUG="1", DJANGO_ALLOWED_HOSTS="lab.local")
     assert "security.W009" in result.stderr
+
+
+def test_the_log_shows_no_participant_token_nor_recruitment_id(client, db):
+    """django.request logs each 4xx response's path: whoever reads the log must not be able to
+    answer in a participant's place."""
+    from config.log_redaction import RedactParticipants
+
+    handlers = [  # the root's (django.request and the rest) and runserver's
+        handler
+        for name in ("", "django.server")
+        for handler in logging.getLogger(name).handlers
+        if any(isinstance(f, RedactParticipants) for f in handler.filters)
+    ]
+    assert len(handlers) == 2
+    logged = io.StringIO()
+    earlier = [handler.setStream(logged) for handler in handlers]
+    try:
+        client.get("/study/none/p/SeCrEtToKeN123/answer/")  # GET: 405, logged with its path
+        client.get("/study/none/", {"PROLIFIC_PID": "5f3cSeCrEt"})  # no such study: 404
+        logging.getLogger("django.server").info('"GET /study/x/?workerId=W9SeCrEt HTTP/1.1"')
+    finally:
+        for handler, stream in zip(handlers, earlier, strict=True):
+            handler.setStream(stream)
+    text = logged.getvalue()
+    assert "/study/none/p/<token>/answer/" in text and "workerId=<id>" in text
+    assert "SeCrEtToKeN123" not in text and "SeCrEt" not in text
