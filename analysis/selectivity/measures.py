@@ -123,7 +123,8 @@ def above_lowest(ranked: RankedUnit) -> int:
 def ccmas(ranked: RankedUnit) -> tuple[float | None, int]:
     """Morcos et al. 2018: (mu_A - mu_notA) / (mu_A + mu_notA) for the class A of highest mean.
 
-    mu_notA is the mean over all images not in A. Returns (None, A) when undefined: a single
+    mu_notA is the mean over all images not in A; the smallest A wins a tie. Returns (None, A)
+    when undefined: a single
     class, or mu_A + mu_notA == 0 (a dead unit at zero, or activations cancelling out).
     """
     sizes, active = ranked.class_sizes, slice(0, ranked.active)
@@ -134,7 +135,10 @@ def ccmas(ranked: RankedUnit) -> tuple[float | None, int]:
         bottom = sizes - np.bincount(labels, minlength=ranked.num_classes)
         sums += bottom * float(ranked.activations[-1])
     means = np.where(sizes > 0, sums / np.maximum(sizes, 1), -np.inf)
-    klass = int(np.argmax(means))
+    # Equal means can come out an ulp apart, summed in other orders: the smallest class index
+    # wins a tie within rounding, as it wins an exact one.
+    best = means.max()
+    klass = int(np.argmax(means >= best - abs(best) * 1e-12))
     rest = ranked.n_images - sizes[klass]
     if rest == 0:
         return None, klass

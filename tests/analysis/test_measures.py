@@ -195,6 +195,17 @@ def test_ties_fall_on_one_side_of_every_threshold():
     assert stepped.recall_at_100_precision == 0.5
 
 
+def test_ccmas_breaks_a_tie_between_equal_means_summed_in_other_orders():
+    """(32 + e) / 3 and (64 + 2e) / 6 are equal, but a float sum can make them an ulp apart."""
+    tiny = np.float32(6.6042796e-12)
+    activations = np.float32([0, 16, 16, 16, tiny, 16, 16, tiny, 16, 0, tiny])
+    labels = np.array([1, 2, 0, 0, 0, 2, 2, 2, 2, 1, 2])
+    for compat in ("", "gale2020"):
+        settings_ = measures.MeasureSettings(conventions=get_conventions(compat))
+        scores = measures.unit_scores(activations, labels, num_classes=3, settings=settings_)
+        assert scores.ccmas_class == 0 and scores.ccmas == pytest.approx(1 / 7)
+
+
 def test_gale2020_precision_counts_the_zeros_in_the_top_k_as_the_published_code():
     """30 images on out of 200: the published code's top 60 holds 30 zeros, which count for
     their classes; the correct definition leaves them out (and divides by 60 all the same)."""
