@@ -4,14 +4,21 @@ Shared by the ratings report (`analysis/ratings/report.py`) and the selectivity 
 (`analysis/selectivity/report.py`); no Django.
 """
 
+import fcntl
 import json
-from collections.abc import Iterable
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from experiment.spreadsheet import spreadsheet_safe
+
+SETTINGS_FILE = "settings.json"  # what made the report, and which kind it is
 
 
 class ReportFolderError(OSError):
@@ -56,10 +63,16 @@ def csv_cells(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def report_files_remove(out_dir: Path, names: Iterable[str]) -> int:
-    """Delete the files matching `names` (glob patterns) in out_dir, nothing else, so that none
-    of an earlier report's files can pass for part of a new one; returns how many."""
-    stale = [path for name in names for path in out_dir.glob(name) if path.is_file()]
+def report_files_remove(out_dir: Path, names: Iterable[str], keep: set[str] = frozenset()) -> int:
+    """Delete the files matching `names` (glob patterns) in out_dir but those in `keep`, nothing
+    else, so that none of an earlier report's files can pass for part of a new one; returns how
+    many."""
+    stale = [
+        path
+        for name in names
+        for path in out_dir.glob(name)
+        if path.is_file() and path.name not in keep
+    ]
     for path in stale:
         path.unlink()
     return len(stale)
@@ -68,35 +81,96 @@ def report_files_remove(out_dir: Path, names: Iterable[str]) -> int:
 def report_write(
     out_dir: Path,
     *,
+    kind: str,
     names: Iterable[str],
     tables: dict[str, pd.DataFrame],
     markdown: str,
     settings: dict,
     figures: dict[str, bytes],
 ) -> list[Path]:
-    """Write a report into out_dir: `tables` as CSV by file stem, report.md, settings.json and
-    the PNG `figures` by file name, after removing the files matching `names` (every name the
-    report can write) that an earlier report left; returns the paths written. A folder holding
-    such files but no report.md (so no earlier report) is refused: ReportFolderError."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write a report of `kind` ("ratings", "selectivity") into out_dir: `tables` as CSV by file
+    stem, report.md, settings.json (with `"report": kind`) and the PNG `figures` by file name;
+    returns the paths written. Other files in out_dir are left alone.
+
+    The files are made in a folder beside out_dir and moved in at the end, under a lock, so a
+    report that fails half-way (a full disk, Ctrl-C) leaves the earlier one whole, and two
+    runs at once do not mix their files. The files matching `names` (every name the report can
+    write) that the earlier report left and this one does not write are removed, so none of
+    them (a scatter plot of a measure no longer scored) passes for part of this one. A folder
+    holding such files that no report of this kind wrote is refused (report_folder_check).
+    """
     names = list(names)
-    foreign = [path.name for name in names for path in out_dir.glob(name) if path.is_file()]
-    if foreign and not (out_dir / "report.md").is_file():
-        raise ReportFolderError(
-            f"{out_dir} holds {', '.join(sorted(foreign))}, which no earlier report wrote (it "
-            "has no report.md), and the report would replace them: choose another folder."
+    report_folder_check(out_dir, kind=kind, names=names)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        for stem, table in tables.items():
+            csv_cells(table).to_csv(staging / f"{stem}.csv", index=False, encoding="utf-8")
+        (staging / "report.md").write_text(markdown, encoding="utf-8")
+        for name, png in figures.items():
+            (staging / name).write_bytes(png)
+        marked = {"report": kind, **settings}
+        (staging / SETTINGS_FILE).write_text(
+            json.dumps(marked, indent=2, default=str), encoding="utf-8"
         )
-    report_files_remove(out_dir, names)
-    written = []
-    for stem, table in tables.items():
-        csv_cells(table).to_csv(out_dir / f"{stem}.csv", index=False, encoding="utf-8")
-        written.append(out_dir / f"{stem}.csv")
-    (out_dir / "report.md").write_text(markdown, encoding="utf-8")
-    (out_dir / "settings.json").write_text(
-        json.dumps(settings, indent=2, default=str), encoding="utf-8"
-    )
-    written += [out_dir / "report.md", out_dir / "settings.json"]
-    for name, png in figures.items():
-        (out_dir / name).write_bytes(png)
-        written.append(out_dir / name)
-    return written
+        with _folder_lock(out_dir):
+            report_folder_check(out_dir, kind=kind, names=names)  # another run may have written
+            new = sorted(path.name for path in staging.iterdir())
+            # The marker first: a folder left half-moved is still known as this kind's.
+            os.replace(staging / SETTINGS_FILE, out_dir / SETTINGS_FILE)
+            report_files_remove(out_dir, names, keep=set(new))
+            for name in new:
+                if name != SETTINGS_FILE:
+                    os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out_dir / name for name in new]
+
+
+def report_folder_check(out_dir: Path, *, kind: str, names: Iterable[str]) -> None:
+    """ReportFolderError when out_dir holds files of the report's `names` that no earlier report
+    of this `kind` wrote (the researcher's own notes, another kind of report, an export of the
+    same name): the report would replace them. Call it before anything that should not happen
+    when the report cannot be written."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportFolderError(f"{out_dir} is a file, not a folder")
+    if not out_dir.is_dir():
+        return
+    present = sorted({path.name for name in names for path in out_dir.glob(name)})
+    if not present:
+        return
+    written_by = _report_kind(out_dir / SETTINGS_FILE)
+    if written_by != kind:
+        by = f"a {written_by} report" if written_by else "no earlier report"
+        raise ReportFolderError(
+            f"{out_dir} holds {', '.join(present)}, which {by} wrote (its settings.json says "
+            f"so), and the {kind} report would replace them: choose another folder."
+        )
+
+
+def _report_kind(path: Path) -> str | None:
+    """The kind of report whose settings.json `path` is, or None for another file."""
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(settings, dict):
+        return None
+    if "report" in settings:
+        return str(settings["report"])
+    # Written before reports named their kind (2026-11-26): told apart by their settings.
+    if "created" in settings and ("experiment" in settings or "network" in settings):
+        return "ratings" if "experiment" in settings else "selectivity"
+    return None
+
+
+@contextmanager
+def _folder_lock(out_dir: Path) -> Iterator[None]:
+    """An exclusive lock on out_dir's lock file while a report is moved in."""
+    with open(out_dir / ".report.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -250,7 +250,7 @@ def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> lis
     a measure no longer scored) can pass for part of this one; other files are left alone.
     """
     return report_write(
-        out_dir, names=REPORT_FILES, tables=report.tables(),
+        out_dir, kind="ratings", names=REPORT_FILES, tables=report.tables(),
         markdown=ratings_report_markdown(report, title), settings=report.settings,
         figures=ratings_report_figures(report),
     )  # fmt: skip

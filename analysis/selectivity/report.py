@@ -143,7 +143,7 @@ def selectivity_report_save(report: SelectivityReport, out_dir: Path) -> list[Pa
     """Write the CSVs, report.md, settings.json and the figure; returns the paths written.
     An earlier report's files in out_dir are removed first; other files are left alone."""
     return report_write(
-        out_dir, names=REPORT_FILES, tables=report.tables(),
+        out_dir, kind="selectivity", names=REPORT_FILES, tables=report.tables(),
         markdown=selectivity_report_markdown(report), settings=report.settings,
         figures={FIGURE: report.figure},
     )  # fmt: skip

@@ -185,6 +185,19 @@ def test_exclude_flagged_excludes_fast_all_same_participants_and_says_who_and_wh
     assert "1 real participants analysed" in output
 
 
+def test_exclude_flagged_stores_nothing_when_the_report_cannot_be_written(tmp_path):
+    """The exclusions would be stored, the list of whom and why never seen."""
+    experiment = build_experiment()
+    answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
+    hasty = answer_all(experiment, "hasty", yes=True, ms=300)
+    (tmp_path / "report.md").write_text("# my notes")  # no report wrote this folder
+    with pytest.raises(CommandError, match="choose another folder"):
+        analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
+    hasty.refresh_from_db()
+    assert not hasty.excluded
+    assert (tmp_path / "report.md").read_text() == "# my notes"
+
+
 def test_exclude_flagged_never_excludes_a_participant_still_in_progress(tmp_path):
     """Between the practice and the main trials, or after two fast trials, a participant is
     listed but neither flagged nor excluded: they may yet finish well."""

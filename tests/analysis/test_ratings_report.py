@@ -13,6 +13,7 @@ from analysis.ratings.correlations import (
 )
 from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
 from analysis.ratings.report import ratings_report_compute, ratings_report_save
+from analysis.report_files import ReportFolderError
 from tests.analysis.ratings_data import hand_case, matcher  # noqa: F401
 
 
@@ -140,13 +141,55 @@ def test_an_earlier_reports_files_are_removed_and_nothing_else(matcher, tmp_path
     responses, units, judge = hand_case(matcher)
     for name in ("scatter_precision.png", "units.csv", "report.md"):
         (tmp_path / name).write_text("old")
+    (tmp_path / "settings.json").write_text('{"report": "ratings"}')  # an earlier report's
     (tmp_path / "my_notes.md").write_text("mine")
     (tmp_path / "scatter_old").mkdir()
     written = ratings_report_save(ratings_report_compute(responses, units, judge), tmp_path, "T")
     assert not (tmp_path / "scatter_precision.png").exists()  # the hand case has no scores
     assert (tmp_path / "units.csv").read_text() != "old"
     on_disk = {path.name for path in tmp_path.iterdir()}
-    assert on_disk == {path.name for path in written} | {"my_notes.md", "scatter_old"}
+    assert on_disk == {path.name for path in written} | {
+        "my_notes.md",
+        "scatter_old",
+        ".report.lock",
+    }
+
+
+@pytest.mark.parametrize(
+    "found",
+    [None, '{"theme": "dark"}', '{"report": "selectivity"}'],
+    ids=["none", "own", "other"],
+)
+def test_a_folder_no_ratings_report_wrote_is_refused(matcher, tmp_path, found):  # noqa: F811
+    """The researcher's own report.md and scatter plots, or another kind of report's files."""
+    (tmp_path / "report.md").write_text("# my lab notebook")
+    (tmp_path / "scatter_pilot_2023.png").write_text("mine")
+    if found:
+        (tmp_path / "settings.json").write_text(found)
+    responses, units, judge = hand_case(matcher)
+    with pytest.raises(ReportFolderError, match="choose another folder"):
+        ratings_report_save(ratings_report_compute(responses, units, judge), tmp_path, "T")
+    assert (tmp_path / "report.md").read_text() == "# my lab notebook"
+    assert (tmp_path / "scatter_pilot_2023.png").exists()
+
+
+def test_a_report_that_fails_half_way_leaves_the_earlier_one_whole(matcher, tmp_path, monkeypatch):  # noqa: F811
+    responses, units, judge = hand_case(matcher)
+    report = ratings_report_compute(responses, units, judge)
+    ratings_report_save(report, tmp_path, "First")
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pathlib.Path.write_bytes", full_disk)  # the figures
+    with pytest.raises(OSError, match="No space left"):
+        ratings_report_save(report, tmp_path, "Second")
+    monkeypatch.undo()
+    after = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    assert after == before and not list(tmp_path.parent.glob(f".{tmp_path.name}.partial-*"))
+    ratings_report_save(report, tmp_path, "Third")  # and the next run goes through
+    assert (tmp_path / "report.md").read_text().startswith("# Third")
 
 
 def test_the_settings_hold_the_agreement_rules_and_the_score_sources(matcher, tmp_path):  # noqa: F811

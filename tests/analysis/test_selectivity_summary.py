@@ -122,6 +122,7 @@ def test_correlations_cover_every_pair_overall_and_per_layer():
 def test_report_files_replace_an_earlier_reports_and_nothing_else(tmp_path):
     (tmp_path / "measures.csv").write_text("old")  # an earlier report's
     (tmp_path / "report.md").write_text("old")
+    (tmp_path / "settings.json").write_text('{"report": "selectivity"}')
     (tmp_path / "mine.txt").write_text("keep")
     table = pd.concat([scores_table(units=8), scores_table("fc7", units=8, seed=2)])
     table.loc[0, "compat"] = "gale2020"

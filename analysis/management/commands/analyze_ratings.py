@@ -5,9 +5,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.labels import WordNetMissingError
-from analysis.ratings.report import table1_display
+from analysis.ratings.report import REPORT_FILES, table1_display
 from analysis.ratings.table1 import Table1Settings
-from analysis.report_files import markdown_table
+from analysis.report_files import markdown_table, report_folder_check
 from analysis.selectors import PARTICIPANT_CHOICES, RatingsInputError, ratings_report_dir
 from analysis.services import ratings_report_run, ratings_report_write
 from experiment.management.commands._experiment_arg import experiment_get
@@ -44,6 +44,15 @@ class Command(BaseCommand):
         if options["bootstrap"] < 0 or not 0 < options["threshold"] <= 1:
             raise CommandError("--bootstrap must be >= 0 and --threshold in (0, 1].")
         table = Table1Settings(options["threshold"], options["bootstrap"], options["seed"])
+        out = options["out"] or ratings_report_dir(
+            experiment=experiment,
+            participants=options["participants"],
+            anonymous=options["anonymous"],
+        )
+        try:  # before --exclude-flagged stores anything
+            report_folder_check(out, kind="ratings", names=REPORT_FILES)
+        except OSError as error:
+            raise CommandError(f"Cannot write the report to {out}: {error}") from error
         try:
             report, excluded = ratings_report_run(
                 experiment=experiment, participants=options["participants"],
@@ -53,11 +62,6 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         if options["exclude_flagged"]:
             self._print_excluded(excluded)
-        out = options["out"] or ratings_report_dir(
-            experiment=experiment,
-            participants=options["participants"],
-            anonymous=options["anonymous"],
-        )
         try:
             written = ratings_report_write(
                 report=report, out_dir=out, title=experiment.title, anonymous=options["anonymous"]
