@@ -67,6 +67,15 @@ class ActivationFile:
                 f"{self.path} is HDF5 but not an activation file: it needs /labels and /layers "
                 "(see the schema in docs/measures.md)."
             )
+        if not bool(self._file.attrs.get("complete", True)):  # files made elsewhere: complete
+            seen = self._file.attrs.get("images_seen", "some")
+            self.close()
+            raise ActivationFileError(
+                f"{self.path} is an unfinished recording (record_activations stopped after "
+                f"{seen} images): its scores would cover only part of the images, so the "
+                "classes met first. Run record_activations again with the same arguments: it "
+                "goes on where it stopped."
+            )
         stored = self._read_labels()  # (rows,) every image in the file
         self.rows = int(stored.shape[0])
         self.num_classes = self._read_num_classes(stored)

@@ -156,6 +156,17 @@ def test_a_minimal_file_made_elsewhere_is_readable(tmp_path):
         np.testing.assert_array_equal(acts.unit("pool5", 2), values[:, 2])
 
 
+def test_an_unfinished_recording_is_not_measured(tmp_path):
+    """Stopped half-way over a folder sorted by class, it holds the first classes only."""
+    labels, values = random_units()
+    with h5py.File(tmp_path / "partial.h5", "w") as handle:
+        handle["labels"] = labels
+        handle["layers/fc6"] = values
+        handle.attrs.update(complete=False, images_seen=200)
+    with pytest.raises(ActivationFileError, match="unfinished recording .* after 200 images"):
+        ActivationFile(tmp_path / "partial.h5")
+
+
 @pytest.mark.parametrize("value", ["five", 2.5, 0])
 def test_a_num_classes_that_is_no_count_is_a_clear_error(tmp_path, value):
     labels, values = random_units()
