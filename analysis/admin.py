@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.urls import path
 
-from analysis.labels import WordNetMissingError, pair_key
+from analysis.labels import WordNetMissingError
 from analysis.models import LabelAgreementOverride, SelectivityScore
 from experiment.models import Experiment
 
@@ -61,14 +61,13 @@ class OverrideForm(forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("label_a") or not cleaned.get("label_b"):
             return cleaned  # the field errors say what is missing
-        from analysis.services import overrides_normalise  # loads WordNet; see report_view
+        from analysis.services import overrides_pair  # loads WordNet; see report_view
 
         try:
-            first = overrides_normalise(cleaned.get("label_a", ""))
-            second = overrides_normalise(cleaned.get("label_b", ""))
+            pair = overrides_pair(cleaned["label_a"], cleaned["label_b"])
         except (ValueError, WordNetMissingError) as error:
             raise forms.ValidationError(str(error)) from error
-        cleaned["label_a"], cleaned["label_b"] = pair_key(first, second)
+        cleaned["label_a"], cleaned["label_b"] = pair
         self.instance.label_a, self.instance.label_b = cleaned["label_a"], cleaned["label_b"]
         return cleaned
 

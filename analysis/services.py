@@ -164,11 +164,24 @@ def overrides_normalise(label: str) -> str:
     return matcher.normalise(cleaned[0])
 
 
+def overrides_pair(label_a: str, label_b: str) -> tuple[str, str]:
+    """The pair as overrides store it (overrides_normalise, order-free); ValueError for two
+    labels that are one after cleaning ("dog" and "dogs"): an override saying they disagree
+    would make every answer "dog" disagree with itself."""
+    first, second = pair_key(overrides_normalise(label_a), overrides_normalise(label_b))
+    if first == second:
+        raise ValueError(
+            f"{label_a.strip()!r} and {label_b.strip()!r} are the same label after cleaning "
+            f"({first!r}), which always agrees with itself"
+        )
+    return first, second
+
+
 def overrides_set(
     *, label_a: str, label_b: str, agree: bool, note: str = "", decided_by: str = ""
 ) -> LabelAgreementOverride:
     """Store (or replace) a researcher's decision on a pair of labels, order-free."""
-    first, second = pair_key(overrides_normalise(label_a), overrides_normalise(label_b))
+    first, second = overrides_pair(label_a, label_b)
     with transaction.atomic():
         override, _ = LabelAgreementOverride.objects.update_or_create(
             label_a=first,

@@ -95,6 +95,14 @@ def test_two_labels_in_one_field_are_refused(admin_client):
     assert not LabelAgreementOverride.objects.exists()
 
 
+def test_two_labels_that_clean_to_one_are_refused(admin_client):
+    """An override that "dog" and "dogs" disagree would make "dog" disagree with itself."""
+    url = reverse("admin:analysis_labelagreementoverride_add")
+    page = admin_client.post(url, {"label_a": "dog", "label_b": "Dogs"})
+    assert "are the same label after cleaning" in page.content.decode()
+    assert not LabelAgreementOverride.objects.exists()
+
+
 def test_an_override_changes_the_report_page(admin_client, experiment):
     url = reverse("admin:analysis_ratings_report", args=["exp"])
     admin_client.post(
