@@ -6,6 +6,7 @@ load pandas, SciPy, matplotlib and torch until a researcher opens a report.
 """
 
 import base64
+import re
 
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -62,7 +63,8 @@ def _report_options(request) -> dict:
     bootstrap = request.GET.get("bootstrap", "0")
     return {
         "participants": participants if participants in PARTICIPANT_CHOICES else "real",
-        "bootstrap": min(int(bootstrap), 500) if bootstrap.isdigit() else 0,
+        # ASCII digits only, and few: "²" is a digit to str.isdigit, and int() refuses it.
+        "bootstrap": min(int(bootstrap), 500) if re.fullmatch(r"[0-9]{1,6}", bootstrap) else 0,
         "q": request.GET.get("q", "").strip().lower(),
     }
 
