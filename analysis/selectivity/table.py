@@ -2,6 +2,7 @@
 
 import csv
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -60,7 +61,8 @@ def write_scores_csv(path: Path, records: Iterable[dict]) -> int:
 def read_scores_csv(path: Path) -> list[dict]:
     """Score records from a CSV; ScoreTableError listing every problem (up to 20) otherwise."""
     try:
-        with Path(path).open(newline="") as handle:
+        # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark.
+        with Path(path).open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             _check_header(reader.fieldnames)
             rows = list(reader)
@@ -106,11 +108,31 @@ def _parse_rows(rows: list[dict]) -> tuple[list[dict], list[str]]:
     return records, problems
 
 
+# Network and layer names name folders and admin addresses (selectivity_report, the admin's
+# selectivity pages): letters, digits and ". _ -" only, as the stored columns hold them.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,100}")
+INTEGER_MAX = 2**31 - 1  # what the database's integer columns hold
+
+
+def name_check(kind: str, text: str) -> str:
+    """A network or layer name as scores are stored under; ValueError saying what is wrong."""
+    if not NAME_PATTERN.fullmatch(text):
+        raise ValueError(
+            f"{kind} name {text!r} must be 1-100 letters, digits, '.', '_' or '-' (it names "
+            "report folders and admin pages)"
+        )
+    return text
+
+
 def parse_value(column: str, text: str):
     """One cell: typed, range-checked; "" is None (measure undefined)."""
+    if column in ("network", "layer"):
+        return name_check(column, text)
     if column in TEXT:
         if column not in MAY_BE_EMPTY and not text:
             raise ValueError("must not be empty")
+        if len(text) > 100:
+            raise ValueError(f"{text[:20]!r}... is longer than 100 characters")
         return text
     if not text:
         if column in REQUIRED or column in NOT_EMPTY:
@@ -152,3 +174,5 @@ def _check_range(column: str, value) -> None:
         raise ValueError(f"{value} is outside [{low:g}, {high:g}]")
     if column in INTEGERS and value < MINIMA.get(column, 0):
         raise ValueError(f"{value} is below the minimum {MINIMA.get(column, 0)}")
+    if column in INTEGERS and value > INTEGER_MAX:
+        raise ValueError(f"{value} is above the maximum {INTEGER_MAX}")

@@ -176,6 +176,8 @@ def test_import_round_trips_an_exported_csv(acts, tmp_path):
         ("network,layer,unit,n_images\nalexnet,fc6,x,10\n", "line 2, column 'unit'"),
         ("network,layer,unit,n_images\nalexnet,fc6,1,10\nalexnet,fc6,1,10\n", "appears twice"),
         ("network,layer,unit,n_images\nalexnet,fc6,1,10,0.5\n", "line 2: 1 more cell"),
+        ("network,layer,unit,n_images\nvgg16/places,fc6,1,10\n", "letters, digits"),
+        ("network,layer,unit,n_images\nalexnet,fc6,10000000000000000000,10\n", "above the max"),
         ("", "CSV is empty"),
     ],
 )
@@ -186,6 +188,27 @@ def test_import_rejects_bad_csv_and_keeps_stored_scores(tmp_path, content, messa
     with pytest.raises(CommandError, match=message):
         call_command("import_selectivity", str(path))
     assert SelectivityScore.objects.get().n_images == 5
+
+
+def test_a_spreadsheets_utf8_csv_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("network,layer,unit,n_images\nalexnet,fc6,1,10\n", encoding="utf-8-sig")
+    call_command("import_selectivity", str(path))
+    assert SelectivityScore.objects.get().network == "alexnet"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--network", "vgg16/places"], "letters, digits"),
+        (["--workers", "-2"], "--workers must be at least 1"),
+        (["--device", "bogus"], "'bogus' is not a torch device"),
+    ],
+)
+def test_compute_refuses_bad_arguments_before_any_work(tmp_path, extra, message):
+    args = ["--activations", str(tmp_path / "none.h5"), "--network", "demo", *extra]
+    with pytest.raises(CommandError, match=message):
+        call_command("compute_selectivity", *args)
 
 
 def test_selectivity_report_summarises_stored_layers_in_the_networks_order(

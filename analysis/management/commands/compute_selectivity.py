@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import torch
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.management.commands._progress import progress_bar
@@ -9,6 +10,7 @@ from analysis.selectivity.activations import ActivationFileError
 from analysis.selectivity.compat import CONVENTIONS, get_conventions
 from analysis.selectivity.measures import MeasureSettings
 from analysis.selectivity.ranking import SelectivityInputError
+from analysis.selectivity.table import name_check
 from analysis.services import scores_export_csv, selectivity_compute
 
 
@@ -35,6 +37,19 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["precision_k"] < 1:
             raise CommandError("--precision-k must be at least 1.")
+        if options["workers"] is not None and options["workers"] < 1:
+            raise CommandError("--workers must be at least 1.")
+        try:
+            name_check("network", options["network"])
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        try:
+            if options["device"] is not None:
+                torch.device(options["device"])
+        except RuntimeError:
+            raise CommandError(
+                f"--device {options['device']!r} is not a torch device (e.g. cpu, cuda, cuda:1)."
+            ) from None
         settings = MeasureSettings(
             precision_k=options["precision_k"], conventions=get_conventions(options["compat"])
         )
