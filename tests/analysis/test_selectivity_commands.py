@@ -256,3 +256,38 @@ def test_selectivity_report_bad_arguments_are_clear_errors(acts, tmp_path, argum
     with pytest.raises(CommandError, match=message):
         call_command("selectivity_report", *arguments, "--out", str(tmp_path / "r"))
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "message"),
+    [
+        ("plot_unit", ["--top-k", "0"], "--top-k must be at least 1"),
+        ("plot_unit", ["--out", "{tmp}"], "--out must name a PNG file"),
+        ("plot_unit", ["--out", "{tmp}/figure.jpgx"], "--out must name a PNG file"),
+        ("plot_unit", ["--out", "{tmp}/a_file/figure.png"], "a_file is a file"),
+        ("record_activations", ["--batch-size", "0"], "--batch-size must be at least 1"),
+        ("record_activations", ["--device", "bogus"], "'bogus' is not a torch device"),
+        ("record_activations", ["--out", "{tmp}/a_file/x.h5"], "not a folder"),
+    ],
+)
+def test_bad_arguments_of_the_file_commands_are_clear_errors(tmp_path, command, extra, message):
+    (tmp_path / "a_file").write_text("")
+    base = {
+        "plot_unit": ["--activations", str(tmp_path / "none.h5"), "--layer", "fc6", "--unit", "0",
+                      "--out", str(tmp_path / "figure.png")],
+        "record_activations": ["--network", "demo", "--dataset", "demo",
+                               "--out", str(tmp_path / "acts.h5")],
+    }[command]  # fmt: skip
+    args = base + [item.format(tmp=tmp_path) for item in extra]
+    with pytest.raises(CommandError, match=message):
+        call_command(command, *args)
+
+
+def test_simulate_refuses_a_negative_seed(db):
+    from experiment.models import Experiment
+
+    Experiment.objects.create(slug="sim", title="Sim")
+    with pytest.raises(CommandError, match="--seed must be 0 or more"):
+        call_command(
+            "simulate_responses", "--experiment", "sim", "--participants", "2", "--seed", "-1"
+        )

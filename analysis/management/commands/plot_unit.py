@@ -20,6 +20,13 @@ class Command(BaseCommand):
         parser.add_argument("--top-k", type=int, default=60)
 
     def handle(self, *args, **options):
+        out = options["out"]
+        if options["top_k"] < 1:
+            raise CommandError(f"--top-k must be at least 1, not {options['top_k']}.")
+        if out.suffix.lower() != ".png" or out.is_dir():
+            raise CommandError(f"--out must name a PNG file (say {out.with_suffix('.png')}).")
+        if out.parent.exists() and not out.parent.is_dir():
+            raise CommandError(f"Cannot write {out}: {out.parent} is a file.")
         try:
             with ActivationFile(options["activations"]) as acts:
                 figure = unit_figure(
@@ -32,4 +39,7 @@ class Command(BaseCommand):
                 )
         except (ActivationFileError, SelectivityInputError) as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"Wrote {draw_unit_figure(figure, options['out'])}")
+        try:
+            self.stdout.write(f"Wrote {draw_unit_figure(figure, out)}")
+        except OSError as error:
+            raise CommandError(f"Cannot write {out}: {error}") from None

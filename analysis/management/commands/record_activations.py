@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import torch
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.management.commands._progress import progress_bar
@@ -36,6 +37,17 @@ class Command(BaseCommand):
         parser.add_argument("--device", default="cpu")
 
     def handle(self, *args, **options):
+        if options["batch_size"] < 1:
+            raise CommandError(f"--batch-size must be at least 1, not {options['batch_size']}.")
+        out = options["out"]
+        if out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
+            raise CommandError(f"Cannot write {out}: give the path of an HDF5 file, not a folder.")
+        try:
+            torch.device(options["device"])
+        except RuntimeError:
+            raise CommandError(
+                f"--device {options['device']!r} is not a torch device (e.g. cpu, cuda, cuda:1)."
+            ) from None
         try:
             spec = get_network(options["network"])
             layers = [a.strip() for a in options["layers"].split(",") if a.strip()]

@@ -31,6 +31,8 @@ class Command(BaseCommand):
             return
         if options["participants"] is None:
             raise CommandError("Give --participants N (or --delete).")
+        if options["seed"] < 0:
+            raise CommandError(f"--seed must be 0 or more, not {options['seed']}.")
         try:
             created = simulation_responses_create(
                 experiment=experiment,
