@@ -202,7 +202,7 @@ def test_a_spreadsheets_utf8_csv_with_a_byte_order_mark_is_read(tmp_path):
     [
         (["--network", "vgg16/places"], "letters, digits"),
         (["--workers", "-2"], "--workers must be at least 1"),
-        (["--device", "bogus"], "'bogus' is not a torch device"),
+        (["--device", "bogus"], "--device 'bogus': use cuda, cuda:N or cpu"),
     ],
 )
 def test_compute_refuses_bad_arguments_before_any_work(tmp_path, extra, message):
@@ -266,7 +266,7 @@ def test_selectivity_report_bad_arguments_are_clear_errors(acts, tmp_path, argum
         ("plot_unit", ["--out", "{tmp}/figure.jpgx"], "--out must name a PNG file"),
         ("plot_unit", ["--out", "{tmp}/a_file/figure.png"], "a_file is a file"),
         ("record_activations", ["--batch-size", "0"], "--batch-size must be at least 1"),
-        ("record_activations", ["--device", "bogus"], "'bogus' is not a torch device"),
+        ("record_activations", ["--device", "bogus"], "--device 'bogus': use cuda, cuda:N or cpu"),
         ("record_activations", ["--out", "{tmp}/a_file/x.h5"], "not a folder"),
     ],
 )

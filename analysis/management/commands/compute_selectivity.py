@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import torch
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.management.commands._progress import progress_bar
@@ -12,6 +11,7 @@ from analysis.selectivity.measures import MeasureSettings
 from analysis.selectivity.ranking import SelectivityInputError
 from analysis.selectivity.table import name_check
 from analysis.services import scores_export_csv, selectivity_compute
+from generator.am.distributed import device_for_rank
 
 
 class Command(BaseCommand):
@@ -41,15 +41,10 @@ class Command(BaseCommand):
             raise CommandError("--workers must be at least 1.")
         try:
             name_check("network", options["network"])
+            if options["device"] is not None:
+                device_for_rank(options["device"], world_size=1, local_rank=0)
         except ValueError as error:
             raise CommandError(str(error)) from None
-        try:
-            if options["device"] is not None:
-                torch.device(options["device"])
-        except RuntimeError:
-            raise CommandError(
-                f"--device {options['device']!r} is not a torch device (e.g. cpu, cuda, cuda:1)."
-            ) from None
         settings = MeasureSettings(
             precision_k=options["precision_k"], conventions=get_conventions(options["compat"])
         )

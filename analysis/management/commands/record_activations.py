@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import torch
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.management.commands._progress import progress_bar
@@ -13,6 +12,7 @@ from analysis.selectivity.recording import (
     record,
     tensor_source,
 )
+from generator.am.distributed import device_for_rank
 from generator.am.networks import available_networks, get_network, load_network
 from generator.am.provenance import file_sha256
 
@@ -43,12 +43,7 @@ class Command(BaseCommand):
         if out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
             raise CommandError(f"Cannot write {out}: give the path of an HDF5 file, not a folder.")
         try:
-            torch.device(options["device"])
-        except RuntimeError:
-            raise CommandError(
-                f"--device {options['device']!r} is not a torch device (e.g. cpu, cuda, cuda:1)."
-            ) from None
-        try:
+            device_for_rank(options["device"], world_size=1, local_rank=0)
             spec = get_network(options["network"])
             layers = [a.strip() for a in options["layers"].split(",") if a.strip()]
             network = load_network(spec.name, weights=options["weights"], device=options["device"])
