@@ -200,7 +200,9 @@ def visit_refusal_raise(*, participant: Participant, visit_ids: dict[str, str]) 
         raise AnswerInvalid(
             "This id took part in the study through Prolific, not MTurk: go on from Prolific."
         )
-    if not mturk_visit and participant.mturk_assignment_id:
+    # (The entry too: a released assignment leaves the id empty until the next HIT page.)
+    hit_worker = participant.mturk_assignment_id or participant.entry == Participant.Entry.MTURK_HIT
+    if not mturk_visit and hit_worker:
         raise AnswerInvalid(
             "This id takes part in the study through an MTurk HIT: go on from that HIT (MTurk "
             "lists it under the HITs assigned to you), not from the study link."

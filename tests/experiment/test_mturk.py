@@ -11,6 +11,7 @@ from config.settings import env_origins
 from experiment.export import participants_csv_write
 from experiment.models import Experiment, Participant
 from experiment.mturk import PREVIEW_ASSIGNMENT_ID
+from experiment.services import participants_mturk_assignment_release
 from tests.experiment.test_views import (
     answer_no,
     consented,
@@ -199,6 +200,9 @@ def test_nobody_takes_over_a_hits_worker_through_the_study_link(client, study, i
         participant.token
         in victim.get(HIT, accepted(worker="W1", assignment="A1")).content.decode()
     )
+    # Released for a new assignment (the id is empty until their next HIT page): still refused.
+    participants_mturk_assignment_release(participants=[participant])
+    assert client.get("/study/demo/", {id_name: "W1"}).status_code == 400
 
 
 def test_a_completed_participant_cannot_count_again_for_another_prolific_study(client, study):
