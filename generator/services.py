@@ -10,7 +10,11 @@ from experiment.models import Experiment, Panel
 from experiment.services import panel_refusal_raise, panel_register
 from generator.am import outputs
 from generator.am.outputs import settings_differences
-from generator.am.provenance import SETTINGS_DEFAULTS, WEIGHTS_PATHS
+from generator.am.provenance import PATHS, QUALITY_FIELDS, SETTINGS_DEFAULTS
+
+# An experiment's panels are compared by what made their pictures; a unit folder's also by the
+# reference set its quality report was measured against.
+PICTURE_IGNORED = (*PATHS, *QUALITY_FIELDS)
 
 
 def panel_source(*, network: str, layer: str, unit: int) -> str:
@@ -138,7 +142,7 @@ def settings_mix_message(*, experiment: Experiment, network: str, layer: str) ->
         {
             name
             for settings in made[1:]
-            for name in settings_differences(made[0], settings, SETTINGS_DEFAULTS, WEIGHTS_PATHS)
+            for name in settings_differences(made[0], settings, SETTINGS_DEFAULTS, PICTURE_IGNORED)
         }
     )
     imported = len(recorded) - len(made)
@@ -195,7 +199,7 @@ def _units_read(root: Path, units: list[int], settings: dict) -> list[dict]:
 def _unit_read(root: Path, unit: int, settings: dict) -> dict:
     """A finished unit's files; ValueError naming the one that is missing or damaged, or the
     settings in which it differs from the folder's `settings`."""
-    problem = outputs.unit_problem(root, unit, settings, SETTINGS_DEFAULTS, WEIGHTS_PATHS)
+    problem = outputs.unit_problem(root, unit, settings, SETTINGS_DEFAULTS, PATHS)
     if problem:
         raise ValueError(problem)
     stored = outputs.unit_read(root, unit)
@@ -221,7 +225,7 @@ def _settings_conflicts_check(experiment, network, layer, stored_units) -> None:
                 conflicts.append(f"unit {stored['unit']} (a panel imported from {panel.source})")
                 continue
             differing = settings_differences(
-                recorded, stored["settings"], SETTINGS_DEFAULTS, WEIGHTS_PATHS
+                recorded, stored["settings"], SETTINGS_DEFAULTS, PICTURE_IGNORED
             )
             if differing:
                 conflicts.append(f"unit {stored['unit']} (differing: {', '.join(differing)})")

@@ -160,6 +160,15 @@ def settings_claim(
     if not changed:
         return
     advice = "use the same settings to resume, or another --out folder"
+    if changed == ["reference_sha256"]:
+        folder = recorded.get("reference")
+        same = (
+            f"--reference {folder} (or the same images elsewhere)" if folder else "no --reference"
+        )
+        advice = (
+            "their quality reports were measured against another reference set of natural "
+            f"images; resume with {same}, or give another --out folder"
+        )
     if "version" in changed:
         advice = (
             "they were made by another version of the generator, which makes other pictures "

@@ -27,11 +27,12 @@ from generator.am.ppgn import PPGNSampler
 from generator.am.provenance import (
     EXECUTION_FIELDS,
     GENERATOR_VERSION,
+    PATHS,
     SETTINGS_DEFAULTS,
     WEIGHTS_FIELDS,
-    WEIGHTS_PATHS,
     execution_record,
     made_by,
+    reference_digest,
     weights_digests,
 )
 from generator.am.reference import reference_maxima
@@ -62,12 +63,15 @@ class PanelRun:
             )
 
     def settings(self) -> dict:
-        """What determines the panels: stored beside them, and compared on resume."""
+        """What determines the panels and their quality reports: stored beside them, and
+        compared on resume."""
         return {
             **made_by(self.config),
             "grid": f"{self.rows}x{self.cols}",
             "version": GENERATOR_VERSION,
             "weights_sha256": weights_digests(self.config),
+            "reference": None if self.reference is None else str(self.reference),
+            "reference_sha256": reference_digest(self.reference),
         }
 
 
@@ -228,10 +232,10 @@ def panels_generate(
     `on_images(count)` each batch of finished chains.
     """
     settings = run.settings()
-    outputs.settings_claim(run.out, settings, SETTINGS_DEFAULTS, WEIGHTS_PATHS)
+    outputs.settings_claim(run.out, settings, SETTINGS_DEFAULTS, PATHS)
     outputs.units_plan(run.out, run.planned or run.units)
     outputs.clean_partials(run.out, run.units)
-    outputs.done_units_check(run.out, run.units, settings, SETTINGS_DEFAULTS, WEIGHTS_PATHS)
+    outputs.done_units_check(run.out, run.units, settings, SETTINGS_DEFAULTS, PATHS)
     pending = outputs.pending_units(run.out, run.units)
     if not pending:
         return []

@@ -6,14 +6,17 @@ Django-free, as the rest of `generator/am/`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from dataclasses import asdict
+import os
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
 from generator.am.config import AMConfig
 from generator.am.loading import encoder_of, weights_files_present
+from generator.am.reference import reference_files
 
 # Settings that change how fast a run goes, not what it makes: a run may resume with others.
 EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last", "cpu_threads")
@@ -24,22 +27,39 @@ GENERATOR_VERSION = 2
 
 
 def made_by(config: AMConfig) -> dict:
-    """The settings of `config` that determine what is made (not how fast)."""
-    return {k: v for k, v in asdict(config).items() if k not in EXECUTION_FIELDS}
+    """The settings of `config` that determine what is made (not how fast).
+
+    An `encoder` named although it is the one that None stands for is recorded as None, so
+    naming the default encoder or leaving it out are the same settings.
+    """
+    made = {k: v for k, v in asdict(config).items() if k not in EXECUTION_FIELDS}
+    if config.encoder is not None and config.encoder == encoder_of(replace(config, encoder=None)):
+        made["encoder"] = None
+    return made
 
 
 # What a recording made before a setting existed is taken to have used: that setting's default
 # (and the first version, whose recordings had no version nor weights digests).
-SETTINGS_DEFAULTS = {**made_by(AMConfig()), "version": 1, "weights_sha256": None}
-# Where the weights files lay is recorded but not compared: their digests say whether they are
-# the same files, and on another machine the same files lie elsewhere. (Version 1 recordings
-# had no digests; they differ in version anyway.)
+SETTINGS_DEFAULTS = {
+    **made_by(AMConfig()),
+    "version": 1,
+    "weights_sha256": None,
+    "reference": None,
+    "reference_sha256": None,
+}
+# The setting that names each role's weights file.
 WEIGHTS_FIELDS = {
     "target": "weights",
     "generator": "generator_weights",
     "encoder": "encoder_weights",
 }
-WEIGHTS_PATHS = tuple(WEIGHTS_FIELDS.values())  # the setting of each role's file
+# Where the files lay (the weights, the reference set) is recorded but not compared: their
+# digests say whether they are the same files, and on another machine the same files lie
+# elsewhere. (Version 1 recordings had no digests; they differ in version anyway.)
+PATHS = (*WEIGHTS_FIELDS.values(), "reference")
+# What the quality reports were measured against: the same in a folder, though the pictures do
+# not depend on it (so an experiment's panels may differ in it).
+QUALITY_FIELDS = ("reference_sha256",)
 
 
 def weights_digests(config: AMConfig) -> dict[str, str]:
@@ -48,8 +68,27 @@ def weights_digests(config: AMConfig) -> dict[str, str]:
     return {role: file_sha256(path) for role, path in weights_files_present(config).items()}
 
 
+def reference_digest(folder: Path | None) -> str | None:
+    """SHA-256 over the reference set's images, each one's path below `folder` and its bytes:
+    whether two runs measured their quality reports against the same natural images. None
+    without a folder (the network's own set, if it has one: the demo's digits)."""
+    if folder is None:
+        return None
+    digest = hashlib.sha256()
+    for path in reference_files(folder):
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
 def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    """Hex SHA-256 of a file, read in 1 MiB blocks once while it stays unchanged (its size,
+    time and inode): a run checks its settings more than once, and weights run to gigabytes."""
+    status = os.stat(path)
+    return _file_sha256(os.path.realpath(path), status.st_size, status.st_mtime_ns, status.st_ino)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _file_sha256(path: str, size: int, mtime_ns: int, inode: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         while block := stream.read(1 << 20):

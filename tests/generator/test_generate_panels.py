@@ -164,6 +164,21 @@ def test_a_resume_refuses_damaged_or_foreign_unit_folders_before_any_work(tmp_pa
     assert outputs.done_units(out, [0, 1, 2]) == [0, 1, 2]
 
 
+def test_a_panel_measured_against_another_reference_set_is_the_same_panel(
+    tmp_path, models, experiment, capsys
+):
+    """The reference set changes the quality report, not the pictures: no conflict, no mix."""
+    generate(tmp_path, "--experiment", "study", units="0")
+    (tmp_path / "natural").mkdir()
+    Image.new("RGB", (8, 8), (90, 30, 200)).save(tmp_path / "natural" / "one.png")
+    generate(
+        tmp_path / "other", "--reference", str(tmp_path / "natural"), "--experiment", "study",
+        units="0-1",
+    )  # fmt: skip
+    assert experiment.panels.count() == 2
+    assert "not all made the same way" not in capsys.readouterr().out
+
+
 def test_panels_the_experiment_would_refuse_are_not_generated(tmp_path, models, experiment):
     """Found before the sampling, not after hours of it."""
     generate(tmp_path, "--experiment", "study", units="0")

@@ -16,7 +16,7 @@ from generator.am.networks import get_network
 from generator.am.pixel import PixelSampler
 
 
-def demo_run(tmp_path, models, units, **config):
+def demo_run(tmp_path, models, units, reference=None, **config):
     values = dict(
         network="demo",
         layer="fc8",
@@ -29,8 +29,9 @@ def demo_run(tmp_path, models, units, **config):
     )
     values.update(config)
     return pipeline.PanelRun(
-        config=AMConfig(**values), units=units, out=tmp_path / "out", rows=2, cols=2
-    )
+        config=AMConfig(**values), units=units, out=tmp_path / "out", rows=2, cols=2,
+        reference=reference,
+    )  # fmt: skip
 
 
 def test_chain_plan_covers_every_image_of_every_unit_once_across_batches():
@@ -53,6 +54,13 @@ def test_resuming_with_only_the_batch_or_device_changed_is_allowed(tmp_path, dem
     other = demo_run(tmp_path, demo_models[0], [0], batch_size=7, channels_last=True)
     assert base.settings() == other.settings()
     assert base.settings()["grid"] == "2x2"
+
+
+def test_naming_the_default_encoder_is_the_same_settings_as_leaving_it_out(tmp_path, demo_models):
+    base = demo_run(tmp_path, demo_models[0], [0])
+    named = demo_run(tmp_path, demo_models[0], [0], encoder="demo")
+    assert named.settings() == base.settings()
+    assert named.settings()["encoder"] is None
 
 
 def test_default_generator_is_the_one_trained_on_the_network():
@@ -150,6 +158,31 @@ def test_resuming_with_other_settings_is_refused(tmp_path, demo_models):
     pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [1]))
     with pytest.raises(outputs.OutputMismatchError, match="iterations"):
         pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], iterations=4))
+
+
+def test_resuming_against_another_reference_set_is_refused(tmp_path, demo_models):
+    """The quality reports of one folder are measured against one set of natural images."""
+    images = digits_dataset()[0][:6]
+    first, moved = tmp_path / "first", tmp_path / "moved"
+    for folder in (first, moved):
+        (folder / "digits").mkdir(parents=True)
+        for index, image in enumerate(images):
+            pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            Image.fromarray(pixels).save(folder / "digits" / f"{index}.png")
+    run = demo_run(tmp_path, demo_models[0], [1], reference=first)
+    pipeline.panels_generate(run)
+    settings = outputs.unit_read(run.out, 1)["settings"]
+    assert settings["reference"] == str(first)
+    assert len(settings["reference_sha256"]) == 64
+    # The same images elsewhere (another machine) are the same set.
+    assert pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [1], reference=moved)) == []
+    (moved / "digits" / "5.png").unlink()
+    with pytest.raises(outputs.OutputMismatchError, match=f"reference_sha256.*--reference {first}"):
+        pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], reference=moved))
+    with pytest.raises(outputs.OutputMismatchError, match="resume with no --reference"):
+        demo = demo_run(tmp_path / "demo", demo_models[0], [1])
+        pipeline.panels_generate(demo)
+        pipeline.panels_generate(demo_run(tmp_path / "demo", demo_models[0], [2], reference=first))
 
 
 def test_hidden_units_get_the_digits_maximum_but_no_class_hit_rate(tmp_path, demo_models):
