@@ -28,6 +28,7 @@ from analysis.selectivity.pipeline import check_layers, layer_scores
 from analysis.selectivity.table import read_scores_csv, write_scores_csv
 from analysis.selectors import SCORE_FIELDS, labels_class_index, labels_judge, ratings_report
 from experiment.export import participant_pseudonym, pseudonym_key
+from experiment.files import replaced_whole
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
 from experiment.services import trial_order_new
 
@@ -140,11 +141,14 @@ def selectivity_import(*, path: Path, notice: Callable[[str], None] | None = Non
 
 
 def scores_export_csv(*, path: Path, records: Iterable[dict], settings: MeasureSettings) -> int:
-    """Write score records to CSV with the settings that produced them beside it (.json)."""
-    count = write_scores_csv(Path(path), records)
-    sidecar = Path(path).with_suffix(".settings.json")
-    sidecar.write_text(json.dumps(asdict(settings), indent=2) + "\n")
-    return count
+    """Write score records to CSV with the settings that produced them beside it (.json).
+
+    Each replaces its file whole; the settings only once the CSV is in place, so a write that
+    fails leaves the earlier pair as it was."""
+    path = Path(path)
+    with replaced_whole(path.with_suffix(".settings.json")) as sidecar:
+        sidecar.write(json.dumps(asdict(settings), indent=2) + "\n")
+        return write_scores_csv(path, records)
 
 
 class SimulationError(ValueError):

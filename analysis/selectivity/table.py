@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from analysis.selectivity.measures import UnitScores
+from experiment.files import replaced_whole
 
 KEY_COLUMNS = ["network", "layer", "unit"]
 COLUMNS = [
@@ -46,10 +47,11 @@ class ScoreTableError(ValueError):
 
 
 def write_scores_csv(path: Path, records: Iterable[dict]) -> int:
-    """Write score records (dicts keyed by COLUMNS) to `path`; returns the number of rows."""
+    """Write score records (dicts keyed by COLUMNS) to `path`, replacing it whole or not at
+    all; returns the number of rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with path.open("w", newline="") as handle:
+    with replaced_whole(path) as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for record in records:

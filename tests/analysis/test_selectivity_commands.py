@@ -10,7 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from analysis.models import SelectivityScore
-from analysis.selectivity.measures import unit_scores
+from analysis.selectivity.measures import MeasureSettings, unit_scores
+from analysis.services import scores_export_csv
 from tests.analysis.activation_files import random_units, write_activation_file
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +70,23 @@ def test_compute_exports_csv_and_settings(acts, tmp_path):
         rows = list(csv.DictReader(handle))
     assert [int(r["unit"]) for r in rows] == [0, 1, 2]
     assert '"precision_k": 60' in (tmp_path / "out.settings.json").read_text()
+
+
+def test_an_export_that_fails_half_way_leaves_the_earlier_csv_and_settings(acts, tmp_path):
+    path, _, _ = acts
+    out = tmp_path / "out.csv"
+    compute(path, "--layers", "fc7", "--csv", str(out))
+    before = out.read_text(), out.with_suffix(".settings.json").read_text()
+    first = next(iter(csv.DictReader(out.open())))
+
+    def records():
+        yield first
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        scores_export_csv(path=out, records=records(), settings=MeasureSettings(precision_k=5))
+    assert (out.read_text(), out.with_suffix(".settings.json").read_text()) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def test_gale2020_compat_reports_threshold_as_rank(acts):

@@ -1,7 +1,5 @@
 """The --experiment SLUG argument of every app's commands, and --out FILE of the CSV exports."""
 
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +7,7 @@ from typing import TextIO
 
 from django.core.management.base import BaseCommand, CommandError
 
+from experiment.files import replaced_whole
 from experiment.models import Experiment
 from experiment.selectors import ExperimentNotFound, experiment_by_slug
 
@@ -51,12 +50,10 @@ class ExperimentCsvCommand(BaseCommand):
 
 @contextmanager
 def csv_out_open(out: Path) -> Iterator[TextIO]:
-    """A stream for writing CSV that becomes `out` when the block ends without an error, or a
-    CommandError when its folder does not exist or it is a folder itself.
-
-    It is written under another name and renamed into place, so an export that fails half-way
-    leaves an earlier file of that name as it was. The file is readable by its owner only,
-    also when it replaces one that was not: exports hold participants' ids."""
+    """A stream for writing CSV that becomes `out` when the block ends without an error
+    (files.replaced_whole), or a CommandError when its folder does not exist or it is a folder
+    itself. The file is readable by its owner only, also when it replaces one that was not:
+    exports hold participants' ids."""
     out = Path(out)
     if not out.parent.is_dir():
         raise CommandError(f"Cannot write {out}: folder {out.parent} does not exist.")
@@ -64,12 +61,5 @@ def csv_out_open(out: Path) -> Iterator[TextIO]:
         raise CommandError(
             f"Cannot write {out}: it is a folder; give a file name, e.g. {out / 'export.csv'}."
         )
-    descriptor, partial = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)  # 0600
-    try:
-        with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(partial, out)
-    finally:
-        Path(partial).unlink(missing_ok=True)
+    with replaced_whole(out, mode=0o600) as stream:
+        yield stream

@@ -1,0 +1,31 @@
+"""Files that are replaced whole or not at all: exports and tables that researchers keep."""
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+
+@contextmanager
+def replaced_whole(path: Path, *, mode: int = 0o644) -> Iterator[TextIO]:
+    """A text stream (UTF-8, newlines as written) that becomes `path` when the block ends
+    without an error.
+
+    It is written under another name in the same folder, flushed to disk and renamed into
+    place, so a write that fails half-way (a full disk, Ctrl-C, bad input found late) leaves an
+    earlier file of that name as it was, and readers never see half a file. The new file gets
+    `mode`, also when it replaces one with another mode.
+    """
+    path = Path(path)
+    descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600
+    try:
+        with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(partial, mode)
+        os.replace(partial, path)
+    finally:
+        Path(partial).unlink(missing_ok=True)
