@@ -69,6 +69,10 @@ class AgreementSettings:
     # bears; as many as "produce", which groups green peppers and apples) do not.
     living_things: tuple[str, ...] = ("organism.n.01",)
     max_shared_living_hyponyms: int = 200
+    # Animal names call people names only in figures of speech ("tiger": a fierce person, as
+    # often as the big cat in SemCor; "bull", "worm"): a label with a frequent sense below these
+    # keeps its senses below `basic_classes` only where one is used more than every such sense.
+    literal_kinds: tuple[str, ...] = ("animal.n.01",)
 
 
 def cleaned_labels(*answers: str, is_term: Callable[[str], bool] | None = None) -> tuple[str, ...]:
@@ -217,8 +221,15 @@ class LabelMatcher:
         word, synsets = self._noun_synsets(label)
         counts = [_usage_count(synset, word) for synset in synsets]
         needed = self.settings.min_sense_share * (counts[0] if counts else 0)
-        used = [s for s, count in zip(synsets, counts, strict=True) if count >= needed]
-        return tuple(used[: self.settings.max_senses])
+        used = [(s, count) for s, count in zip(synsets, counts, strict=True) if count >= needed]
+        literal = [count for s, count in used if self._is_below(s, self.settings.literal_kinds)]
+        if literal:  # a figurative person is no person to a coder looking at the picture
+            used = [
+                (s, count)
+                for s, count in used
+                if count > max(literal) or not self._is_below(s, self.settings.basic_classes)
+            ]
+        return tuple(s for s, _ in used[: self.settings.max_senses])
 
     def _class_synset(self, wnid: str):
         """The synset of an ImageNet class's WordNet id (n02099267)."""
@@ -280,17 +291,17 @@ class LabelMatcher:
                 or self.hyponym_count(h)
                 <= (
                     settings.max_shared_living_hyponyms
-                    if self._is_living(h)
+                    if self._is_below(h, settings.living_things)
                     else settings.max_shared_hyponyms
                 )
             )
             for h in up_first.keys() & up_second.keys()
         )
 
-    def _is_living(self, synset) -> bool:
-        """A kind of one of `living_things` (or one itself)."""
-        names = {synset.name(), *(ancestor.name() for ancestor in self.ancestors(synset))}
-        return not names.isdisjoint(self.settings.living_things)
+    def _is_below(self, synset, names: tuple[str, ...]) -> bool:
+        """A kind of one of the synsets `names` (or one itself)."""
+        found = {synset.name(), *(ancestor.name() for ancestor in self.ancestors(synset))}
+        return not found.isdisjoint(names)
 
     def _is_basic(self, synset) -> bool:
         """One of `basic_classes`: a rough class however shallow and wide WordNet files it."""

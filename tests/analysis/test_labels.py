@@ -155,6 +155,28 @@ def test_rare_senses_do_not_make_animals_agree_with_people(matcher, first, secon
     assert not both_agree(matcher, first, second)
 
 
+TIGER = "n02129604"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("tiger", "man"), ("tiger", SCUBA_DIVER), ("tiger", GROOM), ("tigers", "person"),
+        ("bull", "woman"), ("worm", "child"), ("giant", "person"),
+    ],
+)  # fmt: skip
+def test_animal_names_used_of_people_do_not_agree_with_people(matcher, first, second):  # noqa: F811
+    """A fierce person is a "tiger" as often as the big cat in SemCor's counts, a "bull" or a
+    "worm" less often than the animal: figures of speech, not what a picture shows."""
+    assert not both_agree(matcher, first, second)
+
+
+def test_animal_names_used_of_people_keep_their_animals(matcher):  # noqa: F811
+    assert both_agree(matcher, "tiger", TIGER) and both_agree(matcher, "tiger", "big cat")
+    assert both_agree(matcher, "kid", "child")  # a young goat is a rarely used sense of "kid"
+    assert both_agree(matcher, "star", "man")  # no animal: a star performer stays a person
+
+
 CHIHUAHUA, BEAGLE, TABBY, BROWN_BEAR, JERSEY = (
     "n02085620", "n02088364", "n02123045", "n02132136", "n03595614",
 )  # fmt: skip
