@@ -407,6 +407,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         "experiment",
         "external_id",
         "token",
+        "study_page",
         "prolific_study_id",
         "prolific_session_id",
         "mturk_assignment_id",
@@ -436,6 +437,16 @@ class ParticipantAdmin(admin.ModelAdmin):
                 participant.save(update_fields=form.changed_data)
             return
         super().save_model(request, participant, form, change)
+
+    @admin.display(description="study page")
+    def study_page(self, participant):
+        """The address of the participant's own pages (after this site's address), to send to
+        one who cannot go back to their browser. Not a link: opened here, you would answer
+        in their place."""
+        return reverse(
+            "experiment:home",
+            kwargs={"slug": participant.experiment.slug, "token": participant.token},
+        )
 
     @admin.display(description="state")
     def state(self, participant):

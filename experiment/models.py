@@ -214,6 +214,15 @@ class Participant(models.Model):
     def __str__(self) -> str:
         return f"{self.experiment.slug}/{self.external_id}"
 
+    @property
+    def id_is_public(self) -> bool:
+        """Whether others may know the id they entered the study link with: an MTurk worker's
+        (every requester sees those) or one typed in. Prolific PIDs are 24 random hex digits,
+        and a HIT's worker comes back through the HIT, whose assignment id only they know."""
+        if self.entry == "":  # before entries were recorded: Prolific if it left its ids
+            return not (self.prolific_study_id or self.prolific_session_id or self.mturk_hit_id)
+        return self.entry in (self.Entry.LINK, self.Entry.WORKER_LINK)
+
 
 class Response(models.Model):
     """One participant's answer to one panel; stored once, whatever the retries."""

@@ -4,6 +4,7 @@ Views parse the request, call one service or selector, and render; the study's r
 experiment/services/. A participant is identified only by the unguessable token in the URL.
 """
 
+from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,6 +15,7 @@ from experiment import mturk, selectors, services
 from experiment.forms import EXAMPLE_LABEL, QUESTIONS, answer_payload_parse, external_ids_from_query
 from experiment.models import Experiment, Participant
 
+BROWSER_COOKIE_DAYS = 90  # longer than any study runs
 MINUTES_PER_TRIAL = 0.25  # the consent page's time estimate: about 15 s a panel
 COMPLETION_REDIRECT_SECONDS = 5
 
@@ -50,9 +52,13 @@ def study_enter(request, slug: str):
     }
     if not ids["external_id"]:
         return render(request, "experiment/need_id.html", context)
+    cookie = browser_cookie_name(experiment)
     try:
         participant = services.participant_enter(
-            experiment=experiment, user_agent=request.headers.get("User-Agent", ""), **ids
+            experiment=experiment,
+            user_agent=request.headers.get("User-Agent", ""),
+            browser_token=request.get_signed_cookie(cookie, default="", salt=cookie),
+            **ids,
         )
     except services.AnswerInvalid as error:
         return render(
@@ -60,7 +66,23 @@ def study_enter(request, slug: str):
         )
     except services.StudyUnavailable as error:
         return unavailable(request, experiment, error)
-    return redirect(participant_url(participant))
+    response = redirect(participant_url(participant))
+    response.set_signed_cookie(
+        cookie,
+        participant.token,
+        salt=cookie,
+        max_age=BROWSER_COOKIE_DAYS * 24 * 3600,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def browser_cookie_name(experiment: Experiment) -> str:
+    """The cookie that says which participant this browser entered the study link as: whose
+    id others may know is let back in only from that browser (services.participant_enter)."""
+    return f"amrating-participant-{experiment.pk}"
 
 
 @never_cache

@@ -71,3 +71,17 @@ def test_the_log_shows_no_participant_token_nor_recruitment_id(client, db):
     text = logged.getvalue()
     assert "/study/none/p/<token>/answer/" in text and "workerId=<id>" in text
     assert "SeCrEtToKeN123" not in text and "SeCrEt" not in text
+
+
+def test_every_handler_a_request_record_reaches_redacts_participants():
+    """Django's own default `django` logger prints to the console while DEBUG is on, without
+    the redaction: the settings take its handlers away, so records reach the root's only."""
+    from config.log_redaction import RedactParticipants
+
+    reached, logger = [], logging.getLogger("django.request")
+    while logger is not None:
+        reached += [h for h in logger.handlers if not type(h).__module__.startswith("_pytest")]
+        logger = logger.parent if logger.propagate else None
+    assert reached
+    for handler in reached:
+        assert any(isinstance(f, RedactParticipants) for f in handler.filters), handler

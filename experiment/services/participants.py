@@ -59,6 +59,7 @@ def participant_enter(
     mturk_assignment_id: str = "",
     mturk_hit_id: str = "",
     entry: str = "",
+    browser_token: str | None = None,
 ) -> Participant:
     """Return the participant of `external_id`, or assign a new one to the least-filled list.
 
@@ -67,6 +68,9 @@ def participant_enter(
     participant_visit_ids_update. A new participant's `entry` (Participant.Entry: how they
     came in) is stored.
     A returning participant in progress counts as seen now (their place is held again).
+    `browser_token` is the token of the participant this browser entered the study link as
+    ("" for none; None where no browser is involved): a returning participant whose id may be
+    known to others (Participant.id_is_public) is let in only from that browser.
     A new participant's trial order (practice panels first, then their list, each shuffled) is
     stored. Raises AnswerInvalid for an empty or overlong id and StudyUnavailable when the study
     is closed, has no lists or is full, or the id was withdrawn; nothing is created then.
@@ -83,7 +87,7 @@ def participant_enter(
         if existing.is_synthetic or existing.is_pilot:
             kind = "a simulated participant" if existing.is_synthetic else "a pilot run"
             raise AnswerInvalid(f"This id belongs to {kind} of the study; use your own id.")
-        visit_refusal_raise(participant=existing, visit_ids=visit_ids)
+        visit_refusal_raise(participant=existing, visit_ids=visit_ids, browser_token=browser_token)
         participant_seen(participant=existing)
         participant_visit_ids_update(participant=existing, visit_ids=visit_ids)
         return existing
@@ -183,11 +187,15 @@ def experiment_lists_locked(*, experiment: Experiment) -> tuple[Experiment, list
     return experiment, trial_lists
 
 
-def visit_refusal_raise(*, participant: Participant, visit_ids: dict[str, str]) -> None:
+def visit_refusal_raise(
+    *, participant: Participant, visit_ids: dict[str, str], browser_token: str | None = None
+) -> None:
     """AnswerInvalid for a returning participant's visit that must not go on: one through the
-    other recruitment site than they entered by, one by the study link (with or without
-    Prolific's ids) of someone who entered through an MTurk HIT, another Prolific study once
-    they completed, or an MTurk assignment other than theirs once they have consented.
+    other recruitment site (or way in) than they entered by, one by the study link (with or
+    without Prolific's ids) of someone who entered through an MTurk HIT, one by the study link
+    from another browser than theirs where their id may be known to others (`browser_token`,
+    see participant_enter), another Prolific study once they completed, or an MTurk
+    assignment other than theirs once they have consented.
 
     An id is no secret (MTurk shows worker ids to every requester): whoever knows one could
     otherwise open the study link with it, or accept the HIT themselves, and take over
@@ -200,6 +208,21 @@ def visit_refusal_raise(*, participant: Participant, visit_ids: dict[str, str]) 
         raise AnswerInvalid(
             "This id took part in the study through Prolific, not MTurk: go on from Prolific."
         )
+    if (
+        mturk_visit
+        and participant.status == Participant.Status.IN_PROGRESS
+        and participant.entry not in ("", Participant.Entry.MTURK_HIT)
+    ):
+        raise AnswerInvalid(
+            "This id takes part in the study through its study link, not an MTurk HIT: go on "
+            "from the link you started with, and return this HIT."
+        )
+    if (
+        not mturk_visit
+        and browser_token not in (None, participant.token)
+        and participant.id_is_public
+    ):
+        raise AnswerInvalid(OTHER_BROWSER_MESSAGE)
     # (The entry too: a released assignment leaves the id empty until the next HIT page.)
     hit_worker = participant.mturk_assignment_id or participant.entry == Participant.Entry.MTURK_HIT
     if not mturk_visit and hit_worker:
@@ -228,6 +251,11 @@ def visit_refusal_raise(*, participant: Participant, visit_ids: dict[str, str]) 
         raise AnswerInvalid(ASSIGNMENT_TAKEN_MESSAGE.format(worker=participant.external_id))
 
 
+OTHER_BROWSER_MESSAGE = (
+    "This id has already started the study in another browser. Please go on there: the same "
+    "link opens your study in that browser. If you cannot, write to the researcher, giving "
+    "this id: they can send you the address of your study page."
+)
 ASSIGNMENT_TAKEN_MESSAGE = (
     "Worker {worker} has already started this study under another assignment of this HIT. "
     "Go on there (MTurk lists it under the HITs assigned to you). If you returned it, "

@@ -81,6 +81,16 @@ def test_changelists_show_panels_lists_participants_and_responses(staff_client, 
     assert 'style="height:64px"' in panels
 
 
+def test_a_participants_page_gives_the_address_of_their_study_page(staff_client, participant):
+    """For one who cannot go back to the browser they started in (an id others may know)."""
+    page = staff_client.get(
+        reverse("admin:experiment_participant_change", args=[participant.id])
+    ).content.decode()
+    study_page = reverse("experiment:home", args=[participant.experiment.slug, participant.token])
+    assert f'<div class="readonly">{study_page}</div>' in page
+    assert f'href="{study_page}"' not in page  # clicked here, the researcher would answer
+
+
 def test_build_lists_action_asks_for_k_then_builds(staff_client, experiment):
     panels_create(experiment, units=6)
     url = reverse("admin:experiment_experiment_changelist")

@@ -248,6 +248,21 @@ def test_a_worker_who_completed_through_the_study_link_cannot_take_a_hit(client,
     assert "You have already taken part" in page
 
 
+@pytest.mark.parametrize("query", [{"workerId": "W1"}, {"PROLIFIC_PID": "W1"}])
+def test_nobody_takes_over_a_study_link_participant_through_a_hit(client, study, query):
+    """A HIT page with someone's worker id (or a Prolific id that came without Prolific's
+    other ids) must not turn their study into the HIT's, nor lock them out of it."""
+    participant = consented(client, **query)
+    post_answer(client, participant, **answer_no(participant, 0))
+    reply = Client().get(HIT, accepted())
+    assert reply.status_code == 400
+    assert "through its study link, not an MTurk HIT" in reply.content.decode()
+    assert participant.token not in reply.content.decode()
+    participant.refresh_from_db()
+    assert (participant.mturk_assignment_id, participant.mturk_hit_id) == ("", "")
+    assert client.get("/study/demo/", query).status_code == 302
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

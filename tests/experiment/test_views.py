@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from experiment import views
 from experiment.models import Experiment, Participant, Response
 from experiment.services import experiment_lists_build, panel_register
 
@@ -113,9 +114,30 @@ def test_entry_with_prolific_ids_redirects_to_a_token_url(client, study):
 
 def test_same_external_id_returns_to_the_same_participant(client, study):
     first = enter(client, participant="same")
-    second = enter(Client(), participant="same")
-    assert first.id == second.id
-    assert Participant.objects.count() == 1
+    assert enter(client, participant="same").id == first.id
+    prolific = enter(client, PROLIFIC_PID="5f1e2d3c4b5a69788796a5b4")
+    # A Prolific PID is no one else's to know: another browser (a second device) goes on.
+    assert enter(Client(), PROLIFIC_PID="5f1e2d3c4b5a69788796a5b4").id == prolific.id
+    assert Participant.objects.count() == 2
+
+
+@pytest.mark.parametrize("parameter", ["participant", "workerId"])
+def test_an_id_others_may_know_goes_on_only_in_the_browser_it_started_in(study, parameter):
+    """Worker ids are no secret, nor are ids typed in: someone else's browser with the same
+    id must not reach that participant's study page."""
+    owner = Client()
+    participant = enter(owner, **{parameter: "A1PUBLICWORKER"})
+    owner.post(url(participant, "consent"), {"consent": "yes"})
+    reply = Client().get("/study/demo/", {parameter: "A1PUBLICWORKER"})
+    assert reply.status_code == 400
+    assert b"already started the study in another browser" in reply.content
+    assert participant.token.encode() not in reply.content
+    forged = Client()
+    forged.cookies[views.browser_cookie_name(study.experiment)] = participant.token  # unsigned
+    assert forged.get("/study/demo/", {parameter: "A1PUBLICWORKER"}).status_code == 400
+    assert enter(owner, **{parameter: "A1PUBLICWORKER"}).id == participant.id
+    cookie = owner.cookies[views.browser_cookie_name(study.experiment)]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
 
 
 def test_entry_without_an_id_asks_for_one_and_creates_nothing(client, study):
@@ -430,17 +452,16 @@ def test_consent_page_shows_the_experiments_text_in_paragraphs(client, tmp_path,
 def test_coming_back_with_the_same_link_resumes_on_the_trial_page(client, study):
     participant = consented(client, participant="back")
     post_answer(client, participant, **answer_no(participant, 0))
-    again = Client()
-    home = again.get("/study/demo/", {"participant": "back"}).url
-    assert again.get(home).url == url(participant, "trials")
-    page = again.get(url(participant, "trials")).content.decode()
+    home = client.get("/study/demo/", {"participant": "back"}).url  # the tab was closed
+    assert client.get(home).url == url(participant, "trials")
+    page = client.get(url(participant, "trials")).content.decode()
     assert page.count('"answered": true') == 1
 
 
 def test_a_started_participant_can_finish_after_the_study_closes(client, study):
     participant = consented(client, participant="late")
     Experiment.objects.filter(id=study.experiment.id).update(is_open=False)
-    assert enter(Client(), participant="late").id == participant.id
+    assert enter(client, participant="late").id == participant.id
     assert post_answer(client, participant, **answer_no(participant, 0)).status_code == 200
 
 
