@@ -215,6 +215,13 @@ class Participant(models.Model):
         return f"{self.experiment.slug}/{self.external_id}"
 
     @property
+    def is_hit_worker(self) -> bool:
+        """Whether they take part through an MTurk HIT (and submit it, not go to a completion
+        URL). The entry says so also after the researcher freed their assignment, which
+        leaves the assignment id empty until their next HIT page."""
+        return self.entry == self.Entry.MTURK_HIT or bool(self.mturk_assignment_id)
+
+    @property
     def id_is_public(self) -> bool:
         """Whether others may know the id they entered the study link with: an MTurk worker's
         (every requester sees those) or one typed in. Prolific PIDs are 24 random hex digits,

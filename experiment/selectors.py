@@ -244,7 +244,7 @@ def participant_completion_url(*, participant: Participant) -> str:
     came by a survey link with their worker id (they paste the code into their task; the
     completion URL is Prolific's) or a pilot run."""
     if (
-        participant.mturk_assignment_id
+        participant.is_hit_worker
         or participant.entry == Participant.Entry.WORKER_LINK
         or participant.is_pilot
     ):

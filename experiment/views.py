@@ -326,7 +326,7 @@ def complete(request, slug: str, token: str):
         "experiment": participant.experiment,
         "completion_url": selectors.participant_completion_url(participant=participant),
         "redirect_seconds": COMPLETION_REDIRECT_SECONDS,
-        "from_mturk": bool(participant.mturk_assignment_id),
+        "from_mturk": participant.is_hit_worker,
         "is_pilot": participant.is_pilot,
         "feedback": participant.feedback,
         "feedback_max": services.FEEDBACK_MAX_CHARS,

@@ -223,9 +223,7 @@ def visit_refusal_raise(
         and participant.id_is_public
     ):
         raise AnswerInvalid(OTHER_BROWSER_MESSAGE)
-    # (The entry too: a released assignment leaves the id empty until the next HIT page.)
-    hit_worker = participant.mturk_assignment_id or participant.entry == Participant.Entry.MTURK_HIT
-    if not mturk_visit and hit_worker:
+    if not mturk_visit and participant.is_hit_worker:
         raise AnswerInvalid(
             "This id takes part in the study through an MTurk HIT: go on from that HIT (MTurk "
             "lists it under the HITs assigned to you), not from the study link."
@@ -271,18 +269,28 @@ def participant_visit_ids_update(*, participant: Participant, visit_ids: dict[st
     study and takes it again; the submission to approve is the latest one. An MTurk assignment
     changes only until they consent (visit_refusal_raise), unless the researcher freed it
     (participants_mturk_assignment_release). Once they completed, the ids stay those of the
-    submission they completed under: anyone who knows their id could open the link again.
+    submission they completed under: anyone who knows their id could open the link again. A
+    HIT's worker who completed after the researcher freed their assignment has none to submit
+    yet: the next HIT page's assignment (and HIT) become theirs.
     """
     new = {
         name: value
         for name, value in visit_ids.items()
         if value and value != getattr(participant, name)
     }
-    if not new or participant.status == Participant.Status.COMPLETED:
+    status = participant.status
+    if status == Participant.Status.COMPLETED:
+        released = participant.is_hit_worker and not participant.mturk_assignment_id
+        if not (released and "mturk_assignment_id" in new):
+            return
+        new = {name: new[name] for name in ("mturk_assignment_id", "mturk_hit_id") if name in new}
+    if not new:
         return
     # The state read before may have changed meanwhile: update only from the state checked.
-    rows = Participant.objects.filter(id=participant.id, status=Participant.Status.IN_PROGRESS)
-    if "mturk_assignment_id" in new and participant.mturk_assignment_id:
+    rows = Participant.objects.filter(id=participant.id, status=status)
+    if status == Participant.Status.COMPLETED:
+        rows = rows.filter(mturk_assignment_id="")
+    elif "mturk_assignment_id" in new and participant.mturk_assignment_id:
         rows = rows.filter(
             mturk_assignment_id=participant.mturk_assignment_id, consented_at__isnull=True
         )

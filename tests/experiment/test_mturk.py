@@ -165,6 +165,29 @@ def test_another_assignment_cannot_take_over_a_worker_who_consented(client, stud
     assert participant.mturk_assignment_id == "A2"
 
 
+def test_a_released_worker_who_finishes_in_the_open_tab_submits_the_new_assignment(client, study):
+    """Released (they returned A1 and took the HIT again as A2), the worker finishes in the
+    study tab still open, before opening A2's page: they must not be sent to the completion
+    URL (Prolific's), and A2's page must submit their work."""
+    client.get(HIT, accepted(assignment="A1"))
+    participant = Participant.objects.get()
+    assert client.post(url(participant, "consent"), {"consent": "yes"}).status_code == 302
+    participants_mturk_assignment_release(participants=[participant])
+    participant.refresh_from_db()
+    for index in range(len(participant.trial_order)):
+        post_answer(client, participant, **answer_no(participant, index))
+    page = client.get(url(participant, "complete")).content.decode()
+    assert "example.org/done" not in page
+    hit = client.get(HIT, accepted(assignment="A2")).content.decode()
+    assert 'id="hit-form"' in hit and "under another assignment" not in hit
+    participant.refresh_from_db()
+    assert (participant.mturk_assignment_id, participant.status) == ("A2", "completed")
+    # Once it has one, the submission's assignment is fixed again.
+    assert 'id="hit-form"' not in Client().get(HIT, accepted(assignment="A3")).content.decode()
+    participant.refresh_from_db()
+    assert participant.mturk_assignment_id == "A2"
+
+
 def test_a_participant_goes_on_only_through_the_site_they_entered_by(client, study):
     prolific = {"PROLIFIC_PID": "5f3c9a", "STUDY_ID": "S1", "SESSION_ID": "X1"}
     participant = consented(client, **prolific)
