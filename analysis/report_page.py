@@ -58,13 +58,15 @@ def report_page(admin_site, request, slug):
 
 
 def _report_options(request) -> dict:
-    """participants, bootstrap (capped at 500) and the label search from the query string."""
+    """participants, bootstrap (0, or 2 to 500: one replicate gives no standard error) and the
+    label search from the query string."""
     participants = request.GET.get("participants", "real")
     bootstrap = request.GET.get("bootstrap", "0")
+    # ASCII digits only, and few: "²" is a digit to str.isdigit, and int() refuses it.
+    replicates = int(bootstrap) if re.fullmatch(r"[0-9]{1,6}", bootstrap) else 0
     return {
         "participants": participants if participants in PARTICIPANT_CHOICES else "real",
-        # ASCII digits only, and few: "²" is a digit to str.isdigit, and int() refuses it.
-        "bootstrap": min(int(bootstrap), 500) if re.fullmatch(r"[0-9]{1,6}", bootstrap) else 0,
+        "bootstrap": min(max(replicates, 2), 500) if replicates else 0,
         "q": request.GET.get("q", "").strip().lower(),
     }
 

@@ -25,6 +25,7 @@ from experiment.services import panel_register
 
 # The unit's digits end the stem and follow its start, a separator or the word "unit".
 UNIT_PATTERN = re.compile(r"^(?P<prefix>.*?)(?:^|[_.\-]|unit[_\-]?)(?P<unit>\d+)$", re.IGNORECASE)
+UNIT_MAX = 2**31 - 1  # Panel.unit's column (PostgreSQL's integer)
 PRACTICE_PATTERN = re.compile(r"^(?P<answer>yes|no)(?:[_\-. ](?P<rest>.*))?$", re.IGNORECASE)
 
 
@@ -57,7 +58,10 @@ def unit_from_name(stem: str) -> tuple[str, int]:
     match = UNIT_PATTERN.match(stem)
     if match is None:
         raise ValueError("no unit index at the end of the file name (e.g. fc6_0042.png)")
-    return match.group("prefix").strip("_-."), int(match.group("unit"))
+    unit = int(match.group("unit"))
+    if unit > UNIT_MAX:
+        raise ValueError(f"unit index {unit} is above the largest the database holds, {UNIT_MAX}")
+    return match.group("prefix").strip("_-."), unit
 
 
 def practice_from_name(stem: str, answer: str = "") -> tuple[str, str]:

@@ -25,6 +25,17 @@ class Table1Settings:
     bootstrap: int = 0  # replicates of the bootstrap over participants; 0 = analytical SEs
     seed: int = 0
 
+    def __post_init__(self):
+        if not 0 < self.yes_threshold <= 1:
+            raise ValueError(f"the yes threshold must be in (0, 1], not {self.yes_threshold}")
+        if self.bootstrap < 0 or self.bootstrap == 1:
+            raise ValueError(
+                f"bootstrap replicates must be 0 (none) or at least 2 (a standard error needs "
+                f"two), not {self.bootstrap}"
+            )
+        if self.seed < 0:
+            raise ValueError(f"the bootstrap seed must be 0 or more, not {self.seed}")
+
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, NaN where the denominator is 0."""

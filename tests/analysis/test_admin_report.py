@@ -63,6 +63,8 @@ def test_synthetic_only_data_shows_the_reason_instead_of_a_table(admin_client):
     assert "only synthetic participants" in admin_client.get(url).content.decode()
     shown = admin_client.get(url, {"participants": "synthetic", "bootstrap": "20"})
     assert "1 synthetic participants analysed" in shown.content.decode()
+    one = admin_client.get(url, {"participants": "synthetic", "bootstrap": "1"})
+    assert "(2 replicates)" in one.content.decode()  # one gives no standard error
     for odd in ("²", "9" * 5000, "-3", "1e3"):  # no 500 for a hand-edited address
         assert (
             admin_client.get(url, {"participants": "synthetic", "bootstrap": odd}).status_code

@@ -43,6 +43,22 @@ def test_unknown_experiment_names_the_known_ones():
         analyze("--experiment", "nope")
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--seed", "-1", "--bootstrap", "5"], "seed must be 0 or more, not -1"),
+        (["--bootstrap", "1"], "0 \\(none\\) or at least 2"),
+        (["--bootstrap", "-2"], "0 \\(none\\) or at least 2"),
+        (["--threshold", "1.5"], "threshold must be in \\(0, 1\\], not 1.5"),
+    ],
+)
+def test_bad_table_settings_are_clear_errors(tmp_path, arguments, message):
+    build_experiment("known")
+    with pytest.raises(CommandError, match=message):
+        analyze("--experiment", "known", *arguments, "--out", str(tmp_path / "r"))
+    assert not (tmp_path / "r").exists()
+
+
 def test_no_responses_gives_an_empty_report_that_says_so(tmp_path):
     build_experiment("empty")
     output = analyze("--experiment", "empty", "--out", str(tmp_path))

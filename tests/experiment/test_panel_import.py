@@ -40,6 +40,12 @@ def test_names_without_a_unit_are_refused(stem):
         unit_from_name(stem)
 
 
+def test_a_unit_index_the_database_cannot_hold_is_refused():
+    assert unit_from_name("fc6_2147483647") == ("fc6", 2**31 - 1)
+    with pytest.raises(ValueError, match="unit index 2147483648 is above the largest"):
+        unit_from_name("fc6_2147483648")
+
+
 @pytest.mark.parametrize(
     ("stem", "answer", "label"),
     [

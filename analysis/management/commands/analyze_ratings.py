@@ -41,9 +41,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         experiment = experiment_get(options["experiment"])
-        if options["bootstrap"] < 0 or not 0 < options["threshold"] <= 1:
-            raise CommandError("--bootstrap must be >= 0 and --threshold in (0, 1].")
-        table = Table1Settings(options["threshold"], options["bootstrap"], options["seed"])
+        try:
+            table = Table1Settings(options["threshold"], options["bootstrap"], options["seed"])
+        except ValueError as error:
+            raise CommandError(f"{error} (--threshold, --bootstrap, --seed).") from None
         out = options["out"] or ratings_report_dir(
             experiment=experiment,
             participants=options["participants"],
