@@ -31,6 +31,7 @@ from experiment.export import participant_pseudonym, pseudonym_key
 from experiment.files import replaced_whole
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
 from experiment.services import trial_order_new
+from generator.am.networks import get_network
 
 
 def selectivity_compute(
@@ -137,7 +138,16 @@ def _replaced_notice(stored, network: str, layer: str) -> str:
 def selectivity_import(*, path: Path, notice: Callable[[str], None] | None = None) -> int:
     """Load scores computed elsewhere from a CSV (validated first; all or nothing); `notice` is
     told which stored scores were replaced."""
-    return scores_replace(records=read_scores_csv(path), source=str(path), notice=notice)
+    records = read_scores_csv(path, class_count=_class_count)
+    return scores_replace(records=records, source=str(path), notice=notice)
+
+
+def _class_count(network: str) -> int | None:
+    """How many classes a network the generator registers has; None for another network."""
+    try:
+        return get_network(network).num_classes
+    except ValueError:
+        return None
 
 
 def scores_export_csv(*, path: Path, records: Iterable[dict], settings: MeasureSettings) -> int:

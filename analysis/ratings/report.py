@@ -104,7 +104,8 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
         if lacking.any():
             notes.append(
                 f"{int(lacking.sum())} rated units have selectivity scores without a {name} "
-                f"class (e.g. imported from a CSV without it): {measure} leaves them out."
+                "class it can name (imported from a CSV without it, or with an index beyond "
+                f"the network's classes): {measure} leaves them out."
             )
     compat = set(rated.get("compat", pd.Series(dtype=str)).dropna()) - {""}
     if compat:

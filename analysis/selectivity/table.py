@@ -3,7 +3,7 @@
 import csv
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from analysis.selectivity.measures import UnitScores
@@ -27,6 +27,7 @@ INTEGERS = {
     "most_active_class",
     "max_informedness_class",
 }
+CLASS_COLUMNS = sorted(column for column in INTEGERS if column.endswith("_class"))
 TEXT = {"network", "layer", "compat", "weights_sha256"}
 MAY_BE_EMPTY = {"compat", "weights_sha256"}  # the correct definitions; weights not recorded
 UNIT_INTERVAL = {
@@ -60,8 +61,13 @@ def write_scores_csv(path: Path, records: Iterable[dict]) -> int:
     return count
 
 
-def read_scores_csv(path: Path) -> list[dict]:
-    """Score records from a CSV; ScoreTableError listing every problem (up to 20) otherwise."""
+def read_scores_csv(
+    path: Path, class_count: Callable[[str], int | None] = lambda network: None
+) -> list[dict]:
+    """Score records from a CSV; ScoreTableError listing every problem (up to 20) otherwise.
+
+    `class_count(network)` is how many classes the network has (None: not known), so a class
+    index it does not have is a problem too."""
     try:
         # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark.
         with Path(path).open(newline="", encoding="utf-8-sig") as handle:
@@ -71,6 +77,7 @@ def read_scores_csv(path: Path) -> list[dict]:
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ScoreTableError(f"Cannot read {path} as CSV: {error}") from None
     records, problems = _parse_rows(rows)
+    problems += _class_problems(records, class_count)
     if problems:
         more = f" (and {len(problems) - MAX_ERRORS} more)" if len(problems) > MAX_ERRORS else ""
         raise ScoreTableError(f"{path}: " + "; ".join(problems[:MAX_ERRORS]) + more)
@@ -108,6 +115,20 @@ def _parse_rows(rows: list[dict]) -> tuple[list[dict], list[str]]:
     if not rows:
         problems.append("no score rows after the header")
     return records, problems
+
+
+def _class_problems(records: list[dict], class_count: Callable[[str], int | None]) -> list[str]:
+    problems = []
+    for line, record in enumerate(records, start=2):
+        count = class_count(record.get("network"))
+        for column in CLASS_COLUMNS:
+            index = record.get(column)
+            if count is not None and index is not None and index >= count:
+                problems.append(
+                    f"line {line}, column {column!r}: {index} is not a class of "
+                    f"{record['network']}, whose classes are 0-{count - 1}"
+                )
+    return problems
 
 
 # Network and layer names name folders and admin addresses (selectivity_report, the admin's

@@ -196,6 +196,14 @@ def test_import_round_trips_an_exported_csv(acts, tmp_path):
         ("network,layer,unit,n_images\nalexnet,fc6,1,10,0.5\n", "line 2: 1 more cell"),
         ("network,layer,unit,n_images\nvgg16/places,fc6,1,10\n", "letters, digits"),
         ("network,layer,unit,n_images\nalexnet,fc6,10000000000000000000,10\n", "above the max"),
+        (
+            "network,layer,unit,n_images,most_active_class\nalexnet,fc6,1,10,1000\n",
+            "column 'most_active_class': 1000 is not a class of alexnet, whose classes are 0-999",
+        ),
+        (
+            "network,layer,unit,n_images,ccmas_class\ndemo,fc6,1,10,10\n",
+            "10 is not a class of demo, whose classes are 0-9",
+        ),
         ("", "CSV is empty"),
     ],
 )
