@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from PIL import Image
 
 import experiment.panel_import as panel_import
@@ -279,3 +279,23 @@ def test_a_failed_import_leaves_no_experiment_it_would_have_created(db, tmp_path
     with pytest.raises(CommandError, match="broken.png"):
         call_command("import_panels", str(tmp_path), "--create", experiment="new", practice=True)
     assert not Experiment.objects.filter(slug="new").exists()
+
+
+def test_deleting_panels_or_their_experiment_deletes_their_files_once_committed(
+    experiment, tmp_path, django_capture_on_commit_callbacks
+):
+    digit_unit_panels_write(tmp_path, layer="fc6", units=2, images=4)
+    panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
+    first, second = Panel.objects.order_by("unit")
+    files = [Path(f.path) for panel in (first, second) for f in (panel.image, panel.display_image)]
+    assert all(path.is_file() for path in files)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Panel.objects.get(id=first.id).delete()
+        raise RuntimeError("rolled back: the row is back, so are its files")
+    assert all(path.is_file() for path in files)
+    with django_capture_on_commit_callbacks(execute=True):
+        first.delete()
+    assert [path.exists() for path in files] == [False, False, True, True]
+    with django_capture_on_commit_callbacks(execute=True):
+        experiment.delete()
+    assert not any(path.exists() for path in files)
