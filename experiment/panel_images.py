@@ -1,23 +1,53 @@
-"""Panel image files: checking that they decode, and the web-friendly display version."""
+"""Panel image files: checking that they decode, 8-bit RGB copies, the web-friendly display
+version.
+
+Django- and torch-free: the generator's reference images and practice panels read images
+through `image_8bit` too (the web server never loads torch, so this lives here rather than in
+generator/am, whose package loads it).
+"""
 
 import io
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 DISPLAY_MAX_SIDE = 1000  # px; a 10x10 panel stays legible on a laptop and under ~500 KB as JPEG
 DISPLAY_JPEG_QUALITY = 85
 
 
+# Greyscale modes of more than 8 bits; "I" is 32-bit, but Pillow also opens 16-bit files so.
+WIDE_GREY_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+
+
 class PanelImageError(ValueError):
     """An image file that cannot be used as a panel."""
 
 
+def image_8bit(image: Image.Image, mode: str = "RGB") -> Image.Image:
+    """`image` converted to `mode` ("RGB", "RGBA", "L", ...) with 8 bits a channel.
+
+    16-bit greys, and "I" images whose values lie in 0-65535 (16-bit data), are scaled by
+    255/65535 first: Pillow's own convert clips them at 255, so a 16-bit photograph would come
+    out almost white. Other modes convert as Pillow converts them. ValueError, saying how to
+    save the image instead, for an "I" image with values beyond 16 bits and a float ("F") one.
+    """
+    if image.mode == "F":
+        raise ValueError("a 32-bit floating-point image; save it as an 8- or 16-bit image")
+    if image.mode in WIDE_GREY_MODES:
+        values = np.asarray(image).astype(np.int32)  # (H, W), from any byte order
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError(
+                f"a 32-bit integer image with values {values.min()} to {values.max()}, beyond "
+                "0-65535; save it as an 8- or 16-bit image"
+            )
+        image = Image.fromarray(((values + 128) // 257).astype(np.uint8))  # 255/65535 = 1/257
+    return image.convert(mode)
+
+
 def panel_display_bytes(image: Image.Image) -> bytes:
     """Encode the web-friendly panel: longest side DISPLAY_MAX_SIDE px, progressive JPEG."""
-    if image.mode.startswith("I"):  # 16-bit grey: Pillow's convert would clip, not scale, to 8
-        image = image.convert("I").point(lambda value: value / 257).convert("L")
-    display = image.convert("RGB")
+    display = image_8bit(image)
     display.thumbnail((DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     display.save(buffer, "JPEG", quality=DISPLAY_JPEG_QUALITY, optimize=True, progressive=True)

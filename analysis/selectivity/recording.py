@@ -19,7 +19,7 @@ from analysis.selectivity.activations import (
     ActivationWriter,
     RecordingHeader,
 )
-from generator.am.reference import IMAGE_SUFFIXES, image_load
+from generator.am.reference import image_files, image_load
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def folder_source(root: Path, class_ids: Sequence[str], size: int) -> ImageSourc
     if not root.is_dir():
         raise ActivationFileError(f"Image folder {root} does not exist.")
     index = {wnid: i for i, wnid in enumerate(class_ids)}
-    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     unknown = [p.name for p in folders if p.name not in index]
     if unknown or not folders:
         raise ActivationFileError(
@@ -49,8 +49,7 @@ def folder_source(root: Path, class_ids: Sequence[str], size: int) -> ImageSourc
     files = [
         (f, index[folder.name])
         for folder in sorted(folders, key=lambda p: index[p.name])
-        for f in sorted(folder.iterdir())
-        if f.suffix.lower() in IMAGE_SUFFIXES
+        for f in image_files(folder)  # the generator's rule: ._name.jpg is no image
     ]
     ids = [str(f.relative_to(root)) for f, _ in files]
 

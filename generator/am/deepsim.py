@@ -133,8 +133,8 @@ def get_generator(name: str) -> GeneratorSpec:
 def load_generator(name: str, *, weights: Path | None = None, device="cpu") -> ImageGenerator:
     """Build generator ``name``, load its weights from a local file; eval mode, no grads.
 
-    Missing files raise FileNotFoundError and files whose keys or shapes do not fit raise
-    ValueError, both naming the file and how to obtain the right one.
+    Missing files raise FileNotFoundError and files whose keys, shapes or dtypes do not fit
+    (`state_dict_mismatch`) raise ValueError, both naming the file and how to obtain the right one.
     """
     spec = get_generator(name)
     path = Path(weights) if weights is not None else spec.default_weights()

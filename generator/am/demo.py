@@ -11,6 +11,7 @@ Colour convention of the demo generator: RGB, scale [0, 1], no mean subtracted.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,7 +249,7 @@ def train_demo_generator(net: DemoNet, images: Tensor, settings: DemoTraining) -
 def train_demo(out_dir: Path | None = None, settings: DemoTraining = DemoTraining()) -> dict:
     """Train and save the demo net and generator; returns paths, accuracy and seconds taken."""
     out_dir = Path(out_dir) if out_dir is not None else models_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    models_dir_prepare(out_dir)  # before the training, not after it
     started = time.perf_counter()
     train_x, train_y, test_x, test_y = split_digits(settings)
     with torch_threads(1):  # deterministic, and fastest for these tiny tensors
@@ -262,6 +263,20 @@ def train_demo(out_dir: Path | None = None, settings: DemoTraining = DemoTrainin
         "heldout_accuracy": accuracy(net, test_x, test_y),
         "seconds": time.perf_counter() - started,
     }
+
+
+def models_dir_prepare(folder: Path) -> None:
+    """Make `folder` and check that files can be written in it; ValueError saying why not."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file, not a folder for the demo files")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"the demo files cannot be written to {folder} ({error.strerror or error})"
+        ) from None
 
 
 def _save_atomic(state: dict, path: Path) -> None:

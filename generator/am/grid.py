@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from experiment.panel_images import image_8bit
+
 WEB_MAX_SIDE = 1000  # px; a 10x10 panel stays legible on a laptop screen
 WEB_JPEG_QUALITY = 85
 # zlib level of the PNG files: 1 encodes natural-looking 227 px pictures 3x faster than
@@ -81,16 +83,16 @@ def web_size(panel: Image.Image, max_side: int = WEB_MAX_SIDE) -> Image.Image:
 
 def photos_square(paths: list, size: int) -> np.ndarray:
     """Photographs as (N, size, size, 3) uint8 tiles: each centre-cropped to a square and
-    resized, as AM pictures are square; transparent parts white, as the panel's lines.
-    ValueError naming a file that cannot be read."""
+    resized, as AM pictures are square; transparent parts white, as the panel's lines; 16-bit
+    greys scaled to 8 bits (`image_8bit`). ValueError naming a file that cannot be read."""
     tiles = []
     for path in paths:
         try:
             with Image.open(path) as photo:
                 flat = Image.new("RGBA", photo.size, (GAP_COLOUR,) * 3 + (255,))
-                flat.alpha_composite(photo.convert("RGBA"))
+                flat.alpha_composite(image_8bit(photo, "RGBA"))
                 square = ImageOps.fit(flat.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
-        except (OSError, Image.DecompressionBombError) as error:
+        except (OSError, Image.DecompressionBombError, ValueError) as error:
             raise ValueError(f"{path}: not a readable image ({error})") from None
         tiles.append(np.asarray(square))
     return np.stack(tiles)

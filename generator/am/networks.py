@@ -253,21 +253,38 @@ def _load_state(model: nn.Module, state: dict, path: Path, spec: NetworkSpec) ->
 
 
 def state_dict_mismatch(expected: dict[str, Tensor], found: dict[str, Tensor]) -> str:
-    """A short description of how ``found`` differs from ``expected``; "" when they fit."""
+    """A short description of how ``found`` differs from ``expected`` (keys, shapes, and
+    floating parameters or buffers not stored as floats); "" when they fit."""
 
     def first(keys) -> str:
         keys = sorted(keys)
         return ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
 
     missing, unexpected = expected.keys() - found.keys(), found.keys() - expected.keys()
+    common = [k for k in expected if k in found]
     shapes = [
-        f"{k} is {tuple(found[k].shape)} in the file but {tuple(v.shape)} in the network"
-        for k, v in expected.items()
-        if k in found and tuple(found[k].shape) != tuple(v.shape)
+        f"{k} is {tuple(found[k].shape)} in the file but {tuple(expected[k].shape)} in the network"
+        for k in common
+        if isinstance(found[k], Tensor) and tuple(found[k].shape) != tuple(expected[k].shape)
+    ]
+    # load_state_dict casts integers into a float parameter without a word, and the network
+    # then computes garbage: a file saved with the wrong dtype is refused here instead.
+    dtypes = [
+        f"{k} is {_dtype_name(found[k])} in the file but {_dtype_name(expected[k])} in the network"
+        for k in common
+        if expected[k].is_floating_point()
+        and not (isinstance(found[k], Tensor) and found[k].is_floating_point())
     ]
     parts = [f"{len(missing)} missing keys ({first(missing)})"] if missing else []
     parts += [f"{len(unexpected)} unexpected keys ({first(unexpected)})"] if unexpected else []
-    return "; ".join(parts + shapes[:3])
+    return "; ".join(parts + shapes[:3] + dtypes[:3])
+
+
+def _dtype_name(value) -> str:
+    """The name of a tensor's dtype (float32); the type's name for anything else in a file."""
+    if isinstance(value, Tensor):
+        return str(value.dtype).removeprefix("torch.")
+    return type(value).__name__
 
 
 # --- Unit addressing -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torchvision.transforms import functional as TF
 
+from experiment.panel_images import image_8bit
 from generator.am.config import AMConfig
 from generator.am.networks import TargetNetwork, layer_vector, rectified
 
@@ -22,12 +23,29 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 REFERENCE_BATCH = 64
 
 
+def image_files(folder: Path, *, below: bool = False) -> list[Path]:
+    """The image files of `folder` (and of its folders, where `below`), sorted by path.
+
+    Files and folders whose name starts with "." are left out: macOS copies put an AppleDouble
+    `._name.jpg` (not an image) beside each image, and hidden folders hold thumbnails and the
+    like, never images meant to be read.
+    """
+    candidates = folder.rglob("*") if below else folder.iterdir()
+    return sorted(
+        path
+        for path in candidates
+        if path.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        and path.is_file()
+    )
+
+
 def reference_files(folder: Path) -> list[Path]:
     """The image files in `folder` (and below), sorted; ValueError if none or no folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"reference folder {folder} does not exist")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(folder, below=True)
     if not files:
         raise ValueError(f"reference folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
@@ -37,11 +55,12 @@ def image_load(path: Path, size: int) -> Tensor:
     """(3, size, size) RGB in [0, 1] as ImageNet networks are evaluated: the shorter side
     resized to size * 256/224 (256 for 224), then the centre size x size crop. The selectivity
     recording loads its images the same way, so both see what the network's evaluation sees.
-    ValueError naming a file that cannot be read."""
+    ValueError naming a file that cannot be read (16-bit greys are read, as `image_8bit`
+    says)."""
     try:
         with Image.open(path) as image:
-            rgb = image.convert("RGB")
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+            rgb = image_8bit(image)
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as error:
         raise ValueError(f"image {path} is not readable: {error}") from None
     resized = TF.resize(TF.pil_to_tensor(rgb), round(size * 256 / 224), antialias=True)
     return TF.center_crop(resized, [size, size]).float() / 255.0

@@ -3,6 +3,7 @@
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
@@ -11,6 +12,7 @@ from PIL import Image
 import experiment.panel_import as panel_import
 from experiment.digits import digit_unit_panels_write, practice_panels_write
 from experiment.models import Panel
+from experiment.panel_images import image_8bit
 from experiment.panel_import import (
     PanelImportError,
     panels_import_dir,
@@ -256,6 +258,45 @@ def test_a_16_bit_grey_panel_keeps_its_greys_on_the_display_copy():
     grey = Image.new("I;16", (20, 20), 32768)  # mid-grey on a 0-65535 scale
     display = Image.open(io.BytesIO(panel_display_bytes(grey)))
     assert abs(display.getpixel((10, 10))[0] - 128) <= 2
+
+
+def test_a_16_bit_grey_png_panel_keeps_its_greys_on_the_display_copy(experiment, tmp_path):
+    """Pillow's own convert clips 16-bit values at 255: the display copy would be white."""
+    Image.fromarray(np.full((20, 20), 40000, dtype=np.uint16)).save(tmp_path / "yes_grey.png")
+    [panel] = panels_import_dir(experiment=experiment, directory=tmp_path, practice=True).imported
+    with panel.display_image.open() as stream:
+        display = np.asarray(Image.open(stream))
+    assert display.mean() == pytest.approx(40000 / 65535 * 255, abs=2)
+
+
+@pytest.mark.parametrize(
+    ("image", "grey"),
+    [
+        (Image.fromarray(np.full((4, 4), 65535, dtype=np.uint16)), 255),  # I;16
+        (Image.new("I;16B", (4, 4), 32768), 128),
+        (Image.fromarray(np.full((4, 4), 1000, dtype=np.int32)), 4),  # "I" of 16-bit values
+        (Image.new("L", (4, 4), 77), 77),
+        (Image.new("P", (4, 4), 0), 0),
+    ],
+    ids=lambda value: getattr(value, "mode", ""),
+)
+def test_image_8bit_scales_16_bit_greys_and_keeps_8_bit_modes(image, grey):
+    converted = image_8bit(image)
+    assert converted.mode == "RGB"
+    assert np.asarray(converted).min() == np.asarray(converted).max() == grey
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (Image.new("F", (4, 4), 0.5), "floating-point image; save it as an 8- or 16-bit"),
+        (Image.new("I", (4, 4), 70000), "values 70000 to 70000, beyond 0-65535; save it as"),
+        (Image.new("I", (4, 4), -1), "values -1 to -1, beyond 0-65535"),
+    ],
+)
+def test_image_8bit_refuses_what_has_no_8_bit_reading(image, message):
+    with pytest.raises(ValueError, match=message):
+        image_8bit(image)
 
 
 def test_a_stored_original_is_named_by_its_format_not_its_file_name(experiment, tmp_path):

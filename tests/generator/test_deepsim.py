@@ -72,6 +72,14 @@ def test_mismatched_generator_weights_are_a_clear_error(deepsim, tmp_path):
         load_generator("deepsim-fc6", weights=tmp_path / "bad.pt")
 
 
+def test_generator_weights_stored_as_integers_are_refused(deepsim, tmp_path):
+    state = dict(deepsim.state_dict())
+    state["defc7.bias"] = state["defc7.bias"].to(torch.int32)
+    torch.save(state, tmp_path / "ints.pt")
+    with pytest.raises(ValueError, match="defc7.bias is int32 in the file but float32 in the"):
+        load_generator("deepsim-fc6", weights=tmp_path / "ints.pt")
+
+
 def test_generator_registry_names_its_encoder():
     assert {"deepsim-fc6", "demo"} <= set(available_generators())
     spec = get_generator("deepsim-fc6")

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from generator.am import demo
 from generator.am.demo import (
     DEMO_GENERATOR_FILE,
     DEMO_NET_FILE,
@@ -13,6 +14,7 @@ from generator.am.demo import (
     load_demo,
     models_dir,
     split_digits,
+    train_demo,
     train_demo_net,
 )
 from generator.am.networks import get_network, load_network
@@ -83,3 +85,34 @@ def test_active_units_are_spread_over_units_the_digits_drive(demo_pair, layer, c
     assert ((peaks[:, units] > 0).float().mean(dim=0) >= 0.05).all()
     with pytest.raises(ValueError, match=f"units of {layer} are active.*asked for 9999"):
         active_units(net, layer, 9999)
+
+
+def test_a_models_folder_that_cannot_be_written_is_refused_before_training(tmp_path, monkeypatch):
+    """Not after the training's seconds (a file in place of the folder; a read-only folder,
+    faked, as the tests may run as root, who may write anywhere)."""
+
+    def trained(*args):
+        raise AssertionError("trained before the folder was checked")
+
+    monkeypatch.setattr(demo, "train_demo_net", trained)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=r"file is a file, not a folder for the demo files"):
+        train_demo(tmp_path / "file")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    (tmp_path / "read-only").mkdir()
+    (tmp_path / "read-only").chmod(0o555)
+    monkeypatch.setattr(demo.tempfile, "TemporaryFile", refused)
+    with pytest.raises(ValueError, match=r"cannot be written to .*read-only \(Permission denied"):
+        train_demo(tmp_path / "read-only")
+
+
+def test_train_demo_says_which_models_folder_cannot_be_written(tmp_path):
+    pytest.importorskip("pytest_django")  # the GPU machine runs this folder without Django
+    from django.core.management import CommandError, call_command
+
+    (tmp_path / "models").write_text("")
+    with pytest.raises(CommandError, match=r"models is a file, not a folder .*--models"):
+        call_command("train_demo", "--models", str(tmp_path / "models"))

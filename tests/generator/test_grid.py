@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from generator.am import grid
 
@@ -60,3 +61,10 @@ def test_web_size_shrinks_the_longest_side_and_never_enlarges():
     assert max(grid.web_size(big).size) == grid.WEB_MAX_SIDE
     small = grid.tile(torch.rand(4, 3, 8, 8), 2, 2)
     assert grid.web_size(small).size == small.size
+
+
+def test_a_16_bit_grey_photo_becomes_a_tile_of_the_same_grey(tmp_path):
+    """Pillow's own convert clips 16-bit values at 255: the tile would come out white."""
+    Image.fromarray(np.full((30, 40), 40000, dtype=np.uint16)).save(tmp_path / "grey16.png")
+    [tile] = grid.photos_square([tmp_path / "grey16.png"], 16)
+    assert tile.mean() == pytest.approx(40000 / 65535 * 255, abs=1)

@@ -153,6 +153,19 @@ def test_mismatched_weights_are_a_clear_error(tmp_path):
         load_network("alexnet", weights=tmp_path / "junk.pt")
 
 
+def test_weights_stored_as_integers_are_refused_naming_the_key_and_dtypes(tmp_path):
+    """load_state_dict would cast them into the float parameter and the net compute garbage."""
+    state = get_network("demo").builder().state_dict()
+    state["fc8.weight"] = (state["fc8.weight"] * 1000).long()
+    torch.save(state, tmp_path / "ints.pt")
+    with pytest.raises(ValueError, match=r"ints.pt does not match .*fc8.weight is int64 in the "
+                       r"file but float32 in the network"):  # fmt: skip
+        load_network("demo", weights=tmp_path / "ints.pt")
+    state["fc8.weight"] = state["fc8.weight"].half()  # another float type loads, cast
+    torch.save(state, tmp_path / "half.pt")
+    assert load_network("demo", weights=tmp_path / "half.pt").spec.name == "demo"
+
+
 def test_unreadable_weights_say_why_and_how_to_get_the_right_file(tmp_path):
     """Never torch's advice to load a file with weights_only=False (it could run code)."""
     path = _save_random_weights("alexnet", tmp_path / "alexnet.pth")

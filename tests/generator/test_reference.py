@@ -52,3 +52,27 @@ def test_reference_maxima_are_each_units_highest_value_over_the_folder(tmp_path,
         fc6 = target.activations(target.preprocess(images), ["fc6"])["fc6"]
     assert torch.allclose(maxima, layer_vector(fc6).amax(dim=0), atol=1e-5)
     assert reference.reference_maxima(target, config, reference=None) is None
+
+
+def test_a_16_bit_grey_image_keeps_its_greys(tmp_path):
+    """Pillow's own convert clips 16-bit values at 255: the image would come out white."""
+    greys = np.full((40, 40), 20000, dtype=np.uint16)  # 0.305 of the 16-bit range
+    Image.fromarray(greys).save(tmp_path / "grey16.png")
+    assert Image.open(tmp_path / "grey16.png").mode == "I;16"
+    image = reference.image_load(tmp_path / "grey16.png", 32)
+    assert image.mean().item() == pytest.approx(20000 / 65535, abs=1 / 255)
+
+
+def test_a_floating_point_image_is_refused_saying_how_to_save_it(tmp_path):
+    Image.fromarray(np.full((8, 8), 0.5, dtype=np.float32)).save(tmp_path / "depth.tif")
+    with pytest.raises(ValueError, match=r"depth.tif .*floating-point.*save it as an 8- or 16-bit"):
+        reference.image_load(tmp_path / "depth.tif", 16)
+
+
+def test_dot_files_and_folders_are_not_reference_images(tmp_path):
+    """macOS copies leave an AppleDouble `._name.png` (not an image) beside each image."""
+    save_image(tmp_path / "a.png", 8, 8, 10)
+    (tmp_path / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble, not an image")
+    (tmp_path / ".thumbnails").mkdir()
+    save_image(tmp_path / ".thumbnails" / "a.png", 4, 4, 10)
+    assert reference.reference_files(tmp_path) == [tmp_path / "a.png"]

@@ -55,3 +55,32 @@ def test_hidden_files_are_left_out_and_transparency_is_white(tmp_path):
                  "--grid", "1x3", "--size", "16")  # fmt: skip
     panel = np.asarray(Image.open(tmp_path / "p.png"))
     assert tuple(panel[8, 2 * 18 + 8]) == (255, 255, 255)
+
+
+def test_an_out_that_is_a_folder_is_refused(tmp_path):
+    folder = photos(tmp_path / "dogs", 4)
+    (tmp_path / "panel.png").mkdir()
+    with pytest.raises(CommandError, match=r"panel.png is a folder; name the panel file"):
+        call_command("tile_panel", str(folder), "--out", str(tmp_path / "panel.png"),
+                     "--grid", "2x2")  # fmt: skip
+
+
+def test_an_out_in_the_photo_folder_is_refused(tmp_path):
+    """The next run would tile the panel itself as one of the photographs."""
+    folder = photos(tmp_path / "dogs", 4)
+    with pytest.raises(CommandError, match="lies in .*dogs, whose images are tiled"):
+        call_command("tile_panel", str(folder), "--out", str(folder / "yes_dog.png"),
+                     "--grid", "2x2")  # fmt: skip
+    assert not (folder / "yes_dog.png").exists()
+
+
+def test_an_out_that_cannot_be_written_says_so(tmp_path, monkeypatch):
+    """A read-only folder (faked: the tests may run as root, who may write anywhere)."""
+    folder = photos(tmp_path / "dogs", 4)
+
+    def refused(self, path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Image.Image, "save", refused)
+    with pytest.raises(CommandError, match=r"p.png cannot be written \(Permission denied\)"):
+        call_command("tile_panel", str(folder), "--out", str(tmp_path / "p.png"), "--grid", "2x2")

@@ -12,7 +12,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from generator.am import grid
-from generator.am.reference import IMAGE_SUFFIXES
+from generator.am.reference import IMAGE_SUFFIXES, image_files
 
 
 class Command(BaseCommand):
@@ -33,17 +33,20 @@ class Command(BaseCommand):
             rows, cols = grid.parse_grid(options["grid"])
             if not 16 <= options["size"] <= 1024:
                 raise ValueError(f"--size {options['size']}: give 16 to 1024 px")
-            if out.suffix.lower() != ".png":
-                raise ValueError(f"--out {out}: the panel is written as PNG; name it .png")
-            if not out.parent.is_dir():
-                raise ValueError(f"--out {out}: folder {out.parent} does not exist")
             photos = _photos(folder, rows * cols)
+            _out_check(out, folder)
             panel = grid.tile(
                 grid.photos_square(photos[: rows * cols], options["size"]), rows, cols
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
-        panel.save(out)
+        try:
+            panel.save(out)
+        except OSError as error:
+            raise CommandError(
+                f"--out {out} cannot be written ({error.strerror or error}); choose a file in a "
+                "folder you can write"
+            ) from None
         self.stdout.write(f"Wrote {out}: {rows}x{cols} images of {folder}, {panel.width} px wide")
         if len(photos) > rows * cols:
             left = [photo.name for photo in photos[rows * cols :]]
@@ -54,15 +57,26 @@ class Command(BaseCommand):
             )
 
 
+def _out_check(out: Path, folder: Path) -> None:
+    """ValueError saying what is wrong with `out` as the panel file of `folder`."""
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; name the panel file, e.g. {out / 'panel.png'}")
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"--out {out}: the panel is written as PNG; name it .png")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out {out}: folder {out.parent} does not exist")
+    if out.parent.samefile(folder):
+        raise ValueError(
+            f"--out {out} lies in {folder}, whose images are tiled: the next run would tile the "
+            "panel too; write it to another folder, e.g. practice/"
+        )
+
+
 def _photos(folder: Path, count: int) -> list[Path]:
     """The images of `folder` by name; ValueError when it holds fewer than `count`."""
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
-    photos = sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")  # ._IMG.jpg: macOS
-    )
+    photos = image_files(folder)
     if len(photos) < count:
         raise ValueError(
             f"{folder} holds {len(photos)} images ({', '.join(sorted(IMAGE_SUFFIXES))}); "

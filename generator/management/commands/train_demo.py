@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from generator.am import demo
 
@@ -24,6 +24,12 @@ class Command(BaseCommand):
                 f"Demo network and generator already in {folder}; --force trains them again"
             )
             return
+        try:
+            demo.models_dir_prepare(folder)  # fail now, not after the training
+        except ValueError as error:
+            raise CommandError(
+                f"{error}; choose a folder you can write with --models (or $AM_MODELS_DIR)"
+            ) from None
         self.stdout.write("Training the demo network and its generator on the digits ...")
         report = demo.train_demo(folder)
         self.stdout.write(
