@@ -16,12 +16,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.db import transaction
 from tqdm import tqdm
 
 from experiment.models import Experiment, Panel
 from experiment.panel_images import PanelImageError, panel_image_open
-from experiment.services import panel_register
+from experiment.services import panel_register, panels_stored_together
 
 # The unit's digits end the stem and follow its start, a separator or the word "unit".
 UNIT_PATTERN = re.compile(r"^(?P<prefix>.*?)(?:^|[_.\-]|unit[_\-]?)(?P<unit>\d+)$", re.IGNORECASE)
@@ -193,18 +192,11 @@ def panels_import_dir(
             f"{len(problems)} files would give a unit a second panel or a second spelling; "
             "nothing was stored:\n" + "\n".join(problems)
         )
-    imported: list[Panel] = []
     skipped: list[str] = []
-    try:
-        with transaction.atomic():
-            for panel_file in tqdm(checked, desc="importing panels", unit="panel"):
-                panel = panel_file_store(experiment=experiment, panel_file=panel_file)
-                (imported.append(panel) if panel else skipped.append(panel_file.path.name))
-    except Exception:
-        for panel in imported:
-            panel.image.delete(save=False)
-            panel.display_image.delete(save=False)
-        raise
+    with panels_stored_together() as imported:
+        for panel_file in tqdm(checked, desc="importing panels", unit="panel"):
+            panel = panel_file_store(experiment=experiment, panel_file=panel_file)
+            (imported.append(panel) if panel else skipped.append(panel_file.path.name))
     return ImportResult(imported=imported, skipped=skipped)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 from experiment.models import Experiment, Panel
-from experiment.services import panel_refusal_raise, panel_register
+from experiment.services import panel_refusal_raise, panel_register, panels_stored_together
 from generator.am import outputs
 from generator.am.outputs import settings_differences
 from generator.am.provenance import PATHS, QUALITY_FIELDS, SETTINGS_DEFAULTS
@@ -57,19 +57,19 @@ def generated_panels_register(
     settings = outputs.recorded_settings(root)
     stored_units = _units_read(root, outputs.done_units(root, units), settings)
     _settings_conflicts_check(experiment, network, layer, stored_units)
-    panels = []
-    for stored in stored_units:
-        panel = panel_register(
-            experiment=experiment,
-            image_path=stored["panel"],
-            source=panel_source(network=network, layer=layer, unit=stored["unit"]),
-            network=network,
-            layer=layer,
-            unit=stored["unit"],
-            metadata=panel_metadata(stored),
-        )
-        if panel is not None:
-            panels.append(panel)
+    with panels_stored_together() as panels:  # a folder's panels, all or none
+        for stored in stored_units:
+            panel = panel_register(
+                experiment=experiment,
+                image_path=stored["panel"],
+                source=panel_source(network=network, layer=layer, unit=stored["unit"]),
+                network=network,
+                layer=layer,
+                unit=stored["unit"],
+                metadata=stored["metadata"],
+            )
+            if panel is not None:
+                panels.append(panel)
     return panels
 
 
@@ -119,6 +119,7 @@ def folder_panels_register(*, experiment: Experiment, root: Path) -> FolderRegis
     units = outputs.finished_units(root) if settings is not None else []
     if not units:
         raise FolderNotPanels(_not_panels_message(root))
+    missing = sorted(set(outputs.planned_units(root)) - set(units))
     panels = generated_panels_register(
         experiment=experiment,
         root=root,
@@ -126,7 +127,6 @@ def folder_panels_register(*, experiment: Experiment, root: Path) -> FolderRegis
         layer=settings["layer"],
         units=units,
     )
-    missing = sorted(set(outputs.planned_units(root)) - set(units))
     return FolderRegistration(settings, panels, len(units), missing)
 
 
@@ -208,7 +208,7 @@ def _unit_read(root: Path, unit: int, settings: dict) -> dict:
             panel.verify()  # every chunk there, checksums right: milliseconds, not a decode
     except (OSError, SyntaxError) as error:  # SyntaxError: Pillow's "broken PNG file"
         raise ValueError(f"panel.png: {error}") from None
-    return stored
+    return stored | {"metadata": panel_metadata(stored)}
 
 
 def _settings_conflicts_check(experiment, network, layer, stored_units) -> None:

@@ -14,6 +14,7 @@ from experiment.services.design import (
     experiment_lists_build,
     panel_refusal_raise,
     panel_register,
+    panels_stored_together,
 )
 from experiment.services.participants import (
     StudyUnavailable,
@@ -48,6 +49,7 @@ __all__ = [
     "panel_image_open",
     "panel_refusal_raise",
     "panel_register",
+    "panels_stored_together",
     "participant_consent",
     "participant_decline",
     "participant_enter",

@@ -2,6 +2,8 @@
 
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.files.base import ContentFile
@@ -75,6 +77,22 @@ def panel_register(
         panel.display_image.delete(save=False)
         raise
     return panel
+
+
+@contextmanager
+def panels_stored_together() -> Iterator[list[Panel]]:
+    """One transaction for many panel_register calls: append each panel stored in the block
+    to the yielded list. When the block fails, no row is kept and the files of the panels
+    stored in it are deleted again."""
+    stored: list[Panel] = []
+    try:
+        with transaction.atomic():
+            yield stored
+    except BaseException:
+        for panel in stored:
+            panel.image.delete(save=False)
+            panel.display_image.delete(save=False)
+        raise
 
 
 def panel_refusal_raise(*, experiment: Experiment, source: str, is_practice: bool = False) -> None:

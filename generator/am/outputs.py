@@ -11,17 +11,23 @@ Layout of an output folder (one per network and layer)::
     OUT/unit_00042/quality.json       the unit's quality report
     OUT/unit_00042/settings.json      the settings again, so a panel folder stands on its own
 
-A unit is written into `.partial-unit_00042` and renamed into place at the end, so a unit folder
-exists only when it is complete; an interrupted run leaves a partial folder that the next run of
-the rank owning that unit removes.
+A unit is written into a partial folder of its writer's own (`.partial-unit_00042.<random>`) and
+renamed into place at the end, so a unit folder exists only when it is complete; an interrupted
+run leaves a partial folder that the next run alone in the folder removes. Runs hold the folder
+(`folder_claim`) while they write: a run into a folder where others are writing (torchrun's
+other ranks, or a second run by mistake) must have their settings, and where two write one unit,
+the first rename wins and the other copy is dropped.
 """
 
+import errno
+import fcntl
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +41,8 @@ SETTINGS_FILE = "settings.json"
 PLANNED_FILE = "planned_units.json"  # every unit runs into the folder were asked for
 UNIT_PREFIX = "unit_"
 PARTIAL_PREFIX = ".partial-"
+RUNS_LOCK = ".runs.lock"  # every run writing into the folder holds it shared
+CLAIM_LOCK = ".claim.lock"  # held while a run compares or records its settings
 
 # Threads flushing a finished unit's files to disk all at once rather than one after another:
 # a flush mostly waits for the disk, and the file system commits many in one go. 2-3.5x faster
@@ -99,22 +107,75 @@ def units_plan(root: Path, units: list[int]) -> None:
 
 
 def planned_units(root: Path) -> list[int]:
-    """The units runs into root were asked for ([] for folders written before this was kept)."""
-    try:
-        return json.loads((Path(root) / PLANNED_FILE).read_text())["units"]
-    except FileNotFoundError:
+    """The units runs into root were asked for ([] for folders written before this was kept);
+    ValueError naming the file when it is not the list it should be."""
+    path = Path(root) / PLANNED_FILE
+    if not path.exists():
         return []
+    planned = _json_read(path)
+    units = planned.get("units") if isinstance(planned, dict) else None
+    if not isinstance(units, list) or not all(type(unit) is int and unit >= 0 for unit in units):
+        raise ValueError(f"{path} does not hold the list of planned units it should")
+    return units
 
 
-def clean_partials(root: Path, units: list[int]) -> list[Path]:
-    """Remove half-written folders of these units (left by an interrupted run); return them."""
-    removed = []
-    for unit in units:
-        partial = Path(root) / f"{PARTIAL_PREFIX}{unit_dirname(unit)}"
-        if partial.exists():
-            shutil.rmtree(partial)
-            removed.append(partial)
+def clean_partials(root: Path) -> list[Path]:
+    """Remove every half-written unit folder in root (left by interrupted runs); return them.
+    Only for a run alone in the folder (`folder_claim`): others' partial folders are live."""
+    removed = sorted(Path(root).glob(f"{PARTIAL_PREFIX}*"))
+    for partial in removed:
+        shutil.rmtree(partial)
     return removed
+
+
+@contextmanager
+def folder_claim(
+    root: Path,
+    settings: dict,
+    defaults: dict | None = None,
+    ignored: Iterable[str] = (),
+    *,
+    planned: Iterable[int] = (),
+) -> Iterator[bool]:
+    """Hold `root` for a run writing units with `settings` (see settings_claim) and asked for
+    the `planned` units (units_plan) until the block ends; yields whether the run is alone
+    there (no other run holds it).
+
+    Every run holds the folder's runs lock shared while it writes, so a run can tell whether
+    others are writing: torchrun's other ranks, or a second run started by mistake. Claims
+    happen one at a time: the first run to claim a folder without finished units records its
+    settings, and every run claiming while it holds the folder must have the same. A run alone
+    removes the partial folders that interrupted runs left.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    runs = os.open(root / RUNS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        with _locked(root / CLAIM_LOCK):
+            try:
+                fcntl.flock(runs, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                alone = True
+            except BlockingIOError:
+                alone = False
+            if alone:
+                clean_partials(root)
+            settings_claim(root, settings, defaults, ignored, others_writing=not alone)
+            units_plan(root, list(planned))
+            fcntl.flock(runs, fcntl.LOCK_SH)  # (the claim lock keeps others out meanwhile)
+        yield alone
+    finally:
+        os.close(runs)  # releases the runs lock
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (made if missing) inside the block, waiting for it."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def json_write_atomic(path: Path, payload: dict) -> None:
@@ -138,7 +199,12 @@ def _json_text(payload: dict) -> str:
 
 
 def settings_claim(
-    root: Path, settings: dict, defaults: dict | None = None, ignored: Iterable[str] = ()
+    root: Path,
+    settings: dict,
+    defaults: dict | None = None,
+    ignored: Iterable[str] = (),
+    *,
+    others_writing: bool = False,
 ) -> None:
     """Record the run's settings in root, or check they equal those already recorded there.
 
@@ -147,11 +213,14 @@ def settings_claim(
     the recording lacks (added in a later version) counts as its value in ``defaults``; the
     ``ignored`` ones are recorded but not compared. A folder with no unit finished or being
     written (a run that stopped before its first unit, say on a mistyped weights path) takes the
-    new settings.
+    new settings, unless `others_writing` (folder_claim): then the settings the running ones
+    recorded hold, though none of their units is finished yet.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     recorded = recorded_settings(root)
+    if recorded is None and others_writing and (root / SETTINGS_FILE).exists():
+        recorded = _settings_read(root / SETTINGS_FILE)
     if recorded is None:
         _foreign_settings_refuse(root / SETTINGS_FILE)
         json_write_atomic(root / SETTINGS_FILE, settings)
@@ -204,8 +273,19 @@ def recorded_settings(root: Path) -> dict | None:
         return None
     for path in [root / SETTINGS_FILE, *sorted(root.glob(f"{UNIT_PREFIX}*/{SETTINGS_FILE}"))]:
         if path.exists():
-            return json.loads(path.read_text())
+            return _settings_read(path)
     return None
+
+
+def _settings_read(path: Path) -> dict:
+    """A settings file's settings; ValueError naming the file when it is not a JSON object."""
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} cannot be read as settings: {error}") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path} cannot be read as settings: not a JSON object")
+    return settings
 
 
 def settings_differences(
@@ -259,10 +339,10 @@ def unit_write(
     into activations.json beside the images' records.
     """
     final = unit_dir(root, result.unit)
-    partial = Path(root) / f"{PARTIAL_PREFIX}{final.name}"
-    if partial.exists():
-        shutil.rmtree(partial)
-    (partial / "images").mkdir(parents=True)
+    # A folder of this writer's own: another run may be writing the same unit (folder_claim).
+    partial = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{final.name}.", dir=root))
+    os.chmod(partial, 0o755)  # mkdtemp makes it private; unit folders are read by the server
+    (partial / "images").mkdir()
     pixels = grid.to_uint8(result.images)  # (N, H, W, 3)
     for index, image in enumerate(pixels):
         Image.fromarray(image).save(
@@ -278,7 +358,13 @@ def unit_write(
     # A rename can reach the disk before the data it names: flush the unit first (every file
     # and folder in it), so a unit folder that exists after a power cut is whole.
     list(_FLUSHERS.map(_fsync, [*partial.rglob("*"), partial]))
-    os.rename(partial, final)
+    try:
+        os.rename(partial, final)
+    except OSError as error:
+        if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            raise
+        shutil.rmtree(partial)  # another run wrote the unit first, with the same settings
+        return final
     _fsync(Path(root))  # the rename itself (other units may be being written in there)
     return final
 
@@ -294,21 +380,35 @@ def _fsync(path: Path) -> None:
 
 def unit_read(root: Path, unit: int) -> dict:
     """A finished unit's stored settings, how it ran, image records and quality report;
-    ValueError naming the file that is missing or not the JSON it should be."""
+    ValueError naming the file that is missing, damaged or not the JSON it should be."""
     folder = unit_dir(root, unit)
     activations = _json_read(folder / "activations.json")
     if not isinstance(activations, dict) or "images" not in activations:
         raise ValueError("activations.json: no image records")
+    _records_check(activations["images"])
     return {
         "unit": unit,
         "recorded_unit": activations.get("unit", unit),  # the unit its images were made for
         "folder": folder,
         "panel": folder / "panel.png",
-        "settings": _json_read(folder / SETTINGS_FILE),
+        "settings": _settings_read(folder / SETTINGS_FILE),
         "execution": activations.get("execution"),  # None: written before it was recorded
         "images": activations["images"],
         "quality": _json_read(folder / "quality.json"),
     }
+
+
+def _records_check(records) -> None:
+    """ValueError unless `records` are image records as `image_records` writes them."""
+    fields = {"index": int, "seed": int, "activation": (int, float)}
+    if not isinstance(records, list) or not records:
+        raise ValueError("activations.json: no image records")
+    for position, record in enumerate(records):
+        if not isinstance(record, dict) or any(
+            type(record.get(name)) not in (kind if isinstance(kind, tuple) else (kind,))
+            for name, kind in fields.items()
+        ):
+            raise ValueError(f"activations.json: image record {position} is damaged")
 
 
 def unit_problem(
@@ -327,6 +427,18 @@ def unit_problem(
     for name in ("panel.png", "panel_web.jpg"):
         if not (stored["folder"] / name).is_file():
             return f"{name}: missing"
+    expected = stored["settings"].get("images_per_unit")
+    if len(stored["images"]) != expected:
+        return f"activations.json: {len(stored['images'])} image records, not {expected}"
+    try:  # one listing, not a look-up per picture: resuming reads thousands of units
+        present = set(os.listdir(stored["folder"] / "images"))
+    except OSError:
+        return "images/: missing"
+    missing = [f"{index:03d}.png" for index in range(expected)]
+    missing = [name for name in missing if name not in present]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        return f"images/{missing[0]}: missing{more}"
     if stored["recorded_unit"] != unit:
         return f"activations.json holds the images of unit {stored['recorded_unit']}"
     differing = settings_differences(settings, stored["settings"], defaults, ignored)

@@ -226,17 +226,23 @@ def panels_generate(
 
     Units already in `run.out` are skipped; half-written units of an interrupted run are
     removed first. OutputMismatchError, before any work, where finished units there are damaged
-    or were made with other settings (outputs.done_units_check). Finished units are written by
+    or were made with other settings (outputs.done_units_check), or where other runs are
+    writing there with other settings (outputs.folder_claim). Finished units are written by
     `WRITERS` threads while sampling goes on.
     `on_unit(unit, quality)` follows each written unit (in unit order, on this thread),
     `on_images(count)` each batch of finished chains.
     """
     settings = run.settings()
-    outputs.settings_claim(run.out, settings, SETTINGS_DEFAULTS, PATHS)
-    outputs.units_plan(run.out, run.planned or run.units)
-    outputs.clean_partials(run.out, run.units)
-    outputs.done_units_check(run.out, run.units, settings, SETTINGS_DEFAULTS, PATHS)
-    pending = outputs.pending_units(run.out, run.units)
+    claim = outputs.folder_claim(
+        run.out, settings, SETTINGS_DEFAULTS, PATHS, planned=run.planned or run.units
+    )
+    with claim:
+        outputs.done_units_check(run.out, run.units, settings, SETTINGS_DEFAULTS, PATHS)
+        pending = outputs.pending_units(run.out, run.units)
+        return _pending_generate(run, pending, settings, sampler, on_unit, on_images)
+
+
+def _pending_generate(run, pending, settings, sampler, on_unit, on_images) -> list[dict]:
     if not pending:
         return []
     sampler = sampler or sampler_build(run.config)

@@ -52,7 +52,8 @@ def test_interrupted_write_leaves_no_unit_folder_and_the_next_run_cleans_up(tmp_
         write(tmp_path, bad)  # three images cannot fill the 2x2 grid: fails half-way
     assert not outputs.is_done(tmp_path, 3)
     assert outputs.pending_units(tmp_path, [3]) == [3]
-    assert outputs.clean_partials(tmp_path, [3]) == [tmp_path / ".partial-unit_00003"]
+    (partial,) = outputs.clean_partials(tmp_path)
+    assert partial.name.startswith(".partial-unit_00003.")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -65,7 +66,7 @@ def test_every_file_and_folder_of_a_unit_is_flushed_before_its_rename(tmp_path, 
 
     monkeypatch.setattr(outputs, "_fsync", recorded)
     folder = write(tmp_path, make_result())
-    partial = tmp_path / ".partial-unit_00003"
+    (partial,) = {path for path, done in flushed if path.name.startswith(".partial-unit_00003.")}
     before_rename = {path.relative_to(partial) for path, done in flushed if not done}
     assert before_rename == {
         path.relative_to(folder) for path in [*folder.rglob("*"), folder]
@@ -188,3 +189,47 @@ def test_json_is_written_readable_and_leaves_no_temporary_file(tmp_path):
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_unit_written_by_two_runs_at_once_is_the_first_ones(tmp_path, monkeypatch):
+    """Each writer has its own partial folder; the second rename finds the unit done."""
+    first = write(tmp_path, make_result())
+    before = (first / "panel.png").read_bytes()
+    second = outputs.UnitResult(**{**make_result().__dict__, "images": torch.zeros(4, 3, 6, 6)})
+    assert write(tmp_path, second) == first
+    assert (first / "panel.png").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["unit_00003"]
+
+
+def test_runs_writing_into_one_folder_at_once_must_share_their_settings(tmp_path):
+    """A second run into a folder whose first run has not finished a unit yet must not take it
+    over with other settings, nor remove the first run's half-written units."""
+    live_partial = tmp_path / ".partial-unit_00001.live"
+    with outputs.folder_claim(tmp_path, {"iterations": 5}, planned=[1]) as alone:
+        assert alone
+        live_partial.mkdir()
+        other = outputs.folder_claim(tmp_path, {"iterations": 6}, planned=[2])
+        with pytest.raises(outputs.OutputMismatchError, match="differing: iterations"), other:
+            pass
+        with outputs.folder_claim(tmp_path, {"iterations": 5}, planned=[2]) as second_alone:
+            assert not second_alone and live_partial.is_dir()
+        assert outputs.planned_units(tmp_path) == [1, 2]
+    # Alone again: the partial folder is an interrupted run's, and no unit is finished.
+    with outputs.folder_claim(tmp_path, {"iterations": 6}) as alone:
+        assert alone and not live_partial.exists()
+    assert json.loads((tmp_path / "settings.json").read_text()) == {"iterations": 6}
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"iterations": 5', "7"])
+def test_a_damaged_settings_file_is_named(tmp_path, content):
+    write(tmp_path, make_result())
+    (tmp_path / "settings.json").write_text(content)
+    with pytest.raises(ValueError, match="settings.json cannot be read as settings"):
+        outputs.settings_claim(tmp_path, {"iterations": 5})
+
+
+@pytest.mark.parametrize("content", ['{"units": 5}', '{"units": [1, "2"]}', "[]", "{"])
+def test_a_damaged_planned_units_file_is_named(tmp_path, content):
+    (tmp_path / "planned_units.json").write_text(content)
+    with pytest.raises(ValueError, match="planned_units.json"):
+        outputs.planned_units(tmp_path)

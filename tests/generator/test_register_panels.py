@@ -61,6 +61,55 @@ def test_a_damaged_copy_registers_nothing_and_names_every_damaged_file(gpu_machi
     assert not Panel.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        ({"images": 5, "unit": 1}, "activations.json: no image records"),
+        ({"images": [], "unit": 1}, "activations.json: no image records"),
+        ({"images": [{"index": 0}], "unit": 1}, "activations.json: image record 0 is damaged"),
+    ],
+)
+def test_damaged_image_records_register_nothing(gpu_machine, experiment, records, message):
+    (gpu_machine / "unit_00001" / "activations.json").write_text(json.dumps(records))
+    with pytest.raises(CommandError, match=f"unit_00001: {message}"):
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert not Panel.objects.exists()
+
+
+def test_a_unit_missing_pictures_is_not_registered(gpu_machine, experiment):
+    """As a second run into the same folder could once leave it."""
+    for name in ("001.png", "002.png"):
+        (gpu_machine / "unit_00002" / "images" / name).unlink()
+    with pytest.raises(CommandError, match=r"unit_00002: images/001.png: missing \(and 1 more\)"):
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert not Panel.objects.exists()
+
+
+def test_a_damaged_planned_units_file_registers_nothing(gpu_machine, experiment):
+    (gpu_machine / "planned_units.json").write_text("[]")
+    with pytest.raises(CommandError, match="planned_units.json does not hold"):
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert not Panel.objects.exists()
+
+
+def test_a_failure_while_storing_keeps_no_panel_of_the_folder(gpu_machine, experiment, monkeypatch):
+    from generator import services
+
+    calls, real = [], services.panel_register
+
+    def register_then_fail(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+        return real(**kwargs)
+
+    # A full disk half-way through storing cannot be made for real here.
+    monkeypatch.setattr(services, "panel_register", register_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert not Panel.objects.exists()
+
+
 def test_unit_folders_of_another_run_or_unit_are_refused(gpu_machine, experiment):
     """A folder copied in from a run with other settings, or under another unit's name, would
     otherwise be registered as this run's unit of that number."""

@@ -10,6 +10,7 @@ nor their weights are needed: each folder's settings say what made its panels.
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
 
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.selectors import lists_outdated_message
@@ -32,6 +33,11 @@ class Command(BaseCommand):
         for index, folder in enumerate(options["folders"]):
             try:
                 done = services.folder_panels_register(experiment=experiment, root=folder)
+            except IntegrityError:  # the same panels stored meanwhile by another registration
+                raise CommandError(
+                    f"{folder}: another registration stored some of these panels meanwhile; "
+                    "nothing of this folder was registered: run the command again."
+                ) from None
             except ValueError as error:  # not panels, damaged, conflicting, lists fixed
                 # Each folder is all or nothing; those before it stay registered.
                 before = options["folders"][:index]
