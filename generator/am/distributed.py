@@ -25,6 +25,14 @@ def distributed_rank(environ: dict | None = None) -> tuple[int, int, int]:
     except ValueError as error:
         raise ValueError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers ({error})") from error
     shard_units([], rank, world_size)  # validates the pair
+    unset = [
+        name for name in ("MASTER_ADDR", "MASTER_PORT") if world_size > 1 and not environ.get(name)
+    ]
+    if unset:  # found now, not when the ranks wait for each other after all their work
+        raise ValueError(
+            f"WORLD_SIZE is {world_size} but {' and '.join(unset)} is not set: start the ranks "
+            "with torchrun (which sets them), or unset WORLD_SIZE to run alone"
+        )
     return rank, world_size, local_rank
 
 

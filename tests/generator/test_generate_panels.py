@@ -201,6 +201,11 @@ def test_panels_the_experiment_would_refuse_are_not_generated(tmp_path, models, 
 def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
+    with pytest.raises(CommandError, match="MASTER_ADDR and MASTER_PORT is not set"):
+        generate(tmp_path, units="0-4")
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29500")
     out = generate(tmp_path, units="0-4")
     assert outputs.done_units(out, list(range(5))) == [1, 3]
     monkeypatch.setenv("RANK", "0")

@@ -101,8 +101,12 @@ def test_shards_cover_every_unit_once(world_size):
 
 def test_distributed_rank_reads_torchrun_environment():
     assert distributed.distributed_rank({}) == (0, 1, 0)
-    environ = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}
+    rendezvous = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    environ = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", **rendezvous}
     assert distributed.distributed_rank(environ) == (3, 4, 1)
+    # A WORLD_SIZE left over in a shell: found before any work, not by the final barrier.
+    with pytest.raises(ValueError, match="MASTER_ADDR and MASTER_PORT is not set.*torchrun"):
+        distributed.distributed_rank({"RANK": "0", "WORLD_SIZE": "2"})
     with pytest.raises(ValueError, match="rank 4 is not within a world of size 4"):
         distributed.distributed_rank({"RANK": "4", "WORLD_SIZE": "4"})
     with pytest.raises(ValueError, match="must be integers"):
