@@ -6,6 +6,7 @@ Django-free, as the rest of `generator/am/`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from generator.am.config import AMConfig
@@ -79,11 +80,17 @@ def encoder_of(config: AMConfig) -> str:
 
 
 def separate_encoder(config: AMConfig) -> bool:
-    """Whether the prior's encoder is a network of its own rather than the target itself."""
-    return encoder_of(config) != config.network or config.encoder_weights not in (
-        None,
-        config.weights,
-    )
+    """Whether the prior's encoder is a network of its own rather than the target itself (its
+    own weights given: a file other than the target's, however the paths are spelt)."""
+    if encoder_of(config) != config.network:
+        return True
+    if config.encoder_weights is None or config.encoder_weights == config.weights:
+        return False
+    target = _network_weights(config.network, config.weights)
+    try:
+        return not os.path.samefile(config.encoder_weights, target)
+    except OSError:  # a file missing: loading it says which
+        return True
 
 
 def output_layer(spec: NetworkSpec) -> str | None:

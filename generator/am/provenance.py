@@ -30,12 +30,19 @@ def made_by(config: AMConfig) -> dict:
     """The settings of `config` that determine what is made (not how fast).
 
     An `encoder` named although it is the one that None stands for is recorded as None, so
-    naming the default encoder or leaving it out are the same settings.
+    naming the default encoder or leaving it out are the same settings; the pixel method
+    records the prior's settings as their defaults.
     """
     made = {k: v for k, v in asdict(config).items() if k not in EXECUTION_FIELDS}
+    if config.method != "ppgn":  # no generator nor encoder: whatever was named made nothing
+        return made | {name: getattr(AMConfig(), name) for name in PRIOR_FIELDS}
     if config.encoder is not None and config.encoder == encoder_of(replace(config, encoder=None)):
         made["encoder"] = None
     return made
+
+
+# The settings of the PPGN prior, which the pixel method has not.
+PRIOR_FIELDS = ("generator", "generator_weights", "encoder", "encoder_weights")
 
 
 # What a recording made before a setting existed is taken to have used: that setting's default

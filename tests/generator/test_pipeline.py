@@ -85,6 +85,27 @@ def test_the_encoder_shares_the_target_unless_other_weights_are_given(tmp_path, 
         loading.sampler_build(missing)
 
 
+def test_the_targets_own_file_given_for_the_encoder_is_the_target(tmp_path, demo_models):
+    """However the path is spelt (here through a link), it is no separate encoder, and the
+    same settings as leaving it out."""
+    models = demo_models[0]
+    link = tmp_path / "link.pt"
+    link.symlink_to(models / "demo_net.pt")
+    base = demo_run(tmp_path, models, [0])
+    named = demo_run(tmp_path, models, [0], encoder_weights=str(link))
+    assert not loading.separate_encoder(named.config)
+    assert named.settings()["weights_sha256"] == base.settings()["weights_sha256"]
+
+
+def test_a_pixel_run_records_no_generator_it_did_not_use(tmp_path, demo_models):
+    run = demo_run(
+        tmp_path, demo_models[0], [0], method="pixel", generator="deepsim-fc6", encoder="alexnet"
+    )
+    plain = demo_run(tmp_path, demo_models[0], [0], method="pixel", generator_weights=None)
+    assert run.settings() == plain.settings()
+    assert run.settings()["generator"] == AMConfig().generator
+
+
 def test_an_encoder_whose_code_the_generator_cannot_take_is_refused(tmp_path, demo_models):
     alexnet = tmp_path / "alexnet.pth"
     torch.save(get_network("alexnet").builder().state_dict(), alexnet)
