@@ -376,3 +376,18 @@ def test_a_gpu_the_machine_lacks_is_a_clear_error(monkeypatch):
             "--device",
             "cuda:3",
         )
+
+
+def test_ctrl_c_says_what_was_kept_and_how_to_go_on(tmp_path, models, monkeypatch):
+    from generator.am import pipeline
+
+    real = pipeline.panels_generate
+
+    def interrupted(run, **callbacks):
+        real(pipeline.PanelRun(**{**run.__dict__, "units": run.units[:1]}), **callbacks)
+        raise KeyboardInterrupt  # as Ctrl-C during the second unit; not makeable for real here
+
+    monkeypatch.setattr(pipeline, "panels_generate", interrupted)
+    with pytest.raises(CommandError, match=r"Stopped: 1 of this run's 2 units are in .*again") as e:
+        generate(tmp_path, units="0-1")
+    assert e.value.returncode == 130

@@ -230,6 +230,13 @@ class Command(BaseCommand):
                 )
             except (ValueError, OSError) as error:  # OSError: --out unusable, files missing
                 raise CommandError(str(error)) from None
+            except KeyboardInterrupt:  # Ctrl-C: the units written so far are whole and kept
+                done = len(outputs.done_units(run.out, mine))
+                raise CommandError(
+                    f"Stopped: {done} of this run's {len(mine)} units are in {run.out}. Run the "
+                    "same command again to make the rest.",
+                    returncode=130,
+                ) from None
 
     def _register(self, experiment, run, rank, world_size):
         if world_size > 1:
