@@ -134,7 +134,7 @@ def test_an_interrupted_run_leaves_no_half_written_unit(tmp_path, models, monkey
         raise KeyboardInterrupt
 
     monkeypatch.setattr(outputs.grid, "web_size", interrupt)  # dies half-way through a unit
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(CommandError, match="Stopped: 0 of this run's 1 units"):
         generate(tmp_path, units="0")
     assert outputs.done_units(tmp_path / "out", [0]) == []
     monkeypatch.undo()
