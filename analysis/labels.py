@@ -70,8 +70,9 @@ class AgreementSettings:
     living_things: tuple[str, ...] = ("organism.n.01",)
     max_shared_living_hyponyms: int = 200
     # Animal names call people names only in figures of speech ("tiger": a fierce person, as
-    # often as the big cat in SemCor; "bull", "worm"): a label with a frequent sense below these
-    # keeps its senses below `basic_classes` only where one is used more than every such sense.
+    # often as the big cat in SemCor; "bull", "worm"): a label with a frequent sense that is a
+    # kind of these (two or more steps below: not "adult", "male") keeps its senses below
+    # `basic_classes` only where one is used more than every such sense (and that is used).
     literal_kinds: tuple[str, ...] = ("animal.n.01",)
 
 
@@ -222,14 +223,33 @@ class LabelMatcher:
         counts = [_usage_count(synset, word) for synset in synsets]
         needed = self.settings.min_sense_share * (counts[0] if counts else 0)
         used = [(s, count) for s, count in zip(synsets, counts, strict=True) if count >= needed]
-        literal = [count for s, count in used if self._is_below(s, self.settings.literal_kinds)]
+        # Counted by the word's base forms too: "tigers" (a Tamil group in WordNet) is no
+        # plural to WordNet's morphology, yet SemCor counts its senses as "tiger"'s.
+        forms = {word, *self._base_forms(word)}
+        uses = {s: max(_usage_count(s, form) for form in forms) for s, _ in used}
+        literal = max((uses[s] for s, _ in used if self._is_kind_of_animal(s)), default=0)
         if literal:  # a figurative person is no person to a coder looking at the picture
             used = [
                 (s, count)
                 for s, count in used
-                if count > max(literal) or not self._is_below(s, self.settings.basic_classes)
+                if uses[s] > literal or not self._is_below(s, self.settings.basic_classes)
             ]
         return tuple(s for s, _ in used[: self.settings.max_senses])
+
+    def _base_forms(self, word: str) -> list[str]:
+        """The noun base forms WordNet's morphology gives a word ("tigers": "tigers", "tiger")."""
+        return list(self.wordnet._morphy(word, "n"))  # morphy() gives only the first of them
+
+    def _is_kind_of_animal(self, synset) -> bool:
+        """A kind of one of `literal_kinds` two or more steps below it (a tiger, a bull, a
+        worm), not a role any animal can have one step below ("adult", "male", "giant"),
+        whose person senses are no figure of speech."""
+        distances = self.ancestors(synset)
+        return any(distances.get(kind, 0) >= 2 for kind in self._literal_synsets)
+
+    @cached_property
+    def _literal_synsets(self) -> list:
+        return [self.wordnet.synset(name) for name in self.settings.literal_kinds]
 
     def _class_synset(self, wnid: str):
         """The synset of an ImageNet class's WordNet id (n02099267)."""

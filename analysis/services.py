@@ -156,6 +156,7 @@ def scores_export_csv(*, path: Path, records: Iterable[dict], settings: MeasureS
     Each replaces its file whole; the settings only once the CSV is in place, so a write that
     fails leaves the earlier pair as it was."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with replaced_whole(path.with_suffix(".settings.json")) as sidecar:
         sidecar.write(json.dumps(asdict(settings), indent=2) + "\n")
         return write_scores_csv(path, records)

@@ -65,11 +65,12 @@ def test_compute_measures_correct_images_only_and_says_how_many_were_left_out(tm
 
 def test_compute_exports_csv_and_settings(acts, tmp_path):
     path, _, _ = acts
-    compute(path, "--layers", "fc7", "--csv", str(tmp_path / "out.csv"))
-    with (tmp_path / "out.csv").open() as handle:
+    out = tmp_path / "new" / "folder" / "out.csv"  # folders made as needed
+    compute(path, "--layers", "fc7", "--csv", str(out))
+    with out.open() as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["unit"]) for r in rows] == [0, 1, 2]
-    assert '"precision_k": 60' in (tmp_path / "out.settings.json").read_text()
+    assert '"precision_k": 60' in out.with_suffix(".settings.json").read_text()
 
 
 def test_an_export_that_fails_half_way_leaves_the_earlier_csv_and_settings(acts, tmp_path):
