@@ -211,7 +211,7 @@ def visit_refusal_raise(
     if (
         mturk_visit
         and participant.status == Participant.Status.IN_PROGRESS
-        and participant.entry not in ("", Participant.Entry.MTURK_HIT)
+        and not (participant.is_hit_worker or participant.mturk_hit_id)  # (entry "": older)
     ):
         raise AnswerInvalid(
             "This id takes part in the study through its study link, not an MTurk HIT: go on "
@@ -269,28 +269,20 @@ def participant_visit_ids_update(*, participant: Participant, visit_ids: dict[st
     study and takes it again; the submission to approve is the latest one. An MTurk assignment
     changes only until they consent (visit_refusal_raise), unless the researcher freed it
     (participants_mturk_assignment_release). Once they completed, the ids stay those of the
-    submission they completed under: anyone who knows their id could open the link again. A
-    HIT's worker who completed after the researcher freed their assignment has none to submit
-    yet: the next HIT page's assignment (and HIT) become theirs.
+    submission they completed under: anyone who knows their id could open the link again. (So
+    a HIT's worker who completed after the researcher freed their assignment keeps none: any
+    HIT page with their worker id could claim their work.)
     """
     new = {
         name: value
         for name, value in visit_ids.items()
         if value and value != getattr(participant, name)
     }
-    status = participant.status
-    if status == Participant.Status.COMPLETED:
-        released = participant.is_hit_worker and not participant.mturk_assignment_id
-        if not (released and "mturk_assignment_id" in new):
-            return
-        new = {name: new[name] for name in ("mturk_assignment_id", "mturk_hit_id") if name in new}
-    if not new:
+    if not new or participant.status == Participant.Status.COMPLETED:
         return
     # The state read before may have changed meanwhile: update only from the state checked.
-    rows = Participant.objects.filter(id=participant.id, status=status)
-    if status == Participant.Status.COMPLETED:
-        rows = rows.filter(mturk_assignment_id="")
-    elif "mturk_assignment_id" in new and participant.mturk_assignment_id:
+    rows = Participant.objects.filter(id=participant.id, status=Participant.Status.IN_PROGRESS)
+    if "mturk_assignment_id" in new and participant.mturk_assignment_id:
         rows = rows.filter(
             mturk_assignment_id=participant.mturk_assignment_id, consented_at__isnull=True
         )

@@ -165,10 +165,13 @@ def test_another_assignment_cannot_take_over_a_worker_who_consented(client, stud
     assert participant.mturk_assignment_id == "A2"
 
 
-def test_a_released_worker_who_finishes_in_the_open_tab_submits_the_new_assignment(client, study):
+def test_a_released_worker_who_finishes_in_the_open_tab_is_not_sent_to_the_completion_url(
+    client, study
+):
     """Released (they returned A1 and took the HIT again as A2), the worker finishes in the
     study tab still open, before opening A2's page: they must not be sent to the completion
-    URL (Prolific's), and A2's page must submit their work."""
+    URL (Prolific's). No HIT page claims their work then: anyone could open one with their
+    worker id; the researcher pays them another way (docs)."""
     client.get(HIT, accepted(assignment="A1"))
     participant = Participant.objects.get()
     assert client.post(url(participant, "consent"), {"consent": "yes"}).status_code == 302
@@ -178,14 +181,9 @@ def test_a_released_worker_who_finishes_in_the_open_tab_submits_the_new_assignme
         post_answer(client, participant, **answer_no(participant, index))
     page = client.get(url(participant, "complete")).content.decode()
     assert "example.org/done" not in page
-    hit = client.get(HIT, accepted(assignment="A2")).content.decode()
-    assert 'id="hit-form"' in hit and "under another assignment" not in hit
-    participant.refresh_from_db()
-    assert (participant.mturk_assignment_id, participant.status) == ("A2", "completed")
-    # Once it has one, the submission's assignment is fixed again.
     assert 'id="hit-form"' not in Client().get(HIT, accepted(assignment="A3")).content.decode()
     participant.refresh_from_db()
-    assert participant.mturk_assignment_id == "A2"
+    assert (participant.mturk_assignment_id, participant.status) == ("", "completed")
 
 
 def test_a_participant_goes_on_only_through_the_site_they_entered_by(client, study):
@@ -372,3 +370,12 @@ def test_preview_of_a_study_without_lists_says_it_is_not_ready(client, tmp_path,
     page = client.get(f"/study/{experiment.slug}/mturk/", {"assignmentId": PREVIEW_ASSIGNMENT_ID})
     assert "This study is not ready yet" in page.content.decode()
     assert "Please do not accept this HIT" in page.content.decode()
+
+
+def test_a_study_link_participant_from_before_entries_were_recorded_is_not_taken_over(
+    client, study
+):
+    participant = consented(client, participant="W1")
+    Participant.objects.filter(id=participant.id).update(entry="")  # as migration 0008 left it
+    reply = Client().get(HIT, accepted())
+    assert reply.status_code == 400 and participant.token not in reply.content.decode()
