@@ -176,6 +176,11 @@ class Participant(models.Model):
         blank=True,
         help_text="How they first came in (empty: before this was recorded).",
     )
+    browser_bound = models.BooleanField(
+        default=False,
+        help_text="Entered the study link since browsers were recorded: an id others may know "
+        "goes on only in that browser (a cookie).",
+    )
     trial_list = models.ForeignKey(
         TrialList, on_delete=models.PROTECT, null=True, blank=True, related_name="participants"
     )

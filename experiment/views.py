@@ -16,6 +16,7 @@ from experiment.forms import EXAMPLE_LABEL, QUESTIONS, answer_payload_parse, ext
 from experiment.models import Experiment, Participant
 
 BROWSER_COOKIE_DAYS = 90  # longer than any study runs
+BROWSER_COOKIE_PARTICIPANTS = 40  # 40 tokens of 43 characters: within a cookie's 4 KB
 MINUTES_PER_TRIAL = 0.25  # the consent page's time estimate: about 15 s a panel
 COMPLETION_REDIRECT_SECONDS = 5
 
@@ -53,11 +54,12 @@ def study_enter(request, slug: str):
     if not ids["external_id"]:
         return render(request, "experiment/need_id.html", context)
     cookie = browser_cookie_name(experiment)
+    held = request.get_signed_cookie(cookie, default="", salt=cookie)
     try:
         participant = services.participant_enter(
             experiment=experiment,
             user_agent=request.headers.get("User-Agent", ""),
-            browser_token=request.get_signed_cookie(cookie, default="", salt=cookie),
+            browser_token=held,
             **ids,
         )
     except services.AnswerInvalid as error:
@@ -67,9 +69,11 @@ def study_enter(request, slug: str):
     except services.StudyUnavailable as error:
         return unavailable(request, experiment, error)
     response = redirect(participant_url(participant))
+    # Several participants may share a browser (a lab's computer): the latest ones are kept.
+    tokens = [t for t in services.browser_tokens(held) if t != participant.token]
     response.set_signed_cookie(
         cookie,
-        participant.token,
+        ":".join([*tokens, participant.token][-BROWSER_COOKIE_PARTICIPANTS:]),
         salt=cookie,
         max_age=BROWSER_COOKIE_DAYS * 24 * 3600,
         secure=settings.SESSION_COOKIE_SECURE,

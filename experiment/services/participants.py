@@ -68,9 +68,10 @@ def participant_enter(
     participant_visit_ids_update. A new participant's `entry` (Participant.Entry: how they
     came in) is stored.
     A returning participant in progress counts as seen now (their place is held again).
-    `browser_token` is the token of the participant this browser entered the study link as
-    ("" for none; None where no browser is involved): a returning participant whose id may be
-    known to others (Participant.id_is_public) is let in only from that browser.
+    `browser_token` is the cookie saying which participants this browser entered the study
+    link as (browser_tokens; "" for none; None where no browser is involved): a returning
+    participant whose id may be known to others (Participant.id_is_public) is let in only from
+    that browser (once bound to one: participants from before are bound on their next visit).
     A new participant's trial order (practice panels first, then their list, each shuffled) is
     stored. Raises AnswerInvalid for an empty or overlong id and StudyUnavailable when the study
     is closed, has no lists or is full, or the id was withdrawn; nothing is created then.
@@ -88,6 +89,9 @@ def participant_enter(
             kind = "a simulated participant" if existing.is_synthetic else "a pilot run"
             raise AnswerInvalid(f"This id belongs to {kind} of the study; use your own id.")
         visit_refusal_raise(participant=existing, visit_ids=visit_ids, browser_token=browser_token)
+        if browser_token is not None and not existing.browser_bound:  # entered before binding
+            Participant.objects.filter(id=existing.id).update(browser_bound=True)
+            existing.browser_bound = True
         participant_seen(participant=existing)
         participant_visit_ids_update(participant=existing, visit_ids=visit_ids)
         return existing
@@ -106,6 +110,7 @@ def participant_enter(
                 external_id=external_id,
                 user_agent=without_nul(user_agent)[:500],
                 entry=entry,
+                browser_bound=browser_token is not None,
                 **visit_ids,
             )
     except IntegrityError:
@@ -219,7 +224,9 @@ def visit_refusal_raise(
         )
     if (
         not mturk_visit
-        and browser_token not in (None, participant.token)
+        and browser_token is not None
+        and participant.browser_bound
+        and participant.token not in browser_tokens(browser_token)
         and participant.id_is_public
     ):
         raise AnswerInvalid(OTHER_BROWSER_MESSAGE)
@@ -247,6 +254,11 @@ def visit_refusal_raise(
         and participant.mturk_assignment_id not in ("", visit_ids["mturk_assignment_id"])
     ):
         raise AnswerInvalid(ASSIGNMENT_TAKEN_MESSAGE.format(worker=participant.external_id))
+
+
+def browser_tokens(cookie: str) -> list[str]:
+    """The participants' tokens a browser's cookie holds (several: a shared lab computer)."""
+    return [token for token in cookie.split(":") if token]
 
 
 OTHER_BROWSER_MESSAGE = (

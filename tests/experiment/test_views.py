@@ -535,3 +535,22 @@ def test_a_lapsed_participant_opening_the_trials_of_a_full_study_is_told(client,
     enter(Client(), participant="c")
     reply = client.get(url(slow, "trials"))
     assert b"Your place in this study was given to someone else" in reply.content
+
+
+def test_participants_sharing_a_browser_each_go_on_in_it(study):
+    """A lab's computer: alice, then bob, then alice again, by typed ids."""
+    lab = Client()
+    alice = enter(lab, participant="alice")
+    bob = enter(lab, participant="bob")
+    assert enter(lab, participant="alice").id == alice.id
+    assert enter(lab, participant="bob").id == bob.id
+
+
+def test_a_participant_from_before_browsers_were_recorded_goes_on_and_is_bound(study):
+    """Deployed mid-study: their first visit since binds them to the browser they use."""
+    participant = enter(Client(), participant="early")
+    Participant.objects.filter(id=participant.id).update(browser_bound=False)
+    theirs = Client()
+    assert enter(theirs, participant="early").id == participant.id
+    assert Client().get("/study/demo/", {"participant": "early"}).status_code == 400
+    assert enter(theirs, participant="early").id == participant.id
