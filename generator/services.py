@@ -10,7 +10,12 @@ from experiment.models import Experiment, Panel
 from experiment.services import panel_refusal_raise, panel_register, panels_stored_together
 from generator.am import outputs
 from generator.am.outputs import settings_differences
-from generator.am.provenance import PATHS, QUALITY_FIELDS, SETTINGS_DEFAULTS
+from generator.am.provenance import (
+    PATHS,
+    QUALITY_FIELDS,
+    SETTINGS_DEFAULTS,
+    settings_normalised,
+)
 
 # An experiment's panels are compared by what made their pictures; a unit folder's also by the
 # reference set its quality report was measured against.
@@ -142,7 +147,9 @@ def settings_mix_message(*, experiment: Experiment, network: str, layer: str) ->
         {
             name
             for settings in made[1:]
-            for name in settings_differences(made[0], settings, SETTINGS_DEFAULTS, PICTURE_IGNORED)
+            for name in settings_differences(
+                made[0], settings, SETTINGS_DEFAULTS, PICTURE_IGNORED, settings_normalised
+            )
         }
     )
     imported = len(recorded) - len(made)
@@ -199,7 +206,9 @@ def _units_read(root: Path, units: list[int], settings: dict) -> list[dict]:
 def _unit_read(root: Path, unit: int, settings: dict) -> dict:
     """A finished unit's files; ValueError naming the one that is missing or damaged, or the
     settings in which it differs from the folder's `settings`."""
-    problem = outputs.unit_problem(root, unit, settings, SETTINGS_DEFAULTS, PATHS)
+    problem = outputs.unit_problem(
+        root, unit, settings, SETTINGS_DEFAULTS, PATHS, settings_normalised
+    )
     if problem:
         raise ValueError(problem)
     stored = outputs.unit_read(root, unit)
@@ -225,7 +234,11 @@ def _settings_conflicts_check(experiment, network, layer, stored_units) -> None:
                 conflicts.append(f"unit {stored['unit']} (a panel imported from {panel.source})")
                 continue
             differing = settings_differences(
-                recorded, stored["settings"], SETTINGS_DEFAULTS, PICTURE_IGNORED
+                recorded,
+                stored["settings"],
+                SETTINGS_DEFAULTS,
+                PICTURE_IGNORED,
+                settings_normalised,
             )
             if differing:
                 conflicts.append(f"unit {stored['unit']} (differing: {', '.join(differing)})")

@@ -25,7 +25,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -41,6 +42,7 @@ SETTINGS_FILE = "settings.json"
 PLANNED_FILE = "planned_units.json"  # every unit runs into the folder were asked for
 UNIT_PREFIX = "unit_"
 PARTIAL_PREFIX = ".partial-"
+STALE_PARTIAL_SECONDS = 3600  # another unit's partial folder this old is an interrupted run's
 RUNS_LOCK = ".runs.lock"  # every run writing into the folder holds it shared
 CLAIM_LOCK = ".claim.lock"  # held while a run compares or records its settings
 
@@ -119,10 +121,19 @@ def planned_units(root: Path) -> list[int]:
     return units
 
 
-def clean_partials(root: Path) -> list[Path]:
-    """Remove every half-written unit folder in root (left by interrupted runs); return them.
-    Only for a run alone in the folder (`folder_claim`): others' partial folders are live."""
-    removed = sorted(Path(root).glob(f"{PARTIAL_PREFIX}*"))
+def clean_partials(root: Path, units: Iterable[int]) -> list[Path]:
+    """Remove half-written unit folders in root left by interrupted runs; return them. Only for
+    a run alone in the folder (`folder_claim`): those of its own `units`, and the others once
+    an hour old. (On some network file systems, ranks on other machines do not see each
+    other's locks, and each thinks itself alone: their partial folders are live and young.)"""
+    own = {unit_dirname(unit) for unit in units}
+    stale_before = time.time() - STALE_PARTIAL_SECONDS
+    removed = [
+        partial  # .partial-unit_00042.<random> (.partial-unit_00042 before version 2's end)
+        for partial in sorted(Path(root).glob(f"{PARTIAL_PREFIX}*"))
+        if partial.name.removeprefix(PARTIAL_PREFIX).split(".")[0] in own
+        or partial.stat().st_mtime < stale_before
+    ]
     for partial in removed:
         shutil.rmtree(partial)
     return removed
@@ -135,10 +146,12 @@ def folder_claim(
     defaults: dict | None = None,
     ignored: Iterable[str] = (),
     *,
+    units: Iterable[int] = (),
     planned: Iterable[int] = (),
+    normalise: Callable[[dict], dict] | None = None,
 ) -> Iterator[bool]:
-    """Hold `root` for a run writing units with `settings` (see settings_claim) and asked for
-    the `planned` units (units_plan) until the block ends; yields whether the run is alone
+    """Hold `root` for a run writing `units` with `settings` (see settings_claim), asked for
+    the `planned` units (units_plan), until the block ends; yields whether the run is alone
     there (no other run holds it).
 
     Every run holds the folder's runs lock shared while it writes, so a run can tell whether
@@ -149,7 +162,7 @@ def folder_claim(
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    runs = os.open(root / RUNS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    runs = _lock_open(root / RUNS_LOCK)
     try:
         with _locked(root / CLAIM_LOCK):
             try:
@@ -158,8 +171,10 @@ def folder_claim(
             except BlockingIOError:
                 alone = False
             if alone:
-                clean_partials(root)
-            settings_claim(root, settings, defaults, ignored, others_writing=not alone)
+                clean_partials(root, units)
+            settings_claim(
+                root, settings, defaults, ignored, others_writing=not alone, normalise=normalise
+            )
             units_plan(root, list(planned))
             fcntl.flock(runs, fcntl.LOCK_SH)  # (the claim lock keeps others out meanwhile)
         yield alone
@@ -167,10 +182,20 @@ def folder_claim(
         os.close(runs)  # releases the runs lock
 
 
+def _lock_open(path: Path) -> int:
+    """A descriptor of the lock file `path`, made if missing, writable by whoever the umask
+    lets (people sharing a folder); read-only where another user's file is not writable (a
+    lock needs no write access)."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY)
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `path` (made if missing) inside the block, waiting for it."""
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = _lock_open(path)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
@@ -205,6 +230,7 @@ def settings_claim(
     ignored: Iterable[str] = (),
     *,
     others_writing: bool = False,
+    normalise: Callable[[dict], dict] | None = None,
 ) -> None:
     """Record the run's settings in root, or check they equal those already recorded there.
 
@@ -225,7 +251,7 @@ def settings_claim(
         _foreign_settings_refuse(root / SETTINGS_FILE)
         json_write_atomic(root / SETTINGS_FILE, settings)
         return
-    changed = settings_differences(recorded, settings, defaults, ignored)
+    changed = settings_differences(recorded, settings, defaults, ignored, normalise)
     if not changed:
         return
     advice = "use the same settings to resume, or another --out folder"
@@ -289,21 +315,28 @@ def _settings_read(path: Path) -> dict:
 
 
 def settings_differences(
-    recorded: dict, settings: dict, defaults: dict | None = None, ignored: Iterable[str] = ()
+    recorded: dict,
+    settings: dict,
+    defaults: dict | None = None,
+    ignored: Iterable[str] = (),
+    normalise: Callable[[dict], dict] | None = None,
 ) -> list[str]:
     """Sorted names of the settings that differ between a recording and a run.
 
     A name missing from either side takes its value in ``defaults`` (settings added after the
-    recording was made); values compare as they read back from JSON; ``ignored`` names are
-    left out.
+    recording was made); one missing from a side and from ``defaults`` is not compared (it was
+    not recorded then, so nothing is known of it). Values compare as they read back from JSON,
+    after ``normalise`` (which writes each side's settings as the generator records them now);
+    ``ignored`` names are left out.
     """
+    normalise = normalise or (lambda values: values)
     defaults = json.loads(json.dumps(defaults or {}))
-    recorded = {**defaults, **json.loads(json.dumps(recorded))}
-    settings = {**defaults, **json.loads(json.dumps(settings))}
+    recorded = normalise({**defaults, **json.loads(json.dumps(recorded))})
+    settings = normalise({**defaults, **json.loads(json.dumps(settings))})
     return sorted(
         key
-        for key in recorded.keys() | settings.keys()
-        if key not in ignored and recorded.get(key) != settings.get(key)
+        for key in recorded.keys() & settings.keys()
+        if key not in ignored and recorded[key] != settings[key]
     )
 
 
@@ -412,7 +445,12 @@ def _records_check(records) -> None:
 
 
 def unit_problem(
-    root: Path, unit: int, settings: dict, defaults: dict | None = None, ignored: Iterable[str] = ()
+    root: Path,
+    unit: int,
+    settings: dict,
+    defaults: dict | None = None,
+    ignored: Iterable[str] = (),
+    normalise: Callable[[dict], dict] | None = None,
 ) -> str | None:
     """What keeps a finished unit's folder from counting as a unit made with `settings`, or
     None: a file missing or not the JSON it should be, the images of another unit (a folder
@@ -441,7 +479,7 @@ def unit_problem(
         return f"images/{missing[0]}: missing{more}"
     if stored["recorded_unit"] != unit:
         return f"activations.json holds the images of unit {stored['recorded_unit']}"
-    differing = settings_differences(settings, stored["settings"], defaults, ignored)
+    differing = settings_differences(settings, stored["settings"], defaults, ignored, normalise)
     if differing:
         return f"made with other settings (differing: {', '.join(differing)})"
     return None
@@ -453,13 +491,14 @@ def done_units_check(
     settings: dict,
     defaults: dict | None = None,
     ignored: Iterable[str] = (),
+    normalise: Callable[[dict], dict] | None = None,
 ) -> None:
     """OutputMismatchError naming every finished unit of `units` in root that is damaged or was
     made otherwise than `settings` (see unit_problem): a run would skip it as done."""
     problems = [
         f"{unit_dirname(unit)}: {problem}"
         for unit in done_units(root, units)
-        if (problem := unit_problem(root, unit, settings, defaults, ignored))
+        if (problem := unit_problem(root, unit, settings, defaults, ignored, normalise))
     ]
     if problems:
         raise OutputMismatchError(

@@ -33,6 +33,7 @@ from generator.am.provenance import (
     execution_record,
     made_by,
     reference_digest,
+    settings_normalised,
     weights_digests,
 )
 from generator.am.reference import reference_maxima
@@ -233,11 +234,12 @@ def panels_generate(
     `on_images(count)` each batch of finished chains.
     """
     settings = run.settings()
+    rules = {"defaults": SETTINGS_DEFAULTS, "ignored": PATHS, "normalise": settings_normalised}
     claim = outputs.folder_claim(
-        run.out, settings, SETTINGS_DEFAULTS, PATHS, planned=run.planned or run.units
+        run.out, settings, units=run.units, planned=run.planned or run.units, **rules
     )
     with claim:
-        outputs.done_units_check(run.out, run.units, settings, SETTINGS_DEFAULTS, PATHS)
+        outputs.done_units_check(run.out, run.units, settings, **rules)
         pending = outputs.pending_units(run.out, run.units)
         return _pending_generate(run, pending, settings, sampler, on_unit, on_images)
 

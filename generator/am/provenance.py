@@ -45,14 +45,33 @@ def made_by(config: AMConfig) -> dict:
 PRIOR_FIELDS = ("generator", "generator_weights", "encoder", "encoder_weights")
 
 
+def settings_normalised(settings: dict) -> dict:
+    """Recorded settings (defaults filled in) as `made_by` and the weights digests record them
+    now, so folders recorded before stay comparable: a named default encoder as None, a pixel
+    run's prior as its defaults, and no encoder digest where the encoder was the target's own
+    file (the same digest)."""
+    settings = dict(settings)
+    fields_now = made_by(AMConfig())
+    try:
+        config = AMConfig(**{k: v for k, v in settings.items() if k in fields_now})
+        settings.update(made_by(config))
+    except (TypeError, ValueError):  # a recording this version cannot read: compared as it is
+        pass
+    digests = settings.get("weights_sha256")
+    if isinstance(digests, dict) and digests.get("encoder") == digests.get("target"):
+        settings["weights_sha256"] = {k: v for k, v in digests.items() if k != "encoder"}
+    return settings
+
+
 # What a recording made before a setting existed is taken to have used: that setting's default
 # (and the first version, whose recordings had no version nor weights digests).
+# (No default for `reference_sha256`: what an older recording measured against is not known, so
+# it is not compared.)
 SETTINGS_DEFAULTS = {
     **made_by(AMConfig()),
     "version": 1,
     "weights_sha256": None,
     "reference": None,
-    "reference_sha256": None,
 }
 # The setting that names each role's weights file.
 WEIGHTS_FIELDS = {

@@ -1,6 +1,8 @@
 """Output folders of generate_panels: atomic units, resume, sharding and quality reports."""
 
 import json
+import os
+import time
 
 import pytest
 import torch
@@ -52,7 +54,7 @@ def test_interrupted_write_leaves_no_unit_folder_and_the_next_run_cleans_up(tmp_
         write(tmp_path, bad)  # three images cannot fill the 2x2 grid: fails half-way
     assert not outputs.is_done(tmp_path, 3)
     assert outputs.pending_units(tmp_path, [3]) == [3]
-    (partial,) = outputs.clean_partials(tmp_path)
+    (partial,) = outputs.clean_partials(tmp_path, [3])
     assert partial.name.startswith(".partial-unit_00003.")
     assert list(tmp_path.iterdir()) == []
 
@@ -218,8 +220,14 @@ def test_runs_writing_into_one_folder_at_once_must_share_their_settings(tmp_path
         with outputs.folder_claim(tmp_path, {"iterations": 5}, planned=[2]) as second_alone:
             assert not second_alone and live_partial.is_dir()
         assert outputs.planned_units(tmp_path) == [1, 2]
-    # Alone again: the partial folder is an interrupted run's, and no unit is finished.
-    with outputs.folder_claim(tmp_path, {"iterations": 6}) as alone:
+    # Alone again: the partial folder is an interrupted run's, and no unit is finished. Another
+    # unit's is removed once an hour old (where locks are not shared, a rank on another machine
+    # could be writing it).
+    with outputs.folder_claim(tmp_path, {"iterations": 5}, units=[2]) as alone:
+        assert alone and live_partial.exists()
+    hour_ago = time.time() - 3601
+    os.utime(live_partial, (hour_ago, hour_ago))
+    with outputs.folder_claim(tmp_path, {"iterations": 6}, units=[2]) as alone:
         assert alone and not live_partial.exists()
     assert json.loads((tmp_path / "settings.json").read_text()) == {"iterations": 6}
 

@@ -85,6 +85,21 @@ def test_the_encoder_shares_the_target_unless_other_weights_are_given(tmp_path, 
         loading.sampler_build(missing)
 
 
+def test_a_folder_recorded_before_settings_were_normalised_resumes(tmp_path, demo_models):
+    """Recorded by the previous version: the default encoder named, the target's own file as
+    the encoder's (with its digest), no reference digest. The same settings today."""
+    run = demo_run(tmp_path, demo_models[0], [0, 1])
+    pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [0]))
+    for path in (run.out / "settings.json", run.out / "unit_00000" / "settings.json"):
+        old = json.loads(path.read_text())
+        old.pop("reference_sha256")
+        old["encoder"] = "demo"
+        old["weights_sha256"]["encoder"] = old["weights_sha256"]["target"]
+        path.write_text(json.dumps(old))
+    (report,) = pipeline.panels_generate(run)
+    assert report["unit"] == 1
+
+
 def test_the_targets_own_file_given_for_the_encoder_is_the_target(tmp_path, demo_models):
     """However the path is spelt (here through a link), it is no separate encoder, and the
     same settings as leaving it out."""
