@@ -1,6 +1,6 @@
 """Django side of the generator: panels written by generate_panels become experiment panels."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -9,17 +9,11 @@ from PIL import Image
 from experiment.models import Experiment, Panel
 from experiment.services import panel_refusal_raise, panel_register, panels_stored_together
 from generator.am import outputs
-from generator.am.outputs import settings_differences
-from generator.am.provenance import (
-    PATHS,
-    QUALITY_FIELDS,
-    SETTINGS_DEFAULTS,
-    settings_normalised,
-)
+from generator.am.provenance import QUALITY_FIELDS, SETTINGS_RULES
 
 # An experiment's panels are compared by what made their pictures; a unit folder's also by the
 # reference set its quality report was measured against.
-PICTURE_IGNORED = (*PATHS, *QUALITY_FIELDS)
+PICTURE_RULES = replace(SETTINGS_RULES, ignored=(*SETTINGS_RULES.ignored, *QUALITY_FIELDS))
 
 
 def panel_source(*, network: str, layer: str, unit: int) -> str:
@@ -144,13 +138,7 @@ def settings_mix_message(*, experiment: Experiment, network: str, layer: str) ->
     recorded = [panel.metadata.get("settings") for panel in panels]
     made = [settings for settings in recorded if settings is not None]
     differing = sorted(
-        {
-            name
-            for settings in made[1:]
-            for name in settings_differences(
-                made[0], settings, SETTINGS_DEFAULTS, PICTURE_IGNORED, settings_normalised
-            )
-        }
+        {name for settings in made[1:] for name in PICTURE_RULES.differences(made[0], settings)}
     )
     imported = len(recorded) - len(made)
     if not differing and not (imported and made):
@@ -206,9 +194,7 @@ def _units_read(root: Path, units: list[int], settings: dict) -> list[dict]:
 def _unit_read(root: Path, unit: int, settings: dict) -> dict:
     """A finished unit's files; ValueError naming the one that is missing or damaged, or the
     settings in which it differs from the folder's `settings`."""
-    problem = outputs.unit_problem(
-        root, unit, settings, SETTINGS_DEFAULTS, PATHS, settings_normalised
-    )
+    problem = outputs.unit_problem(root, unit, settings, SETTINGS_RULES)
     if problem:
         raise ValueError(problem)
     stored = outputs.unit_read(root, unit)
@@ -233,13 +219,7 @@ def _settings_conflicts_check(experiment, network, layer, stored_units) -> None:
             if recorded is None:
                 conflicts.append(f"unit {stored['unit']} (a panel imported from {panel.source})")
                 continue
-            differing = settings_differences(
-                recorded,
-                stored["settings"],
-                SETTINGS_DEFAULTS,
-                PICTURE_IGNORED,
-                settings_normalised,
-            )
+            differing = PICTURE_RULES.differences(recorded, stored["settings"])
             if differing:
                 conflicts.append(f"unit {stored['unit']} (differing: {', '.join(differing)})")
     if conflicts:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +55,33 @@ _FLUSHERS = ThreadPoolExecutor(32, thread_name_prefix="unit-flush")
 
 class OutputMismatchError(ValueError):
     """The output folder holds units made with other settings."""
+
+
+@dataclass(frozen=True)
+class SettingsRules:
+    """How a recording's settings compare with a run's.
+
+    A name missing from either side takes its value in `defaults` (settings added after the
+    recording was made); one missing from a side and from `defaults` is not compared (it was
+    not recorded then, so nothing is known of it). Values compare as they read back from JSON,
+    after `normalise` (which writes each side's settings as the generator records them now);
+    `ignored` names are recorded but not compared.
+    """
+
+    defaults: dict = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()
+    normalise: Callable[[dict], dict] = lambda settings: settings
+
+    def differences(self, recorded: dict, settings: dict) -> list[str]:
+        """Sorted names of the settings that differ between a recording and a run."""
+        defaults = json.loads(json.dumps(self.defaults))
+        recorded = self.normalise({**defaults, **json.loads(json.dumps(recorded))})
+        settings = self.normalise({**defaults, **json.loads(json.dumps(settings))})
+        return sorted(
+            key
+            for key in recorded.keys() & settings.keys()
+            if key not in self.ignored and recorded[key] != settings[key]
+        )
 
 
 @dataclass(frozen=True)
@@ -129,7 +156,7 @@ def clean_partials(root: Path, units: Iterable[int]) -> list[Path]:
     own = {unit_dirname(unit) for unit in units}
     stale_before = time.time() - STALE_PARTIAL_SECONDS
     removed = [
-        partial  # .partial-unit_00042.<random> (.partial-unit_00042 before version 2's end)
+        partial  # .partial-unit_00042.<random> (older runs': .partial-unit_00042)
         for partial in sorted(Path(root).glob(f"{PARTIAL_PREFIX}*"))
         if partial.name.removeprefix(PARTIAL_PREFIX).split(".")[0] in own
         or partial.stat().st_mtime < stale_before
@@ -143,12 +170,10 @@ def clean_partials(root: Path, units: Iterable[int]) -> list[Path]:
 def folder_claim(
     root: Path,
     settings: dict,
-    defaults: dict | None = None,
-    ignored: Iterable[str] = (),
+    rules: SettingsRules | None = None,
     *,
     units: Iterable[int] = (),
     planned: Iterable[int] = (),
-    normalise: Callable[[dict], dict] | None = None,
 ) -> Iterator[bool]:
     """Hold `root` for a run writing `units` with `settings` (see settings_claim), asked for
     the `planned` units (units_plan), until the block ends; yields whether the run is alone
@@ -172,9 +197,7 @@ def folder_claim(
                 alone = False
             if alone:
                 clean_partials(root, units)
-            settings_claim(
-                root, settings, defaults, ignored, others_writing=not alone, normalise=normalise
-            )
+            settings_claim(root, settings, rules, others_writing=not alone)
             units_plan(root, list(planned))
             fcntl.flock(runs, fcntl.LOCK_SH)  # (the claim lock keeps others out meanwhile)
         yield alone
@@ -226,18 +249,15 @@ def _json_text(payload: dict) -> str:
 def settings_claim(
     root: Path,
     settings: dict,
-    defaults: dict | None = None,
-    ignored: Iterable[str] = (),
+    rules: SettingsRules | None = None,
     *,
     others_writing: bool = False,
-    normalise: Callable[[dict], dict] | None = None,
 ) -> None:
     """Record the run's settings in root, or check they equal those already recorded there.
 
     Raises OutputMismatchError when the folder holds units made with other settings, since a
-    panel set mixing settings would be rated as if it were one experiment condition. A setting
-    the recording lacks (added in a later version) counts as its value in ``defaults``; the
-    ``ignored`` ones are recorded but not compared. A folder with no unit finished or being
+    panel set mixing settings would be rated as if it were one experiment condition; `rules`
+    say how settings compare (SettingsRules). A folder with no unit finished or being
     written (a run that stopped before its first unit, say on a mistyped weights path) takes the
     new settings, unless `others_writing` (folder_claim): then the settings the running ones
     recorded hold, though none of their units is finished yet.
@@ -251,7 +271,7 @@ def settings_claim(
         _foreign_settings_refuse(root / SETTINGS_FILE)
         json_write_atomic(root / SETTINGS_FILE, settings)
         return
-    changed = settings_differences(recorded, settings, defaults, ignored, normalise)
+    changed = (rules or SettingsRules()).differences(recorded, settings)
     if not changed:
         return
     advice = "use the same settings to resume, or another --out folder"
@@ -312,32 +332,6 @@ def _settings_read(path: Path) -> dict:
     if not isinstance(settings, dict):
         raise ValueError(f"{path} cannot be read as settings: not a JSON object")
     return settings
-
-
-def settings_differences(
-    recorded: dict,
-    settings: dict,
-    defaults: dict | None = None,
-    ignored: Iterable[str] = (),
-    normalise: Callable[[dict], dict] | None = None,
-) -> list[str]:
-    """Sorted names of the settings that differ between a recording and a run.
-
-    A name missing from either side takes its value in ``defaults`` (settings added after the
-    recording was made); one missing from a side and from ``defaults`` is not compared (it was
-    not recorded then, so nothing is known of it). Values compare as they read back from JSON,
-    after ``normalise`` (which writes each side's settings as the generator records them now);
-    ``ignored`` names are left out.
-    """
-    normalise = normalise or (lambda values: values)
-    defaults = json.loads(json.dumps(defaults or {}))
-    recorded = normalise({**defaults, **json.loads(json.dumps(recorded))})
-    settings = normalise({**defaults, **json.loads(json.dumps(settings))})
-    return sorted(
-        key
-        for key in recorded.keys() & settings.keys()
-        if key not in ignored and recorded[key] != settings[key]
-    )
 
 
 def image_records(result: UnitResult) -> list[dict]:
@@ -445,12 +439,7 @@ def _records_check(records) -> None:
 
 
 def unit_problem(
-    root: Path,
-    unit: int,
-    settings: dict,
-    defaults: dict | None = None,
-    ignored: Iterable[str] = (),
-    normalise: Callable[[dict], dict] | None = None,
+    root: Path, unit: int, settings: dict, rules: SettingsRules | None = None
 ) -> str | None:
     """What keeps a finished unit's folder from counting as a unit made with `settings`, or
     None: a file missing or not the JSON it should be, the images of another unit (a folder
@@ -479,26 +468,21 @@ def unit_problem(
         return f"images/{missing[0]}: missing{more}"
     if stored["recorded_unit"] != unit:
         return f"activations.json holds the images of unit {stored['recorded_unit']}"
-    differing = settings_differences(settings, stored["settings"], defaults, ignored, normalise)
+    differing = (rules or SettingsRules()).differences(settings, stored["settings"])
     if differing:
         return f"made with other settings (differing: {', '.join(differing)})"
     return None
 
 
 def done_units_check(
-    root: Path,
-    units: list[int],
-    settings: dict,
-    defaults: dict | None = None,
-    ignored: Iterable[str] = (),
-    normalise: Callable[[dict], dict] | None = None,
+    root: Path, units: list[int], settings: dict, rules: SettingsRules | None = None
 ) -> None:
     """OutputMismatchError naming every finished unit of `units` in root that is damaged or was
     made otherwise than `settings` (see unit_problem): a run would skip it as done."""
     problems = [
         f"{unit_dirname(unit)}: {problem}"
         for unit in done_units(root, units)
-        if (problem := unit_problem(root, unit, settings, defaults, ignored, normalise))
+        if (problem := unit_problem(root, unit, settings, rules))
     ]
     if problems:
         raise OutputMismatchError(

@@ -27,13 +27,12 @@ from generator.am.ppgn import PPGNSampler
 from generator.am.provenance import (
     EXECUTION_FIELDS,
     GENERATOR_VERSION,
-    PATHS,
     SETTINGS_DEFAULTS,
+    SETTINGS_RULES,
     WEIGHTS_FIELDS,
     execution_record,
     made_by,
     reference_digest,
-    settings_normalised,
     weights_digests,
 )
 from generator.am.reference import reference_maxima
@@ -234,12 +233,11 @@ def panels_generate(
     `on_images(count)` each batch of finished chains.
     """
     settings = run.settings()
-    rules = {"defaults": SETTINGS_DEFAULTS, "ignored": PATHS, "normalise": settings_normalised}
     claim = outputs.folder_claim(
-        run.out, settings, units=run.units, planned=run.planned or run.units, **rules
+        run.out, settings, SETTINGS_RULES, units=run.units, planned=run.planned or run.units
     )
     with claim:
-        outputs.done_units_check(run.out, run.units, settings, **rules)
+        outputs.done_units_check(run.out, run.units, settings, SETTINGS_RULES)
         pending = outputs.pending_units(run.out, run.units)
         return _pending_generate(run, pending, settings, sampler, on_unit, on_images)
 

@@ -16,6 +16,7 @@ import torch
 
 from generator.am.config import AMConfig
 from generator.am.loading import encoder_of, weights_files_present
+from generator.am.outputs import SettingsRules
 from generator.am.reference import reference_files
 
 # Settings that change how fast a run goes, not what it makes: a run may resume with others.
@@ -86,6 +87,8 @@ PATHS = (*WEIGHTS_FIELDS.values(), "reference")
 # What the quality reports were measured against: the same in a folder, though the pictures do
 # not depend on it (so an experiment's panels may differ in it).
 QUALITY_FIELDS = ("reference_sha256",)
+# How a unit folder's settings compare with a run's (or with another unit folder's).
+SETTINGS_RULES = SettingsRules(SETTINGS_DEFAULTS, PATHS, settings_normalised)
 
 
 def weights_digests(config: AMConfig) -> dict[str, str]:

@@ -144,10 +144,10 @@ def test_another_tools_settings_file_is_not_overwritten(tmp_path, text):
 def test_a_recording_made_before_a_setting_existed_resumes_with_its_default(tmp_path):
     outputs.settings_claim(tmp_path, {"iterations": 200})
     outputs.unit_dir(tmp_path, 0).mkdir()
-    defaults = {"iterations": 200, "encoder_weights": None}
-    outputs.settings_claim(tmp_path, {"iterations": 200, "encoder_weights": None}, defaults)
+    rules = outputs.SettingsRules(defaults={"iterations": 200, "encoder_weights": None})
+    outputs.settings_claim(tmp_path, {"iterations": 200, "encoder_weights": None}, rules)
     with pytest.raises(outputs.OutputMismatchError, match="differing: encoder_weights"):
-        outputs.settings_claim(tmp_path, {"iterations": 200, "encoder_weights": "e.pt"}, defaults)
+        outputs.settings_claim(tmp_path, {"iterations": 200, "encoder_weights": "e.pt"}, rules)
 
 
 def test_quality_report_counts_class_hits_only_for_output_layers():
