@@ -64,6 +64,9 @@ if "DJANGO_DEBUG" not in os.environ and set(ALLOWED_HOSTS) - LOCAL_HOSTS:
     )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 CSRF_FAILURE_VIEW = "experiment.views.csrf_failure"  # plain words for participants, not Django's
+# Pages' scripts take the token from the form field ({% csrf_token %}), never from the cookie:
+# no script needs to read it.
+CSRF_COOKIE_HTTPONLY = True
 # The key of participants' pseudonyms in anonymous exports (experiment/export.py); without it a
 # random key is made once in VAR_DIR/pseudonym-key.
 PSEUDONYM_KEY = os.environ.get("DJANGO_PSEUDONYM_KEY", "")

@@ -554,3 +554,12 @@ def test_a_participant_from_before_browsers_were_recorded_goes_on_and_is_bound(s
     assert enter(theirs, participant="early").id == participant.id
     assert Client().get("/study/demo/", {"participant": "early"}).status_code == 400
     assert enter(theirs, participant="early").id == participant.id
+
+
+def test_no_script_can_read_the_csrf_cookie(study):
+    """The pages' scripts send the form field's token; the cookie stays out of their reach."""
+    browser = Client(enforce_csrf_checks=True)
+    participant = enter(browser, participant="p1")
+    page = browser.get(url(participant, "consent"))
+    assert 'name="csrfmiddlewaretoken"' in page.content.decode()
+    assert browser.cookies["csrftoken"]["httponly"]
