@@ -6,16 +6,11 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from experiment.models import Panel
+from experiment.services.design import panel_files_delete
 
 
 @receiver(post_delete, sender=Panel, dispatch_uid="panel_files_delete")
-def panel_files_delete(sender, instance: Panel, **kwargs) -> None:
-    """Delete the panel's two files once the deletion is committed (a rolled-back deletion
-    keeps its row, which needs them). Each panel has files of its own (random names)."""
-    files = [field for field in (instance.image, instance.display_image) if field.name]
-
-    def delete() -> None:
-        for field in files:
-            field.storage.delete(field.name)
-
-    transaction.on_commit(delete)
+def panel_deleted(sender, instance: Panel, **kwargs) -> None:
+    """Delete the panel's files once the deletion is committed (a rolled-back deletion keeps
+    its row, which needs them)."""
+    transaction.on_commit(lambda: panel_files_delete(instance))

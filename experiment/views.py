@@ -54,12 +54,14 @@ def study_enter(request, slug: str):
     if not ids["external_id"]:
         return render(request, "experiment/need_id.html", context)
     cookie = browser_cookie_name(experiment)
-    held = request.get_signed_cookie(cookie, default="", salt=cookie)
+    # The participants this browser entered as (several: people sharing a lab's computer).
+    held = request.get_signed_cookie(cookie, default="", salt=cookie).split(":")
+    held = [token for token in held if token]
     try:
         participant = services.participant_enter(
             experiment=experiment,
             user_agent=request.headers.get("User-Agent", ""),
-            browser_token=held,
+            browser_tokens=held,
             **ids,
         )
     except services.AnswerInvalid as error:
@@ -69,11 +71,10 @@ def study_enter(request, slug: str):
     except services.StudyUnavailable as error:
         return unavailable(request, experiment, error)
     response = redirect(participant_url(participant))
-    # Several participants may share a browser (a lab's computer): the latest ones are kept.
-    tokens = [t for t in services.browser_tokens(held) if t != participant.token]
+    tokens = [*(token for token in held if token != participant.token), participant.token]
     response.set_signed_cookie(
         cookie,
-        ":".join([*tokens, participant.token][-BROWSER_COOKIE_PARTICIPANTS:]),
+        ":".join(tokens[-BROWSER_COOKIE_PARTICIPANTS:]),  # the latest ones
         salt=cookie,
         max_age=BROWSER_COOKIE_DAYS * 24 * 3600,
         secure=settings.SESSION_COOKIE_SECURE,

@@ -18,7 +18,6 @@ from experiment.services.design import (
 )
 from experiment.services.participants import (
     StudyUnavailable,
-    browser_tokens,
     is_placeholder,
     participant_consent,
     participant_decline,
@@ -43,7 +42,6 @@ __all__ = [
     "PanelImageError",
     "PanelRefused",
     "StudyUnavailable",
-    "browser_tokens",
     "is_placeholder",
     "experiment_create",
     "experiment_lists_build",

@@ -72,11 +72,16 @@ def panel_register(
         with transaction.atomic():
             panel.save()
     except Exception:
-        # No file without its row: delete what was written (an empty field deletes nothing).
-        panel.image.delete(save=False)
-        panel.display_image.delete(save=False)
+        panel_files_delete(panel)  # no file without its row
         raise
     return panel
+
+
+def panel_files_delete(panel: Panel) -> None:
+    """Delete a panel's image files (an empty field deletes nothing); the row is not touched.
+    Each panel has files of its own (random names)."""
+    panel.image.delete(save=False)
+    panel.display_image.delete(save=False)
 
 
 @contextmanager
@@ -90,8 +95,7 @@ def panels_stored_together() -> Iterator[list[Panel]]:
             yield stored
     except BaseException:
         for panel in stored:
-            panel.image.delete(save=False)
-            panel.display_image.delete(save=False)
+            panel_files_delete(panel)
         raise
 
 

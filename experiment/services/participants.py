@@ -3,6 +3,7 @@
 import random
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -59,7 +60,7 @@ def participant_enter(
     mturk_assignment_id: str = "",
     mturk_hit_id: str = "",
     entry: str = "",
-    browser_token: str | None = None,
+    browser_tokens: Sequence[str] | None = None,
 ) -> Participant:
     """Return the participant of `external_id`, or assign a new one to the least-filled list.
 
@@ -68,8 +69,8 @@ def participant_enter(
     participant_visit_ids_update. A new participant's `entry` (Participant.Entry: how they
     came in) is stored.
     A returning participant in progress counts as seen now (their place is held again).
-    `browser_token` is the cookie saying which participants this browser entered the study
-    link as (browser_tokens; "" for none; None where no browser is involved): a returning
+    `browser_tokens` are the tokens of the participants this browser entered the study link as
+    (a cookie; None where no browser is involved): a returning
     participant whose id may be known to others (Participant.id_is_public) is let in only from
     that browser (once bound to one: participants from before are bound on their next visit).
     A new participant's trial order (practice panels first, then their list, each shuffled) is
@@ -88,8 +89,10 @@ def participant_enter(
         if existing.is_synthetic or existing.is_pilot:
             kind = "a simulated participant" if existing.is_synthetic else "a pilot run"
             raise AnswerInvalid(f"This id belongs to {kind} of the study; use your own id.")
-        visit_refusal_raise(participant=existing, visit_ids=visit_ids, browser_token=browser_token)
-        if browser_token is not None and not existing.browser_bound:  # entered before binding
+        visit_refusal_raise(
+            participant=existing, visit_ids=visit_ids, browser_tokens=browser_tokens
+        )
+        if browser_tokens is not None and not existing.browser_bound:  # entered before binding
             Participant.objects.filter(id=existing.id).update(browser_bound=True)
             existing.browser_bound = True
         participant_seen(participant=existing)
@@ -110,7 +113,7 @@ def participant_enter(
                 external_id=external_id,
                 user_agent=without_nul(user_agent)[:500],
                 entry=entry,
-                browser_bound=browser_token is not None,
+                browser_bound=browser_tokens is not None,
                 **visit_ids,
             )
     except IntegrityError:
@@ -193,12 +196,15 @@ def experiment_lists_locked(*, experiment: Experiment) -> tuple[Experiment, list
 
 
 def visit_refusal_raise(
-    *, participant: Participant, visit_ids: dict[str, str], browser_token: str | None = None
+    *,
+    participant: Participant,
+    visit_ids: dict[str, str],
+    browser_tokens: Sequence[str] | None = None,
 ) -> None:
     """AnswerInvalid for a returning participant's visit that must not go on: one through the
     other recruitment site (or way in) than they entered by, one by the study link (with or
     without Prolific's ids) of someone who entered through an MTurk HIT, one by the study link
-    from another browser than theirs where their id may be known to others (`browser_token`,
+    from another browser than theirs where their id may be known to others (`browser_tokens`,
     see participant_enter), another Prolific study once they completed, or an MTurk
     assignment other than theirs once they have consented.
 
@@ -224,9 +230,9 @@ def visit_refusal_raise(
         )
     if (
         not mturk_visit
-        and browser_token is not None
+        and browser_tokens is not None
         and participant.browser_bound
-        and participant.token not in browser_tokens(browser_token)
+        and participant.token not in browser_tokens
         and participant.id_is_public
     ):
         raise AnswerInvalid(OTHER_BROWSER_MESSAGE)
@@ -254,11 +260,6 @@ def visit_refusal_raise(
         and participant.mturk_assignment_id not in ("", visit_ids["mturk_assignment_id"])
     ):
         raise AnswerInvalid(ASSIGNMENT_TAKEN_MESSAGE.format(worker=participant.external_id))
-
-
-def browser_tokens(cookie: str) -> list[str]:
-    """The participants' tokens a browser's cookie holds (several: a shared lab computer)."""
-    return [token for token in cookie.split(":") if token]
 
 
 OTHER_BROWSER_MESSAGE = (
