@@ -220,15 +220,20 @@ def test_deleting_an_experiment_with_participants_says_they_go_first(staff_clien
     assert Experiment.objects.filter(id=experiment.id).exists()
 
 
-def test_a_panel_cannot_be_deleted_once_anyone_has_entered(staff_client, participant):
-    practice = participant.experiment.panels.filter(is_practice=True).first()
-    page = staff_client.get(reverse("admin:experiment_panel_delete", args=[practice.id]))
+def deletion_refused(client, model: str, object_id: int) -> None:
+    """The admin refuses to delete the object, on its delete page and by the bulk action."""
+    page = client.get(reverse(f"admin:experiment_{model}_delete", args=[object_id]))
     assert page.status_code == 403
-    bulk = staff_client.post(
-        reverse("admin:experiment_panel_changelist"),
-        {"action": "delete_selected", "_selected_action": [practice.id], "post": "yes"},
+    bulk = client.post(
+        reverse(f"admin:experiment_{model}_changelist"),
+        {"action": "delete_selected", "_selected_action": [object_id], "post": "yes"},
     )
     assert bulk.status_code in (200, 403)
+
+
+def test_a_panel_cannot_be_deleted_once_anyone_has_entered(staff_client, participant):
+    practice = participant.experiment.panels.filter(is_practice=True).first()
+    deletion_refused(staff_client, "panel", practice.id)
     assert participant.experiment.panels.filter(id=practice.id).exists()
     # the participant's trial page still works
     slug = participant.experiment.slug
@@ -272,13 +277,7 @@ def test_a_list_cannot_be_deleted_once_anyone_has_entered(staff_client, particip
     """Not even one nobody is in: its panels would be rated by nobody, for good."""
     experiment = participant.experiment
     empty = experiment.trial_lists.exclude(id=participant.trial_list_id).get()
-    page = staff_client.get(reverse("admin:experiment_triallist_delete", args=[empty.id]))
-    assert page.status_code == 403
-    bulk = staff_client.post(
-        reverse("admin:experiment_triallist_changelist"),
-        {"action": "delete_selected", "_selected_action": [empty.id], "post": "yes"},
-    )
-    assert bulk.status_code in (200, 403)
+    deletion_refused(staff_client, "triallist", empty.id)
     assert experiment.trial_lists.count() == 2 and empty.items.exists()
 
 
