@@ -7,7 +7,8 @@ Q2_BINS = ("0-20%", "20-40%", "40-60%", "60-80%", "80-100%")
 LABEL_MAX_CHARS = 100
 Q3_MAX_CHARS = 2 * LABEL_MAX_CHARS + 20  # two labels, their separator and some spaces
 RESPONSE_MS_MAX = 2**31 - 1  # what the database column holds (24.8 days)
-LABEL_SEPARATORS = re.compile(r"[,;/\n]")
+# Also the full-width comma, semicolon and slash, the ideographic comma and the Arabic comma.
+LABEL_SEPARATORS = re.compile(r"[,;/\n\uff0c\uff1b\uff0f\u3001\u060c]")
 
 
 class AnswerInvalid(ValueError):
@@ -37,7 +38,8 @@ class Answer:
 
 
 def q3_labels(text: str) -> list[str]:
-    """Split Q3's text into at most two labels (comma, semicolon, slash or newline between)."""
+    """Split Q3's text into at most two labels (comma, semicolon, slash or newline between,
+    in their Latin, full-width, ideographic or Arabic forms)."""
     if "\x00" in text:
         raise AnswerInvalid("Q3 contains a NUL character; write plain text.")
     try:

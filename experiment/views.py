@@ -18,7 +18,7 @@ from experiment.models import Experiment, Participant
 BROWSER_COOKIE_DAYS = 90  # longer than any study runs
 BROWSER_COOKIE_PARTICIPANTS = 40  # 40 tokens of 43 characters: within a cookie's 4 KB
 MINUTES_PER_TRIAL = 0.25  # the consent page's time estimate: about 15 s a panel
-COMPLETION_REDIRECT_SECONDS = 5
+COMPLETION_REDIRECT_SECONDS = 20
 
 
 def participant_url(participant: Participant, name: str = "home") -> str:
@@ -250,6 +250,8 @@ def trials(request, slug: str, token: str):
         "questions": QUESTIONS,
         "study_state": study_state(participant),
         "instructions_url": participant_url(participant, "instructions"),
+        # Where they go on from another device (the study link may be tied to this browser).
+        "study_address": request.build_absolute_uri(participant_url(participant)),
     }
     return render(request, "experiment/trial.html", context)
 

@@ -26,7 +26,10 @@ def test_a_yes_answer_stores_bin_and_two_labels(participant):
     assert response.response_ms == 2300
 
 
-@pytest.mark.parametrize("text", ["dog, cat", "dog/cat", "dog\ncat", "dog;cat"])
+@pytest.mark.parametrize(
+    "text",
+    ["dog, cat", "dog/cat", "dog\ncat", "dog;cat", "dog\uff0ccat", "dog\u3001cat", "dog\u060c cat"],
+)
 def test_every_separator_splits_two_labels(participant, text):
     response = answer(participant, 0, q1="yes", q2=0, q3=text)
     assert (response.q3_first, response.q3_second) == ("dog", "cat")

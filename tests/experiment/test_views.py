@@ -201,6 +201,10 @@ def test_declining_consent_keeps_nothing_about_the_person(client, study):
     assert reply.redirect_chain == [("/study/demo/declined/", 302)]
     assert b"Nothing about you has been kept" in reply.content
     assert not Participant.objects.filter(external_id="5f3c9a").exists()
+    # Back to their consent page: gone, and the page says why it may be.
+    back = client.get(url(participant, "consent"))
+    assert back.status_code == 404
+    assert b"chose not to take part" in back.content
     assert enter(client, PROLIFIC_PID="5f3c9a").consented_at is None  # they may change their mind
 
 
@@ -245,6 +249,10 @@ def test_trial_page_lists_every_trial_in_the_stored_order(client, study):
     assert [t["panelId"] for t in state["trials"]] == participant.trial_order
     assert [t["practice"] for t in state["trials"]] == [True, True, False, False]
     assert all(t["display"].startswith("/media/") for t in state["trials"])
+    # On a phone they are asked to go on on a larger screen: at their own page's address,
+    # since the study link may be tied to this browser.
+    notice = html.split('id="study-address"')[1].split("</")[0]
+    assert f"http://testserver{url(participant, 'home')}" in notice
 
 
 def test_answers_are_stored_and_the_last_one_completes(client, study):
