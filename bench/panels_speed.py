@@ -10,21 +10,37 @@ writer threads do not hide. It is split into time in the sampler, before and bet
 batches, and after the last one, with each unit's writing time (wall and CPU, in its writer
 thread).
 
+`--simulate SECONDS` runs the same whole run on any machine with the GPU's work stood in for:
+each batch waits SECONDS (without the GIL, as the sampling thread waits for the GPU) and gives
+back the same 100 pictures (crops of scikit-learn's sample photographs, already 8-bit as the
+GPU hands them over) with made-up activations and classes. It shows whether the rest of a run
+(collecting chains, the writer threads, the flushes) keeps the pace of a given GPU on this
+machine's cores and disk: 9.0 s a batch of 1024 is the eighth session's H100 (a unit every
+0.88 s). `--fsync-ms` makes every flush wait that much longer (a slow or network disk), and
+`--flushers 1` flushes a unit's files one by one, as runs did before the ninth session;
+`--writers` sets the number of writer threads (the eighth session's runs had 4).
+
     python bench/panels_speed.py --device cuda --units 40 --batch 1024 --bf16 --channels-last \
         --compile [--json figures.json]
     python bench/panels_speed.py --device cpu --units 2 --images 4 --iterations 2 --batch 8
+    python bench/panels_speed.py --device cpu --units 40 --batch 1024 --simulate 9.0 \
+        [--fsync-ms 40] [--flushers 1] [--writers 4]
 
 Django-free: run it with plain python from the repository root (PYTHONPATH=.).
 """
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -34,7 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from generator_speed import random_ppgn  # noqa: E402
 from lucent_baseline import synchronize  # noqa: E402
 
-from generator.am import pipeline  # noqa: E402
+from generator.am import grid, outputs, pipeline  # noqa: E402
+from generator.am.ppgn import SampleResult  # noqa: E402
 
 
 def main() -> None:
@@ -47,6 +64,10 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--simulate", type=float, metavar="SECONDS", help="a batch's GPU time")
+    parser.add_argument("--fsync-ms", type=float, default=0.0)
+    parser.add_argument("--flushers", type=int, help="threads flushing a unit (default: 32)")
+    parser.add_argument("--writers", type=int, help=f"default: {pipeline.WRITERS}")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -55,17 +76,28 @@ def main() -> None:
     units = list(range(args.units))
     batches = list(pipeline.chain_plan(config, units))
     size = min(args.batch, args.units * args.images)
-    sampler.run(*pipeline.batch_padded(*batches[0], size))  # warm-up: autotuning, compilation
-
-    synchronize(device)
-    started = time.perf_counter()
-    for batch in batches:
-        sampler.run(*pipeline.batch_padded(*batch, size))
-    synchronize(device)
-    sampling = time.perf_counter() - started
+    stand_ins = ExitStack()
+    if args.simulate is None:
+        sampler.run(*pipeline.batch_padded(*batches[0], size))  # warm-up: autotuning, compiling
+        synchronize(device)
+        started = time.perf_counter()
+        for batch in batches:
+            sampler.run(*pipeline.batch_padded(*batch, size))
+        synchronize(device)
+        sampling = time.perf_counter() - started
+    else:
+        _gpu_simulated(sampler, args.simulate, size, stand_ins)
+        sampling = args.simulate * len(batches)
+    if args.fsync_ms:
+        stand_ins.enter_context(mock.patch("os.fsync", _slowed(os.fsync, args.fsync_ms / 1000)))
+    if args.writers:
+        stand_ins.enter_context(mock.patch.object(pipeline, "WRITERS", args.writers))
+    if args.flushers:
+        flushers = stand_ins.enter_context(ThreadPoolExecutor(args.flushers))
+        stand_ins.enter_context(mock.patch.object(outputs, "_FLUSHERS", flushers))
 
     timing = _Timing(sampler)
-    with tempfile.TemporaryDirectory() as folder, timing:
+    with stand_ins, tempfile.TemporaryDirectory() as folder, timing:
         rows = _rows(args.images)
         run = pipeline.PanelRun(
             config=_weights_saved(sampler, Path(folder) / "weights"),
@@ -85,7 +117,8 @@ def main() -> None:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
         "settings": vars(args) | {"json": None},
-        "writers": pipeline.WRITERS,
+        "writers": args.writers or pipeline.WRITERS,
+        "flushers": outputs._FLUSHERS._max_workers if args.flushers is None else args.flushers,
         "sampling_only_s": sampling,
         "whole_run_s": whole,
         "units_per_s": args.units / whole,
@@ -139,6 +172,33 @@ class _Timing:
     def __exit__(self, *exc):
         del self.sampler.run  # the instance attribute goes; the class's method shows again
         pipeline._unit_finish = self._finish
+
+
+def _gpu_simulated(sampler, seconds: float, size: int, stand_ins: ExitStack) -> None:
+    """`sampler.run` and the class predictions (a few milliseconds on a GPU) stood in for:
+    each batch of `size` chains waits `seconds` and returns the same pictures."""
+    from unit_write_speed import pictures  # scikit-learn's photographs
+
+    shown = torch.from_numpy(grid.to_uint8(pictures()))  # (100, P, P, 3), as the GPU hands over
+    shown = shown[torch.arange(size) % len(shown)]
+    generator = torch.Generator().manual_seed(0)
+
+    def run(units, seeds):
+        time.sleep(seconds)  # without the GIL, as when waiting for the GPU
+        starts, finals = torch.randn(2, len(units), generator=generator)
+        return SampleResult(None, finals + 3, finals.sigmoid(), starts, None, pictures=shown)
+
+    sampler.run = run
+    classes = lambda target, images: list(range(size))  # noqa: E731
+    stand_ins.enter_context(mock.patch.object(pipeline, "predicted_classes", classes))
+
+
+def _slowed(fsync, seconds: float):
+    def slow_fsync(descriptor):
+        time.sleep(seconds)
+        return fsync(descriptor)
+
+    return slow_fsync
 
 
 def _weights_saved(sampler, folder: Path):
