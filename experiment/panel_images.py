@@ -9,7 +9,6 @@ generator/am, whose package loads it).
 import io
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 DISPLAY_MAX_SIDE = 1000  # px; a 10x10 panel stays legible on a laptop and under ~500 KB as JPEG
@@ -35,6 +34,8 @@ def image_8bit(image: Image.Image, mode: str = "RGB") -> Image.Image:
     if image.mode == "F":
         raise ValueError("a 32-bit floating-point image; save it as an 8- or 16-bit image")
     if image.mode in WIDE_GREY_MODES:
+        import numpy as np  # here: the web server's workers load no numerical library
+
         values = np.asarray(image).astype(np.int32)  # (H, W), from any byte order
         if values.size and (values.min() < 0 or values.max() > 65535):
             raise ValueError(

@@ -85,3 +85,24 @@ def test_every_handler_a_request_record_reaches_redacts_participants():
     assert reached
     for handler in reached:
         assert any(isinstance(f, RedactParticipants) for f in handler.filters), handler
+
+
+def test_the_web_servers_workers_load_no_numerical_library(tmp_path):
+    """Participant pages and the admin import no numpy, pandas or torch (docs/deploy.md: a
+    worker starts small); the ratings report loads them when it is asked for."""
+    code = (
+        "import sys, config.wsgi; from django.urls import get_resolver; "
+        "get_resolver().resolve('/study/demo/'); get_resolver().resolve('/admin/'); "
+        "print(sorted({'numpy', 'pandas', 'torch', 'scipy', 'matplotlib'} & set(sys.modules)))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
