@@ -48,7 +48,7 @@ def demo_experiment_setup(*, slug: str) -> DemoSetup:
     """Create or refresh the demo experiment; safe to run again.
 
     Makes the experiment, a superuser with the demo's password (random, kept in VAR_DIR), the
-    six practice panels tiled from handwritten digits, and lists when main panels exist but no
+    seven practice panels tiled from handwritten digits, and lists when main panels exist but no
     lists do.
     """
     with transaction.atomic():

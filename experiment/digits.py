@@ -68,17 +68,23 @@ def scrambled_digits(count: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def practice_panels(seed: int = 0) -> list[PracticePanel]:
-    """The six practice panels of the demo: three of one digit each (yes), three of no object."""
+    """The seven practice panels of the demo: four of one digit each (yes), three of no object.
+
+    One more than the demo's six practice trials, so that a "yes" panel is left over for the
+    instructions' example (participant_enter keeps one out of every participant's practice)."""
     rng = np.random.default_rng(seed)
-    panels = [
-        PracticePanel(f"yes-digit-{d}", "yes", f"digit {d}", digit_images(d, PANEL_IMAGES, rng))
-        for d in (3, 7, 0)
-    ]
-    return panels + [
+
+    def digit_panel(digit: int) -> PracticePanel:
+        images = digit_images(digit, PANEL_IMAGES, rng)
+        return PracticePanel(f"yes-digit-{digit}", "yes", f"digit {digit}", images)
+
+    panels = [digit_panel(d) for d in (3, 7, 0)]
+    panels += [
         PracticePanel("no-pixel-noise", "no", "", pixel_noise(PANEL_IMAGES, rng)),
         PracticePanel("no-digit-fragments", "no", "", digit_fragments(PANEL_IMAGES, rng)),
         PracticePanel("no-scrambled-digits", "no", "", scrambled_digits(PANEL_IMAGES, rng)),
     ]
+    return panels + [digit_panel(5)]  # last: the panels before it stay as they were
 
 
 def panel_tile(digits: np.ndarray, columns: int = PANEL_COLUMNS) -> Image.Image:

@@ -17,6 +17,7 @@ from experiment.export import (
     pseudonym_key,
 )
 from experiment.models import Experiment, Panel, Participant
+from experiment.selectors import experiment_problems
 from experiment.services import (
     participant_consent,
     participant_enter,
@@ -231,7 +232,7 @@ def test_demo_experiment_runs_twice_and_prints_working_credentials(db, capsys, t
     call_command("demo_experiment", experiment="demo")
     first = capsys.readouterr().out
     assert "Created experiment demo." in first
-    assert "Practice panels imported: 6" in first
+    assert "Practice panels imported: 7" in first
     call_command("demo_experiment", experiment="demo")
     second = capsys.readouterr().out
     assert "Found experiment demo." in second
@@ -242,8 +243,11 @@ def test_demo_experiment_runs_twice_and_prints_working_credentials(db, capsys, t
     experiment = Experiment.objects.get(slug="demo")
     assert "voluntary" in experiment.consent_text
     practice = experiment.panels.filter(is_practice=True)
-    assert sorted(practice.values_list("intended_answer", flat=True)) == ["no"] * 3 + ["yes"] * 3
+    assert sorted(practice.values_list("intended_answer", flat=True)) == ["no"] * 3 + ["yes"] * 4
     assert not experiment.trial_lists.exists()
+    # One panel more than the practice trials: the instructions' example gives nothing away.
+    problems = experiment_problems(experiment=experiment)
+    assert not any("gives its answer away" in problem for problem in problems)
 
 
 def test_demo_experiment_builds_lists_once_main_panels_exist(db, capsys, tmp_path):

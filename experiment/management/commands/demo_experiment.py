@@ -7,7 +7,7 @@ from experiment.demo import demo_experiment_setup
 
 class Command(BaseCommand):
     help = (
-        "Create (or refresh) the demo experiment, its six practice panels of handwritten digits "
+        "Create (or refresh) the demo experiment, its seven practice panels of handwritten digits "
         "and an admin user (its password is printed); builds lists if main panels exist."
     )
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         setup = demo_experiment_setup(slug=options["experiment"])
         verb = "Created" if setup.created else "Found"
         self.stdout.write(f"{verb} experiment {setup.experiment.slug}.")
-        self.stdout.write(f"Practice panels imported: {setup.practice_imported} (6 in the demo).")
+        self.stdout.write(f"Practice panels imported: {setup.practice_imported} (7 in the demo).")
         if setup.lists_built:
             self.stdout.write(f"Built {len(setup.lists_built)} trial lists of the main panels.")
         elif not setup.experiment.trial_lists.exists():
