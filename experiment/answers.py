@@ -8,7 +8,9 @@ LABEL_MAX_CHARS = 100
 Q3_MAX_CHARS = 2 * LABEL_MAX_CHARS + 20  # two labels, their separator and some spaces
 RESPONSE_MS_MAX = 2**31 - 1  # what the database column holds (24.8 days)
 # Also the full-width comma, semicolon and slash, the ideographic comma and the Arabic comma.
-LABEL_SEPARATORS = re.compile(r"[,;/\n\uff0c\uff1b\uff0f\u3001\u060c]")
+# The trial page checks answers with the same characters and limits (views.study_state).
+LABEL_SEPARATOR_CHARS = ",;/\n\uff0c\uff1b\uff0f\u3001\u060c"
+LABEL_SEPARATORS = re.compile(f"[{re.escape(LABEL_SEPARATOR_CHARS)}]")
 
 
 class AnswerInvalid(ValueError):

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from experiment import mturk, selectors, services
+from experiment.answers import LABEL_MAX_CHARS, LABEL_SEPARATOR_CHARS, Q3_MAX_CHARS
 from experiment.forms import EXAMPLE_LABEL, QUESTIONS, answer_payload_parse, external_ids_from_query
 from experiment.models import Experiment, Participant
 
@@ -273,6 +274,12 @@ def study_state(participant: Participant) -> dict:
         "trials": trial_rows,
         "answerUrl": participant_url(participant, "answer"),
         "completeUrl": participant_url(participant, "complete"),
+        # Q3's rules as the server applies them (experiment/answers.py), checked on the page too.
+        "q3": {
+            "separators": LABEL_SEPARATOR_CHARS,
+            "labelMaxChars": LABEL_MAX_CHARS,
+            "maxChars": Q3_MAX_CHARS,
+        },
     }
 
 

@@ -8,11 +8,19 @@
   const trials = study.trials;
   const practiceCount = trials.filter((t) => t.practice).length;
   const mainCount = trials.length - practiceCount;
+  // Q3's limits and separators, as the server sends them (experiment/answers.py), checked here
+  // too so that an answer the server would refuse is told next to the box before it is sent.
+  // The separators become a regular expression's character class: ] \ ^ - are escaped.
   const maxLabels = 2;
-  const labelSeparators = /[,;/\n]+/;
-  // A panel cannot be answered sooner: the second click of a double-click (or a held key) on
-  // "No" must not also answer the next panel, unseen.
-  const minViewMs = 400;
+  const labelMaxChars = study.q3.labelMaxChars;
+  const q3MaxChars = study.q3.maxChars;
+  const labelSeparators = new RegExp(
+    "[" + study.q3.separators.replace(/[\]\\^-]/g, "\\$&") + "]+");
+  // A panel cannot be answered sooner after it shows: the second click of a double-click (or a
+  // held key) on "No" must not also answer the next panel, unseen. Longer than the slowest
+  // usual double-click (Windows' default double-click time is 500 ms), since with a fast server
+  // and a preloaded image the next panel shows a few milliseconds after the first click.
+  const minViewMs = 600;
   const retriesBeforeHelp = 4; // failed saves before the reload button and contact advice show
   // The controls that answer a panel; the reload button is not one: it must stay pressable
   // while saving keeps failing.
@@ -33,6 +41,13 @@
     if (trial) new Image().src = trial.display;
   }
 
+  // Between the phases the practice is finished (not "Practice panel 2 of 2" and half a bar).
+  function showPracticeDone() {
+    $("progress-text").textContent = "Practice finished";
+    document.title = "Practice finished – " + studyTitle;
+    $("progress-fill").style.width = "100%";
+  }
+
   function showProgress(trial) {
     const inPractice = trial.practice;
     const done = trials.filter((t) => t.answered && t.practice === inPractice).length;
@@ -51,14 +66,14 @@
     q2 = null;
     $("q3-input").value = "";
     $("followup").hidden = true;
-    $("q3-error").textContent = "";
+    setError("q2", "");
+    setError("q3", "");
     document.querySelectorAll(".choice").forEach((b) => b.setAttribute("aria-pressed", "false"));
     updateNext();
   }
 
   function show(trial) {
-    // The first panel of a visit leaves the page at its top (the small-screen notice is there)
-    // and the focus where the browser put it.
+    // The first panel of a visit leaves the focus where the browser put it.
     const afterAnAnswer = current !== null;
     current = trial;
     shownAt = null;
@@ -66,22 +81,25 @@
     resetQuestions();
     setControls(false);
     showProgress(trial);
-    if (afterAnAnswer) scrollToPanel();
+    scrollToPanel();
     loadPanel(trial, afterAnAnswer);
     $("zoom-image").removeAttribute("src");
     preload(trials.find((t) => !t.answered && t !== trial));
   }
 
-  // On a phone the participant has scrolled down to the questions: the next panel must not open
-  // part off-screen. Its frame goes to the top of the screen when it starts above the screen or
-  // when the panel or the Yes / No row ends below it (on a laptop all fit: nothing moves).
+  // On a phone the panel and the Yes / No row below it must be in view when a panel opens (on a
+  // laptop all fit: nothing moves). After an answer the participant has scrolled down to the
+  // questions: the frame goes back to the top of the screen. On the first panel of a visit
+  // (the header and the small-screen notice above it) the page scrolls just enough to show the
+  // Yes / No row, keeping as much as fits of what is above. The panel is sized (study.css) so
+  // that with its frame at the top both fit.
   function scrollToPanel() {
     const frame = document.querySelector(".panel-frame").getBoundingClientRect();
     const panel = $("panel-image").getBoundingClientRect();
     const yesRow = document.querySelector(".q1-choice").getBoundingClientRect();
-    if (frame.top < 0 || Math.max(panel.bottom, yesRow.bottom) > window.innerHeight) {
-      window.scrollBy(0, frame.top - 4);
-    }
+    const below = Math.max(panel.bottom, yesRow.bottom) + 4 - window.innerHeight;
+    if (frame.top < 0) window.scrollBy(0, frame.top - 4);
+    else if (below > 0) window.scrollBy(0, Math.min(frame.top - 4, below));
   }
 
   // Until the new image has loaded, the old one must not show under the new panel's number
@@ -135,6 +153,7 @@
     if (practiceJustDone && !next.practice) {
       $("trial").hidden = true;
       $("practice-done").hidden = false;
+      showPracticeDone();
       $("start-main").focus();
       return;
     }
@@ -151,12 +170,53 @@
     return text.split(labelSeparators).map((s) => s.trim()).filter(Boolean);
   }
 
+  // Characters as the server counts them (code points: an emoji is one, not two).
+  function length(text) {
+    return Array.from(text).length;
+  }
+
+  // What keeps Q3's text from being sent, in the participant's words; "" when nothing does.
+  function q3Problem(text) {
+    const labels = labelsOf(text);
+    if (labels.length === 0) return "Write what you saw for Q3: one thing, or two.";
+    if (labels.length > maxLabels) {
+      return "Please write at most two things (you wrote " + labels.length + ").";
+    }
+    const long = labels.findIndex((label) => length(label) > labelMaxChars);
+    if (long >= 0) {
+      return "Each thing can be at most " + labelMaxChars + " characters; the " +
+        (long === 0 ? "first" : "second") + " has " + length(labels[long]) +
+        ". Please shorten it.";
+    }
+    if (length(text.trim()) > q3MaxChars) {
+      return "Q3 is too long: at most two things of " + labelMaxChars + " characters.";
+    }
+    return "";
+  }
+
+  // An error next to its question (Q2's buttons, Q3's box); "" takes it away. Q3's box is
+  // marked invalid while it shows, and describes itself with it (aria-describedby).
+  function setError(question, message) {
+    $(question + "-error").textContent = message;
+    if (question !== "q3") return;
+    if (message) $("q3-input").setAttribute("aria-invalid", "true");
+    else $("q3-input").removeAttribute("aria-invalid");
+  }
+
+  // Next stays focusable and pressable while something is missing (a disabled button is
+  // skipped by Tab and says nothing when pressed): aria-disabled marks it, and pressing it
+  // says what is missing (submitYes). It is disabled only while nothing may be answered.
   function updateNext() {
-    const labels = labelsOf($("q3-input").value);
-    $("q3-error").textContent =
-      labels.length > maxLabels ? "Please write at most two things." : "";
-    $("next-button").disabled =
-      saving || q1 !== "yes" || q2 === null || labels.length === 0 || labels.length > maxLabels;
+    const ready = q1 === "yes" && q2 !== null && q3Problem($("q3-input").value) === "";
+    $("next-button").setAttribute("aria-disabled", String(!ready));
+  }
+
+  // As the participant types, too many things or too long a thing are told at once; an empty
+  // box only when they try to move on. An error shown goes as soon as it is mended.
+  function onQ3Input() {
+    const text = $("q3-input").value;
+    setError("q3", labelsOf(text).length === 0 ? "" : q3Problem(text));
+    updateNext();
   }
 
   function press(selector, value) {
@@ -190,12 +250,22 @@
     if (saving || q1 !== "yes") return;
     q2 = bin;
     press(".q2-choice", bin);
+    setError("q2", "");
     reveal($("next-button"));
     updateNext();
   }
 
+  // Next, or Enter in Q3's box: send the answer, or say next to each question what is missing
+  // and put the focus on the first of them. Nothing incomplete is sent.
   function submitYes() {
-    if (!$("next-button").disabled) send({ q1: "yes", q2: q2, q3: $("q3-input").value.trim() });
+    if ($("next-button").disabled || q1 !== "yes") return;
+    const text = $("q3-input").value;
+    const problem = q3Problem(text);
+    setError("q2", q2 === null ? "Choose a percentage for Q2." : "");
+    setError("q3", problem);
+    if (q2 === null) document.querySelector(".q2-choice").focus();
+    else if (problem) $("q3-input").focus();
+    else send({ q1: "yes", q2: q2, q3: text.trim() });
   }
 
   function setStatus(text, kind) {
@@ -257,11 +327,19 @@
     // anything else (a link no longer valid, an answer already stored, trials changed in
     // another tab: 409) needs a reload.
     const mendable = reply.status === 400;
+    // The server's reasons that name Q3 go next to its box, as the page's own do.
+    const aboutQ3 = mendable && q1 === "yes" && /\bQ3\b/.test(message);
     const advice = mendable ? " Please change your answer and submit it again."
       : /reload/i.test(message) ? "" : " Reloading the page will continue where you left off.";
-    setStatus(message + advice, "error");
+    if (aboutQ3) {
+      setStatus("Your answer was not saved: see Q3.", "error");
+      setError("q3", message + advice);
+    } else {
+      setStatus(message + advice, "error");
+    }
     $("reload-button").hidden = mendable;
     setControls(true);
+    if (aboutQ3) $("q3-input").focus();
   }
 
   function openZoom() {
@@ -336,7 +414,11 @@
     if (event.repeat || event.isComposing) return;
     const typing = event.target.tagName === "INPUT" && event.target.type === "text";
     if (typing || event.ctrlKey || event.metaKey || event.altKey) {
-      if (event.key === "Enter" && event.target === $("q3-input")) submitYes();
+      if (event.key === "Enter" && event.target === $("q3-input")) {
+        // Not also a press of the button submitYes may move the focus to (Q2's first).
+        event.preventDefault();
+        submitYes();
+      }
       return;
     }
     if (!keysOn || $("zoom-dialog").open || $("trial").hidden) return;
@@ -366,7 +448,7 @@
     b.addEventListener("click", () => answerQ1(b.dataset.value)));
   document.querySelectorAll(".q2-choice").forEach((b) =>
     b.addEventListener("click", () => answerQ2(Number(b.dataset.value))));
-  $("q3-input").addEventListener("input", updateNext);
+  $("q3-input").addEventListener("input", onQ3Input);
   $("next-button").addEventListener("click", submitYes);
   $("zoom-button").addEventListener("click", openZoom);
   $("zoom-close").addEventListener("click", () => $("zoom-dialog").close());
@@ -386,5 +468,8 @@
   }
   setKeys(keysStored !== "off");
   $("progress").hidden = false; // hidden in the page: without JavaScript it never moves on
+  // A reload must open like any visit (scrollToPanel places the page), not where the browser
+  // had been scrolled to (below the panel, at Q3 say).
+  if ("scrollRestoration" in history) history.scrollRestoration = "manual";
   advance();
 })();

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(autouse=True)
 def _short_countdown(monkeypatch):
-    """2 s instead of 5 before the page returns to the recruitment site: shorter waits."""
+    """2 s instead of 20 before the page returns to the recruitment site: shorter waits."""
     monkeypatch.setattr("experiment.views.COMPLETION_REDIRECT_SECONDS", 2)
 
 
@@ -43,7 +43,7 @@ def finish(page, live_server, external_id: str):
     """Take `page` through the whole study as `external_id`, to the completion screen."""
     page.goto(f"{live_server.url}/study/demo/?participant={external_id}")
     page.get_by_role("button", name="I agree").click()
-    page.get_by_role("button", name="Start the practice").click()
+    page.get_by_role("link", name="Start the practice").click()
     for phase in ("practice", "main"):
         for _ in range(2 if phase == "practice" else 3):
             expect(page.locator(".q1-choice").first).to_be_enabled()

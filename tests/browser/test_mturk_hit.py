@@ -78,7 +78,7 @@ def test_worker_takes_the_study_in_a_new_tab_and_submits_the_hit(
         hit.get_by_role("link", name="Open the study").click()
     study_tab = opened.value
     study_tab.get_by_role("button", name="I agree").click()
-    study_tab.get_by_role("button", name="Start the practice").click()
+    study_tab.get_by_role("link", name="Start the practice").click()
     for _ in range(2):
         expect(study_tab.locator(".q1-choice").first).to_be_enabled()
         study_tab.keyboard.press("n")

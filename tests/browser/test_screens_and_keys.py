@@ -56,7 +56,7 @@ def test_the_reload_button_can_be_pressed_while_saving_keeps_failing(browser, li
     page.route("**/answer/", lambda route: route.abort("internetdisconnected"))
     page.goto(f"{live_server.url}/study/demo/?participant=offline")
     page.get_by_role("button", name="I agree").click()
-    page.get_by_role("button", name="Start the practice").click()
+    page.get_by_role("link", name="Start the practice").click()
     answer_no(page)
     reload_button = page.get_by_role("button", name="Reload page")
     for _ in range(20):
@@ -91,7 +91,7 @@ def test_the_previous_panel_is_hidden_while_the_next_one_loads(browser, live_ser
     page.route("**/panels/display/**", hold_the_next_panel)  # before any page loads
     page.goto(f"{live_server.url}/study/demo/?participant=slow")
     page.get_by_role("button", name="I agree").click()
-    page.get_by_role("button", name="Start the practice").click()
+    page.get_by_role("link", name="Start the practice").click()
     answer_no(page)
     expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
     expect(page.locator("#panel-loading")).to_have_text("Loading the next panel…")
@@ -190,7 +190,7 @@ def test_without_javascript_no_dead_trial_screen_shows(browser, live_server, stu
     expect(notice).to_contain_text("This study needs JavaScript")
     expect(notice).to_be_visible()
     page.get_by_role("button", name="I agree").click()
-    page.get_by_role("button", name="Start the practice").click()
+    page.get_by_role("link", name="Start the practice").click()
     expect(page.locator("#trial")).to_be_attached()
     expect(notice).to_be_visible()
     expect(page.locator("#trial")).to_be_hidden()

@@ -31,8 +31,8 @@ def prolific_study(tmp_path, db):
 
 def test_the_completion_page_counts_down_and_offers_a_comment_box(client, prolific_study):
     page = client.get(url(finished(client), "complete")).content.decode()
-    assert 'data-seconds="5"' in page and "experiment/complete.js" in page
-    assert '<noscript><meta http-equiv="refresh" content="5;url=https://app.prolific.com' in page
+    assert 'data-seconds="20"' in page and "experiment/complete.js" in page
+    assert '<noscript><meta http-equiv="refresh" content="20;url=https://app.prolific.com' in page
     assert 'name="feedback"' in page and "Send and return" in page
 
 
