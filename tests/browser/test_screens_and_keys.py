@@ -153,7 +153,7 @@ def test_single_key_shortcuts_can_be_turned_off_and_stay_off(browser, live_serve
     expect(page.locator(".q1-choice").first).to_be_enabled()
     expect(page.get_by_label("Keyboard shortcuts")).not_to_be_checked()
     page.locator("body").press("n")
-    page.wait_for_timeout(600)  # past the 400 ms a panel must show before it can be answered
+    page.wait_for_timeout(800)  # past the 600 ms a panel must show before it can be answered
     assert saved_responses("speaker") == 0
     page.get_by_label("Keyboard shortcuts").check()
     expect(yes).to_have_attribute("aria-keyshortcuts", "Y")
