@@ -252,6 +252,11 @@ def _pending_generate(run, pending, settings, sampler, on_unit, on_images) -> li
     size = min(run.config.batch_size, len(pending) * run.config.images_per_unit)
     execution = execution_record(run.config, batch_size=size)
     writing: deque[Future] = deque()
+    # Units written at once before sampling waits for the writers: those a batch finishes (they
+    # come all at once when it ends) beyond twice the writers. Writers that keep up on average
+    # never hold the GPU up then, and ones that fall behind do (a unit of 100 pictures of
+    # 227x227 holds 15 MB). With only 2 x WRITERS, a batch that finished more units waited.
+    pending_max = 2 * WRITERS + -(-size // run.config.images_per_unit)
     with ThreadPoolExecutor(WRITERS, thread_name_prefix="unit-writer") as writers:
         for units, seeds in chain_plan(run.config, pending):
             result = sampler.run(*batch_padded(units, seeds, size))
@@ -270,7 +275,7 @@ def _pending_generate(run, pending, settings, sampler, on_unit, on_images) -> li
                 if done is not None:
                     args = (run, done, settings, execution, maxima, is_output)
                     writing.append(writers.submit(_unit_finish, *args))
-            reports += _written(writing, on_unit, pending_max=2 * WRITERS)
+            reports += _written(writing, on_unit, pending_max)
             if on_images is not None:
                 on_images(len(units))
         reports += _written(writing, on_unit, pending_max=0)

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -180,6 +181,36 @@ def test_a_run_smaller_than_its_batch_pads_only_to_its_own_size(tmp_path, demo_m
     activations.write_text(json.dumps({"images": stored["images"]}))  # an older folder
     with pytest.raises(ValueError, match="made before runs recorded how they ran"):
         pipeline.image_regenerate(run.out, 1, 2)
+
+
+def test_sampling_goes_on_while_the_units_of_the_last_batch_are_written(
+    tmp_path, demo_models, monkeypatch
+):
+    """A batch ends with several units finished at once; writers that keep up must not hold
+    the next batch up. (Sampling used to wait until at most 2 x WRITERS units were pending: on
+    the GPU, seconds lost per batch.)"""
+    run = demo_run(tmp_path, demo_models[0], list(range(8)), batch_size=16)  # 4 units a batch
+    monkeypatch.setattr(pipeline, "WRITERS", 1)
+    sampler, batches = loading.sampler_build(run.config), []
+    second_batch = threading.Event()
+    run_batch, finish = sampler.run, pipeline._unit_finish
+
+    def batch_counted(*args, **kwargs):
+        batches.append(len(batches))
+        if len(batches) == 2:
+            second_batch.set()
+        return run_batch(*args, **kwargs)
+
+    waited = []
+
+    def finish_after_the_next_batch_started(*args):
+        waited.append(second_batch.wait(timeout=20))
+        return finish(*args)
+
+    sampler.run = batch_counted
+    monkeypatch.setattr(pipeline, "_unit_finish", finish_after_the_next_batch_started)
+    assert len(pipeline.panels_generate(run, sampler=sampler)) == 8
+    assert waited == [True] * 8  # the first batch's units were written beside the second
 
 
 def test_a_second_run_skips_finished_units_and_does_nothing(tmp_path, demo_models):
