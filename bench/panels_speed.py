@@ -17,7 +17,8 @@ GPU hands them over) with made-up activations and classes. It shows whether the 
 (collecting chains, the writer threads, the flushes) keeps the pace of a given GPU on this
 machine's cores and disk: 9.0 s a batch of 1024 is the eighth session's H100 (a unit every
 0.88 s). `--fsync-ms` makes every flush wait that much longer (a slow or network disk), and
-`--flushers 1` flushes a unit's files one by one, as runs did before the ninth session;
+`--flushers 1` has each writer flush its unit's files itself, one by one, as runs did
+before the ninth session (more: a pool of that many threads shared by the writers);
 `--writers` sets the number of writer threads (the eighth session's runs had 4).
 
     python bench/panels_speed.py --device cuda --units 40 --batch 1024 --bf16 --channels-last \
@@ -92,7 +93,9 @@ def main() -> None:
         stand_ins.enter_context(mock.patch("os.fsync", _slowed(os.fsync, args.fsync_ms / 1000)))
     if args.writers:
         stand_ins.enter_context(mock.patch.object(pipeline, "WRITERS", args.writers))
-    if args.flushers:
+    if args.flushers == 1:
+        stand_ins.enter_context(mock.patch.object(outputs, "_FLUSHERS", _OneByOne()))
+    elif args.flushers:
         flushers = stand_ins.enter_context(ThreadPoolExecutor(args.flushers))
         stand_ins.enter_context(mock.patch.object(outputs, "_FLUSHERS", flushers))
 
@@ -191,6 +194,13 @@ def _gpu_simulated(sampler, seconds: float, size: int, stand_ins: ExitStack) -> 
     sampler.run = run
     classes = lambda target, images: list(range(size))  # noqa: E731
     stand_ins.enter_context(mock.patch.object(pipeline, "predicted_classes", classes))
+
+
+class _OneByOne:
+    """Each writer flushes its unit's files itself, one after another."""
+
+    def map(self, function, items):
+        return [function(item) for item in items]
 
 
 def _slowed(fsync, seconds: float):
