@@ -11,6 +11,9 @@ RESPONSE_MS_MAX = 2**31 - 1  # what the database column holds (24.8 days)
 # The trial page checks answers with the same characters and limits (views.study_state).
 LABEL_SEPARATOR_CHARS = ",;/\n\uff0c\uff1b\uff0f\u3001\u060c"
 LABEL_SEPARATORS = re.compile(f"[{re.escape(LABEL_SEPARATOR_CHARS)}]")
+# What is taken off both ends of a label: Python's blanks and the byte-order mark, which the
+# trial page's check (JavaScript's \s) takes off too, so both count the same things.
+LABEL_BLANKS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\ufeff"
 
 
 class AnswerInvalid(ValueError):
@@ -52,7 +55,8 @@ def q3_labels(text: str) -> list[str]:
         raise AnswerInvalid(
             f"Q3 is too long: write at most two things of {LABEL_MAX_CHARS} characters."
         )
-    labels = [label.strip() for label in LABEL_SEPARATORS.split(text) if label.strip()]
+    labels = [label.strip(LABEL_BLANKS) for label in LABEL_SEPARATORS.split(text)]
+    labels = [label for label in labels if label]
     if len(labels) > 2:
         raise AnswerInvalid(f"Q3 names {len(labels)} things; write at most two.")
     for label in labels:

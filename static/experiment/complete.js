@@ -34,6 +34,12 @@
       "a comment, or \u201cReturn and confirm completion\u201d to go back without one.";
   }
 
+  // Gone by the link already: the countdown must not send them a second time.
+  link.addEventListener("click", function () {
+    if (timer !== null) window.clearInterval(timer);
+    timer = null;
+  });
+
   stay.hidden = false;
   stay.addEventListener("click", function () {
     pause();

@@ -15,7 +15,15 @@
     }
   }
   if (!trialPageOpen()) return;
-  start.textContent = "Back to the panels";
+  var label = start.textContent;
+  // The trial page may move on (to the completion page, say) while this tab is open: the
+  // button says what it does when the participant comes back to this tab.
+  function labelled() {
+    start.textContent = trialPageOpen() ? "Back to the panels" : label;
+  }
+  labelled();
+  document.addEventListener("visibilitychange", labelled);
+  window.addEventListener("focus", labelled);
   start.addEventListener("click", function (event) {
     if (!trialPageOpen()) return;
     event.preventDefault();

@@ -167,7 +167,13 @@
   }
 
   function labelsOf(text) {
-    return text.split(labelSeparators).map((s) => s.trim()).filter(Boolean);
+    return text.split(labelSeparators).map(stripped).filter(Boolean);
+  }
+
+  // Blanks at both ends taken away as the server does (experiment/answers.py, LABEL_BLANKS):
+  // JavaScript's \s, and \x1c-\x1f and \x85, which Python counts as blanks too.
+  function stripped(text) {
+    return text.replace(/^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/g, "");
   }
 
   // Characters as the server counts them (code points: an emoji is one, not two).
@@ -188,7 +194,7 @@
         (long === 0 ? "first" : "second") + " has " + length(labels[long]) +
         ". Please shorten it.";
     }
-    if (length(text.trim()) > q3MaxChars) {
+    if (length(stripped(text)) > q3MaxChars) {
       return "Q3 is too long: at most two things of " + labelMaxChars + " characters.";
     }
     return "";
@@ -263,9 +269,10 @@
     const problem = q3Problem(text);
     setError("q2", q2 === null ? "Choose a percentage for Q2." : "");
     setError("q3", problem);
-    if (q2 === null) document.querySelector(".q2-choice").focus();
+    // The group, not its first button: a second Enter must not choose 0-20% for them.
+    if (q2 === null) $("q2-group").focus();
     else if (problem) $("q3-input").focus();
-    else send({ q1: "yes", q2: q2, q3: text.trim() });
+    else send({ q1: "yes", q2: q2, q3: stripped(text) });
   }
 
   function setStatus(text, kind) {

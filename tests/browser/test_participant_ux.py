@@ -91,7 +91,9 @@ def test_next_says_what_is_missing_and_sends_nothing_incomplete(browser, live_se
     page.keyboard.type("fish")  # Q3 written, Q2 not chosen
     page.keyboard.press("Enter")
     expect(page.locator("#q2-error")).to_have_text("Choose a percentage for Q2.")
-    expect(page.get_by_role("button", name="0-20%")).to_be_focused()
+    expect(page.locator("#q2-group")).to_be_focused()  # the question, not its first answer
+    page.keyboard.press("Enter")  # again, as if the first press had not counted
+    expect(page.locator(".q2-choice[aria-pressed=true]")).to_have_count(0)
     # Next is not disabled (Tab reaches it, pressing it speaks), only marked so.
     nxt = page.get_by_role("button", name="Next")
     expect(nxt).to_have_attribute("aria-disabled", "true")
@@ -273,6 +275,16 @@ def test_the_instructions_start_with_a_plain_address_and_come_back_without_a_sec
         back.click()
     assert context.pages == [page]
     expect(page.locator("#q3-input")).to_have_value("half an answer")  # the same page
+    # The trial page moves on while the instructions are open: back there, the button no
+    # longer offers to go back to the panels.
+    with context.expect_page() as opened:
+        page.get_by_role("link", name="Read the instructions again").click()
+    instructions = opened.value
+    expect(instructions.get_by_role("link", name="Back to the panels")).to_be_visible()
+    page.goto(page.url.replace("/trials/", "/instructions/"))
+    instructions.evaluate("window.dispatchEvent(new Event('focus'))")
+    expect(instructions.get_by_role("link", name="Start the practice")).to_be_visible()
+    instructions.close()
     # Opened on its own (a bookmark, the Back button), the link goes on as before.
     page.goto(page.url.replace("/trials/", "/instructions/"))
     page.get_by_role("link", name="Start the practice").click()

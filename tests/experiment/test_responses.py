@@ -28,7 +28,12 @@ def test_a_yes_answer_stores_bin_and_two_labels(participant):
 
 @pytest.mark.parametrize(
     "text",
-    ["dog, cat", "dog/cat", "dog\ncat", "dog;cat", "dog\uff0ccat", "dog\u3001cat", "dog\u060c cat"],
+    [
+        *("dog, cat", "dog/cat", "dog\ncat", "dog;cat"),
+        *("dog\uff0ccat", "dog\u3001cat", "dog\u060c cat"),  # full-width, ideographic, Arabic
+        "dog, \ufeff, cat",  # blanks as the trial page counts them: the byte-order mark too
+        "\x85dog\x1c,\u3000cat",
+    ],
 )
 def test_every_separator_splits_two_labels(participant, text):
     response = answer(participant, 0, q1="yes", q2=0, q3=text)
