@@ -12,7 +12,8 @@ RESPONSE_MS_MAX = 2**31 - 1  # what the database column holds (24.8 days)
 LABEL_SEPARATOR_CHARS = ",;/\n\uff0c\uff1b\uff0f\u3001\u060c"
 LABEL_SEPARATORS = re.compile(f"[{re.escape(LABEL_SEPARATOR_CHARS)}]")
 # What is taken off both ends of a label: Python's blanks and the byte-order mark, which the
-# trial page's check (JavaScript's \s) takes off too, so both count the same things.
+# trial page's check (JavaScript's \s) takes off too, so both count the same things. (No
+# character beyond U+3000, the ideographic space, is a blank.)
 LABEL_BLANKS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\ufeff"
 
 
