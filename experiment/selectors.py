@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
@@ -339,6 +339,17 @@ def example_panel(*, participant: Participant) -> Panel | None:
     yes = example_candidates(experiment_id=participant.experiment_id)
     own = set(participant.trial_order)
     return yes.exclude(id__in=own).first() or yes.filter(id__in=own).first()
+
+
+def experiment_trials_most(*, experiment: Experiment) -> int:
+    """The most trials a new participant gets: the practice trials (as many as there are
+    practice panels, at most) and the longest list. For a time estimate before they enter."""
+    practice = experiment.panels.filter(is_practice=True).count()
+    longest = (
+        experiment.trial_lists.annotate(size=Count("items")).aggregate(most=Max("size"))["most"]
+        or 0
+    )
+    return min(practice, experiment.practice_trials) + longest
 
 
 def experiment_problems(*, experiment: Experiment) -> list[str]:

@@ -101,7 +101,13 @@ def mturk_hit(request, slug: str):
     the worker like the study link does, opens the study in a new tab and, once the participant
     has completed, submits the assignment to MTurk.
     """
-    experiment = get_object_or_404(Experiment, slug=slug)
+    experiment = Experiment.objects.filter(slug=slug).first()
+    if experiment is None:  # a wrong ExternalURL: said in MTurk's frame, which a 404 page is not
+        error = (
+            "This HIT links to a study that does not exist on this site. Please return it, "
+            "and tell the requester through MTurk."
+        )
+        return render(request, "experiment/mturk_hit.html", {"error": error}, status=404)
     context = {"experiment": experiment}
     try:
         visit = mturk.hit_visit_parse(request.GET)
@@ -112,7 +118,9 @@ def mturk_hit(request, slug: str):
     context["visit"] = visit
     if visit.is_preview:
         reason = selectors.experiment_join_refusal(experiment=experiment)
-        return render(request, "experiment/mturk_hit.html", context | refusal(reason))
+        trials = selectors.experiment_trials_most(experiment=experiment)
+        context |= refusal(reason) | {"minutes": study_minutes(trials)}
+        return render(request, "experiment/mturk_hit.html", context)
     try:
         participant = services.participant_enter(
             experiment=experiment,
@@ -184,13 +192,18 @@ def consent(request, slug: str, token: str):
         except services.StudyUnavailable as error:
             return unavailable(request, experiment, error)
         return redirect(participant_url(participant, "instructions"))
-    minutes = max(5, round(len(participant.trial_order) * MINUTES_PER_TRIAL / 5) * 5)
+    minutes = study_minutes(len(participant.trial_order))
     context = {
         "experiment": experiment,
         "consent_paragraphs": paragraphs(experiment.consent_text),
         "minutes": minutes,
     }
     return render(request, "experiment/consent.html", context)
+
+
+def study_minutes(trials: int) -> int:
+    """About how long `trials` panels take, in whole 5 minutes (at least 5)."""
+    return max(5, round(trials * MINUTES_PER_TRIAL / 5) * 5)
 
 
 @require_GET

@@ -20,6 +20,7 @@
       // The worker opened the study from another HIT since: that one is the one that counts.
       stop("You have opened this study from another HIT, which is the one to submit. " +
            "Please return this HIT (do not submit it).");
+      document.getElementById("hit-open-step").hidden = true; // not to be opened from here now
     } else if (state.completed) {
       document.getElementById("hit-code").value = state.completion_code;
       submit.disabled = false;

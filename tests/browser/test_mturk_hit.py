@@ -117,3 +117,22 @@ def test_another_site_cannot_frame_the_hit_page(browser, live_server, study, fak
             break
         page.wait_for_timeout(100)
     assert frame.url.startswith("chrome-error://"), frame.url
+
+
+def test_a_hit_another_hit_took_over_no_longer_offers_the_study(browser, live_server, study):
+    """The worker returned this HIT and opened the study from another one (before consenting,
+    which moves them there): this page says to return it, and leads no more to the study."""
+    hit = (
+        f"{live_server.url}/study/demo/mturk/?assignmentId={{}}&hitId=H1&workerId=W2"
+        "&turkSubmitTo=https%3A%2F%2Fwww.mturk.com"
+    )
+    page = browser.new_page()
+    page.goto(hit.format("A1"))
+    expect(page.get_by_role("link", name="Open the study")).to_be_visible()
+    other = browser.new_page()
+    other.goto(hit.format("A2"))
+    other.close()
+    page.evaluate("window.dispatchEvent(new Event('focus'))")  # back to this tab
+    expect(page.locator("#hit-status")).to_contain_text("from another HIT")
+    expect(page.get_by_role("link", name="Open the study")).to_be_hidden()
+    expect(page.get_by_role("button", name="Submit HIT")).to_be_disabled()

@@ -51,8 +51,17 @@ def test_preview_describes_the_task_and_stores_nothing(client, study):
     page = reply.content.decode()
     assert reply.status_code == 200
     assert "Accept the HIT to begin" in page
+    assert "It takes about 5 minutes" in page  # 2 practice trials and lists of 3 panels
     assert 'id="hit-form"' not in page
     assert not Participant.objects.exists()
+
+
+def test_a_hit_linking_to_no_study_says_so_in_mturks_frame(client, db):
+    reply = client.get("/study/no-such-study/mturk/", {"assignmentId": "A1", "workerId": "W1"})
+    assert reply.status_code == 404
+    assert "does not exist on this site" in reply.content.decode()
+    assert "frame-ancestors" in reply["Content-Security-Policy"]  # shown, not a refused frame
+    assert "X-Frame-Options" not in reply
 
 
 def test_preview_of_a_full_or_closed_study_asks_workers_not_to_accept(client, study):
