@@ -2,19 +2,28 @@
 
 torch-lucent 0.1.8 (2021) is old: install it without letting pip touch torch,
 
-    pip install --no-deps torch-lucent==0.1.8 decorator kornia kornia-rs
+    pip install --no-deps torch-lucent==0.1.8 decorator==5.3.1 kornia==0.9.0 kornia-rs==0.2.0
+
+(pinned: Lucent compares kornia's version as a string, so kornia 0.10 would take its pre-0.4
+branch).
 
 On the GPU machine (no internet) carry those four as wheels in `.whl/` (see gpu_check.sh).
 Two shims keep it importable with today's packages, and change nothing it computes:
   * it imports IPython only to show images in notebooks; a bare module stands in for it;
   * kornia 0.6+ moved `get_rotation_matrix2d`/`warp_affine` under `kornia.geometry.transform`.
 Lucent also keeps its device in module globals (cuda:0 when present); they are set to ours.
+
+Lucent runs with cuDNN's benchmark mode off (torch's default, which Lucent leaves alone): our
+sampler turns it on for its fixed shapes, but Lucent's random scale changes the input size
+between seven values (248 to 273 pixels), and timing algorithms for each new size would fall
+inside Lucent's measured run. Its random transforms are seeded, so runs repeat.
 """
 
 import sys
 import time
 import types
 
+import numpy as np
 import torch
 
 
@@ -31,9 +40,9 @@ def lucent_import(device: torch.device):
         if not hasattr(kornia, name):
             setattr(kornia, name, getattr(kornia_transform, name))
     from lucent.optvis import objectives, param, render, transform
-    from lucent.optvis.param import spatial
+    from lucent.optvis.param import color, spatial
 
-    spatial.device = transform.device = device
+    color.device = spatial.device = transform.device = device
     return objectives, param, render
 
 
@@ -49,12 +58,18 @@ def lucent_speed(model, *, layer: str, unit: int, batch: int, steps: int, device
     run = lambda count: render.render_vis(  # noqa: E731
         model, objective, image, thresholds=(count,), progress=False, show_image=False
     )
-    run(2)  # warm-up: cuDNN autotuning, allocator
-    synchronize(device)
-    start = time.perf_counter()
-    run(steps)
-    synchronize(device)
-    seconds = time.perf_counter() - start
+    benchmark_mode = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False
+    try:
+        np.random.seed(0)  # Lucent draws its transforms with numpy
+        run(2)  # warm-up: allocator, kernels
+        synchronize(device)
+        start = time.perf_counter()
+        run(steps)
+        synchronize(device)
+        seconds = time.perf_counter() - start
+    finally:
+        torch.backends.cudnn.benchmark = benchmark_mode
     return {
         "batch": batch,
         "steps": steps,

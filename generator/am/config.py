@@ -1,7 +1,8 @@
 """The settings of an AM run, saved as JSON beside every output so any image can be regenerated.
 
 Defaults follow ppgn's sampling scripts (eps1=1e-5, eps2=1, eps3=1e-17, lr=1, 200 iterations,
-codes clipped to [0, 30]) and Lucent's defaults for the pixel-space method.
+codes clipped to [0, 30]) and Lucent's defaults for the pixel-space method (Adam lr 0.05, 512
+iterations, as `render_vis`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ METHODS = ("ppgn", "pixel")
 PRECISIONS = ("fp32", "bf16")
 SPATIAL_MODES = ("centre", "max")
 CROPS = ("input", "receptive-field")
+# Iterations when none are given: ppgn's scripts, Lucent's `render_vis` (thresholds=(512,)).
+DEFAULT_ITERATIONS = {"ppgn": 200, "pixel": 512}
+# Settings one method uses and the other has not: a value other than the default is refused.
+PPGN_SETTINGS = (
+    "eps1", "eps2", "eps3", "lr", "lr_end", "code_min", "code_max", "reset_every", "threshold"
+)  # fmt: skip
+PIXEL_SETTINGS = ("pixel_lr",)
 FLOAT_SETTINGS = (
     "eps1", "eps2", "eps3", "lr", "lr_end", "code_min", "code_max", "threshold", "pixel_lr"
 )  # fmt: skip
@@ -41,7 +49,7 @@ class AMConfig:
     encoder_weights: str | None = None
     images_per_unit: int = 100
     base_seed: int = 0  # image k of unit u has seed chain_seed(base_seed, u, k)
-    iterations: int = 200
+    iterations: int | None = None  # None: DEFAULT_ITERATIONS of the method
     eps1: float = 1e-5  # prior term E(G(h)) - h
     eps2: float = 1.0  # condition term d log p(unit) / dh
     eps3: float = 1e-17  # noise standard deviation
@@ -69,6 +77,9 @@ class AMConfig:
         self._check_choice("precision", PRECISIONS)
         self._check_choice("spatial", SPATIAL_MODES)
         self._check_choice("crop", CROPS)
+        if self.iterations is None:
+            object.__setattr__(self, "iterations", DEFAULT_ITERATIONS[self.method])
+        self._check_unused()
         for name in ("images_per_unit", "iterations", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
@@ -92,6 +103,18 @@ class AMConfig:
                 raise ValueError(f"{name} must be a finite number, not {value}")
         if self.code_min >= self.code_max:
             raise ValueError(f"code_min ({self.code_min}) must be below code_max")
+
+    def _check_unused(self) -> None:
+        """Refuse settings the method never reads (`--threshold` for the pixel method, say),
+        rather than record them as if they had made the pictures."""
+        unused = PPGN_SETTINGS if self.method == "pixel" else PIXEL_SETTINGS
+        defaults = {f.name: f.default for f in fields(self)}
+        given = [name for name in unused if getattr(self, name) != defaults[name]]
+        if given:
+            raise ValueError(
+                f"the {self.method} method does not use {', '.join(given)}; leave "
+                f"{'it' if len(given) == 1 else 'them'} out"
+            )
 
     def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
         if getattr(self, name) not in choices:

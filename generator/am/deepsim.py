@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from generator.am.networks import checkpoint_read, state_dict_mismatch, unwrap_state_dict
 
 CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
-DISPLAY_RANGE = 120.0  # ppgn saves raw values in [-120, 120] as black..white
+DISPLAY_RANGE = 120.0  # ppgn clips raw values to [-120, 120] before saving
 
 
 class ImageGenerator(nn.Module):
@@ -88,10 +88,15 @@ class DeePSiMFc6(ImageGenerator):
         return (raw.flip(1) + self.mean_rgb.to(raw.dtype)) / 255.0
 
     def pictures(self, images: Tensor) -> Tensor:
-        """ppgn's saved pictures (``util.save_image``): raw values in [-120, 120] spread over
-        [0, 1], without adding the mean back (a neutral grey at raw 0)."""
+        """ppgn's saved pictures: ``util.save_image`` clips the raw values (mean not added
+        back) to [-120, 120], and ``scipy.misc.imsave`` then byte-scales every float image from
+        its own darkest to its brightest value, so each picture spans black..white (one flat
+        picture comes out black, as there)."""
         raw = images * 255.0 - self.mean_rgb.to(images.dtype)  # RGB, mean subtracted
-        return ((raw + DISPLAY_RANGE) / (2 * DISPLAY_RANGE)).clamp(0, 1)
+        clipped = raw.clamp(-DISPLAY_RANGE, DISPLAY_RANGE)
+        darkest = clipped.amin(dim=(1, 2, 3), keepdim=True)
+        span = clipped.amax(dim=(1, 2, 3), keepdim=True) - darkest
+        return (clipped - darkest) / torch.where(span > 0, span, torch.ones_like(span))
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,29 @@ The image is parameterised in Fourier space with decorrelated colour (Olah et al
 spectrum (sd 0.01) scaled by 1/frequency, an inverse FFT, a fixed colour-decorrelation matrix and
 a sigmoid to RGB in [0, 1]. Each step applies Lucent's robustness transforms (pad 12 with grey,
 jitter 8, scale 0.9-1.1, rotate -10..10 degrees, jitter 4) and takes an Adam step (lr 0.05) that
-raises the target unit's value.
+raises the target unit's value; 512 steps unless told otherwise, as `render_vis`. The target is
+the unit as the PPGN method defines it: for a conv layer one channel at the centre of the map
+(Lucent's `neuron` objective; its default `channel` objective takes the mean over the map) or
+its spatial maximum, pre-ReLU by default (Lucent keeps the output of the layer's module, which
+torchvision's in-place ReLUs then rectify).
 
 Unlike Lucent, which draws one transform for the whole batch, every chain draws its own from its
 seed, as one batched affine warp, so any single image can be regenerated alone. The warp differs
-from Lucent's chain of transforms in three details: the two jitters are one shift of up to
-+-12 pixels (Lucent's are one-sided, 0..7 and 0..3), the warp samples outside the padded
-image at its border (Lucent's scale pads with zeros), and the network sees the input-sized
-centre of the result (Lucent feeds the padded, larger image).
+from Lucent's chain of transforms in details:
+* Lucent's two jitters move the image by 0..7 and 0..3 whole pixels, 0..10 together; here one
+  shift of up to +-5 pixels (not whole) does, the same spread about a centred mean (Lucent's
+  mean offset of 5 pixels changes nothing there, as its network sees the whole padded image);
+* the network sees the input-sized centre of the result, so the image keeps the network's
+  input size and a conv unit's centre (Lucent feeds the padded image, 248 to 273 pixels);
+* outside the padded image the warp repeats its border (grey); Lucent's translations, scale
+  and rotation fill with zeros (black);
+* scale and angle are drawn from their whole ranges; Lucent picks from 11 scales and 21 angles
+  (0 degrees six times as often as the others).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -26,7 +37,7 @@ from torch.nn import functional as F
 from generator.am.chains import chain_normal, chain_uniform
 from generator.am.config import AMConfig
 from generator.am.networks import TargetNetwork, check_units, layer_vector, rectified
-from generator.am.ppgn import Sampler, SampleResult
+from generator.am.ppgn import Sampler, SampleResult, chain_tensors
 from generator.am.receptive import picture_box
 
 # Square root of the colour correlation of ImageNet images (Lucent's color_correlation_svd_sqrt).
@@ -34,7 +45,8 @@ COLOR_CORRELATION_SQRT = torch.tensor(
     [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]]
 )
 SPECTRUM_SD = 0.01
-PAD, JITTER, FINE_JITTER = 12, 8, 4
+PAD = 12
+SHIFT = (8 - 1 + 4 - 1) / 2  # half the spread of Lucent's jitter(8) and jitter(4) together
 SCALES = (0.9, 1.1)
 MAX_DEGREES = 10
 TRANSFORM_STREAM = 1 << 20  # + step index
@@ -53,13 +65,18 @@ def initial_spectrum(seeds: Tensor, size: int) -> Tensor:
     return SPECTRUM_SD * chain_normal(seeds, 0, math.prod(shape)).view(-1, *shape)
 
 
+@functools.lru_cache(maxsize=8)
+def _constants(size: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The frequency scale and the normalised colour matrix, made once per size and device."""
+    matrix = COLOR_CORRELATION_SQRT / COLOR_CORRELATION_SQRT.norm(dim=0).max()
+    return frequency_scale(size).to(device), matrix.to(device)
+
+
 def spectrum_to_rgb(spectrum: Tensor, size: int) -> Tensor:
     """(B,3,size,size) RGB in [0,1] from a spectrum: inverse FFT, colour decorrelation, sigmoid."""
-    scale = frequency_scale(size).to(spectrum.device)
+    scale, matrix = _constants(size, spectrum.device)
     spectrum = torch.view_as_complex(spectrum) * scale
     image = torch.fft.irfft2(spectrum, s=(size, size), norm="ortho") / 4.0
-    matrix = COLOR_CORRELATION_SQRT.to(spectrum.device)
-    matrix = matrix / matrix.norm(dim=0).max()
     return torch.sigmoid(torch.einsum("ij,bjhw->bihw", matrix, image))
 
 
@@ -70,7 +87,7 @@ def random_transform(images: Tensor, seeds: Tensor, step: int) -> Tensor:
     u = chain_uniform(seeds, TRANSFORM_STREAM + step, 4)  # (B, 4)
     scale = SCALES[0] + (SCALES[1] - SCALES[0]) * u[:, 0]
     angle = math.radians(MAX_DEGREES) * (2 * u[:, 1] - 1)
-    shift = (JITTER + FINE_JITTER) * (2 * u[:, 2:] - 1)  # (B, 2) pixels
+    shift = SHIFT * (2 * u[:, 2:] - 1)  # (B, 2) pixels
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack(
         [
@@ -110,9 +127,7 @@ class PixelSampler(Sampler):
         return values.gather(1, units.view(-1, 1)).squeeze(1), probs
 
     def _run(self, units, seeds, on_step) -> SampleResult:
-        device = self.target.device
-        units = torch.as_tensor(units, dtype=torch.long, device=device).view(-1)
-        seeds = torch.as_tensor(seeds, dtype=torch.long, device=device).view(-1)
+        units, seeds = chain_tensors(units, seeds, self.target.device)
         check_units(self.layer, units.tolist())
         spectrum = initial_spectrum(seeds, self.size).requires_grad_(True)
         start, _ = self._evaluate(spectrum_to_rgb(spectrum.detach(), self.size), units)

@@ -102,6 +102,15 @@ class Sampler:
         raise NotImplementedError
 
 
+def chain_tensors(units, seeds, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Units and seeds as (B,) long tensors on `device`, one seed per chain."""
+    units = torch.as_tensor(units, dtype=torch.long, device=device).view(-1)
+    seeds = torch.as_tensor(seeds, dtype=torch.long, device=device).view(-1)
+    if len(units) != len(seeds):
+        raise ValueError(f"{len(units)} units but {len(seeds)} seeds: give one seed per chain")
+    return units, seeds
+
+
 class PPGNSampler(Sampler):
     """Runs batches of PPGN chains for one layer of one target network."""
 
@@ -132,11 +141,8 @@ class PPGNSampler(Sampler):
     def start(self, units: Sequence[int] | Tensor, seeds: Sequence[int] | Tensor) -> ChainState:
         """Chains at step 0: h ~ N(0, 1) from each chain's seed, as ppgn starts."""
         device = self.target.device
-        units = torch.as_tensor(units, dtype=torch.long, device=device).view(-1)
-        seeds = torch.as_tensor(seeds, dtype=torch.long, device=device).view(-1)
+        units, seeds = chain_tensors(units, seeds, device)
         check_units(self.layer, units.tolist())
-        if len(units) != len(seeds):
-            raise ValueError(f"{len(units)} units but {len(seeds)} seeds: give one seed per chain")
         h = chain_normal(seeds, START_STREAM, self.generator.code_size)
         eps1 = torch.full((len(units), 1), float(self.config.eps1), device=device)
         found = torch.zeros(len(units), dtype=torch.bool, device=device)

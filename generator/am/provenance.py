@@ -23,8 +23,10 @@ from generator.am.reference import reference_files
 EXECUTION_FIELDS = ("batch_size", "device", "compile", "channels_last", "cpu_threads")
 # Raised whenever the same settings and weights make other pictures or files than before, so
 # a folder is never finished with pictures unlike its first ones. 2: pictures are the network's
-# crop, in ppgn's colours; thresholds and resets as ppgn's; the pixel method's fine jitter 4.
-GENERATOR_VERSION = 2
+# crop, in ppgn's colours; the threshold considers the final code; resets after ppgn's steps;
+# the pixel method's fine jitter 4. 3: DeePSiM pictures stretched from their darkest to their
+# brightest value, as ppgn's saved files are; the pixel method's shift +-5 (Lucent's spread).
+GENERATOR_VERSION = 3
 
 
 def made_by(config: AMConfig) -> dict:

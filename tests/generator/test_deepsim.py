@@ -90,9 +90,16 @@ def test_generator_registry_names_its_encoder():
 
 
 def test_pictures_are_saved_in_ppgns_colours():
-    """ppgn's save_image: raw values -120..120 (mean not added back) span black..white."""
+    """ppgn's save_image clips raw values (mean not added back) to -120..120; scipy's imsave
+    then stretches each picture's own range over black..white."""
     generator = DeePSiMFc6()
-    raw = torch.zeros(1, 3, 1, 3)
-    raw[..., 1], raw[..., 2] = 120.0, -200.0  # grey, white, clipped black
+    raw = torch.zeros(3, 3, 1, 3)
+    raw[0, ..., 1], raw[0, ..., 2] = 120.0, -200.0  # grey, white, clipped black
+    raw[1, ..., 0], raw[1, ..., 1], raw[1, ..., 2] = -10.0, 0.0, 30.0  # a faint picture
+    raw[1, 2, :, 2] = 10.0  # raw red (BGR): its brightest value is in two channels only
+    raw[2] = 50.0  # flat: black, as scipy's bytescale makes it
     pictures = generator.pictures(generator.to_rgb(raw))
     torch.testing.assert_close(pictures[0, :, 0], torch.tensor([[0.5, 1.0, 0.0]] * 3))
+    faint = torch.tensor([[0.0, 0.25, 0.5], [0.0, 0.25, 1.0], [0.0, 0.25, 1.0]])  # RGB
+    torch.testing.assert_close(pictures[1, :, 0], faint)
+    assert pictures[2].eq(0).all()

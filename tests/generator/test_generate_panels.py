@@ -224,6 +224,7 @@ def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkey
         (["--images", "5"], "5 images per unit do not fill a 2x2 grid"),
         (["--device", "tpu"], "--device 'tpu': use cuda, cuda:N or cpu"),
         (["--method", "dream"], "method must be one of ppgn, pixel, not 'dream'"),
+        (["--method", "pixel", "--threshold", "0.5"], "pixel method does not use threshold"),
         (["--reference", "/no/such/folder"], "reference folder /no/such/folder does not exist"),
         (
             ["--experiment", "nope"],

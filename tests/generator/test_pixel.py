@@ -73,3 +73,20 @@ def test_pixel_am_rejects_units_outside_the_layer(demo_pair):
     sampler = PixelSampler(target=net, config=AMConfig(network="demo", layer="fc8"))
     with pytest.raises(ValueError, match="Unit 10 is out of range for layer 'fc8'.*0-9"):
         sampler.run([10], [0])
+
+
+def test_pixel_am_needs_one_seed_per_chain(demo_pair):
+    net, _ = demo_pair
+    sampler = PixelSampler(target=net, config=AMConfig(network="demo", layer="fc8"))
+    with pytest.raises(ValueError, match="2 units but 3 seeds: give one seed per chain"):
+        sampler.run([0, 1], [0, 1, 2])
+
+
+def test_each_method_has_its_own_default_iterations_and_refuses_the_others_settings():
+    assert AMConfig().iterations == 200  # ppgn's scripts
+    assert AMConfig(method="pixel").iterations == 512  # Lucent's render_vis
+    assert AMConfig(method="pixel", iterations=7).iterations == 7
+    with pytest.raises(ValueError, match="the pixel method does not use reset_every, threshold"):
+        AMConfig(method="pixel", threshold=0.9, reset_every=10)
+    with pytest.raises(ValueError, match="the ppgn method does not use pixel_lr; leave it out"):
+        AMConfig(pixel_lr=0.1)

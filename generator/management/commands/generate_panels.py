@@ -1,7 +1,7 @@
 """Generate AM panels for units of a network layer, and register them in an experiment.
 
     python manage.py generate_panels --network alexnet --layer fc6 --units 0-4095 \
-        [--images 100] [--grid 10x10] [--iterations 200] [--batch B] [--device cuda|cpu] \
+        [--images 100] [--grid 10x10] [--iterations N] [--batch B] [--device cuda|cpu] \
         [--bf16 --channels-last --compile] [--spatial centre|max] [--post-relu] \
         [--crop input|receptive-field] \
         [--weights F] [--generator-weights F] [--encoder NET] [--encoder-weights F] \
@@ -44,7 +44,9 @@ class Command(BaseCommand):
         parser.add_argument("--units", required=True, help="units, e.g. 0-4095 or 1,5,9-12")
         parser.add_argument("--images", type=int, default=100, help="AM images per unit")
         parser.add_argument("--grid", default="10x10", help="panel layout ROWSxCOLS")
-        parser.add_argument("--iterations", type=int, default=200)
+        parser.add_argument(
+            "--iterations", type=int, help="steps per image (default: 200 ppgn, 512 pixel)"
+        )
         parser.add_argument("--batch", type=int, default=64, help="chains run together")
         parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if any)")
         parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
