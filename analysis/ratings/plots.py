@@ -9,7 +9,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.ratings.correlations import INTERPRETABILITY  # noqa: E402
+from analysis.ratings.correlations import (  # noqa: E402
+    INTERPRETABILITY,
+    within_layer_correlation,
+)
 from analysis.selectivity.summary import correlation_row  # noqa: E402
 
 
@@ -41,18 +44,54 @@ def table1_figure(table: pd.DataFrame) -> bytes:
     return _png(figure)
 
 
+def scatter_labels(unit_table: pd.DataFrame, measure: str, what: str) -> tuple[dict, str]:
+    """One scatter panel's texts: a legend label per (network, layer) with that layer's
+    Spearman rho and n, and a title with the layer-adjusted rho (within layers) above the
+    rho pooled across layers, which layer confounds (analysis.ratings.correlations)."""
+    by_layer = unit_table.groupby(["network", "layer"], sort=False)
+    labels = {}
+    for (network, layer), group in by_layer:
+        rho = correlation_row(group[measure].to_numpy(float), group[what].to_numpy(float))
+        labels[network, layer] = (
+            f"{network} {layer}: ρ = {_coefficient(rho['spearman'])} (n = {rho['n']})"
+        )
+    x, y = unit_table[measure].to_numpy(float), unit_table[what].to_numpy(float)
+    within = within_layer_correlation(x, y, by_layer.ngroup().to_numpy())
+    pooled = correlation_row(x, y)
+    title = (
+        f"within layers ρ = {_coefficient(within['spearman'])} (n = {within['n']})\n"
+        f"pooled across layers ρ = {_coefficient(pooled['spearman'])} (confounded by layer)"
+    )
+    return labels, title
+
+
+def _coefficient(value: float) -> str:
+    """A coefficient to two decimals, '–' when undefined."""
+    return "–" if np.isnan(value) else f"{value:.2f}"
+
+
 def scatter_figure(unit_table: pd.DataFrame, measure: str) -> bytes:
-    """Per-unit yes-rate and human agreement against one selectivity measure, by layer."""
-    figure, axes = plt.subplots(1, len(INTERPRETABILITY), figsize=(13, 3.8), sharex=True)
+    """Per-unit yes-rate, human agreement and agreement with the most-active class against one
+    selectivity measure, a colour per layer; each layer's Spearman rho in the legend."""
+    figure, axes = plt.subplots(1, len(INTERPRETABILITY), figsize=(15, 4.2), sharex=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for axis, what in zip(axes, INTERPRETABILITY, strict=True):
-        for (network, layer), group in unit_table.groupby(["network", "layer"], sort=False):
-            axis.scatter(group[measure], group[what], s=8, alpha=0.6, label=f"{network} {layer}")
-        rho = correlation_row(unit_table[measure].to_numpy(float), unit_table[what].to_numpy(float))
-        axis.set_title(f"Spearman ρ = {rho.get('spearman', np.nan):.2f} (n = {rho['n']})")
+        labels, title = scatter_labels(unit_table, measure, what)
+        for i, ((network, layer), group) in enumerate(
+            unit_table.groupby(["network", "layer"], sort=False)
+        ):
+            axis.scatter(
+                group[measure], group[what], s=8, alpha=0.6, color=colours[i % len(colours)],
+                label=labels[network, layer],
+            )  # fmt: skip
+        axis.set_title(title, fontsize="small")
         axis.set_xlabel(measure)
         axis.set_ylabel(f"{what.replace('_', ' ')} (%)")
-    if len(unit_table):
-        axes[0].legend(fontsize="small")
+        if len(unit_table):
+            axis.legend(
+                fontsize="x-small", title="Spearman ρ per layer", title_fontsize="x-small",
+                loc="upper center", bbox_to_anchor=(0.5, -0.16),
+            )  # fmt: skip
     return _png(figure)
 
 

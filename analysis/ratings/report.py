@@ -213,9 +213,9 @@ def ratings_report_sections(report: RatingsReport) -> dict[str, pd.DataFrame]:
     """The tables shown after Table 1 and the notes, by heading (Markdown and admin page)."""
     threshold = report.settings.get("table1", {}).get("yes_threshold", 0.8)
     return {
-        "Interpretability vs selectivity (Spearman / Pearson)": correlation_matrix(
-            report.correlations
-        ),
+        "Interpretability vs selectivity per layer (Spearman / Pearson; 'within layers': "
+        "the layers' coefficients pooled, layer-adjusted; 'pooled across layers' mixes layers "
+        "with different means and is confounded by layer)": correlation_matrix(report.correlations),
         f"Selectivity of the units with at least {100 * threshold:g}% 'yes' against the rest "
         "(Mann-Whitney U)": report.interpretable,
         "Q2 calibration": report.calibration,

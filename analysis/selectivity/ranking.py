@@ -5,6 +5,7 @@ image order so results are deterministic. A *block* is a run of equal activation
 t counts an image as "above" when its activation is >= t, so a block is never split.
 """
 
+import operator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -27,7 +28,14 @@ class ClassLabels:
 
     @classmethod
     def prepare(cls, labels: np.ndarray, num_classes: int) -> "ClassLabels":
-        """Check labels (N,) lie in 0..num_classes-1 and store them compactly."""
+        """Check labels (N,) lie in 0..num_classes-1 and store them compactly. `num_classes`
+        may be any integer (a numpy integer read from a file included); it is kept as an int."""
+        try:
+            num_classes = operator.index(num_classes)
+        except TypeError:
+            raise SelectivityInputError(
+                f"The number of classes must be a whole number, not {num_classes!r}."
+            ) from None
         labels = np.asarray(labels)
         if labels.ndim != 1 or labels.shape[0] == 0 or labels.dtype.kind not in "iu":
             raise SelectivityInputError("Labels must be a non-empty 1-D array of integers.")

@@ -255,6 +255,22 @@ def test_bad_input_gives_clear_error(activations, labels, message):
         measures.unit_scores(np.array(activations), np.array(labels), num_classes=2)
 
 
+@pytest.mark.parametrize("kind", [int, np.int64, np.int32, np.uint16])
+def test_the_number_of_classes_may_be_any_integer_type(kind):
+    """A numpy integer (as read from an HDF5 attribute) works as well as an int."""
+    activations, labels = np.array([3.0, 1.0, 2.0, 0.0, 2.5]), np.array([2, 0, 2, 1, 0])
+    expected = measures.unit_scores(activations, labels, num_classes=3)
+    ranked = rank_unit(activations, labels, kind(3))
+    assert type(ranked.num_classes) is int
+    assert ranked.class_hits.tolist() == [1, 1, 2, 2]  # classes 2, 0, 2, 0 above the 0
+    assert measures.unit_scores(activations, labels, num_classes=kind(3)) == expected
+
+
+def test_a_fractional_number_of_classes_is_refused():
+    with pytest.raises(SelectivityInputError, match="whole number"):
+        rank_unit(np.array([1.0, 2.0]), np.array([0, 1]), 2.5)
+
+
 def test_unknown_compat_mode_lists_the_known_ones():
     with pytest.raises(ValueError, match="'gale2020'"):
         get_conventions("gale2019")

@@ -5,11 +5,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
+from analysis.ratings import plots
 from analysis.ratings.calibration import leave_one_out_yes, q2_calibration
 from analysis.ratings.correlations import (
     correlation_matrix,
     interpretability_correlations,
+    within_layer_correlation,
 )
 from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
 from analysis.ratings.report import ratings_report_compute, ratings_report_save
@@ -119,8 +122,120 @@ def test_correlations_cover_every_measure_present_per_layer_and_overall():
     )  # fmt: skip
     table = interpretability_correlations(units)
     assert set(table["measure"]) == {"precision"}  # ccmas has no values
-    assert set(table["layer"]) == {"all", "a", "b"}
-    assert table["spearman"].dropna().eq(1.0).all()
+    # The layers first, then the layer-adjusted and the pooled rows.
+    assert table["layer"].tolist() == ["a"] * 3 + ["b"] * 3 + ["within layers", "all"] * 3
+    assert table["scope"].tolist() == (
+        ["per layer"] * 6 + ["layer-adjusted", "pooled across layers"] * 3
+    )
+    assert table["layers"].tolist() == [1] * 6 + [2, 2] * 3
+    assert table["spearman"].to_numpy() == pytest.approx(1.0)
+
+
+def no_relation_within_layers(seed=0, units=2000):
+    """conv5, fc6 and fc8 units whose yes-rate and precision are independent within each
+    layer, while fc8's are both far higher (as in the paper: Table 1 (a), figure 2)."""
+    rng = np.random.default_rng(seed)
+    layers = [("conv5", 20, 0.3), ("fc6", 20, 0.4), ("fc8", 70, 0.95)]
+    return pd.concat(
+        pd.DataFrame(
+            {
+                "network": "alexnet",
+                "layer": layer,
+                "yes_rate": np.clip(rng.normal(yes, 10, units), 0, 100),
+                "human_agreement": rng.uniform(0, 100, units),
+                "agree_most_active": rng.uniform(0, 100, units),
+                "precision": np.clip(rng.normal(precision, 0.05, units), 0, 1),
+            }
+        )
+        for layer, yes, precision in layers
+    ).reset_index(drop=True)
+
+
+def test_the_layer_adjusted_correlation_is_near_zero_where_only_the_layer_means_differ():
+    units = no_relation_within_layers()
+    table = interpretability_correlations(units)
+    rows = table[table["interpretability"].eq("yes_rate")].set_index("layer")
+    assert rows.loc["all", "spearman"] > 0.6  # pooled: the layers' means make it look strong
+    assert rows.loc["all", "scope"] == "pooled across layers"
+    for layer in ("conv5", "fc6", "fc8"):
+        assert abs(rows.loc[layer, "spearman"]) < 0.08
+    within = rows.loc["within layers"]
+    assert abs(within["spearman"]) < 0.05 and abs(within["pearson"]) < 0.05
+    assert (within["n"], within["layers"]) == (6000, 3)
+    # It is the per-layer coefficients' mean, weighted by the layers' units (equal here).
+    per_layer = rows.loc[["conv5", "fc6", "fc8"]]
+    assert within["spearman"] == pytest.approx(per_layer["spearman"].mean())
+    assert within["pearson"] == pytest.approx(per_layer["pearson"].mean())
+
+
+def test_the_layer_adjusted_correlation_keeps_a_relation_inside_the_layers():
+    units = no_relation_within_layers()
+    units["precision"] = units.groupby("layer")["precision"].transform("mean") + (
+        units["yes_rate"] - units.groupby("layer")["yes_rate"].transform("mean")
+    ) * (-0.001)  # within each layer: higher yes-rate, lower precision
+    rows = interpretability_correlations(units).set_index(["layer", "interpretability"])
+    assert rows.loc[("within layers", "yes_rate"), "spearman"] == pytest.approx(-1.0)
+    assert rows.loc[("within layers", "yes_rate"), "spearman_p"] < 1e-10
+    assert rows.loc[("all", "yes_rate"), "spearman"] > 0.3  # the pooled one: the other way
+
+
+def test_the_layer_adjusted_correlation_of_one_layer_is_spearmans_and_pearsons():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=40), rng.normal(size=40)
+    y[:5] = np.nan  # pairs with a missing value are left out
+    layers = np.zeros(40, int)
+    layers[35:], y[35:] = 1, np.nan  # a layer with no finite pair enters nothing
+    within = within_layer_correlation(x, y, layers)
+    expected = stats.spearmanr(x[5:35], y[5:35]), stats.pearsonr(x[5:35], y[5:35])
+    assert (within["n"], within["layers"]) == (30, 1)
+    assert within["spearman"] == pytest.approx(expected[0].statistic)
+    assert within["spearman_p"] == pytest.approx(expected[0].pvalue)
+    assert within["pearson"] == pytest.approx(expected[1].statistic)
+    assert within["pearson_p"] == pytest.approx(expected[1].pvalue)
+    # Scaling or shifting one layer changes nothing; a layer without spread enters nothing.
+    two = within_layer_correlation(
+        np.r_[x[5:35], 100 + 7 * x[5:35], np.ones(4)], np.r_[y[5:35], y[5:35], np.arange(4.0)],
+        np.repeat([0, 1, 2], [30, 30, 4]),
+    )  # fmt: skip
+    assert (two["n"], two["layers"]) == (60, 2)
+    assert two["spearman"] == pytest.approx(within["spearman"])
+    assert two["pearson"] == pytest.approx(within["pearson"])
+    assert two["spearman_p"] < within["spearman_p"]  # twice the units, n - 3 df
+    assert np.isnan(within_layer_correlation(x[5:7], y[5:7], layers[5:7])["spearman"])
+
+
+def test_the_layer_adjusted_p_values_hold_their_level_without_a_relation():
+    """Layers of 5, 8 and 12 units with different means and spreads, no relation inside."""
+    rng = np.random.default_rng(2)
+    layers = np.repeat([0, 1, 2], [5, 8, 12])
+    p = np.array(
+        [
+            [
+                within_layer_correlation(
+                    rng.normal(size=25) + 3 * layers, rng.normal(size=25) * (1 + layers) - layers,
+                    layers,
+                )[name]
+                for name in ("spearman_p", "pearson_p")
+            ]
+            for _ in range(500)
+        ]
+    )  # fmt: skip
+    assert (p < 0.05).mean(axis=0) == pytest.approx([0.05, 0.05], abs=0.03)
+    assert (p < 0.5).mean(axis=0) == pytest.approx([0.5, 0.5], abs=0.08)
+
+
+def test_scatter_plots_show_each_layers_rho_and_mark_the_pooled_one():
+    units = no_relation_within_layers(units=50)
+    units.loc[units["layer"].eq("fc6"), "precision"] = np.nan  # fc6 unscored: no rho
+    labels, title = plots.scatter_labels(units, "precision", "yes_rate")
+    conv5 = units[units["layer"].eq("conv5")]
+    rho = stats.spearmanr(conv5["precision"], conv5["yes_rate"]).statistic
+    assert labels["alexnet", "conv5"] == f"alexnet conv5: ρ = {rho:.2f} (n = 50)"
+    assert labels["alexnet", "fc6"] == "alexnet fc6: ρ = – (n = 0)"
+    within, pooled = title.splitlines()
+    assert within.startswith("within layers ρ = ") and within.endswith("(n = 100)")
+    assert pooled.startswith("pooled across layers ρ = 0.") and "confounded by layer" in pooled
+    assert plots.scatter_figure(units, "precision").startswith(b"\x89PNG")
 
 
 def test_the_report_is_written_as_csv_markdown_and_png(matcher, tmp_path):  # noqa: F811
@@ -270,10 +385,12 @@ def test_the_correlation_matrix_has_a_row_per_layer_and_a_column_per_measure():
             "precision": [0.1, 0.2, 0.3, 0.4], "ccmas": [0.4, 0.1, 0.3, 0.2],
         }
     )  # fmt: skip
-    matrix = correlation_matrix(interpretability_correlations(units)).set_index(
-        ["layer", "interpretability"]
-    )
-    assert list(matrix.columns) == ["network", "precision", "ccmas"]
+    matrix = correlation_matrix(interpretability_correlations(units))
+    assert matrix["layer"].unique().tolist() == ["a", "within layers", "all"]
+    matrix = matrix.set_index(["layer", "interpretability"])
+    assert list(matrix.columns) == ["network", "scope", "precision", "ccmas"]
+    assert matrix.loc[("all", "yes_rate"), "scope"] == "pooled across layers"
+    assert matrix.loc[("within layers", "yes_rate"), "precision"] == "1.00 / 1.00"
     assert matrix.loc[("all", "yes_rate"), "precision"] == "1.00 / 1.00"
     assert matrix.loc[("a", "human_agreement"), "precision"] == "-1.00 / -1.00"
     assert matrix.loc[("a", "agree_most_active"), "ccmas"] == "–"  # constant: undefined
