@@ -101,6 +101,11 @@ class AMConfig:
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, not {value}")
+        if self.threshold >= 1:
+            raise ValueError(
+                f"threshold is a probability: give one below 1, or -1 for none, not "
+                f"{self.threshold}"
+            )
         if self.code_min >= self.code_max:
             raise ValueError(f"code_min ({self.code_min}) must be below code_max")
 

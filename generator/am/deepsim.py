@@ -22,7 +22,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from generator.am.networks import checkpoint_read, state_dict_mismatch, unwrap_state_dict
+from generator.am.networks import (
+    checkpoint_read,
+    state_dict_mismatch,
+    unwrap_state_dict,
+    weights_file_check,
+)
 
 CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
 DISPLAY_RANGE = 120.0  # ppgn clips raw values to [-120, 120] before saving
@@ -143,10 +148,9 @@ def load_generator(name: str, *, weights: Path | None = None, device="cpu") -> I
     """
     spec = get_generator(name)
     path = Path(weights) if weights is not None else spec.default_weights()
-    if not path.is_file():
-        raise FileNotFoundError(f"Generator weights not found: {path}. {spec.how_to_obtain}")
+    weights_file_check(path, f"of generator {name!r}", spec.how_to_obtain)
     try:
-        state = unwrap_state_dict(checkpoint_read(path))
+        state = unwrap_state_dict(checkpoint_read(path), path)
     except ValueError as error:
         raise ValueError(f"{error}. {spec.how_to_obtain}") from None
     model = spec.builder()

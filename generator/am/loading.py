@@ -11,7 +11,7 @@ from pathlib import Path
 
 from generator.am.config import AMConfig
 from generator.am.deepsim import available_generators, get_generator, load_generator
-from generator.am.networks import NetworkSpec, get_network, load_network
+from generator.am.networks import NetworkSpec, get_network, load_network, weights_file_check
 from generator.am.pixel import PixelSampler
 from generator.am.ppgn import PPGNSampler
 
@@ -42,10 +42,7 @@ def weights_files_present(config: AMConfig) -> dict[str, Path]:
             spec = get_generator(config.generator)
         else:
             spec = get_network(config.network if role == "target" else encoder_of(config))
-        raise FileNotFoundError(
-            f"Weights file of the {role} network {spec.name!r} not found: {path}. "
-            f"{spec.how_to_obtain}"
-        )
+        weights_file_check(path, f"of the {role} network {spec.name!r}", spec.how_to_obtain)
     return files
 
 

@@ -191,14 +191,19 @@ def load_network(name: str, *, weights: Path | None = None, device="cpu") -> Tar
 
 
 def _read_state(path: Path, spec: NetworkSpec) -> dict[str, Tensor]:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Weights file for network {spec.name!r} not found: {path}. {spec.how_to_obtain}"
-        )
+    weights_file_check(path, f"for network {spec.name!r}", spec.how_to_obtain)
     try:
-        return unwrap_state_dict(checkpoint_read(path))
+        return unwrap_state_dict(checkpoint_read(path), path)
     except ValueError as error:
         raise ValueError(f"{error}. {spec.how_to_obtain}") from None
+
+
+def weights_file_check(path: Path, whose: str, how_to_obtain: str) -> None:
+    """FileNotFoundError when `path` is not a file: missing, or a folder given in its place."""
+    if path.is_file():
+        return
+    problem = "is a folder, not a file" if path.is_dir() else "not found"
+    raise FileNotFoundError(f"Weights file {whose} {problem}: {path}. {how_to_obtain}")
 
 
 def checkpoint_read(path: Path):
@@ -227,14 +232,16 @@ def checkpoint_read(path: Path):
         ) from None
 
 
-def unwrap_state_dict(state) -> dict[str, Tensor]:
+def unwrap_state_dict(state, path: Path) -> dict[str, Tensor]:
     """The plain state dict inside common checkpoint layouts.
 
     Accepts a bare state dict, ``{"state_dict": ...}`` or ``{"model": ...}`` (Places-365 and
     training checkpoints), and strips the ``module.`` DataParallel adds (wherever it stands).
     """
     if not isinstance(state, dict):
-        raise ValueError(f"Expected a state dict, found {type(state).__name__}")
+        raise ValueError(
+            f"{path} holds a {type(state).__name__}, not a state dict (a dict of tensors)"
+        )
     for key in ("state_dict", "model"):
         if isinstance(state.get(key), dict):
             state = state[key]

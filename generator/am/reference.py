@@ -47,7 +47,8 @@ def reference_files(folder: Path) -> list[Path]:
         raise ValueError(f"reference folder {folder} does not exist")
     files = image_files(folder, below=True)
     if not files:
-        raise ValueError(f"reference folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise ValueError(f"reference folder {folder} holds no images ({suffixes})")
     return files
 
 

@@ -295,6 +295,7 @@ def test_selectivity_report_bad_arguments_are_clear_errors(acts, tmp_path, argum
         ("record_activations", ["--batch-size", "0"], "--batch-size must be at least 1"),
         ("record_activations", ["--device", "bogus"], "--device 'bogus': use cuda, cuda:N or cpu"),
         ("record_activations", ["--out", "{tmp}/a_file/x.h5"], "not a folder"),
+        ("record_activations", ["--layers", " , "], "--layers ' , ' names no layer"),
     ],
 )
 def test_bad_arguments_of_the_file_commands_are_clear_errors(tmp_path, command, extra, message):

@@ -225,6 +225,9 @@ def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkey
         (["--device", "tpu"], "--device 'tpu': use cuda, cuda:N or cpu"),
         (["--method", "dream"], "method must be one of ppgn, pixel, not 'dream'"),
         (["--method", "pixel", "--threshold", "0.5"], "pixel method does not use threshold"),
+        (["--threshold", "1"], "threshold is a probability: give one below 1, or -1 for none"),
+        (["--cpu-threads", "100000"], "--cpu-threads 100000: this machine has .* CPUs"),
+        (["--weights", "/"], "target network 'demo' is a folder, not a file: /\\."),
         (["--reference", "/no/such/folder"], "reference folder /no/such/folder does not exist"),
         (
             ["--experiment", "nope"],
@@ -251,6 +254,15 @@ def test_bad_arguments_stop_with_a_clear_message(tmp_path, arguments, message):
     with pytest.raises(CommandError, match=message):
         call_command("generate_panels", *[item for pair in args.items() for item in pair])
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("unit_*"))
+
+
+def test_an_out_folder_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(CommandError, match=r"--out .*taken/fc8: .*taken is a file; give a folder"):
+        call_command(
+            "generate_panels", "--network", "demo", "--layer", "fc8", "--units", "0",
+            "--out", str(tmp_path / "taken" / "fc8"),
+        )  # fmt: skip
 
 
 def test_missing_weights_name_the_file_and_how_to_get_it(tmp_path, monkeypatch):

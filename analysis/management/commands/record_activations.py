@@ -46,6 +46,8 @@ class Command(BaseCommand):
             device_for_rank(options["device"], world_size=1, local_rank=0)
             spec = get_network(options["network"])
             layers = [a.strip() for a in options["layers"].split(",") if a.strip()]
+            if options["layers"].strip() and not layers:
+                raise CommandError(f"--layers {options['layers']!r} names no layer.")
             network = load_network(spec.name, weights=options["weights"], device=options["device"])
             recorder = LayerRecorder(
                 network,

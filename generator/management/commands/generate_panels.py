@@ -12,6 +12,7 @@ generate_panels ...` each rank takes every N-th unit and its own GPU (LOCAL_RANK
 registers the panels once all ranks' units are in the output folder.
 """
 
+import os
 import time
 from pathlib import Path
 
@@ -49,7 +50,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch", type=int, default=64, help="chains run together")
         parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if any)")
-        parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA)")
+        parser.add_argument(
+            "--bf16", action="store_true", help="bfloat16 autocast (for CUDA; slow on most CPUs)"
+        )
         parser.add_argument(
             "--channels-last",
             action="store_true",
@@ -122,6 +125,7 @@ class Command(BaseCommand):
             if options["reference"] is not None:
                 reference.reference_files(options["reference"])  # fail before any work
             config = AMConfig(**self._config_values(options, layer))
+            _cpu_threads_check(config.cpu_threads)
             box = receptive.picture_box(config)
             if config.method == "ppgn":
                 loading.encoder_of(config)  # fail before any work on an encoder G cannot use
@@ -185,9 +189,13 @@ class Command(BaseCommand):
         return distributed.device_for_rank(requested, world_size=world_size, local_rank=local_rank)
 
     def _out(self, options) -> Path:
-        if options["out"] is not None:
-            return options["out"]
-        return Path(settings.VAR_DIR) / "am" / options["network"] / options["layer"]
+        out = options["out"]
+        if out is None:
+            return Path(settings.VAR_DIR) / "am" / options["network"] / options["layer"]
+        blocking = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise ValueError(f"--out {out}: {blocking} is a file; give a folder")
+        return out
 
     def _rank(self) -> tuple[int, int, int]:
         try:
@@ -278,3 +286,10 @@ class Command(BaseCommand):
 
 def _text(path: Path | None) -> str | None:
     return None if path is None else str(path)
+
+
+def _cpu_threads_check(count: int) -> None:
+    """More threads than CPUs never help, and torch crashes (no message) on absurd counts."""
+    cpus = os.cpu_count() or 1
+    if count > cpus:
+        raise ValueError(f"--cpu-threads {count}: this machine has {cpus} CPUs; give at most that")
