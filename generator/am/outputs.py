@@ -22,6 +22,7 @@ the first rename wins and the other copy is dropped.
 import errno
 import fcntl
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -29,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -45,12 +46,24 @@ PARTIAL_PREFIX = ".partial-"
 STALE_PARTIAL_SECONDS = 3600  # another unit's partial folder this old is an interrupted run's
 RUNS_LOCK = ".runs.lock"  # every run writing into the folder holds it shared
 CLAIM_LOCK = ".claim.lock"  # held while a run compares or records its settings
+UNIT_FILES = ("activations.json", "panel.png", "images")  # a folder holding any is a unit's
+# How the files a writer makes end: a truncated copy lacks its end. Reading a file's last bytes
+# costs no decode, so resuming thousands of units stays fast.
+FILE_ENDS = {
+    "PNG": b"\x00\x00\x00\x00IEND\xaeB`\x82",  # the IEND chunk: no data, then its CRC
+    "JPEG": b"\xff\xd9",  # the end-of-image marker
+}
 
 # Threads flushing a finished unit's files to disk all at once rather than one after another:
 # a flush mostly waits for the disk, and the file system commits many in one go. 2-3.5x faster
 # for a unit's 107 files and folders on the sandbox's disk (docs/benchmarks.md); more where
 # each flush waits on a network disk. Shared by the writer threads of a run.
 _FLUSHERS = ThreadPoolExecutor(32, thread_name_prefix="unit-flush")
+# Threads checking finished units on resume: each opens its unit's 100 pictures to read their
+# last bytes, which waits for the disk where it is not cached (on a network disk, a round trip
+# a file). With the files cached, one thread is as fast: 1.2 ms a unit on the sandbox, 0.45 ms
+# before the pictures' ends were read, so 4 s in all for the paper's 3,299 units.
+_CHECKERS = ThreadPoolExecutor(16, thread_name_prefix="unit-check")
 
 
 class OutputMismatchError(ValueError):
@@ -122,16 +135,60 @@ def done_units(root: Path, units: list[int]) -> list[int]:
 
 
 def finished_units(root: Path) -> list[int]:
-    """Every unit whose folder is in root, in unit order (partial folders are hidden)."""
-    folders = Path(root).glob(f"{UNIT_PREFIX}*")
-    numbers = [folder.name.removeprefix(UNIT_PREFIX) for folder in folders if folder.is_dir()]
-    return sorted(int(number) for number in numbers if number.isdigit())
+    """Every unit whose folder is in root, in unit order (partial folders are hidden);
+    OutputMismatchError naming the folders named like units otherwise than `unit_dirname`
+    names them (see misnamed_refuse)."""
+    misnamed_refuse(root)
+    folders = [folder for folder in Path(root).glob(f"{UNIT_PREFIX}*") if folder.is_dir()]
+    return sorted(unit for folder in folders if (unit := _unit_named(folder.name)) is not None)
 
 
-def units_plan(root: Path, units: list[int]) -> None:
+def _unit_named(name: str) -> int | None:
+    """The unit whose folder `name` is, as unit_dirname writes it; None for any other name."""
+    number = name.removeprefix(UNIT_PREFIX)
+    if number == name or not (number.isascii() and number.isdigit()):
+        return None
+    return int(number) if unit_dirname(int(number)) == name else None
+
+
+def misnamed_refuse(root: Path) -> None:
+    """OutputMismatchError naming the folders in root that look like unit folders under another
+    name than the writer gives (`unit_000003` or `unit_3` for unit_00003, `unit_00003 copy`):
+    runs and registration look units up by that name, so such a folder would be dropped without
+    a word, or counted twice beside the right one."""
+    root = Path(root)
+    names = sorted(
+        folder.name
+        for folder in root.glob(f"{UNIT_PREFIX}*")
+        if folder.is_dir() and _unit_named(folder.name) is None
+    )
+    if not names:
+        return
+    problems = []
+    for name in names:
+        number = name.removeprefix(UNIT_PREFIX)
+        if not (number.isascii() and number.isdigit()):
+            problems.append(f"{name}: not the name of a unit folder")
+            continue
+        right = unit_dirname(int(number))
+        there = " (which is there too: this is a second copy)" if (root / right).is_dir() else ""
+        problems.append(f"{name}: unit {int(number)}'s folder is named {right}{there}")
+    raise OutputMismatchError(
+        f"{root} holds {len(names)} folder(s) named like units, but not as generate_panels "
+        "names them, so they would not be counted as the units they hold:\n"
+        + listed(problems)
+        + f"\nRename each to its unit's name (such as {unit_dirname(3)}), or move it out of "
+        f"{root} (a second copy, or not a unit), then run again."
+    )
+
+
+def units_plan(root: Path, units: list[int], *, replace: bool = False) -> None:
     """Add `units` to the folder's planned units, so that a copy of it can tell which finished
-    units it lacks. Ranks of one run write the same full list, so their order does not matter."""
-    planned = set(planned_units(root)) | set(units)
+    units it lacks; or, with `replace` (a run alone in a folder holding no unit, which takes
+    its settings too), make them the plan, so an earlier run that stopped before its first unit
+    leaves no units planned that no run makes. Ranks of one run write the same full list, so
+    their order does not matter."""
+    planned = set(units) if replace else set(planned_units(root)) | set(units)
     json_write_atomic(Path(root) / PLANNED_FILE, {"units": sorted(planned)})
 
 
@@ -183,9 +240,11 @@ def folder_claim(
     others are writing: torchrun's other ranks, or a second run started by mistake. Claims
     happen one at a time: the first run to claim a folder without finished units records its
     settings, and every run claiming while it holds the folder must have the same. A run alone
-    removes the partial folders that interrupted runs left.
+    removes the partial folders that interrupted runs left. OutputMismatchError, before
+    anything is written, where `root` is a unit's folder or lies inside one (unit_folder_refuse).
     """
     root = Path(root)
+    unit_folder_refuse(root)
     root.mkdir(parents=True, exist_ok=True)
     runs = _lock_open(root / RUNS_LOCK)
     try:
@@ -197,12 +256,38 @@ def folder_claim(
                 alone = False
             if alone:
                 clean_partials(root, units)
+            fresh = alone and not _holds_units(root)  # it takes the new settings
             settings_claim(root, settings, rules, others_writing=not alone)
-            units_plan(root, list(planned))
+            units_plan(root, list(planned), replace=fresh)
             fcntl.flock(runs, fcntl.LOCK_SH)  # (the claim lock keeps others out meanwhile)
         yield alone
     finally:
         os.close(runs)  # releases the runs lock
+
+
+def unit_folder_refuse(root: Path) -> None:
+    """OutputMismatchError where `root` is a unit's folder or lies inside one (`--out` given a
+    unit of a layer folder): a run there would replace the unit's settings.json and write unit
+    folders inside it, damaging the unit and its layer folder."""
+    root = Path(root).resolve()
+    for folder in (root, *root.parents):
+        if _is_unit_folder(folder):
+            where = "is" if folder == root else "lies inside"
+            raise OutputMismatchError(
+                f"{root} {where} the folder of a unit ({folder.name}) of the output folder "
+                f"{folder.parent}; writing there would damage that unit. Give the output "
+                f"folder itself (--out {folder.parent}) to resume it, or another --out folder."
+            )
+
+
+def _is_unit_folder(folder: Path) -> bool:
+    """Whether `folder` is named as a unit's (or its partial folder) and holds a unit's files
+    or lies in a folder holding a run's settings or plan."""
+    if not folder.name.startswith((UNIT_PREFIX, PARTIAL_PREFIX + UNIT_PREFIX)):
+        return False
+    return any((folder / name).exists() for name in UNIT_FILES) or any(
+        (folder.parent / name).is_file() for name in (SETTINGS_FILE, PLANNED_FILE)
+    )
 
 
 def _lock_open(path: Path) -> int:
@@ -233,9 +318,10 @@ def json_write_atomic(path: Path, payload: dict) -> None:
     the same process id.
     """
     path = Path(path)
+    text = _json_text(payload)  # (before the file: a value JSON cannot hold leaves none)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(descriptor, "w") as stream:
-        stream.write(_json_text(payload))
+        stream.write(text)
         stream.flush()
         os.fsync(stream.fileno())
     os.chmod(temporary, 0o644)  # mkstemp makes it private
@@ -243,7 +329,9 @@ def json_write_atomic(path: Path, payload: dict) -> None:
 
 
 def _json_text(payload: dict) -> str:
-    return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+    """JSON text of `payload`; ValueError for NaN or inf, which JSON cannot hold (Python would
+    write them as NaN and Infinity, which other readers and the database refuse)."""
+    return json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def settings_claim(
@@ -260,9 +348,11 @@ def settings_claim(
     say how settings compare (SettingsRules). A folder with no unit finished or being
     written (a run that stopped before its first unit, say on a mistyped weights path) takes the
     new settings, unless `others_writing` (folder_claim): then the settings the running ones
-    recorded hold, though none of their units is finished yet.
+    recorded hold, though none of their units is finished yet. A `root` that is a unit's folder
+    or lies inside one is refused (unit_folder_refuse).
     """
     root = Path(root)
+    unit_folder_refuse(root)
     root.mkdir(parents=True, exist_ok=True)
     recorded = recorded_settings(root)
     if recorded is None and others_writing and (root / SETTINGS_FILE).exists():
@@ -315,12 +405,17 @@ def recorded_settings(root: Path) -> dict | None:
     """The settings the units in `root` were made with; None when no unit is finished or being
     written. The folder's own file, else (lost, or units copied in) a finished unit's copy."""
     root = Path(root)
-    if not any(root.glob(f"{UNIT_PREFIX}*")) and not any(root.glob(f"{PARTIAL_PREFIX}*")):
+    if not _holds_units(root):
         return None
     for path in [root / SETTINGS_FILE, *sorted(root.glob(f"{UNIT_PREFIX}*/{SETTINGS_FILE}"))]:
         if path.exists():
             return _settings_read(path)
     return None
+
+
+def _holds_units(root: Path) -> bool:
+    """Whether root holds a unit folder, finished or being written."""
+    return any(root.glob(f"{UNIT_PREFIX}*")) or any(root.glob(f"{PARTIAL_PREFIX}*"))
 
 
 def _settings_read(path: Path) -> dict:
@@ -363,8 +458,16 @@ def unit_write(
     """Write a unit's panel, images, activations, quality and settings; atomically, by rename.
 
     `execution` (how the unit was run: batch size, device, speed options, torch version) goes
-    into activations.json beside the images' records.
+    into activations.json beside the images' records. ValueError naming the unit, before
+    anything of it is written, where its activations or quality report hold NaN or inf.
     """
+    records = {"unit": result.unit, "execution": execution, "images": image_records(result)}
+    finite_check(result.unit, records["images"], quality)
+    texts = {
+        "activations.json": _json_text(records),
+        "quality.json": _json_text(quality),
+        SETTINGS_FILE: _json_text(settings),
+    }
     final = unit_dir(root, result.unit)
     # A folder of this writer's own: another run may be writing the same unit (folder_claim).
     partial = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{final.name}.", dir=root))
@@ -378,10 +481,8 @@ def unit_write(
     panel = grid.tile(pixels, rows, cols)
     panel.save(partial / "panel.png", compress_level=grid.PNG_COMPRESS_LEVEL)
     grid.web_size(panel).save(partial / "panel_web.jpg", quality=grid.WEB_JPEG_QUALITY)
-    records = {"unit": result.unit, "execution": execution, "images": image_records(result)}
-    (partial / "activations.json").write_text(_json_text(records))
-    (partial / "quality.json").write_text(_json_text(quality))
-    (partial / SETTINGS_FILE).write_text(_json_text(settings))
+    for name, text in texts.items():
+        (partial / name).write_text(text)
     # A rename can reach the disk before the data it names: flush the unit first (every file
     # and folder in it), so a unit folder that exists after a power cut is whole.
     list(_FLUSHERS.map(_fsync, [*partial.rglob("*"), partial]))
@@ -394,6 +495,29 @@ def unit_write(
         return final
     _fsync(Path(root))  # the rename itself (other units may be being written in there)
     return final
+
+
+def finite_check(unit: int, records: list[dict], quality: dict) -> None:
+    """ValueError naming the unit and what the network gave as NaN or inf: its images'
+    activations, or else its quality report (the reference images' maximum, say)."""
+    images = [
+        record["index"]
+        for record in records
+        if not (math.isfinite(record["start_activation"]) and math.isfinite(record["activation"]))
+    ]
+    report = sorted(name for name, value in quality.items() if not _finite(value))
+    if images:
+        more = f" and {len(images) - 5} more" if len(images) > 5 else ""
+        what = f"the activations of images {', '.join(map(str, images[:5]))}{more}"
+    elif report:
+        what = f"its quality report's {', '.join(report)}"
+    else:
+        return
+    raise ValueError(
+        f"unit {unit}: the network gave NaN or infinite values ({what}), so nothing of the unit "
+        "was written; check the network's weights (a NaN or inf in them?) and settings, then "
+        "run again"
+    )
 
 
 def _fsync(path: Path) -> None:
@@ -421,21 +545,45 @@ def unit_read(root: Path, unit: int) -> dict:
         "settings": _settings_read(folder / SETTINGS_FILE),
         "execution": activations.get("execution"),  # None: written before it was recorded
         "images": activations["images"],
-        "quality": _json_read(folder / "quality.json"),
+        "quality": _quality_check(_json_read(folder / "quality.json")),
     }
 
 
 def _records_check(records) -> None:
-    """ValueError unless `records` are image records as `image_records` writes them."""
-    fields = {"index": int, "seed": int, "activation": (int, float)}
+    """ValueError unless `records` are image records as `image_records` writes them, with
+    finite activations (a hand-edited file may hold NaN, which JSON readers take)."""
+    kinds = {"index": (int,), "seed": (int,), "activation": (int, float)}
     if not isinstance(records, list) or not records:
         raise ValueError("activations.json: no image records")
     for position, record in enumerate(records):
         if not isinstance(record, dict) or any(
-            type(record.get(name)) not in (kind if isinstance(kind, tuple) else (kind,))
-            for name, kind in fields.items()
+            type(record.get(name)) not in kind for name, kind in kinds.items()
         ):
             raise ValueError(f"activations.json: image record {position} is damaged")
+        values = [record["activation"], record.get("start_activation", 0.0)]
+        if not all(_finite(value) for value in values):
+            raise ValueError(
+                f"activations.json: image record {position} is damaged (NaN or infinite activation)"
+            )
+
+
+def _quality_check(quality) -> dict:
+    """`quality` when it is a quality report as the writer writes it; else ValueError saying
+    what it lacks or holds that it should not."""
+    if not isinstance(quality, dict):
+        raise ValueError("quality.json: not a quality report (no JSON object)")
+    missing = sorted({name.name for name in fields(QualityReport)} - quality.keys())
+    if missing:
+        raise ValueError(f"quality.json: not a whole quality report (no {', '.join(missing)})")
+    damaged = sorted(name for name, value in quality.items() if not _finite(value))
+    if damaged:
+        raise ValueError(f"quality.json: damaged ({', '.join(damaged)} not a finite number)")
+    return quality
+
+
+def _finite(value) -> bool:
+    """Whether a value read from JSON is a finite number, or no number at all."""
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def unit_problem(
@@ -445,27 +593,21 @@ def unit_problem(
     None: a file missing or not the JSON it should be, the images of another unit (a folder
     copied under the wrong name), or other settings (one copied in from another run).
 
-    Reads the JSON files and looks for the panels; decodes no picture.
+    Reads the JSON files, and the last bytes of each picture: a file cut short (a copy that
+    stopped half way) lacks the end every PNG or JPEG file has. Decodes no picture.
     """
     try:
         stored = unit_read(root, unit)
     except ValueError as error:
         return str(error)
-    for name in ("panel.png", "panel_web.jpg"):
-        if not (stored["folder"] / name).is_file():
-            return f"{name}: missing"
+    for name, kind in (("panel.png", "PNG"), ("panel_web.jpg", "JPEG")):
+        if problem := _file_end_problem(os.path.join(stored["folder"], name), kind):
+            return f"{name}: {problem}"
     expected = stored["settings"].get("images_per_unit")
     if len(stored["images"]) != expected:
         return f"activations.json: {len(stored['images'])} image records, not {expected}"
-    try:  # one listing, not a look-up per picture: resuming reads thousands of units
-        present = set(os.listdir(stored["folder"] / "images"))
-    except OSError:
-        return "images/: missing"
-    missing = [f"{index:03d}.png" for index in range(expected)]
-    missing = [name for name in missing if name not in present]
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        return f"images/{missing[0]}: missing{more}"
+    if problem := _pictures_problem(stored["folder"] / "images", expected):
+        return problem
     if stored["recorded_unit"] != unit:
         return f"activations.json holds the images of unit {stored['recorded_unit']}"
     differing = (rules or SettingsRules()).differences(settings, stored["settings"])
@@ -474,15 +616,61 @@ def unit_problem(
     return None
 
 
+def _pictures_problem(images: Path, count: int) -> str | None:
+    """The first of a unit's `count` pictures in `images` that is missing, empty or cut short,
+    and what is wrong with it; None when nothing is seen wrong."""
+    try:  # one listing, not a look-up per picture: resuming reads thousands of units
+        present = set(os.listdir(images))
+    except OSError:
+        return "images/: missing"
+    names = [f"{index:03d}.png" for index in range(count)]
+    missing = [name for name in names if name not in present]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        return f"images/{missing[0]}: missing{more}"
+    folder = str(images)  # (string paths: a Path per picture took as long as reading it)
+    for name in names:
+        if problem := _file_end_problem(os.path.join(folder, name), "PNG"):
+            return f"images/{name}: {problem}"
+    return None
+
+
+def _file_end_problem(path: str, kind: str) -> str | None:
+    """What is wrong with a `kind` ("PNG", "JPEG") file that does not end as such files end:
+    missing, empty or cut short; None when nothing is seen wrong."""
+    end = FILE_ENDS[kind]
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
+    try:
+        size = os.fstat(descriptor).st_size
+        if size == 0:
+            return "empty"
+        if os.pread(descriptor, len(end), max(size - len(end), 0)) != end:
+            return f"cut short or damaged (it does not end as a {kind} file does)"
+    except OSError as error:  # a folder by that name, an I/O error
+        return f"cannot be read ({error.strerror})"
+    finally:
+        os.close(descriptor)
+    return None
+
+
 def done_units_check(
     root: Path, units: list[int], settings: dict, rules: SettingsRules | None = None
 ) -> None:
     """OutputMismatchError naming every finished unit of `units` in root that is damaged or was
-    made otherwise than `settings` (see unit_problem): a run would skip it as done."""
+    made otherwise than `settings` (see unit_problem): a run would skip it as done; and the
+    folders in root named like units otherwise than the writer names them (misnamed_refuse)."""
+    misnamed_refuse(root)
+    done = done_units(root, units)
+    found = _CHECKERS.map(lambda unit: unit_problem(root, unit, settings, rules), done)
     problems = [
         f"{unit_dirname(unit)}: {problem}"
-        for unit in done_units(root, units)
-        if (problem := unit_problem(root, unit, settings, rules))
+        for unit, problem in zip(done, found, strict=True)
+        if problem
     ]
     if problems:
         raise OutputMismatchError(

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -245,3 +246,188 @@ def test_a_damaged_planned_units_file_is_named(tmp_path, content):
     (tmp_path / "planned_units.json").write_text(content)
     with pytest.raises(ValueError, match="planned_units.json"):
         outputs.planned_units(tmp_path)
+
+
+SETTINGS = {"iterations": 5, "images_per_unit": 4}
+
+
+def finished_layer(root, units=(1, 2)):
+    """A layer folder as a run leaves it: its settings, its plan and finished units."""
+    with outputs.folder_claim(root, SETTINGS, units=units, planned=units):
+        for unit in units:
+            result = make_result(unit)
+            report = outputs.quality_report(result, reference_max=1.5, output_layer=False)
+            outputs.unit_write(
+                root, result, settings=SETTINGS, quality=report.as_dict(), rows=2, cols=2
+            )
+    return root
+
+
+def listing(root):
+    return sorted(
+        (str(path.relative_to(root)), path.stat().st_mtime_ns) for path in root.rglob("*")
+    )
+
+
+@pytest.mark.parametrize("out", ["unit_00001", "unit_00001/images", "unit_00001/new", "unit_00099"])
+def test_a_unit_folder_given_as_the_output_folder_is_refused_before_anything_is_written(
+    tmp_path, out
+):
+    """A unit's folder (or one inside it, or a unit not made yet) is no layer folder: a run
+    there would replace the unit's settings and write units inside it."""
+    layer = finished_layer(tmp_path / "fc8")
+    before = listing(layer)
+    claim = outputs.folder_claim(layer / out, {"iterations": 9}, units=[2], planned=[2])
+    with pytest.raises(outputs.OutputMismatchError) as refused, claim:
+        pass
+    assert f"Give the output folder itself (--out {layer})" in str(refused.value)
+    assert "would damage that unit" in str(refused.value)
+    assert listing(layer) == before
+    with pytest.raises(outputs.OutputMismatchError, match="would damage that unit"):
+        outputs.settings_claim(layer / out, SETTINGS)
+    assert listing(layer) == before
+    assert outputs.unit_problem(layer, 1, SETTINGS) is None
+
+
+def test_a_folder_named_like_a_unit_elsewhere_is_an_output_folder(tmp_path):
+    with outputs.folder_claim(tmp_path / "unit_tests", SETTINGS, planned=[1]):
+        pass
+    assert outputs.planned_units(tmp_path / "unit_tests") == [1]
+
+
+@pytest.mark.parametrize("activation", [float("nan"), float("inf")])
+def test_a_unit_with_non_finite_activations_is_refused_and_nothing_of_it_kept(tmp_path, activation):
+    result = make_result(unit=3)
+    result = outputs.UnitResult(**{**result.__dict__, "activations": [1.0, activation, 2.0, 3.0]})
+    message = r"unit 3: the network gave NaN or infinite values \(the activations of images 1\)"
+    with pytest.raises(ValueError, match=message + ".*check the network's weights"):
+        write(tmp_path, result)
+    assert list(tmp_path.iterdir()) == []  # no unit folder, no partial folder
+
+
+def test_a_quality_report_with_nan_is_refused_and_json_never_holds_nan(tmp_path):
+    result = make_result(unit=3)
+    report = outputs.quality_report(result, reference_max=float("nan"), output_layer=False)
+    with pytest.raises(ValueError, match="unit 3: .*its quality report's reference_max"):
+        outputs.unit_write(
+            tmp_path, result, settings=SETTINGS, quality=report.as_dict(), rows=2, cols=2
+        )
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        outputs.json_write_atomic(tmp_path / "a.json", {"x": float("nan")})
+    assert list(tmp_path.iterdir()) == []  # not even a temporary file
+
+
+def json_edited(path, **changes):
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def activation_edited(unit, value):
+    records = json.loads((unit / "activations.json").read_text())
+    records["images"][2]["activation"] = value
+    (unit / "activations.json").write_text(json.dumps(records))  # Python writes NaN, Infinity
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (
+            lambda unit: activation_edited(unit, float("nan")),
+            "activations.json: image record 2 is damaged (NaN or infinite activation)",
+        ),
+        (
+            lambda unit: activation_edited(unit, float("-inf")),
+            "activations.json: image record 2 is damaged (NaN or infinite activation)",
+        ),
+        (
+            lambda unit: json_edited(unit / "quality.json", max_activation=float("inf")),
+            "quality.json: damaged (max_activation not a finite number)",
+        ),
+    ],
+)
+def test_a_unit_whose_files_hold_non_finite_numbers_is_damaged(tmp_path, edit, problem):
+    finished_layer(tmp_path)
+    edit(outputs.unit_dir(tmp_path, 1))
+    assert outputs.unit_problem(tmp_path, 1, SETTINGS) == problem
+    with pytest.raises(outputs.OutputMismatchError) as refused:
+        outputs.done_units_check(tmp_path, [1, 2], SETTINGS)
+    assert f"unit_00001: {problem}" in str(refused.value)
+
+
+def test_a_run_into_a_folder_without_units_replaces_the_plan_of_one_that_failed(tmp_path):
+    """A run asked for units 0-9 that stopped before its first unit (bad weights) does not
+    leave them planned once a corrected run is asked for 0-2."""
+    with outputs.folder_claim(tmp_path, {"iterations": 5}, units=range(10), planned=range(10)):
+        pass  # stopped before any unit
+    with outputs.folder_claim(tmp_path, {"iterations": 6}, units=[0, 1, 2], planned=[0, 1, 2]):
+        assert outputs.planned_units(tmp_path) == [0, 1, 2]
+        write(tmp_path, make_result(unit=0))
+    with outputs.folder_claim(tmp_path, {"iterations": 6}, units=[7], planned=[7]):
+        pass  # a unit is finished there: the plan grows
+    assert outputs.planned_units(tmp_path) == [0, 1, 2, 7]
+
+
+def test_unit_folders_named_otherwise_than_the_writer_names_them_are_named(tmp_path):
+    """A folder renamed by hand is neither dropped without a word nor counted twice."""
+    finished_layer(tmp_path, units=(1, 2, 3))
+    (tmp_path / "unit_00003").rename(tmp_path / "unit_000003")
+    shutil.copytree(tmp_path / "unit_00002", tmp_path / "unit_2")
+    shutil.copytree(tmp_path / "unit_00001", tmp_path / "unit_00001 copy")
+    (tmp_path / "unit_00001.zip").write_bytes(b"")  # a file, not a folder: no unit
+    for check in (
+        lambda: outputs.finished_units(tmp_path),
+        lambda: outputs.done_units_check(tmp_path, [1, 2, 3], SETTINGS),
+    ):
+        with pytest.raises(outputs.OutputMismatchError) as refused:
+            check()
+        message = str(refused.value)
+        assert "3 folder(s) named like units, but not as generate_panels names them" in message
+        assert "unit_000003: unit 3's folder is named unit_00003\n" in message
+        assert "unit_2: unit 2's folder is named unit_00002 (which is there too" in message
+        assert "unit_00001 copy: not the name of a unit folder" in message
+    for name in ("unit_000003", "unit_2", "unit_00001 copy"):
+        shutil.rmtree(tmp_path / name)
+    assert outputs.finished_units(tmp_path) == [1, 2]
+
+
+def cut_short(path):
+    path.write_bytes(path.read_bytes()[:-20])
+
+
+NOT_PNG = "cut short or damaged (it does not end as a PNG file does)"
+QUALITY_FIELDS = (
+    "class_hit_rate, max_activation, mean_activation, mean_start_activation, reference_max, "
+    "share_above_reference, unit"
+)
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda unit: cut_short(unit / "images" / "001.png"), f"images/001.png: {NOT_PNG}"),
+        (lambda unit: cut_short(unit / "panel.png"), f"panel.png: {NOT_PNG}"),
+        (
+            lambda unit: cut_short(unit / "panel_web.jpg"),
+            "panel_web.jpg: cut short or damaged (it does not end as a JPEG file does)",
+        ),
+        (lambda unit: (unit / "panel_web.jpg").write_bytes(b""), "panel_web.jpg: empty"),
+        (lambda unit: (unit / "images" / "003.png").write_bytes(b""), "images/003.png: empty"),
+        (lambda unit: (unit / "panel.png").unlink(), "panel.png: missing"),
+        (
+            lambda unit: (unit / "quality.json").write_text("{}"),
+            f"quality.json: not a whole quality report (no {QUALITY_FIELDS})",
+        ),
+        (
+            lambda unit: (unit / "quality.json").write_text("[]"),
+            "quality.json: not a quality report (no JSON object)",
+        ),
+    ],
+)
+def test_a_damaged_picture_or_quality_report_is_named_on_resume(tmp_path, damage, problem):
+    finished_layer(tmp_path)
+    assert outputs.unit_problem(tmp_path, 1, SETTINGS) is None
+    damage(outputs.unit_dir(tmp_path, 1))
+    assert outputs.unit_problem(tmp_path, 1, SETTINGS) == problem
+    with pytest.raises(outputs.OutputMismatchError) as refused:
+        outputs.done_units_check(tmp_path, [1, 2], SETTINGS)
+    assert f"unit_00001: {problem}" in str(refused.value)
+    assert "unit_00002" not in str(refused.value)

@@ -342,3 +342,51 @@ def test_units_made_by_an_earlier_generator_version_are_not_regenerated(tmp_path
     message = f"made by version 1 of the generator; this is version {GENERATOR_VERSION}"
     with pytest.raises(ValueError, match=message):
         pipeline.image_regenerate(run.out, 1, 0)
+
+
+def test_a_network_giving_nan_stops_the_run_naming_the_unit_and_keeps_nothing_of_it(
+    tmp_path, demo_models
+):
+    """A NaN in a bias makes every activation NaN: the run stops with what to check rather than
+    finish with NaN in its files (not JSON, refused by the database later); the folder then
+    takes the corrected run, and its plan."""
+    weights = tmp_path / "nan.pt"
+    state = torch.load(demo_models[0] / "demo_net.pt")
+    state["fc8.bias"][1] = float("nan")
+    torch.save(state, weights)
+    run = demo_run(tmp_path, demo_models[0], list(range(6)), weights=str(weights))
+    message = r"unit 0: the network gave NaN or infinite values.*check the network's weights"
+    with pytest.raises(ValueError, match=message):
+        pipeline.panels_generate(run)
+    assert not list(run.out.glob("*unit_*"))  # neither unit folders nor partial ones
+    assert outputs.planned_units(run.out) == list(range(6))
+    corrected = demo_run(tmp_path, demo_models[0], [0, 1])
+    assert [report["unit"] for report in pipeline.panels_generate(corrected)] == [0, 1]
+    assert outputs.planned_units(run.out) == [0, 1]  # not units 2-5 that no run makes
+
+
+def test_a_unit_folder_given_as_the_output_folder_is_refused(tmp_path, demo_models):
+    run = demo_run(tmp_path, demo_models[0], [1])
+    pipeline.panels_generate(run)
+    unit = outputs.unit_dir(run.out, 1)
+    before = sorted(path.name for path in unit.iterdir())
+    inside = pipeline.PanelRun(**{**run.__dict__, "out": unit, "units": [2]})
+    with pytest.raises(outputs.OutputMismatchError, match=rf"--out {run.out}\) to resume it"):
+        pipeline.panels_generate(inside)
+    assert sorted(path.name for path in unit.iterdir()) == before
+    assert outputs.unit_problem(run.out, 1, run.settings(), pipeline.SETTINGS_RULES) is None
+
+
+def test_a_resume_names_a_picture_cut_short_and_a_renamed_unit_folder(tmp_path, demo_models):
+    run = demo_run(tmp_path, demo_models[0], [1, 2, 3])
+    pipeline.panels_generate(run)
+    picture = outputs.unit_dir(run.out, 1) / "images" / "001.png"
+    picture.write_bytes(picture.read_bytes()[:-30])  # a copy that stopped half way
+    with pytest.raises(outputs.OutputMismatchError, match="unit_00001: images/001.png: cut short"):
+        pipeline.panels_generate(run)
+    outputs.unit_dir(run.out, 1).rename(tmp_path / "moved_out")
+    outputs.unit_dir(run.out, 3).rename(run.out / "unit_000003")
+    with pytest.raises(outputs.OutputMismatchError, match="unit_000003: unit 3's folder is named"):
+        pipeline.panels_generate(run)
+    (run.out / "unit_000003").rename(outputs.unit_dir(run.out, 3))
+    assert [report["unit"] for report in pipeline.panels_generate(run)] == [1]
