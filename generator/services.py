@@ -1,9 +1,11 @@
 """Django side of the generator: panels written by generate_panels become experiment panels."""
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from django.db import IntegrityError
 from PIL import Image
 
 from experiment.models import Experiment, Panel
@@ -14,6 +16,8 @@ from generator.am.provenance import QUALITY_FIELDS, SETTINGS_RULES
 # An experiment's panels are compared by what made their pictures; a unit folder's also by the
 # reference set its quality report was measured against.
 PICTURE_RULES = replace(SETTINGS_RULES, ignored=(*SETTINGS_RULES.ignored, *QUALITY_FIELDS))
+# What registering a folder reads of its settings itself (the rest it only compares).
+REGISTRATION_SETTINGS = ("network", "layer")
 
 
 def panel_source(*, network: str, layer: str, unit: int) -> str:
@@ -56,20 +60,58 @@ def generated_panels_register(
     settings = outputs.recorded_settings(root)
     stored_units = _units_read(root, outputs.done_units(root, units), settings)
     _settings_conflicts_check(experiment, network, layer, stored_units)
-    with panels_stored_together() as panels:  # a folder's panels, all or none
-        for stored in stored_units:
-            panel = panel_register(
-                experiment=experiment,
-                image_path=stored["panel"],
-                source=panel_source(network=network, layer=layer, unit=stored["unit"]),
-                network=network,
-                layer=layer,
-                unit=stored["unit"],
-                metadata=stored["metadata"],
-            )
-            if panel is not None:
-                panels.append(panel)
+    try:
+        with panels_stored_together() as panels:  # a folder's panels, all or none
+            for stored in stored_units:
+                panel_register(
+                    experiment=experiment,
+                    image_path=stored["panel"],
+                    source=panel_source(network=network, layer=layer, unit=stored["unit"]),
+                    network=network,
+                    layer=layer,
+                    unit=stored["unit"],
+                    metadata=stored["metadata"],
+                    stored_in=panels,  # before its files are written: Ctrl-C leaves none behind
+                )
+    except IntegrityError as error:  # stored: the unit whose panel was refused
+        raise _refusal_explained(
+            error, experiment=experiment, root=root, unit=stored["unit"]
+        ) from None
     return panels
+
+
+class PanelsStoredMeanwhile(ValueError):
+    """Another registration stored panels of the same units while this one was storing them."""
+
+
+class PanelStoreRefused(ValueError):
+    """The database refused a panel for another reason than a panel stored meanwhile."""
+
+
+def _refusal_explained(error: IntegrityError, *, experiment, root: Path, unit: int) -> ValueError:
+    """What the database's refusal of `unit`'s panel means for the user (nothing of the folder
+    was stored): a registration that ran at the same moment, or the panel itself refused."""
+    again = f"run register_panels {root} --experiment {experiment.slug} again"
+    if _is_panel_uniqueness(error):
+        return PanelsStoredMeanwhile(
+            f"{root}: another registration stored some of these panels meanwhile (unit {unit}); "
+            f"nothing of this folder was registered: {again}."
+        )
+    return PanelStoreRefused(
+        f"{root}: the database refused the panel of unit {unit} ({error}); nothing of this "
+        f"folder was registered. Check {outputs.unit_dir(root, unit)} (move it out of the "
+        "folder to register the others), or report this message."
+    )
+
+
+def _is_panel_uniqueness(error: IntegrityError) -> bool:
+    """Whether `error` is a panel's source (or unit) already taken in its experiment: the
+    constraint's name on PostgreSQL, the table's columns in SQLite's message."""
+    names = {constraint.name for constraint in Panel._meta.constraints}
+    diagnosis = getattr(error.__cause__, "diag", None)  # psycopg
+    if getattr(diagnosis, "constraint_name", None):
+        return diagnosis.constraint_name in names
+    return str(error).startswith(f"UNIQUE constraint failed: {Panel._meta.db_table}.")
 
 
 def registration_refusal_raise(
@@ -118,6 +160,7 @@ def folder_panels_register(*, experiment: Experiment, root: Path) -> FolderRegis
     units = outputs.finished_units(root) if settings is not None else []
     if not units:
         raise FolderNotPanels(_not_panels_message(root))
+    _registration_settings_check(root, settings)
     missing = sorted(set(outputs.planned_units(root)) - set(units))
     panels = generated_panels_register(
         experiment=experiment,
@@ -154,6 +197,12 @@ def settings_mix_message(*, experiment: Experiment, network: str, layer: str) ->
 
 def _not_panels_message(root: Path) -> str:
     """Why `root` is not a generate_panels layer folder, and which folder to give instead."""
+    if root.is_file():
+        return (
+            f"{root} is a file, not a folder: give the output folder of generate_panels for one "
+            "network layer (the folder holding settings.json and unit_NNNNN folders), e.g. "
+            "var/am/alexnet/fc6"
+        )
     if not root.is_dir():
         return f"{root} does not exist"
     layers = sorted(p.name for p in root.iterdir() if p.is_dir() and outputs.finished_units(p))
@@ -170,6 +219,25 @@ def _not_panels_message(root: Path) -> str:
 
 class FolderNotPanels(ValueError):
     """A folder given for registration that is not (or not yet) generate_panels output."""
+
+
+def _registration_settings_check(root: Path, settings: dict) -> None:
+    """FolderNotPanels naming the settings file and the settings it lacks that registering
+    reads (a file cut short or edited by hand)."""
+    lacking = [
+        name
+        for name in REGISTRATION_SETTINGS
+        if not isinstance(settings.get(name), str) or not settings[name]
+    ]
+    if not lacking:
+        return
+    path = root / outputs.SETTINGS_FILE
+    where = str(path) if path.exists() else f"The settings.json of the units in {root}"
+    raise FolderNotPanels(
+        f"{where} is damaged or incomplete: it lacks {', '.join(lacking)}. Copy it again from "
+        "where the panels were made (or, for the folder's own settings.json, remove it: each "
+        "unit keeps a copy). Nothing was registered."
+    )
 
 
 def _units_read(root: Path, units: list[int], settings: dict) -> list[dict]:
@@ -203,7 +271,27 @@ def _unit_read(root: Path, unit: int, settings: dict) -> dict:
             panel.verify()  # every chunk there, checksums right: milliseconds, not a decode
     except (OSError, SyntaxError) as error:  # SyntaxError: Pillow's "broken PNG file"
         raise ValueError(f"panel.png: {error}") from None
-    return stored | {"metadata": panel_metadata(stored)}
+    metadata = panel_metadata(stored)
+    _finite_check(stored, metadata)
+    return stored | {"metadata": metadata}
+
+
+def _finite_check(stored: dict, metadata: dict) -> None:
+    """ValueError naming the unit's file that holds NaN or an infinity: a panel's metadata is
+    JSON, which has no such numbers (the database refuses them, or reads them back as null)."""
+    for name, content in (
+        ("activations.json", stored["images"]),
+        ("quality.json", stored["quality"]),
+        (outputs.SETTINGS_FILE, stored["settings"]),
+        ("activations.json (their mean)", metadata),  # finite ones may sum past the largest float
+    ):
+        try:
+            json.dumps(content, allow_nan=False)
+        except ValueError:
+            raise ValueError(
+                f"{name}: holds NaN or an infinite number, which a panel cannot store; make "
+                "the unit again (its sampling diverged)"
+            ) from None
 
 
 def _settings_conflicts_check(experiment, network, layer, stored_units) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.core.validators import validate_slug
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from experiment import lists as list_building
 from experiment.models import Experiment, Panel, Participant, TrialList, TrialListItem
@@ -42,11 +42,14 @@ def panel_register(
     intended_answer: str = "",
     intended_label: str = "",
     metadata: dict | None = None,
+    stored_in: list[Panel] | None = None,
 ) -> Panel | None:
     """Store an image file as a panel of the experiment; None when `source` is already imported.
 
     The full-resolution file is kept as it is (for zooming) and a display version is made.
     Raises PanelImageError when the file is not a readable image; nothing is stored then.
+    `stored_in` (panels_stored_together's list) gets the panel before its files are written,
+    so that the block's clean-up finds them whenever it is stopped, by Ctrl-C too.
     """
     if Panel.objects.filter(experiment=experiment, source=source).exists():
         return None
@@ -66,13 +69,20 @@ def panel_register(
     )
     # Random names: a file name must not tell participants a practice answer or a unit.
     stem = uuid.uuid4().hex
+    image_name, display_name = f"{stem}{suffix}", f"{stem}.jpg"
+    # Named before they are written, so that a clean-up finds a file stopped half-way (a new
+    # random name is no other file's).
+    panel.image.name = panel.image.field.generate_filename(panel, image_name)
+    panel.display_image.name = panel.display_image.field.generate_filename(panel, display_name)
+    if stored_in is not None:
+        stored_in.append(panel)
     try:
-        panel.image.save(f"{stem}{suffix}", ContentFile(image_path.read_bytes()), save=False)
-        panel.display_image.save(f"{stem}.jpg", ContentFile(panel_display_bytes(image)), save=False)
+        panel.image.save(image_name, ContentFile(image_path.read_bytes()), save=False)
+        panel.display_image.save(display_name, ContentFile(panel_display_bytes(image)), save=False)
         with transaction.atomic():
             panel.save()
-    except Exception:
-        panel_files_delete(panel)  # no file without its row
+    except BaseException:  # Ctrl-C too
+        panels_files_delete_unstored([panel])  # no file without its row
         raise
     return panel
 
@@ -84,18 +94,31 @@ def panel_files_delete(panel: Panel) -> None:
     panel.display_image.delete(save=False)
 
 
+def panels_files_delete_unstored(panels: list[Panel]) -> None:
+    """Delete the files of those `panels` that have no row in the database (their store failed,
+    or was rolled back). A row there keeps its files: an interruption that came just after the
+    commit must not leave a stored panel without its pictures."""
+    ids = [panel.pk for panel in panels if panel.pk is not None]
+    try:
+        stored = set(Panel.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    except DatabaseError:  # the database is gone: what failed did not commit (or barely did)
+        stored = set()
+    for panel in panels:
+        if panel.pk not in stored:
+            panel_files_delete(panel)
+
+
 @contextmanager
 def panels_stored_together() -> Iterator[list[Panel]]:
     """One transaction for many panel_register calls: append each panel stored in the block
-    to the yielded list. When the block fails, no row is kept and the files of the panels
-    stored in it are deleted again."""
+    to the yielded list (or pass it as their `stored_in`). When the block fails or is stopped
+    (Ctrl-C), no row is kept and the files of the panels stored in it are deleted again."""
     stored: list[Panel] = []
     try:
         with transaction.atomic():
             yield stored
     except BaseException:
-        for panel in stored:
-            panel_files_delete(panel)
+        panels_files_delete_unstored(stored)
         raise
 
 

@@ -24,6 +24,7 @@ from generator.am.config import torch_threads
 from generator.am.deepsim import (
     GeneratorSpec,
     ImageGenerator,
+    get_generator,
     load_generator,
     register_generator,
 )
@@ -43,8 +44,9 @@ DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "e
 
 
 def models_dir() -> Path:
-    """Folder of the trained demo files: $AM_MODELS_DIR, else var/models in the project."""
-    return Path(os.environ.get("AM_MODELS_DIR", PROJECT_ROOT / "var" / "models"))
+    """Folder of the trained demo files: $AM_MODELS_DIR, else (unset or empty, which would be
+    the current folder) var/models in the project."""
+    return Path(os.environ.get("AM_MODELS_DIR") or PROJECT_ROOT / "var" / "models")
 
 
 def digits_dataset(size: int = DEMO_SIZE) -> tuple[Tensor, Tensor]:
@@ -291,6 +293,34 @@ def load_demo(models: Path | None = None, device="cpu") -> tuple[TargetNetwork, 
     net = load_network("demo", weights=folder / DEMO_NET_FILE, device=device)
     generator = load_generator("demo", weights=folder / DEMO_GENERATOR_FILE, device=device)
     return net, generator
+
+
+def demo_files_problems(models: Path | None = None) -> dict[Path, str]:
+    """Why each demo file in `models` (default ``models_dir()``) that generate_panels could not
+    load cannot be (missing, cut short, another network's weights...), found by loading it as
+    generate_panels does; {} when both load. The reasons name the file, not how to mend it."""
+    folder = Path(models) if models is not None else models_dir()
+    problems = {}
+    for path, load, how_to_obtain in (
+        (folder / DEMO_NET_FILE, load_network, _demo().how_to_obtain),
+        (folder / DEMO_GENERATOR_FILE, load_generator, get_generator("demo").how_to_obtain),
+    ):
+        try:
+            load("demo", weights=path)
+        except (ValueError, OSError) as error:
+            problems[path] = str(error).removesuffix(f" {how_to_obtain}")
+    return problems
+
+
+def unusable_file_set_aside(path: Path) -> Path:
+    """Rename a demo file that does not load to a free name beside it (demo_net.pt.unusable,
+    then .unusable-2...), so that training again overwrites nothing; returns the new path."""
+    number, aside = 1, path.with_name(f"{path.name}.unusable")
+    while aside.exists() or aside.is_symlink():
+        number += 1
+        aside = path.with_name(f"{path.name}.unusable-{number}")
+    path.rename(aside)
+    return aside
 
 
 def active_units(net: TargetNetwork, layer: str, count: int, min_share: float = 0.05) -> list[int]:

@@ -116,3 +116,77 @@ def test_train_demo_says_which_models_folder_cannot_be_written(tmp_path):
     (tmp_path / "models").write_text("")
     with pytest.raises(CommandError, match=r"models is a file, not a folder .*--models"):
         call_command("train_demo", "--models", str(tmp_path / "models"))
+
+
+@pytest.fixture
+def quick_training(monkeypatch):
+    """train_demo's training at a test's size (the command trains with the defaults)."""
+    real = demo.train_demo
+    monkeypatch.setattr(
+        demo,
+        "train_demo",
+        lambda folder: real(folder, DemoTraining(net_epochs=1, generator_epochs=1)),
+    )
+
+
+def test_train_demo_trains_again_over_a_damaged_file_and_keeps_it_aside(
+    demo_models, tmp_path, quick_training, capsys
+):
+    """A file cut short is not the demo network: skipping it would leave `make demo` broken."""
+    pytest.importorskip("pytest_django")  # the GPU machine runs this folder without Django
+    from django.core.management import call_command
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in (DEMO_NET_FILE, DEMO_GENERATOR_FILE):
+        (folder / name).write_bytes((demo_models[0] / name).read_bytes())
+    cut = (folder / DEMO_NET_FILE).read_bytes()[:1000]
+    (folder / DEMO_NET_FILE).write_bytes(cut)
+    call_command("train_demo", "--models", str(folder))
+    printed = capsys.readouterr().out
+    assert f"Cannot read {folder / DEMO_NET_FILE} as PyTorch weights" in printed
+    assert f"Moved it to {folder / DEMO_NET_FILE}.unusable; training again" in printed
+    assert "already in" not in printed and "Saved" in printed
+    assert (folder / f"{DEMO_NET_FILE}.unusable").read_bytes() == cut
+    load_demo(folder)  # both load now
+    call_command("train_demo", "--models", str(folder))
+    assert "already in" in capsys.readouterr().out
+
+
+def test_train_demo_refuses_an_empty_models_folder(tmp_path, monkeypatch):
+    """An empty path is the current folder: the demo files would land wherever one stands."""
+    pytest.importorskip("pytest_django")
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CommandError, match="--models is empty: give the folder"):
+        call_command("train_demo", "--models", "")
+    monkeypatch.setenv("AM_MODELS_DIR", "")
+    assert models_dir() == demo.PROJECT_ROOT / "var" / "models"
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("count", ["0", "-3"])
+def test_demo_units_refuses_a_count_below_one(count):
+    pytest.importorskip("pytest_django")
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=f"--count must be at least 1, not {count}"):
+        call_command("demo_units", "--layer", "fc6", "--count", count)
+
+
+def test_demo_units_without_trained_files_names_them_and_the_command_that_trains_them(
+    tmp_path, monkeypatch
+):
+    pytest.importorskip("pytest_django")
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setenv("AM_MODELS_DIR", str(tmp_path))
+    torch.save(get_network("demo").builder().state_dict(), tmp_path / DEMO_NET_FILE)
+    (tmp_path / DEMO_NET_FILE).write_bytes((tmp_path / DEMO_NET_FILE).read_bytes()[:1000])
+    with pytest.raises(CommandError) as refused:
+        call_command("demo_units", "--layer", "fc6")
+    message = str(refused.value)
+    assert f"Cannot read {tmp_path / DEMO_NET_FILE} as PyTorch weights" in message
+    assert f"{tmp_path / DEMO_GENERATOR_FILE}. Run `python manage.py train_demo`" in message
+    assert "--weights" not in message and "--generator-weights" not in message

@@ -1,6 +1,7 @@
 """register_panels: panels made elsewhere registered without the networks; weights that moved."""
 
 import json
+import math
 import shutil
 from io import StringIO
 
@@ -186,3 +187,103 @@ def test_the_same_weights_at_another_path_resume_a_run_but_other_weights_do_not(
     moved.write_bytes(moved.read_bytes() + b"retrained")
     with pytest.raises(CommandError, match="differing: weights_sha256"):
         generate(tmp_path, "--weights", str(moved), units="0-2")
+
+
+def test_a_folder_settings_file_lacking_what_registration_reads_is_named(gpu_machine, experiment):
+    settings = gpu_machine / "settings.json"
+    settings.write_text(json.dumps({"iterations": 100}))  # edited by hand, or cut short
+    with pytest.raises(CommandError) as refused:
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert f"{settings} is damaged or incomplete: it lacks network, layer" in str(refused.value)
+    assert not Panel.objects.exists()
+
+
+def test_a_file_given_for_a_folder_is_called_a_file(gpu_machine, experiment):
+    with pytest.raises(CommandError, match=r"settings.json is a file, not a folder: give the"):
+        call_command("register_panels", str(gpu_machine / "settings.json"), "--experiment", "study")
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+@pytest.mark.parametrize("activation", [math.nan, 1.7e308])  # the largest ones: a mean of inf
+def test_a_unit_with_a_non_finite_number_is_named_and_nothing_stored(
+    gpu_machine, experiment, settings, activation
+):
+    """JSON has no NaN: the database would refuse the panel's metadata, or read it back as null."""
+    path = gpu_machine / "unit_00001" / "activations.json"
+    records = json.loads(path.read_text())
+    for record in records["images"]:
+        record["activation"] = activation
+    path.write_text(json.dumps(records))  # as a diverged sampling could once write it
+    with pytest.raises(
+        CommandError, match=r"unit_00001: activations.json.*(NaN|infinite)"
+    ) as refused:
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert "1 of 3 units" in str(refused.value)
+    assert not Panel.objects.exists()
+    assert not list(settings.MEDIA_ROOT.rglob("*.*"))
+
+
+def test_a_panel_the_database_refuses_is_not_called_a_concurrent_registration(
+    gpu_machine, experiment, monkeypatch, settings
+):
+    from generator import services
+
+    real = services.panel_register
+
+    def second_out_of_range(**kwargs):  # a value a CHECK constraint refuses
+        return real(**kwargs | ({"unit": -1} if kwargs["unit"] == 1 else {}))
+
+    monkeypatch.setattr(services, "panel_register", second_out_of_range)
+    with pytest.raises(CommandError) as refused:
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    message = str(refused.value)
+    assert "the database refused the panel of unit 1" in message
+    assert "nothing of this folder was registered" in message
+    assert "meanwhile" not in message
+    assert not Panel.objects.exists()
+    assert not list(settings.MEDIA_ROOT.rglob("*.*"))
+
+
+def test_panels_stored_meanwhile_by_another_registration_say_to_run_again(
+    gpu_machine, experiment, monkeypatch, settings
+):
+    from experiment.services import design
+
+    real = design.panel_refusal_raise
+
+    def other_registration_stores(*, experiment, source, is_practice=False):
+        # Between this registration's look for the panel and its store: the window of a race
+        # between two processes, which one test process cannot open for real.
+        if source == "demo/fc8/1":
+            Panel.objects.create(
+                experiment=experiment, source=source, network="demo", layer="fc8", unit=1
+            )
+        real(experiment=experiment, source=source, is_practice=is_practice)
+
+    monkeypatch.setattr(design, "panel_refusal_raise", other_registration_stores)
+    with pytest.raises(CommandError, match="another registration stored some of these panels "):
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert not Panel.objects.exists()
+    assert not list(settings.MEDIA_ROOT.rglob("*.*"))
+
+
+def test_ctrl_c_while_a_panel_file_is_written_leaves_no_file_and_says_stopped(
+    gpu_machine, experiment, monkeypatch, settings
+):
+    from django.core.files.storage import FileSystemStorage
+
+    real, writes = FileSystemStorage._save, []
+
+    def interrupted(self, name, content):
+        saved = real(self, name, content)
+        writes.append(saved)
+        if len(writes) == 3:  # the second panel's full-size file, written but not yet named
+            raise KeyboardInterrupt
+        return saved
+
+    monkeypatch.setattr(FileSystemStorage, "_save", interrupted)
+    with pytest.raises(CommandError, match=r"^Stopped: nothing of .*fc8 was registered") as e:
+        call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert e.value.returncode == 130
+    assert not Panel.objects.exists()
+    assert len(writes) == 3 and not list(settings.MEDIA_ROOT.rglob("*.*"))

@@ -10,7 +10,6 @@ nor their weights are needed: each folder's settings say what made its panels.
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError
 
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.selectors import lists_outdated_message
@@ -31,18 +30,19 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         experiment = experiment_get(options["experiment"])
         for index, folder in enumerate(options["folders"]):
+            # Each folder is all or nothing; those before it stay registered.
+            before = options["folders"][:index]
+            kept = f" ({', '.join(map(str, before))} registered above.)" if before else ""
             try:
                 done = services.folder_panels_register(experiment=experiment, root=folder)
-            except IntegrityError:  # the same panels stored meanwhile by another registration
-                raise CommandError(
-                    f"{folder}: another registration stored some of these panels meanwhile; "
-                    "nothing of this folder was registered: run the command again."
-                ) from None
-            except ValueError as error:  # not panels, damaged, conflicting, lists fixed
-                # Each folder is all or nothing; those before it stay registered.
-                before = options["folders"][:index]
-                kept = f" ({', '.join(map(str, before))} registered above.)" if before else ""
+            except ValueError as error:  # not panels, damaged, conflicting, stored meanwhile...
                 raise CommandError(f"{error}{kept}") from None
+            except KeyboardInterrupt:  # Ctrl-C: the folder's rows rolled back, files deleted
+                raise CommandError(
+                    f"Stopped: nothing of {folder} was registered.{kept} Run the same command "
+                    "again to register it.",
+                    returncode=130,  # as generate_panels: a shell's status for Ctrl-C
+                ) from None
             network, layer = done.settings["network"], done.settings["layer"]
             self.stdout.write(
                 f"{folder}: registered {len(done.panels)} new panels of {network} {layer} in "

@@ -8,20 +8,22 @@ from generator.am import demo
 
 
 class Command(BaseCommand):
-    help = "Train the demo network and its generator; skipped when their files exist."
+    help = (
+        "Train the demo network and its generator; skipped when their files are there and load. "
+        "A file that does not load (cut short, say) is moved aside and both are trained again."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--models", type=Path, help="folder (default: $AM_MODELS_DIR or var/models)"
-        )
-        parser.add_argument("--force", action="store_true", help="train even if files exist")
+        parser.add_argument("--models", help="folder (default: $AM_MODELS_DIR or var/models)")
+        parser.add_argument("--force", action="store_true", help="train even if the files load")
 
     def handle(self, *args, **options):
-        folder = options["models"] or demo.models_dir()
-        files = [folder / demo.DEMO_NET_FILE, folder / demo.DEMO_GENERATOR_FILE]
-        if all(path.is_file() for path in files) and not options["force"]:
+        folder = self._folder(options["models"])
+        problems = demo.demo_files_problems(folder)
+        if not problems and not options["force"]:
             self.stdout.write(
-                f"Demo network and generator already in {folder}; --force trains them again"
+                f"Demo network and generator already in {folder} (both load); --force trains "
+                "them again"
             )
             return
         try:
@@ -30,9 +32,28 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{error}; choose a folder you can write with --models (or $AM_MODELS_DIR)"
             ) from None
+        for path, problem in problems.items():
+            if path.exists() or path.is_symlink():  # kept: it may be something of the user's
+                aside = demo.unusable_file_set_aside(path)
+                self.stdout.write(
+                    self.style.WARNING(f"{problem} Moved it to {aside}; training again.")
+                )
         self.stdout.write("Training the demo network and its generator on the digits ...")
-        report = demo.train_demo(folder)
+        try:
+            report = demo.train_demo(folder)
+        except OSError as error:  # a full disk, say
+            raise CommandError(f"The demo files cannot be saved in {folder}: {error}") from None
         self.stdout.write(
             f"Saved {report['net']} (held-out accuracy {report['heldout_accuracy']:.1%}) and "
             f"{report['generator']} in {report['seconds']:.0f} s"
         )
+
+    def _folder(self, models: str | None) -> Path:
+        if models is None:
+            return demo.models_dir()
+        if not models.strip():
+            raise CommandError(
+                "--models is empty: give the folder of the demo files, e.g. var/models (or "
+                "leave --models out for $AM_MODELS_DIR, else var/models)"
+            )
+        return Path(models)

@@ -1,0 +1,60 @@
+"""Storing a panel stopped part-way (Ctrl-C, a failure): no file without its row, and no row
+without its files."""
+
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import FileSystemStorage
+
+from experiment.digits import digit_unit_panels_write
+from experiment.models import Panel
+from experiment.services import panel_register, panels_stored_together
+from experiment.services.design import panels_files_delete_unstored
+
+
+@pytest.fixture
+def panel_file(tmp_path):
+    return digit_unit_panels_write(tmp_path, layer="fc6", units=1, images=4)[0]
+
+
+def media_files(settings) -> list[Path]:
+    return [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()]
+
+
+def test_ctrl_c_while_a_panel_file_is_written_leaves_no_file(
+    experiment, panel_file, monkeypatch, settings
+):
+    real = FileSystemStorage._save
+
+    def interrupted(self, name, content):
+        real(self, name, content)  # on disk, not yet the field's name
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FileSystemStorage, "_save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        panel_register(experiment=experiment, image_path=panel_file, source="a", unit=1)
+    assert not Panel.objects.exists()
+    assert not media_files(settings)
+
+
+def test_ctrl_c_between_two_panels_stored_together_keeps_neither(experiment, panel_file, settings):
+    with pytest.raises(KeyboardInterrupt), panels_stored_together() as panels:
+        panel_register(
+            experiment=experiment, image_path=panel_file, source="a", unit=1, stored_in=panels
+        )
+        assert len(panels) == 1 and len(media_files(settings)) == 2
+        raise KeyboardInterrupt
+    assert not Panel.objects.exists()
+    assert not media_files(settings)
+
+
+def test_the_clean_up_keeps_the_files_of_a_panel_whose_row_is_stored(
+    experiment, panel_file, settings
+):
+    """As when Ctrl-C comes just after the commit: the stored panel must keep its pictures."""
+    stored = panel_register(experiment=experiment, image_path=panel_file, source="a", unit=1)
+    unstored = Panel(experiment=experiment, source="b", image="panels/full/gone.png")
+    panels_files_delete_unstored([stored, unstored])
+    assert sorted(media_files(settings)) == sorted(
+        Path(settings.MEDIA_ROOT) / name for name in (stored.image.name, stored.display_image.name)
+    )
