@@ -195,8 +195,10 @@ def panels_import_dir(
     skipped: list[str] = []
     with panels_stored_together() as imported:
         for panel_file in tqdm(checked, desc="importing panels", unit="panel"):
-            panel = panel_file_store(experiment=experiment, panel_file=panel_file)
-            (imported.append(panel) if panel else skipped.append(panel_file.path.name))
+            # The panel joins `imported` before its files are written: Ctrl-C leaves none.
+            if panel_file_store(experiment=experiment, panel_file=panel_file, stored_in=imported):
+                continue
+            skipped.append(panel_file.path.name)
     return ImportResult(imported=imported, skipped=skipped)
 
 
@@ -230,8 +232,11 @@ def unit_conflicts(*, experiment: Experiment, checked: list[PanelFile]) -> list[
     return problems
 
 
-def panel_file_store(*, experiment: Experiment, panel_file: PanelFile) -> Panel | None:
-    """Register one checked file (None when its source is already imported)."""
+def panel_file_store(
+    *, experiment: Experiment, panel_file: PanelFile, stored_in: list[Panel] | None = None
+) -> Panel | None:
+    """Register one checked file (None when its source is already imported); `stored_in` as
+    panel_register's."""
     return panel_register(
         experiment=experiment,
         image_path=panel_file.path,
@@ -242,4 +247,5 @@ def panel_file_store(*, experiment: Experiment, panel_file: PanelFile) -> Panel 
         is_practice=panel_file.is_practice,
         intended_answer=panel_file.intended_answer,
         intended_label=panel_file.intended_label,
+        stored_in=stored_in,
     )
