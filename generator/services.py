@@ -10,7 +10,7 @@ from PIL import Image
 
 from experiment.models import Experiment, Panel
 from experiment.services import panel_refusal_raise, panel_register, panels_stored_together
-from generator.am import outputs
+from generator.am import layer_folder, outputs, unit_check
 from generator.am.provenance import QUALITY_FIELDS, SETTINGS_RULES
 
 # An experiment's panels are compared by what made their pictures; a unit folder's also by the
@@ -57,7 +57,7 @@ def generated_panels_register(
     ratings, so an experiment holds at most one panel per unit. Compare methods in separate
     experiments.
     """
-    settings = outputs.recorded_settings(root)
+    settings = layer_folder.recorded_settings(root)
     stored_units = _units_read(root, outputs.done_units(root, units), settings)
     _settings_conflicts_check(experiment, network, layer, stored_units)
     try:
@@ -156,12 +156,12 @@ def folder_panels_register(*, experiment: Experiment, root: Path) -> FolderRegis
     FolderNotPanels when `root` holds no finished unit.
     """
     root = Path(root)
-    settings = outputs.recorded_settings(root) if root.is_dir() else None
-    units = outputs.finished_units(root) if settings is not None else []
+    settings = layer_folder.recorded_settings(root) if root.is_dir() else None
+    units = layer_folder.finished_units(root) if settings is not None else []
     if not units:
         raise FolderNotPanels(_not_panels_message(root))
     _registration_settings_check(root, settings)
-    missing = sorted(set(outputs.planned_units(root)) - set(units))
+    missing = sorted(set(layer_folder.planned_units(root)) - set(units))
     panels = generated_panels_register(
         experiment=experiment,
         root=root,
@@ -205,7 +205,7 @@ def _not_panels_message(root: Path) -> str:
         )
     if not root.is_dir():
         return f"{root} does not exist"
-    layers = sorted(p.name for p in root.iterdir() if p.is_dir() and outputs.finished_units(p))
+    layers = sorted(p.name for p in root.iterdir() if p.is_dir() and layer_folder.finished_units(p))
     if layers:
         return (
             f"{root} holds the folders of layers ({', '.join(layers)}), not units; give each "
@@ -254,7 +254,8 @@ def _units_read(root: Path, units: list[int], settings: dict) -> list[dict]:
         raise FolderNotPanels(
             f"{len(problems)} of {len(units)} units are incomplete, damaged or not made by the "
             "folder's settings (its settings.json); copy them again, or move them out of the "
-            "folder and generate them again. Nothing was registered.\n" + outputs.listed(problems)
+            "folder and generate them again. Nothing was registered.\n"
+            + layer_folder.listed(problems)
         )
     return stored_units
 
@@ -262,7 +263,7 @@ def _units_read(root: Path, units: list[int], settings: dict) -> list[dict]:
 def _unit_read(root: Path, unit: int, settings: dict) -> dict:
     """A finished unit's files; ValueError naming the one that is missing or damaged, or the
     settings in which it differs from the folder's `settings`."""
-    problem = outputs.unit_problem(root, unit, settings, SETTINGS_RULES)
+    problem = unit_check.unit_problem(root, unit, settings, SETTINGS_RULES)
     if problem:
         raise ValueError(problem)
     stored = outputs.unit_read(root, unit)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from generator.am import grid, outputs
+from generator.am import grid, layer_folder, outputs, unit_check
 from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
 from generator.am.loading import output_layer, sampler_build, weights_files
@@ -226,18 +226,18 @@ def panels_generate(
 
     Units already in `run.out` are skipped; half-written units of an interrupted run are
     removed first. OutputMismatchError, before any work, where finished units there are damaged
-    or were made with other settings (outputs.done_units_check), or where other runs are
-    writing there with other settings (outputs.folder_claim). Finished units are written by
+    or were made with other settings (unit_check.done_units_check), or where other runs are
+    writing there with other settings (layer_folder.folder_claim). Finished units are written by
     `WRITERS` threads while sampling goes on.
     `on_unit(unit, quality)` follows each written unit (in unit order, on this thread),
     `on_images(count)` each batch of finished chains.
     """
     settings = run.settings()
-    claim = outputs.folder_claim(
+    claim = layer_folder.folder_claim(
         run.out, settings, SETTINGS_RULES, units=run.units, planned=run.planned or run.units
     )
     with claim:
-        outputs.done_units_check(run.out, run.units, settings, SETTINGS_RULES)
+        unit_check.done_units_check(run.out, run.units, settings, SETTINGS_RULES)
         pending = outputs.pending_units(run.out, run.units)
         return _pending_generate(run, pending, settings, sampler, on_unit, on_images)
 

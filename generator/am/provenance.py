@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from generator.am.config import AMConfig
+from generator.am.layer_folder import SettingsRules
 from generator.am.loading import encoder_of, weights_files_present
-from generator.am.outputs import SettingsRules
 from generator.am.reference import reference_files
 
 # Settings that change how fast a run goes, not what it makes: a run may resume with others.

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from generator.am import distributed, outputs
+from generator.am import distributed, layer_folder, outputs, unit_check
 
 
 def make_result(unit=3, count=4, predicted=None):
@@ -55,7 +55,7 @@ def test_interrupted_write_leaves_no_unit_folder_and_the_next_run_cleans_up(tmp_
         write(tmp_path, bad)  # three images cannot fill the 2x2 grid: fails half-way
     assert not outputs.is_done(tmp_path, 3)
     assert outputs.pending_units(tmp_path, [3]) == [3]
-    (partial,) = outputs.clean_partials(tmp_path, [3])
+    (partial,) = layer_folder.clean_partials(tmp_path, [3])
     assert partial.name.startswith(".partial-unit_00003.")
     assert list(tmp_path.iterdir()) == []
 
@@ -117,38 +117,40 @@ def test_distributed_rank_reads_torchrun_environment():
 
 
 def test_settings_claim_refuses_a_folder_made_with_other_settings(tmp_path):
-    outputs.settings_claim(tmp_path, {"iterations": 200, "images": 100})
+    layer_folder.settings_claim(tmp_path, {"iterations": 200, "images": 100})
     outputs.unit_dir(tmp_path, 0).mkdir()  # a finished unit
-    outputs.settings_claim(tmp_path, {"iterations": 200, "images": 100})  # same: resumes
-    with pytest.raises(outputs.OutputMismatchError, match="differing: iterations"):
-        outputs.settings_claim(tmp_path, {"iterations": 50, "images": 100})
+    layer_folder.settings_claim(tmp_path, {"iterations": 200, "images": 100})  # same: resumes
+    with pytest.raises(layer_folder.OutputMismatchError, match="differing: iterations"):
+        layer_folder.settings_claim(tmp_path, {"iterations": 50, "images": 100})
     assert json.loads((tmp_path / "settings.json").read_text())["iterations"] == 200
 
 
 def test_a_folder_without_finished_units_takes_the_new_settings(tmp_path):
-    outputs.settings_claim(tmp_path, {"iterations": 9, "weights": "mistyped.pt"})
-    outputs.settings_claim(tmp_path, {"iterations": 9, "weights": "right.pt"})
+    layer_folder.settings_claim(tmp_path, {"iterations": 9, "weights": "mistyped.pt"})
+    layer_folder.settings_claim(tmp_path, {"iterations": 9, "weights": "right.pt"})
     assert json.loads((tmp_path / "settings.json").read_text())["weights"] == "right.pt"
     (tmp_path / f"{outputs.PARTIAL_PREFIX}unit_00000").mkdir()  # another run is writing
-    with pytest.raises(outputs.OutputMismatchError, match=r"or being made.*differing: weights"):
-        outputs.settings_claim(tmp_path, {"iterations": 9, "weights": "other.pt"})
+    with pytest.raises(
+        layer_folder.OutputMismatchError, match=r"or being made.*differing: weights"
+    ):
+        layer_folder.settings_claim(tmp_path, {"iterations": 9, "weights": "other.pt"})
 
 
 @pytest.mark.parametrize("text", ['{"theme": "dark"}', "[1, 2]", "not json"])
 def test_another_tools_settings_file_is_not_overwritten(tmp_path, text):
     (tmp_path / "settings.json").write_text(text)
-    with pytest.raises(outputs.OutputMismatchError, match="not written by generate_panels"):
-        outputs.settings_claim(tmp_path, {"iterations": 9})
+    with pytest.raises(layer_folder.OutputMismatchError, match="not written by generate_panels"):
+        layer_folder.settings_claim(tmp_path, {"iterations": 9})
     assert (tmp_path / "settings.json").read_text() == text
 
 
 def test_a_recording_made_before_a_setting_existed_resumes_with_its_default(tmp_path):
-    outputs.settings_claim(tmp_path, {"iterations": 200})
+    layer_folder.settings_claim(tmp_path, {"iterations": 200})
     outputs.unit_dir(tmp_path, 0).mkdir()
-    rules = outputs.SettingsRules(defaults={"iterations": 200, "encoder_weights": None})
-    outputs.settings_claim(tmp_path, {"iterations": 200, "encoder_weights": None}, rules)
-    with pytest.raises(outputs.OutputMismatchError, match="differing: encoder_weights"):
-        outputs.settings_claim(tmp_path, {"iterations": 200, "encoder_weights": "e.pt"}, rules)
+    rules = layer_folder.SettingsRules(defaults={"iterations": 200, "encoder_weights": None})
+    layer_folder.settings_claim(tmp_path, {"iterations": 200, "encoder_weights": None}, rules)
+    with pytest.raises(layer_folder.OutputMismatchError, match="differing: encoder_weights"):
+        layer_folder.settings_claim(tmp_path, {"iterations": 200, "encoder_weights": "e.pt"}, rules)
 
 
 def test_quality_report_counts_class_hits_only_for_output_layers():
@@ -177,18 +179,18 @@ def test_quality_summary_reports_units_above_natural_maximum_and_class_hits():
 
 
 def test_a_folder_that_lost_its_settings_file_is_checked_against_its_units(tmp_path):
-    outputs.settings_claim(tmp_path, {"iterations": 5})
+    layer_folder.settings_claim(tmp_path, {"iterations": 5})
     write(tmp_path, make_result(unit=1))
     (tmp_path / "settings.json").unlink()
-    with pytest.raises(outputs.OutputMismatchError, match="differing: iterations"):
-        outputs.settings_claim(tmp_path, {"iterations": 6})
+    with pytest.raises(layer_folder.OutputMismatchError, match="differing: iterations"):
+        layer_folder.settings_claim(tmp_path, {"iterations": 6})
 
 
 def test_a_folder_made_by_another_generator_version_says_so(tmp_path):
-    outputs.settings_claim(tmp_path, {"iterations": 5, "version": 1})
+    layer_folder.settings_claim(tmp_path, {"iterations": 5, "version": 1})
     outputs.unit_dir(tmp_path, 0).mkdir()
-    with pytest.raises(outputs.OutputMismatchError, match="another version of the generator"):
-        outputs.settings_claim(tmp_path, {"iterations": 5, "version": 2})
+    with pytest.raises(layer_folder.OutputMismatchError, match="another version of the generator"):
+        layer_folder.settings_claim(tmp_path, {"iterations": 5, "version": 2})
 
 
 def test_json_is_written_readable_and_leaves_no_temporary_file(tmp_path):
@@ -212,23 +214,23 @@ def test_runs_writing_into_one_folder_at_once_must_share_their_settings(tmp_path
     """A second run into a folder whose first run has not finished a unit yet must not take it
     over with other settings, nor remove the first run's half-written units."""
     live_partial = tmp_path / ".partial-unit_00001.live"
-    with outputs.folder_claim(tmp_path, {"iterations": 5}, planned=[1]) as alone:
+    with layer_folder.folder_claim(tmp_path, {"iterations": 5}, planned=[1]) as alone:
         assert alone
         live_partial.mkdir()
-        other = outputs.folder_claim(tmp_path, {"iterations": 6}, planned=[2])
-        with pytest.raises(outputs.OutputMismatchError, match="differing: iterations"), other:
+        other = layer_folder.folder_claim(tmp_path, {"iterations": 6}, planned=[2])
+        with pytest.raises(layer_folder.OutputMismatchError, match="differing: iterations"), other:
             pass
-        with outputs.folder_claim(tmp_path, {"iterations": 5}, planned=[2]) as second_alone:
+        with layer_folder.folder_claim(tmp_path, {"iterations": 5}, planned=[2]) as second_alone:
             assert not second_alone and live_partial.is_dir()
-        assert outputs.planned_units(tmp_path) == [1, 2]
+        assert layer_folder.planned_units(tmp_path) == [1, 2]
     # Alone again: the partial folder is an interrupted run's, and no unit is finished. Another
     # unit's is removed once an hour old (where locks are not shared, a rank on another machine
     # could be writing it).
-    with outputs.folder_claim(tmp_path, {"iterations": 5}, units=[2]) as alone:
+    with layer_folder.folder_claim(tmp_path, {"iterations": 5}, units=[2]) as alone:
         assert alone and live_partial.exists()
     hour_ago = time.time() - 3601
     os.utime(live_partial, (hour_ago, hour_ago))
-    with outputs.folder_claim(tmp_path, {"iterations": 6}, units=[2]) as alone:
+    with layer_folder.folder_claim(tmp_path, {"iterations": 6}, units=[2]) as alone:
         assert alone and not live_partial.exists()
     assert json.loads((tmp_path / "settings.json").read_text()) == {"iterations": 6}
 
@@ -238,14 +240,14 @@ def test_a_damaged_settings_file_is_named(tmp_path, content):
     write(tmp_path, make_result())
     (tmp_path / "settings.json").write_text(content)
     with pytest.raises(ValueError, match="settings.json cannot be read as settings"):
-        outputs.settings_claim(tmp_path, {"iterations": 5})
+        layer_folder.settings_claim(tmp_path, {"iterations": 5})
 
 
 @pytest.mark.parametrize("content", ['{"units": 5}', '{"units": [1, "2"]}', "[]", "{"])
 def test_a_damaged_planned_units_file_is_named(tmp_path, content):
     (tmp_path / "planned_units.json").write_text(content)
     with pytest.raises(ValueError, match="planned_units.json"):
-        outputs.planned_units(tmp_path)
+        layer_folder.planned_units(tmp_path)
 
 
 SETTINGS = {"iterations": 5, "images_per_unit": 4}
@@ -253,7 +255,7 @@ SETTINGS = {"iterations": 5, "images_per_unit": 4}
 
 def finished_layer(root, units=(1, 2)):
     """A layer folder as a run leaves it: its settings, its plan and finished units."""
-    with outputs.folder_claim(root, SETTINGS, units=units, planned=units):
+    with layer_folder.folder_claim(root, SETTINGS, units=units, planned=units):
         for unit in units:
             result = make_result(unit)
             report = outputs.quality_report(result, reference_max=1.5, output_layer=False)
@@ -277,22 +279,22 @@ def test_a_unit_folder_given_as_the_output_folder_is_refused_before_anything_is_
     there would replace the unit's settings and write units inside it."""
     layer = finished_layer(tmp_path / "fc8")
     before = listing(layer)
-    claim = outputs.folder_claim(layer / out, {"iterations": 9}, units=[2], planned=[2])
-    with pytest.raises(outputs.OutputMismatchError) as refused, claim:
+    claim = layer_folder.folder_claim(layer / out, {"iterations": 9}, units=[2], planned=[2])
+    with pytest.raises(layer_folder.OutputMismatchError) as refused, claim:
         pass
     assert f"Give the output folder itself (--out {layer})" in str(refused.value)
     assert "would damage that unit" in str(refused.value)
     assert listing(layer) == before
-    with pytest.raises(outputs.OutputMismatchError, match="would damage that unit"):
-        outputs.settings_claim(layer / out, SETTINGS)
+    with pytest.raises(layer_folder.OutputMismatchError, match="would damage that unit"):
+        layer_folder.settings_claim(layer / out, SETTINGS)
     assert listing(layer) == before
-    assert outputs.unit_problem(layer, 1, SETTINGS) is None
+    assert unit_check.unit_problem(layer, 1, SETTINGS) is None
 
 
 def test_a_folder_named_like_a_unit_elsewhere_is_an_output_folder(tmp_path):
-    with outputs.folder_claim(tmp_path / "unit_tests", SETTINGS, planned=[1]):
+    with layer_folder.folder_claim(tmp_path / "unit_tests", SETTINGS, planned=[1]):
         pass
-    assert outputs.planned_units(tmp_path / "unit_tests") == [1]
+    assert layer_folder.planned_units(tmp_path / "unit_tests") == [1]
 
 
 @pytest.mark.parametrize("activation", [float("nan"), float("inf")])
@@ -347,23 +349,23 @@ def activation_edited(unit, value):
 def test_a_unit_whose_files_hold_non_finite_numbers_is_damaged(tmp_path, edit, problem):
     finished_layer(tmp_path)
     edit(outputs.unit_dir(tmp_path, 1))
-    assert outputs.unit_problem(tmp_path, 1, SETTINGS) == problem
-    with pytest.raises(outputs.OutputMismatchError) as refused:
-        outputs.done_units_check(tmp_path, [1, 2], SETTINGS)
+    assert unit_check.unit_problem(tmp_path, 1, SETTINGS) == problem
+    with pytest.raises(layer_folder.OutputMismatchError) as refused:
+        unit_check.done_units_check(tmp_path, [1, 2], SETTINGS)
     assert f"unit_00001: {problem}" in str(refused.value)
 
 
 def test_a_run_into_a_folder_without_units_replaces_the_plan_of_one_that_failed(tmp_path):
     """A run asked for units 0-9 that stopped before its first unit (bad weights) does not
     leave them planned once a corrected run is asked for 0-2."""
-    with outputs.folder_claim(tmp_path, {"iterations": 5}, units=range(10), planned=range(10)):
+    with layer_folder.folder_claim(tmp_path, {"iterations": 5}, units=range(10), planned=range(10)):
         pass  # stopped before any unit
-    with outputs.folder_claim(tmp_path, {"iterations": 6}, units=[0, 1, 2], planned=[0, 1, 2]):
-        assert outputs.planned_units(tmp_path) == [0, 1, 2]
+    with layer_folder.folder_claim(tmp_path, {"iterations": 6}, units=[0, 1, 2], planned=[0, 1, 2]):
+        assert layer_folder.planned_units(tmp_path) == [0, 1, 2]
         write(tmp_path, make_result(unit=0))
-    with outputs.folder_claim(tmp_path, {"iterations": 6}, units=[7], planned=[7]):
+    with layer_folder.folder_claim(tmp_path, {"iterations": 6}, units=[7], planned=[7]):
         pass  # a unit is finished there: the plan grows
-    assert outputs.planned_units(tmp_path) == [0, 1, 2, 7]
+    assert layer_folder.planned_units(tmp_path) == [0, 1, 2, 7]
 
 
 def test_unit_folders_named_otherwise_than_the_writer_names_them_are_named(tmp_path):
@@ -374,10 +376,10 @@ def test_unit_folders_named_otherwise_than_the_writer_names_them_are_named(tmp_p
     shutil.copytree(tmp_path / "unit_00001", tmp_path / "unit_00001 copy")
     (tmp_path / "unit_00001.zip").write_bytes(b"")  # a file, not a folder: no unit
     for check in (
-        lambda: outputs.finished_units(tmp_path),
-        lambda: outputs.done_units_check(tmp_path, [1, 2, 3], SETTINGS),
+        lambda: layer_folder.finished_units(tmp_path),
+        lambda: unit_check.done_units_check(tmp_path, [1, 2, 3], SETTINGS),
     ):
-        with pytest.raises(outputs.OutputMismatchError) as refused:
+        with pytest.raises(layer_folder.OutputMismatchError) as refused:
             check()
         message = str(refused.value)
         assert "3 folder(s) named like units, but not as generate_panels names them" in message
@@ -386,7 +388,7 @@ def test_unit_folders_named_otherwise_than_the_writer_names_them_are_named(tmp_p
         assert "unit_00001 copy: not the name of a unit folder" in message
     for name in ("unit_000003", "unit_2", "unit_00001 copy"):
         shutil.rmtree(tmp_path / name)
-    assert outputs.finished_units(tmp_path) == [1, 2]
+    assert layer_folder.finished_units(tmp_path) == [1, 2]
 
 
 def cut_short(path):
@@ -424,10 +426,10 @@ QUALITY_FIELDS = (
 )
 def test_a_damaged_picture_or_quality_report_is_named_on_resume(tmp_path, damage, problem):
     finished_layer(tmp_path)
-    assert outputs.unit_problem(tmp_path, 1, SETTINGS) is None
+    assert unit_check.unit_problem(tmp_path, 1, SETTINGS) is None
     damage(outputs.unit_dir(tmp_path, 1))
-    assert outputs.unit_problem(tmp_path, 1, SETTINGS) == problem
-    with pytest.raises(outputs.OutputMismatchError) as refused:
-        outputs.done_units_check(tmp_path, [1, 2], SETTINGS)
+    assert unit_check.unit_problem(tmp_path, 1, SETTINGS) == problem
+    with pytest.raises(layer_folder.OutputMismatchError) as refused:
+        unit_check.done_units_check(tmp_path, [1, 2], SETTINGS)
     assert f"unit_00001: {problem}" in str(refused.value)
     assert "unit_00002" not in str(refused.value)

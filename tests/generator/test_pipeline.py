@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from generator.am import loading, outputs, pipeline
+from generator.am import layer_folder, loading, outputs, pipeline, unit_check
 from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
 from generator.am.demo import digits_dataset
@@ -224,7 +224,7 @@ def test_a_second_run_skips_finished_units_and_does_nothing(tmp_path, demo_model
 
 def test_resuming_with_other_settings_is_refused(tmp_path, demo_models):
     pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [1]))
-    with pytest.raises(outputs.OutputMismatchError, match="iterations"):
+    with pytest.raises(layer_folder.OutputMismatchError, match="iterations"):
         pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], iterations=4))
 
 
@@ -245,9 +245,11 @@ def test_resuming_against_another_reference_set_is_refused(tmp_path, demo_models
     # The same images elsewhere (another machine) are the same set.
     assert pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [1], reference=moved)) == []
     (moved / "digits" / "5.png").unlink()
-    with pytest.raises(outputs.OutputMismatchError, match=f"reference_sha256.*--reference {first}"):
+    with pytest.raises(
+        layer_folder.OutputMismatchError, match=f"reference_sha256.*--reference {first}"
+    ):
         pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], reference=moved))
-    with pytest.raises(outputs.OutputMismatchError, match="resume with no --reference"):
+    with pytest.raises(layer_folder.OutputMismatchError, match="resume with no --reference"):
         demo = demo_run(tmp_path / "demo", demo_models[0], [1])
         pipeline.panels_generate(demo)
         pipeline.panels_generate(demo_run(tmp_path / "demo", demo_models[0], [2], reference=first))
@@ -294,7 +296,7 @@ def test_resuming_or_regenerating_with_changed_weights_is_refused(tmp_path, demo
     state = torch.load(weights)
     state["fc8.bias"] += 1.0
     torch.save(state, weights)
-    with pytest.raises(outputs.OutputMismatchError, match="weights_sha256"):
+    with pytest.raises(layer_folder.OutputMismatchError, match="weights_sha256"):
         pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], weights=str(weights)))
     with pytest.raises(ValueError, match=r"other weights than .*net.pt \(target\)"):
         pipeline.image_regenerate(run.out, 1, 0)
@@ -359,10 +361,10 @@ def test_a_network_giving_nan_stops_the_run_naming_the_unit_and_keeps_nothing_of
     with pytest.raises(ValueError, match=message):
         pipeline.panels_generate(run)
     assert not list(run.out.glob("*unit_*"))  # neither unit folders nor partial ones
-    assert outputs.planned_units(run.out) == list(range(6))
+    assert layer_folder.planned_units(run.out) == list(range(6))
     corrected = demo_run(tmp_path, demo_models[0], [0, 1])
     assert [report["unit"] for report in pipeline.panels_generate(corrected)] == [0, 1]
-    assert outputs.planned_units(run.out) == [0, 1]  # not units 2-5 that no run makes
+    assert layer_folder.planned_units(run.out) == [0, 1]  # not units 2-5 that no run makes
 
 
 def test_a_unit_folder_given_as_the_output_folder_is_refused(tmp_path, demo_models):
@@ -371,10 +373,10 @@ def test_a_unit_folder_given_as_the_output_folder_is_refused(tmp_path, demo_mode
     unit = outputs.unit_dir(run.out, 1)
     before = sorted(path.name for path in unit.iterdir())
     inside = pipeline.PanelRun(**{**run.__dict__, "out": unit, "units": [2]})
-    with pytest.raises(outputs.OutputMismatchError, match=rf"--out {run.out}\) to resume it"):
+    with pytest.raises(layer_folder.OutputMismatchError, match=rf"--out {run.out}\) to resume it"):
         pipeline.panels_generate(inside)
     assert sorted(path.name for path in unit.iterdir()) == before
-    assert outputs.unit_problem(run.out, 1, run.settings(), pipeline.SETTINGS_RULES) is None
+    assert unit_check.unit_problem(run.out, 1, run.settings(), pipeline.SETTINGS_RULES) is None
 
 
 def test_a_resume_names_a_picture_cut_short_and_a_renamed_unit_folder(tmp_path, demo_models):
@@ -382,11 +384,15 @@ def test_a_resume_names_a_picture_cut_short_and_a_renamed_unit_folder(tmp_path, 
     pipeline.panels_generate(run)
     picture = outputs.unit_dir(run.out, 1) / "images" / "001.png"
     picture.write_bytes(picture.read_bytes()[:-30])  # a copy that stopped half way
-    with pytest.raises(outputs.OutputMismatchError, match="unit_00001: images/001.png: cut short"):
+    with pytest.raises(
+        layer_folder.OutputMismatchError, match="unit_00001: images/001.png: cut short"
+    ):
         pipeline.panels_generate(run)
     outputs.unit_dir(run.out, 1).rename(tmp_path / "moved_out")
     outputs.unit_dir(run.out, 3).rename(run.out / "unit_000003")
-    with pytest.raises(outputs.OutputMismatchError, match="unit_000003: unit 3's folder is named"):
+    with pytest.raises(
+        layer_folder.OutputMismatchError, match="unit_000003: unit 3's folder is named"
+    ):
         pipeline.panels_generate(run)
     (run.out / "unit_000003").rename(outputs.unit_dir(run.out, 3))
     assert [report["unit"] for report in pipeline.panels_generate(run)] == [1]
