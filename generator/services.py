@@ -205,7 +205,7 @@ def _not_panels_message(root: Path) -> str:
         )
     if not root.is_dir():
         return f"{root} does not exist"
-    layers = sorted(p.name for p in root.iterdir() if p.is_dir() and layer_folder.finished_units(p))
+    layers = sorted(p.name for p in root.iterdir() if p.is_dir() and _holds_units(p))
     if layers:
         return (
             f"{root} holds the folders of layers ({', '.join(layers)}), not units; give each "
@@ -277,22 +277,28 @@ def _unit_read(root: Path, unit: int, settings: dict) -> dict:
     return stored | {"metadata": metadata}
 
 
+def _holds_units(folder: Path) -> bool:
+    """Whether `folder` holds finished units (or folders named like them, which
+    finished_units refuses: a message about the folder above must not fail on them)."""
+    try:
+        return bool(layer_folder.finished_units(folder))
+    except layer_folder.OutputMismatchError:
+        return True
+
+
 def _finite_check(stored: dict, metadata: dict) -> None:
-    """ValueError naming the unit's file that holds NaN or an infinity: a panel's metadata is
-    JSON, which has no such numbers (the database refuses them, or reads them back as null)."""
-    for name, content in (
-        ("activations.json", stored["images"]),
-        ("quality.json", stored["quality"]),
-        (outputs.SETTINGS_FILE, stored["settings"]),
-        ("activations.json (their mean)", metadata),  # finite ones may sum past the largest float
-    ):
-        try:
-            json.dumps(content, allow_nan=False)
-        except ValueError:
-            raise ValueError(
-                f"{name}: holds NaN or an infinite number, which a panel cannot store; make "
-                "the unit again (its sampling diverged)"
-            ) from None
+    """ValueError where the panel's metadata holds NaN or an infinity, which JSON has not (the
+    database refuses them, or reads them back as null). unit_read already refuses them in the
+    images' records and the quality report; finite activations may still sum past the largest
+    float, and a hand-edited settings.json may hold one."""
+    try:
+        json.dumps(metadata, allow_nan=False)
+    except ValueError:
+        raise ValueError(
+            f"{outputs.SETTINGS_FILE} or the activations' mean holds NaN or an infinite number, "
+            "which a panel cannot store: check the unit's settings.json against the folder's, "
+            "or make the unit again"
+        ) from None
 
 
 def _settings_conflicts_check(experiment, network, layer, stored_units) -> None:

@@ -101,8 +101,8 @@ def panels_files_delete_unstored(panels: list[Panel]) -> None:
     ids = [panel.pk for panel in panels if panel.pk is not None]
     try:
         stored = set(Panel.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    except DatabaseError:  # the database is gone: what failed did not commit (or barely did)
-        stored = set()
+    except DatabaseError:  # no answer (the connection broke, maybe mid-commit): keep them all;
+        return  # a file without its row is harmless, a stored panel without its files is not
     for panel in panels:
         if panel.pk not in stored:
             panel_files_delete(panel)

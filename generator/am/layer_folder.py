@@ -212,9 +212,13 @@ def unit_folder_refuse(root: Path) -> None:
 
 
 def _is_unit_folder(folder: Path) -> bool:
-    """Whether `folder` is named as a unit's (or its partial folder) and holds a unit's files
-    or lies in a folder holding a run's settings or plan."""
-    if not folder.name.startswith((UNIT_PREFIX, PARTIAL_PREFIX + UNIT_PREFIX)):
+    """Whether `folder` is named exactly as the writer names a unit's folder (unit_00003, or
+    its partial folder .partial-unit_00003.xyz) and holds a unit's files or lies in a folder
+    holding a run's settings or plan. (A folder merely named unit_tests is no unit's.)"""
+    name = folder.name
+    if name.startswith(PARTIAL_PREFIX):
+        name = name.removeprefix(PARTIAL_PREFIX).partition(".")[0]
+    if _unit_named(name) is None:
         return False
     return any((folder / name).exists() for name in UNIT_FILES) or any(
         (folder.parent / name).is_file() for name in (SETTINGS_FILE, PLANNED_FILE)

@@ -58,3 +58,20 @@ def test_the_clean_up_keeps_the_files_of_a_panel_whose_row_is_stored(
     assert sorted(media_files(settings)) == sorted(
         Path(settings.MEDIA_ROOT) / name for name in (stored.image.name, stored.display_image.name)
     )
+
+
+def test_the_clean_up_keeps_every_file_when_the_database_cannot_say_what_is_stored(
+    experiment, panel_file, settings, monkeypatch
+):
+    """A connection broken mid-commit: a file without its row is harmless, the reverse is not."""
+    from django.db import DatabaseError
+    from django.db.models.query import QuerySet
+
+    stored = panel_register(experiment=experiment, image_path=panel_file, source="a", unit=1)
+
+    def unanswered(*args, **kwargs):
+        raise DatabaseError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(QuerySet, "values_list", unanswered)
+    panels_files_delete_unstored([stored])
+    assert len(media_files(settings)) == 2

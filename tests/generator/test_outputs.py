@@ -295,6 +295,15 @@ def test_a_folder_named_like_a_unit_elsewhere_is_an_output_folder(tmp_path):
     with layer_folder.folder_claim(tmp_path / "unit_tests", SETTINGS, planned=[1]):
         pass
     assert layer_folder.planned_units(tmp_path / "unit_tests") == [1]
+    # Only the writer's own names count: a project folder unit_selectivity with images/, or a
+    # run folder beside a settings.json of something else, is no unit's folder.
+    (tmp_path / "unit_selectivity" / "images").mkdir(parents=True)
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "settings.json").write_text("{}")
+    for out in (tmp_path / "unit_selectivity" / "am" / "fc6", tmp_path / "proj" / "unit_run"):
+        with layer_folder.folder_claim(out, SETTINGS, planned=[1]):
+            pass
+        assert layer_folder.planned_units(out) == [1]
 
 
 @pytest.mark.parametrize("activation", [float("nan"), float("inf")])

@@ -290,6 +290,6 @@ def _text(path: Path | None) -> str | None:
 
 def _cpu_threads_check(count: int) -> None:
     """More threads than CPUs never help, and torch crashes (no message) on absurd counts."""
-    cpus = os.cpu_count() or 1
-    if count > cpus:
-        raise ValueError(f"--cpu-threads {count}: this machine has {cpus} CPUs; give at most that")
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if count > (cpus or 1):
+        raise ValueError(f"--cpu-threads {count}: this run may use {cpus} CPUs; give at most that")

@@ -39,8 +39,9 @@ class Command(BaseCommand):
                 raise CommandError(f"{error}{kept}") from None
             except KeyboardInterrupt:  # Ctrl-C: the folder's rows rolled back, files deleted
                 raise CommandError(
-                    f"Stopped: nothing of {folder} was registered.{kept} Run the same command "
-                    "again to register it.",
+                    f"Stopped while registering {folder}, whose panels are stored all or "
+                    f"none.{kept} Run the same command again: panels already stored are "
+                    "skipped.",
                     returncode=130,  # as generate_panels: a shell's status for Ctrl-C
                 ) from None
             network, layer = done.settings["network"], done.settings["layer"]

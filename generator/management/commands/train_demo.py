@@ -34,7 +34,13 @@ class Command(BaseCommand):
             ) from None
         for path, problem in problems.items():
             if path.exists() or path.is_symlink():  # kept: it may be something of the user's
-                aside = demo.unusable_file_set_aside(path)
+                try:
+                    aside = demo.unusable_file_set_aside(path)
+                except OSError as error:
+                    raise CommandError(
+                        f"{problem} It cannot be moved aside ({error}): move or delete it, or "
+                        "choose another folder with --models"
+                    ) from None
                 self.stdout.write(
                     self.style.WARNING(f"{problem} Moved it to {aside}; training again.")
                 )
