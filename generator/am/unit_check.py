@@ -20,8 +20,8 @@ FILE_ENDS = {
 
 # Threads checking finished units on resume: each opens its unit's 100 pictures to read their
 # last bytes, which waits for the disk where it is not cached (on a network disk, a round trip
-# a file). With the files cached, one thread is as fast: 1.2 ms a unit on the sandbox, 0.45 ms
-# before the pictures' ends were read, so 4 s in all for the paper's 3,299 units.
+# a file). With the files cached: 3.6-4.4 ms a unit on the 2-core sandbox (0.5-0.9 ms without
+# reading the ends), 12-15 s for the paper's 3,299 units (bench/resume_check.py).
 _CHECKERS = ThreadPoolExecutor(16, thread_name_prefix="unit-check")
 
 
