@@ -4,7 +4,7 @@ Django-free: the WordNet folder and the researchers' overrides are passed in. Tw
 when they name the same rough class, as the paper's coders judged it (docs/analysis.md), through
 their frequent senses (used in the SemCor counts): the same synset; one a hypernym of the other
 within `max_hypernym_distance`, and deep enough (`min_depth`) to name it ("beverage" for eggnog,
-not "entity"); both kinds of one rough class a lay person names (`basic_classes`, ROUGH_CLASSES:
+not "entity"); both kinds of one rough class a lay person names (`basic_classes`, `rough_classes`:
 people, dogs, cats, drinks with their glasses, fruit and vegetables, ...); or, among living
 things, both kinds of a small group (at most `max_shared_living_hyponyms` kinds: big cats,
 bears, cattle; not rodents: a mouse is no beaver). Siblings under any other hypernym disagree:
@@ -52,30 +52,6 @@ class WordNetMissingError(RuntimeError):
     """WordNet data cannot be found where the analysis looks for it."""
 
 
-# Rough classes beyond `basic_classes`: the kinds of one agree with each other, however WordNet
-# files them, as the paper's coders took "beer", "glass" and "drink" for one object. Each is named
-# as a lay person would and is one or more WordNet branches; a kind belongs within
-# `max_hypernym_distance` of a branch. Siblings elsewhere disagree: "car" and "bike" are both
-# wheeled vehicles, "cat" and "dog" both carnivores, but no one names those classes. Birds and
-# fish are left out: their kinds look unlike (a duck and an eagle, a shark and a goldfish), and
-# "bird" and "fish" still name every kind of them.
-ROUGH_CLASSES: dict[str, tuple[str, ...]] = {
-    "dog": ("dog.n.01",),  # every breed and puppies
-    "cat": ("feline.n.01",),  # house cats and big cats
-    "snake": ("snake.n.01",),
-    "fruit and vegetables": ("produce.n.01",),  # green peppers and apples (the paper, Fig. 4)
-    # "beer", "glass" and "drink" (the paper, section 3.2): beverages and what they are drunk from
-    "drink": ("beverage.n.01", "glass.n.02", "drinking_vessel.n.01", "cup.n.01"),
-    "car": ("car.n.01",),
-    "boat": ("vessel.n.02",),  # boats and ships
-    "shore": ("shore.n.01", "beach.n.01"),  # seashore, lakeside, beach
-}
-# A word whose frequent senses are not what a lay person means by it gets the sense meant instead
-# (all its senses, rare ones too): WordNet's "fruit" is the botanical one, the ripened body of a
-# seed plant, so an ear of corn, an acorn and rapeseed were fruit; people mean edible fruit.
-LAY_SENSES: dict[str, tuple[str, ...]] = {"fruit": ("edible_fruit.n.01",)}
-
-
 @dataclass(frozen=True)
 class AgreementSettings:
     """How generous the automatic agreement is; saved beside every report."""
@@ -84,7 +60,7 @@ class AgreementSettings:
     min_sense_share: float = 0.1  # a later sense needs this share of the first sense's uses
     max_hypernym_distance: int = 6  # also how far below a rough class its kinds may lie
     min_depth: int = 5  # a hypernym label ("beverage") must be at least this deep
-    # Rough classes however shallow and wide WordNet files them (with ROUGH_CLASSES): person.n.01
+    # Rough classes however shallow and wide WordNet files them (with rough_classes): person.n.01
     # is 3 deep (through "causal agent") with thousands of kinds of person below it, yet "man",
     # "woman" and "scuba diver" are all people to a coder, as every dog breed is a dog.
     basic_classes: tuple[str, ...] = ("person.n.01",)
@@ -102,6 +78,30 @@ class AgreementSettings:
     # kind of these (two or more steps below: not "adult", "male") keeps its senses below
     # `basic_classes` only where one is used more than every such sense (and that is used).
     literal_kinds: tuple[str, ...] = ("animal.n.01",)
+    # Rough classes beyond `basic_classes`: the kinds of one agree with each other, however
+    # WordNet files them, as the paper's coders took "beer", "glass" and "drink" for one object.
+    # Each is a class a lay person names, as one or more WordNet branches; a kind belongs within
+    # `max_hypernym_distance` of a branch. Siblings elsewhere disagree: "car" and "bike" are both
+    # wheeled vehicles, "cat" and "dog" both carnivores, but no one names those classes. Birds
+    # and fish are left out: their kinds look unlike (a duck and an eagle, a shark and a
+    # goldfish), and "bird" and "fish" still name every kind of them.
+    rough_classes: tuple[tuple[str, ...], ...] = (
+        ("dog.n.01",),  # dog: every breed and puppies
+        ("feline.n.01",),  # cat: house cats and big cats
+        ("snake.n.01",),
+        ("produce.n.01",),  # fruit and vegetables: green peppers and apples (the paper, Fig. 4)
+        # drink: "beer", "glass" and "drink" (the paper, section 3.2), beverages and what they
+        # are drunk from
+        ("beverage.n.01", "glass.n.02", "drinking_vessel.n.01", "cup.n.01"),
+        ("car.n.01",),
+        ("vessel.n.02",),  # boat: boats and ships
+        ("shore.n.01", "beach.n.01"),  # shore: seashore, lakeside, beach
+    )
+    # A word whose frequent senses are not what a lay person means by it gets the senses meant
+    # instead (all its senses, rare ones too): WordNet's "fruit" is the botanical one, the
+    # ripened body of a seed plant, so an ear of corn, an acorn and rapeseed were fruit; people
+    # mean edible fruit.
+    lay_senses: tuple[tuple[str, tuple[str, ...]], ...] = (("fruit", ("edible_fruit.n.01",)),)
 
 
 def cleaned_labels(*answers: str, is_term: Callable[[str], bool] | None = None) -> tuple[str, ...]:
@@ -288,8 +288,9 @@ class LabelMatcher:
 
     @cached_property
     def _rough_classes(self) -> list[tuple]:
-        """The branches of each rough class: `basic_classes` one each, then ROUGH_CLASSES."""
-        groups = [(name,) for name in self.settings.basic_classes] + list(ROUGH_CLASSES.values())
+        """The branches of each rough class: `basic_classes` one each, then `rough_classes`."""
+        settings = self.settings
+        groups = [(name,) for name in settings.basic_classes] + list(settings.rough_classes)
         return [tuple(self.wordnet.synset(name) for name in group) for group in groups]
 
     def _class_synset(self, wnid: str):
@@ -298,14 +299,15 @@ class LabelMatcher:
 
     def _noun_synsets(self, label: str) -> tuple[str, list]:
         """(word looked up, all its noun synsets in WordNet's order, most frequent first; for a
-        word in LAY_SENSES the senses a lay person means)."""
+        word in `lay_senses` the senses a lay person means)."""
         phrase = label.replace(" ", "_")
         synsets = self.wordnet.synsets(phrase, "n")
         if not synsets and "_" in phrase:  # "shiny red apple" -> senses of "apple"
             phrase = phrase.rpartition("_")[2]
             synsets = self.wordnet.synsets(phrase, "n")
-        if phrase in LAY_SENSES:
-            synsets = [self.wordnet.synset(name) for name in LAY_SENSES[phrase]]
+        lay_senses = dict(self.settings.lay_senses)
+        if phrase in lay_senses:
+            synsets = [self.wordnet.synset(name) for name in lay_senses[phrase]]
         return phrase, synsets
 
     def _ancestors(self, synset) -> dict:
@@ -349,7 +351,7 @@ class LabelMatcher:
         )
 
     def _share_rough_class(self, first, second) -> bool:
-        """Both are kinds of one rough class (`basic_classes`, ROUGH_CLASSES)."""
+        """Both are kinds of one rough class (`basic_classes`, `rough_classes`)."""
         return any(
             self._in_class(first, branches) and self._in_class(second, branches)
             for branches in self._rough_classes

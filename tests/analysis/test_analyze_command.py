@@ -344,12 +344,8 @@ def test_settings_json_records_what_produced_the_report(tmp_path):
     )  # fmt: skip
     assert datetime.fromisoformat(saved["created"]).year >= 2025
     assert saved["table1"]["yes_threshold"] == 0.6 and saved["quality"]["min_median_ms"] == 2000
-    tuples = {
-        "basic_classes": ["person.n.01"],
-        "living_things": ["organism.n.01"],
-        "literal_kinds": ["animal.n.01"],
-    }
-    assert saved["agreement"] == asdict(AgreementSettings()) | tuples
+    assert saved["agreement"] == json.loads(json.dumps(asdict(AgreementSettings())))
+    assert ["edible_fruit.n.01"] in [senses for _, senses in saved["agreement"]["lay_senses"]]
     assert saved["selectivity_scores"] == [{"source": "", "compat": "", "units": 8}]
     units = pd.read_csv(tmp_path / "units.csv", keep_default_na=False)
     assert set(units["n_images"]) == {10} and set(units["source"]) == {""}
