@@ -12,6 +12,10 @@ back); its floating-point operations are counted once with torch's FlopCounterMo
         --lucent-batch 1,100,1024
     python bench/generator_speed.py --device cpu --batch 4 --iterations 5 --lucent-batch 2
 
+`--pixel` also times our pixel-space method (`PixelSampler`, Lucent's parameterisation and
+transforms without a generator, fp32) at `--batch` on the same AlexNet: the like-for-like
+counterpart of Lucent.
+
 Lucent's install and its shims: see bench/lucent_baseline.py. Django-free: run it with plain
 python from the repository root (PYTHONPATH=.).
 """
@@ -34,6 +38,7 @@ from lucent_baseline import lucent_speed, synchronize  # noqa: E402
 from generator.am.config import AMConfig  # noqa: E402
 from generator.am.deepsim import DeePSiMFc6  # noqa: E402
 from generator.am.networks import TargetNetwork, get_network  # noqa: E402
+from generator.am.pixel import PixelSampler  # noqa: E402
 from generator.am.ppgn import PPGNSampler  # noqa: E402
 
 
@@ -99,6 +104,33 @@ def ours_speed(args, device: torch.device) -> dict:
     }
 
 
+def pixel_speed(args, device: torch.device) -> dict:
+    """Time our pixel-space method: `args.batch` chains of fc8 units, `args.iterations` steps,
+    fp32, after a 2-step warm-up (its transforms keep the network's input size, so no new
+    shapes come later)."""
+    torch.manual_seed(0)
+    target = random_alexnet(device)
+    config = AMConfig(
+        network="alexnet", layer="fc8", method="pixel", iterations=args.iterations,
+        batch_size=args.batch, device=str(device),
+    )  # fmt: skip
+    units = [unit % 1000 for unit in range(args.batch)]
+    seeds = list(range(args.batch))
+    PixelSampler(target=target, config=replace(config, iterations=2)).run(units, seeds)
+    synchronize(device)
+    start = time.perf_counter()
+    PixelSampler(target=target, config=config).run(units, seeds)
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    return {
+        "batch": args.batch,
+        "iterations": args.iterations,
+        "seconds": seconds,
+        "image_iterations_per_s": args.batch * args.iterations / seconds,
+        "images_per_s": args.batch / seconds,
+    }
+
+
 def gflop_per_image_iteration(sampler: PPGNSampler) -> float:
     """Floating-point operations of one step for one chain (G and the network, forward and
     the backward to h), counted by torch on a batch of 2 before any compilation."""
@@ -131,6 +163,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--lucent-batch", default="1,100", help="Lucent batch sizes, e.g. 1,100")
     parser.add_argument("--lucent", dest="lucent", action="store_true", default=True)
     parser.add_argument("--no-lucent", dest="lucent", action="store_false")
+    parser.add_argument("--pixel", action="store_true", help="also time our pixel method")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
@@ -142,6 +175,10 @@ def main(argv=None) -> dict:
     }
     print(f"ours:   {_line(figures['ours'])}", flush=True)
     _save(args.json, figures)
+    if args.pixel:
+        figures["pixel"] = pixel_speed(args, device)
+        print(f"pixel:  {_line(figures['pixel'])}", flush=True)
+        _save(args.json, figures)
     if args.lucent:
         figures["lucent"] = []
         for batch in args.lucent_batch.split(","):
@@ -159,6 +196,8 @@ def main(argv=None) -> dict:
             _save(args.json, figures)  # so a run cut short keeps the batches it measured
         for batch, speedup in figures["speedup_by_lucent_batch"].items():
             print(f"ours / lucent at batch {batch}, images per second: {speedup:.1f}x")
+        for batch, speedup in figures.get("pixel_speedup_by_lucent_batch", {}).items():
+            print(f"our pixel method / lucent at batch {batch}, images/s: {speedup:.1f}x")
         print(
             f"ours / fastest lucent (batch {figures['fastest_lucent_batch']}) images per "
             f"second: {figures['speedup_images_per_s']:.1f}x"
@@ -172,6 +211,11 @@ def _speedups(figures: dict) -> None:
     figures["speedup_by_lucent_batch"] = {
         str(lucent["batch"]): ours / lucent["images_per_s"] for lucent in figures["lucent"]
     }
+    if "pixel" in figures:
+        pixel = figures["pixel"]["images_per_s"]
+        figures["pixel_speedup_by_lucent_batch"] = {
+            str(lucent["batch"]): pixel / lucent["images_per_s"] for lucent in figures["lucent"]
+        }
     fastest = max(figures["lucent"], key=lambda lucent: lucent["images_per_s"])
     figures["fastest_lucent_batch"] = fastest["batch"]
     figures["speedup_images_per_s"] = ours / fastest["images_per_s"]

@@ -93,7 +93,7 @@ torchvision.__version__, 'cuda', torch.cuda.is_available())"
       >"$hide/pytest_django/__init__.py"
   fi
   step speed_best "$LIMIT_BEST" "$PY" bench/generator_speed.py --device "$DEVICE" \
-    --batch "$BEST_BATCH" --iterations "$ITERS" --bf16 --channels-last --compile \
+    --batch "$BEST_BATCH" --iterations "$ITERS" --bf16 --channels-last --compile --pixel \
     --lucent-batch "$LUCENT_BATCHES" "$lucent" --json "$PARTS/speed_best.json"
   step generate_panels "$LIMIT_PANELS_COMMAND" env PYTHON="$PY" \
     bash bench/gpu_generate_panels.sh $PANELS_DRY
