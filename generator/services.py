@@ -80,24 +80,16 @@ def generated_panels_register(
     return panels
 
 
-class PanelsStoredMeanwhile(ValueError):
-    """Another registration stored panels of the same units while this one was storing them."""
-
-
-class PanelStoreRefused(ValueError):
-    """The database refused a panel for another reason than a panel stored meanwhile."""
-
-
 def _refusal_explained(error: IntegrityError, *, experiment, root: Path, unit: int) -> ValueError:
     """What the database's refusal of `unit`'s panel means for the user (nothing of the folder
     was stored): a registration that ran at the same moment, or the panel itself refused."""
     again = f"run register_panels {root} --experiment {experiment.slug} again"
     if _is_panel_uniqueness(error):
-        return PanelsStoredMeanwhile(
+        return ValueError(
             f"{root}: another registration stored some of these panels meanwhile (unit {unit}); "
             f"nothing of this folder was registered: {again}."
         )
-    return PanelStoreRefused(
+    return ValueError(
         f"{root}: the database refused the panel of unit {unit} ({error}); nothing of this "
         f"folder was registered. Check {outputs.unit_dir(root, unit)} (move it out of the "
         "folder to register the others), or report this message."

@@ -312,15 +312,27 @@ def demo_files_problems(models: Path | None = None) -> dict[Path, str]:
     return problems
 
 
-def unusable_file_set_aside(path: Path) -> Path:
-    """Rename a demo file that does not load to a free name beside it (demo_net.pt.unusable,
-    then .unusable-2...), so that training again overwrites nothing; returns the new path."""
-    number, aside = 1, path.with_name(f"{path.name}.unusable")
-    while aside.exists() or aside.is_symlink():
-        number += 1
-        aside = path.with_name(f"{path.name}.unusable-{number}")
-    path.rename(aside)
-    return aside
+def unusable_files_set_aside(problems: dict[Path, str]) -> list[tuple[str, Path]]:
+    """Rename each demo file of `problems` (demo_files_problems) that is there to a free name
+    beside it (demo_net.pt.unusable, then .unusable-2...), so that training again overwrites
+    nothing of the user's; (problem, new path) for each. ValueError, saying which file, where
+    one cannot be renamed."""
+    moved = []
+    for path, problem in problems.items():
+        if not (path.exists() or path.is_symlink()):
+            continue
+        number, aside = 1, path.with_name(f"{path.name}.unusable")
+        while aside.exists() or aside.is_symlink():
+            number += 1
+            aside = path.with_name(f"{path.name}.unusable-{number}")
+        try:
+            path.rename(aside)
+        except OSError as error:
+            raise ValueError(
+                f"{problem} It cannot be moved aside ({error}): move or delete it"
+            ) from None
+        moved.append((problem, aside))
+    return moved
 
 
 def active_units(net: TargetNetwork, layer: str, count: int, min_share: float = 0.05) -> list[int]:

@@ -32,18 +32,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{error}; choose a folder you can write with --models (or $AM_MODELS_DIR)"
             ) from None
-        for path, problem in problems.items():
-            if path.exists() or path.is_symlink():  # kept: it may be something of the user's
-                try:
-                    aside = demo.unusable_file_set_aside(path)
-                except OSError as error:
-                    raise CommandError(
-                        f"{problem} It cannot be moved aside ({error}): move or delete it, or "
-                        "choose another folder with --models"
-                    ) from None
-                self.stdout.write(
-                    self.style.WARNING(f"{problem} Moved it to {aside}; training again.")
-                )
+        try:
+            moved = demo.unusable_files_set_aside(problems)
+        except ValueError as error:
+            raise CommandError(f"{error}, or choose another folder with --models") from None
+        for problem, aside in moved:
+            self.stdout.write(self.style.WARNING(f"{problem} Moved it to {aside}; training again."))
         self.stdout.write("Training the demo network and its generator on the digits ...")
         try:
             report = demo.train_demo(folder)
