@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 
 
 def new_completion_code() -> str:
@@ -164,7 +165,11 @@ class Participant(models.Model):
         Experiment, on_delete=models.CASCADE, related_name="participants"
     )
     token = models.CharField(max_length=64, unique=True, default=new_participant_token)
-    external_id = models.CharField(max_length=200, help_text="Prolific PID, MTurk worker id, ...")
+    external_id = models.CharField(
+        max_length=200,
+        help_text="Prolific PID, MTurk worker id, ...; as first given. Ids differing only in "
+        "letter case are one participant.",
+    )
     prolific_study_id = models.CharField(max_length=200, blank=True)
     prolific_session_id = models.CharField(max_length=200, blank=True)
     # MTurk's ExternalQuestion HITs (experiment/mturk.py): the assignment to approve, its HIT.
@@ -212,6 +217,12 @@ class Participant(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["experiment", "external_id"], name="participant_unique_external_id"
+            ),
+            # Ids are typed in by hand, and recruitment sites' ids ignore case (MTurk's are
+            # upper case, Prolific's lower case hex): "a3xyz" is the worker "A3XYZ". (Where
+            # earlier participants' ids differ only in case, migration 0010 leaves it out.)
+            models.UniqueConstraint(
+                "experiment", Lower("external_id"), name="participant_unique_external_id_any_case"
             ),
         ]
         indexes = [models.Index(fields=["experiment", "trial_list", "status"])]

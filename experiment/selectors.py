@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
@@ -97,6 +98,17 @@ def participant_by_token(*, experiment: Experiment, token: str) -> Participant |
     if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
         return None
     return Participant.objects.filter(experiment=experiment, token=token).first()
+
+
+def participant_by_external_id(*, experiment: Experiment, external_id: str) -> Participant | None:
+    """The experiment's participant with this external id in any letter case, or None (the
+    earliest, where ids entered before letter case was ignored differ only in it)."""
+    return (
+        Participant.objects.alias(id_lower=Lower("external_id"))
+        .filter(experiment=experiment, id_lower=Lower(Value(external_id)))
+        .order_by("started_at", "id")
+        .first()
+    )
 
 
 def participant_step(*, participant: Participant) -> str:
@@ -238,6 +250,26 @@ def list_fills(*, experiment: Experiment) -> dict[int, int]:
     return {row["trial_list"]: row["taken"] for row in rows}
 
 
+def list_returning(*, experiment: Experiment) -> dict[int, int]:
+    """Per list id: participants who may come back to it. They answered, then fell silent past
+    the hold time, so hold no place (list_fills), but keep their list when they return
+    (services.participant_seen). Neither synthetic nor excluded ones count."""
+    rows = (
+        Participant.objects.filter(
+            experiment=experiment,
+            status=Participant.Status.IN_PROGRESS,
+            trial_list__isnull=False,
+            is_synthetic=False,
+            excluded=False,
+        )
+        .exclude(active_within_hold(experiment=experiment))
+        .filter(Exists(Response.objects.filter(participant=OuterRef("pk"))))
+        .values("trial_list")
+        .annotate(returning=Count("id"))
+    )
+    return {row["trial_list"]: row["returning"] for row in rows}
+
+
 def participant_completion_url(*, participant: Participant) -> str:
     """Where the completion page sends the participant: the experiment's completion URL, but
     nowhere ("") for an MTurk HIT's worker (they submit the HIT in its own tab), a worker who
@@ -261,8 +293,8 @@ def hit_state(*, participant: Participant, assignment_id: str) -> str:
 
 
 def list_least_counted(*, trial_lists: list[TrialList], counts: Mapping[int, int]) -> TrialList:
-    """The list with the lowest count (`counts`: list id -> places taken, see list_fills, or
-    pilot runs); the lowest number on ties."""
+    """The list with the lowest count (`counts`: list id -> pilot runs, say); the lowest
+    number on ties."""
     return min(
         trial_lists, key=lambda trial_list: (counts.get(trial_list.id, 0), trial_list.number)
     )

@@ -22,7 +22,9 @@ from experiment.selectors import (
     example_candidates,
     list_fills,
     list_least_counted,
+    list_returning,
     lists_with_room,
+    participant_by_external_id,
     participant_state,
 )
 
@@ -84,7 +86,7 @@ def participant_enter(
         for name, value in zip(VISIT_ID_FIELDS, given, strict=True)
         if value and not is_placeholder(value)
     }
-    existing = Participant.objects.filter(experiment=experiment, external_id=external_id).first()
+    existing = participant_by_external_id(experiment=experiment, external_id=external_id)
     if existing is not None:
         if existing.is_synthetic or existing.is_pilot:
             kind = "a simulated participant" if existing.is_synthetic else "a pilot run"
@@ -101,9 +103,7 @@ def participant_enter(
     # Read the key only where someone withdrew (it may be made on first use, in VAR_DIR).
     if (
         experiment.withdrawals.exists()
-        and experiment.withdrawals.filter(
-            id_digest=external_id_digest(external_id, key=pseudonym_key())
-        ).exists()
+        and experiment.withdrawals.filter(id_digest__in=withdrawal_digests(external_id)).exists()
     ):
         raise StudyUnavailable("withdrawn")
     try:
@@ -118,7 +118,7 @@ def participant_enter(
             )
     except IntegrityError:
         # The same id arrived twice at once on a database without row locks: one of them won.
-        return Participant.objects.get(experiment=experiment, external_id=external_id)
+        return participant_by_external_id(experiment=experiment, external_id=external_id)
 
 
 @transaction.atomic
@@ -127,9 +127,20 @@ def participant_withdraw(*, participant: Participant) -> None:
     participant, not a pilot run or a simulated one) is kept out of the study from then on:
     their id's digest is stored (Withdrawal), not the id."""
     if participant.consented_at and not (participant.is_pilot or participant.is_synthetic):
-        digest = external_id_digest(participant.external_id, key=pseudonym_key())
+        digest = withdrawal_digests(participant.external_id)[0]
         Withdrawal.objects.get_or_create(experiment=participant.experiment, id_digest=digest)
     participant.delete()
+
+
+def withdrawal_digests(external_id: str) -> list[str]:
+    """The digests (Withdrawal) that keep `external_id` out: the one stored now, of the id in
+    lower case (any case of it is the same participant), then the one of the id as typed,
+    stored before letter case was ignored."""
+    key = pseudonym_key()
+    return [
+        external_id_digest(external_id.lower(), key=key),
+        external_id_digest(external_id, key=key),
+    ]
 
 
 def participant_decline(*, participant: Participant) -> None:
@@ -359,7 +370,7 @@ def participant_create(*, experiment: Experiment, external_id: str, **fields) ->
     if not trial_lists:
         raise StudyUnavailable("no_lists")
     # Another request may have created this id while we waited for the lock.
-    existing = Participant.objects.filter(experiment=experiment, external_id=external_id).first()
+    existing = participant_by_external_id(experiment=experiment, external_id=external_id)
     if existing is not None:
         return existing
     trial_list = least_filled_list(experiment=experiment, trial_lists=trial_lists)
@@ -400,12 +411,27 @@ def participant_pilot_create(*, experiment: Experiment, by: str) -> Participant:
 
 
 def least_filled_list(*, experiment: Experiment, trial_lists: list[TrialList]) -> TrialList:
-    """The list with the fewest places taken (lowest number on ties), or StudyUnavailable."""
+    """Of the lists with room, the one that would hold the fewest participants if everyone who
+    may come back to it did (list_returning), then the one with the fewest places taken, then
+    the lowest number; StudyUnavailable("full") when none has room.
+
+    Someone who answered and then fell silent past the hold time gives up their place but
+    keeps their list on return: a replacement goes, where it can, to a list nobody can come
+    back to, so that a return does not take a list over its cap.
+    """
     fills = list_fills(experiment=experiment)
     open_lists = lists_with_room(experiment=experiment, trial_lists=trial_lists, fills=fills)
     if not open_lists:
         raise StudyUnavailable("full")
-    return list_least_counted(trial_lists=open_lists, counts=fills)
+    returning = list_returning(experiment=experiment)
+    return min(
+        open_lists,
+        key=lambda trial_list: (
+            fills.get(trial_list.id, 0) + returning.get(trial_list.id, 0),
+            fills.get(trial_list.id, 0),
+            trial_list.number,
+        ),
+    )
 
 
 def trial_order_new(

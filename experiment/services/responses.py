@@ -11,7 +11,8 @@ from experiment.answers import (
     response_ms_parse,
 )
 from experiment.models import Panel, Participant, Response
-from experiment.selectors import answered_indices
+from experiment.selectors import answered_indices, participant_state
+from experiment.services.participants import StudyUnavailable, participant_seen
 
 
 def response_record(
@@ -34,6 +35,7 @@ def response_record(
     """
     answer = answer_parse(q1=q1, q2=q2, q3=q3)
     response_ms = response_ms_parse(response_ms)
+    place_take_back(participant=participant)
     with transaction.atomic():
         locked = Participant.objects.select_for_update().get(id=participant.id)
         trial_check(participant=locked, trial_index=trial_index, panel_id=panel_id)
@@ -72,6 +74,28 @@ def response_record(
         participant_touch(participant=locked)
     participant.refresh_from_db()
     return response
+
+
+def place_take_back(*, participant: Participant) -> None:
+    """Before the first answer of a participant whose place lapsed (a trial page left open past
+    the hold time), take the place back as a reload would (participant_seen): their list may
+    have gone to a replacement meanwhile. AnswerConflict when they were moved to another list
+    or every list is full: the reload shows them where they are."""
+    if participant_state(participant=participant) != "abandoned" or participant.responses.exists():
+        return
+    order = participant.trial_order
+    try:
+        participant_seen(participant=participant)
+    except StudyUnavailable:
+        raise AnswerConflict(
+            "Your place in the study lapsed while this page was open, and the study has since "
+            "filled up. Reload the page."
+        ) from None
+    if participant.trial_order != order:
+        raise AnswerConflict(
+            "Your place in the study lapsed while this page was open, and you have been given "
+            "another set of panels. Reload the page to start them."
+        )
 
 
 def answer_of(response: Response) -> Answer:

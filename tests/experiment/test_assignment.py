@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiment.models import Participant, TrialList
+from experiment.selectors import list_fills
 from experiment.services import (
     AnswerInvalid,
     StudyUnavailable,
@@ -47,6 +49,24 @@ def test_the_same_external_id_returns_the_same_participant_and_order(ready_exper
     assert again.id == first.id
     assert again.trial_order == first.trial_order
     assert Participant.objects.count() == 1
+
+
+def test_an_id_in_another_letter_case_is_the_same_participant(ready_experiment):
+    """Ids typed by hand: the MTurk worker "A3XYZ" typing "a3xyz" gets no second place."""
+    first = participant_enter(experiment=ready_experiment, external_id="A3WORKER")
+    again = participant_enter(experiment=ready_experiment, external_id="a3worker")
+    assert again.id == first.id and again.external_id == "A3WORKER"
+    assert Participant.objects.count() == 1
+
+
+def test_the_database_refuses_ids_differing_only_in_letter_case(ready_experiment):
+    participant_enter(experiment=ready_experiment, external_id="A3WORKER")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Participant.objects.create(
+            experiment=ready_experiment,
+            external_id="a3worker",
+            trial_list=TrialList.objects.first(),
+        )
 
 
 def test_orders_are_shuffled_per_participant(experiment):
@@ -237,6 +257,51 @@ def test_a_participant_with_answers_keeps_their_list_whatever_its_fill(participa
     participant_enter(experiment=experiment, external_id="c")
     back = participant_enter(experiment=experiment, external_id=participant.external_id)
     assert back.trial_list_id == own_list
+
+
+def answer_first_trial(participant) -> None:
+    participant.responses.create(
+        panel_id=participant.trial_order[0], trial_index=0, q1_yes=False, response_ms=900
+    )
+
+
+def places(experiment) -> dict[int, int]:
+    """Places taken per list number."""
+    taken = list_fills(experiment=experiment)
+    lists = TrialList.objects.filter(experiment=experiment)
+    return {t.number: taken.get(t.id, 0) for t in lists}
+
+
+def test_a_replacement_goes_to_a_list_nobody_can_come_back_to(ready_experiment):
+    """Who answered and fell silent keeps their list on return: an equally empty list without
+    such a participant takes the newcomer, so the return leaves both lists at their cap."""
+    ready_experiment.participants_per_list = 1
+    ready_experiment.save()
+    away = participant_enter(experiment=ready_experiment, external_id="away")
+    participant_consent(participant=away)
+    answer_first_trial(away)
+    silent_for(away, minutes=61)
+    newcomer = participant_enter(experiment=ready_experiment, external_id="new")
+    assert newcomer.trial_list_id != away.trial_list_id
+    participant_enter(experiment=ready_experiment, external_id="away")
+    assert places(ready_experiment) == {1: 1, 2: 1}
+
+
+def test_returns_take_a_list_over_its_cap_only_when_no_list_is_free_of_them(ready_experiment):
+    ready_experiment.participants_per_list = 2
+    ready_experiment.save()
+    away = []
+    for name in ("a", "b", "c"):
+        participant = participant_enter(experiment=ready_experiment, external_id=name)
+        participant_consent(participant=participant)
+        answer_first_trial(participant)
+        silent_for(participant, minutes=61)
+        away.append(participant)
+    # They went to lists 1, 2, 1: list 2 has room for one more before anyone comes back.
+    participant_enter(experiment=ready_experiment, external_id="new")
+    for participant in away:
+        participant_enter(experiment=ready_experiment, external_id=participant.external_id)
+    assert places(ready_experiment) == {1: 2, 2: 2}
 
 
 def test_coming_back_through_a_new_prolific_session_keeps_the_latest_ids(ready_experiment):

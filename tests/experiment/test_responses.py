@@ -1,9 +1,13 @@
 """Recording answers: the protocol's rules, idempotent re-sends, completion."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from experiment.answers import AnswerConflict
 from experiment.models import Participant, Response
+from experiment.selectors import participant_state
 from experiment.services import AnswerInvalid, participant_enter, response_record
 
 
@@ -181,3 +185,46 @@ def test_answers_update_last_seen(participant):
     answer(participant, 0)
     participant.refresh_from_db()
     assert participant.last_seen_at > before
+
+
+def lapse(participant, minutes=61) -> None:
+    """The participant's trial page was left open `minutes` ago."""
+    Participant.objects.filter(id=participant.id).update(
+        last_seen_at=timezone.now() - timedelta(minutes=minutes)
+    )
+    participant.refresh_from_db()
+
+
+def test_a_first_answer_after_the_place_lapsed_takes_it_back_where_there_is_room(participant):
+    lapse(participant)
+    answer(participant, 0)
+    assert participant_state(participant=participant) == "in_progress"
+
+
+def test_a_first_answer_after_the_place_went_to_another_asks_for_a_reload(participant):
+    """Their list was given away while the page was open: the answer would take it over its
+    cap. They move to the list with room, as a reload would place them, and are told so."""
+    experiment = participant.experiment
+    experiment.participants_per_list = 1
+    experiment.save()
+    lapse(participant)
+    replacement = participant_enter(experiment=experiment, external_id="replacement")
+    assert replacement.trial_list_id == participant.trial_list_id
+    with pytest.raises(AnswerConflict, match="another set of panels"):
+        answer(participant, 0)
+    assert not Response.objects.exists()
+    participant.refresh_from_db()
+    assert participant.trial_list_id != replacement.trial_list_id
+    answer(participant, 0)  # from the reloaded page
+
+
+def test_a_first_answer_after_the_place_lapsed_in_a_full_study_asks_for_a_reload(participant):
+    experiment = participant.experiment
+    experiment.participants_per_list = 1
+    experiment.save()
+    lapse(participant)
+    participant_enter(experiment=experiment, external_id="b")
+    participant_enter(experiment=experiment, external_id="c")
+    with pytest.raises(AnswerConflict, match="filled up"):
+        answer(participant, 0)
+    assert not Response.objects.exists()

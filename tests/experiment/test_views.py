@@ -132,6 +132,8 @@ def test_an_id_others_may_know_goes_on_only_in_the_browser_it_started_in(study, 
     assert reply.status_code == 400
     assert b"already started the study in another browser" in reply.content
     assert participant.token.encode() not in reply.content
+    # Nor in another letter case (a new participant, in another list, before).
+    assert Client().get("/study/demo/", {parameter: "a1publicworker"}).status_code == 400
     forged = Client()
     forged.cookies[views.browser_cookie_name(study.experiment)] = participant.token  # unsigned
     assert forged.get("/study/demo/", {parameter: "A1PUBLICWORKER"}).status_code == 400

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from experiment.export import external_id_digest, pseudonym_key
 from experiment.models import Participant, Response, Withdrawal
 from experiment.services import (
     StudyUnavailable,
@@ -28,6 +29,26 @@ def test_a_withdrawn_id_is_refused_and_only_its_digest_is_kept(client, participa
     assert b"You have withdrawn from this study" in page.content
     assert not Participant.objects.exists()
     assert participant_enter(experiment=experiment, external_id="p2").external_id == "p2"
+
+
+def test_a_withdrawn_id_is_refused_in_any_letter_case(participant):
+    experiment = participant.experiment
+    Participant.objects.filter(id=participant.id).update(external_id="A3WORKER")
+    participant.refresh_from_db()
+    participant_withdraw(participant=participant)
+    for variant in ("A3WORKER", "a3worker", "A3Worker"):
+        with pytest.raises(StudyUnavailable):
+            participant_enter(experiment=experiment, external_id=variant)
+
+
+def test_a_withdrawal_stored_before_letter_case_was_ignored_still_refuses_its_id(participant):
+    """Digests stored before were of the id as typed."""
+    experiment = participant.experiment
+    Withdrawal.objects.create(
+        experiment=experiment, id_digest=external_id_digest("A3OLD", key=pseudonym_key())
+    )
+    with pytest.raises(StudyUnavailable):
+        participant_enter(experiment=experiment, external_id="A3OLD")
 
 
 def test_deleting_in_the_admin_withdraws_and_deleting_the_withdrawal_lets_them_in(
