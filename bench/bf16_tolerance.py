@@ -137,4 +137,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    # A failed check fails the run (gpu_check records the exit status).
+    sys.exit(0 if all(f["pass"] for f in main().values() if "pass" in f) else 1)

@@ -89,6 +89,16 @@ def main() -> None:
     else:
         _gpu_simulated(sampler, args.simulate, size, stand_ins)
         sampling = args.simulate * len(batches)
+    image_iterations = args.units * args.images * args.iterations
+    figures = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "settings": vars(args) | {"json": None},
+        "sampling_only_s": sampling,
+        "sampling_only_image_iterations_per_s": image_iterations / sampling,
+    }
+    if args.json:  # kept should the whole run be cut short (gpu_check's time limit)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     if args.fsync_ms:
         stand_ins.enter_context(mock.patch("os.fsync", _slowed(os.fsync, args.fsync_ms / 1000)))
     if args.writers:
@@ -115,18 +125,12 @@ def main() -> None:
         ended = time.perf_counter()
     whole = ended - started
 
-    image_iterations = args.units * args.images * args.iterations
-    figures = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "torch": torch.__version__,
-        "settings": vars(args) | {"json": None},
+    figures |= {
         "writers": args.writers or pipeline.WRITERS,
         "flushers": outputs._FLUSHERS._max_workers if args.flushers is None else args.flushers,
-        "sampling_only_s": sampling,
         "whole_run_s": whole,
         "units_per_s": args.units / whole,
         "image_iterations_per_s": image_iterations / whole,
-        "sampling_only_image_iterations_per_s": image_iterations / sampling,
         # where the whole run's time went
         "in_sampler_s": timing.sampling,
         "setup_and_between_batches_s": timing.last_end - started - timing.sampling,

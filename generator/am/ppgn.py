@@ -214,10 +214,13 @@ class PPGNSampler(Sampler):
         return replace(state, h=h, eps1=1e-6 + u * (1e-2 - 1e-6))
 
     @torch.no_grad()
-    def evaluate(self, images: Tensor, units: Tensor) -> Evaluation:
+    def evaluate(self, images: Tensor, units: Tensor, *, as_steps: bool = False) -> Evaluation:
         """Target-unit value and probability of each image (B,3,S,S) RGB on a [0,1] scale
-        (clamped for the stored activations; G's raw range where steps judge codes)."""
-        with self._autocast():
+        (clamped for the stored activations; G's raw range where steps judge codes).
+
+        In fp32, so that a bf16 run stores its images' activations unrounded; `as_steps`: in
+        the steps' precision, for judgements the steps also make (the threshold)."""
+        with self._autocast() if as_steps else nullcontext():
             acts = self.target.activations(self.target.preprocess(images), [self.layer.alias])
         values = layer_vector(
             _maybe_rectify(acts[self.layer.alias], self.layer, self.config),
@@ -250,7 +253,8 @@ class PPGNSampler(Sampler):
         if self.config.threshold >= 0:
             # The latest code whose probability passed the threshold: the final one if it did,
             # judged as the steps judge codes (on G's unclamped image).
-            passed = self.evaluate(images, state.units).probabilities > self.config.threshold
+            judged = self.evaluate(images, state.units, as_steps=True)
+            passed = judged.probabilities > self.config.threshold
             earlier = state.found & ~passed
             if earlier.any():
                 final_h = torch.where(earlier.view(-1, 1), state.kept, state.h)

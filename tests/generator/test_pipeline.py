@@ -321,17 +321,29 @@ def test_weights_that_moved_are_named_missing_and_can_be_pointed_at(tmp_path, de
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_a_unit_made_on_cuda_regenerates_on_the_cpu_only_when_asked(tmp_path, demo_models):
+def test_a_unit_made_on_cuda_regenerates_on_the_cpu_only_when_asked(
+    tmp_path, demo_models, monkeypatch
+):
+    """Alone and uncompiled there: no batch repeats a GPU's image on a CPU, and a GPU run's
+    batch of 1024 would take hours."""
     run = demo_run(tmp_path, demo_models[0], [1])
     pipeline.panels_generate(run)
     records = outputs.unit_dir(run.out, 1) / "activations.json"
     stored = json.loads(records.read_text())
-    stored["execution"]["device"] = "cuda:3"  # as a torchrun rank on a GPU machine records it
+    stored["execution"] |= {"device": "cuda:3", "batch_size": 1024, "compile": True}  # a rank's
     records.write_text(json.dumps(stored))
     with pytest.raises(ValueError, match="made on CUDA, and this machine has none; pass device"):
         pipeline.image_regenerate(run.out, 1, 0)
-    image, _ = pipeline.image_regenerate(run.out, 1, 0, device="cpu")
+    built = []
+    build = pipeline.sampler_build
+    monkeypatch.setattr(
+        pipeline, "sampler_build", lambda config: built.append(config) or build(config)
+    )
+    image, _ = pipeline.image_regenerate(run.out, 1, 0, device="cpu", precision="fp32")
     assert image.shape[0] == 3
+    [config] = built
+    assert (config.device, config.batch_size, config.compile) == ("cpu", 1, False)
+    assert config.precision == "fp32"
 
 
 def test_units_made_by_an_earlier_generator_version_are_not_regenerated(tmp_path, demo_models):

@@ -261,6 +261,18 @@ def test_bf16_final_activations_stay_within_tolerance_of_fp32(demo_models):
     assert abs(means["bf16"] - means["fp32"]) <= 0.1 * abs(means["fp32"])
 
 
+def test_a_bf16_run_stores_its_images_activations_measured_in_fp32():
+    """The steps run in bf16; the stored values are the images' activations, not bf16-rounded
+    (3 significant digits)."""
+    sampler = toy_sampler(iterations=3, precision="bf16")
+    result = sampler.run([0, 1, 2], [5, 6, 7])
+    units = torch.tensor([0, 1, 2])
+    sampler.config = dataclasses.replace(sampler.config, precision="fp32")
+    expected = sampler.evaluate(result.images, units).activations
+    assert torch.equal(result.activations, expected)
+    assert not torch.equal(result.activations, expected.bfloat16().float())
+
+
 def test_a_separate_encoder_gives_the_same_step_as_the_shared_forward_pass():
     shared = toy_sampler(eps1=0.5, eps3=0.0)
     config = shared.config
