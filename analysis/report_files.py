@@ -58,9 +58,19 @@ def csv_cells(table: pd.DataFrame) -> pd.DataFrame:
     for column, dtype in table.dtypes.items():
         if pd.api.types.is_bool_dtype(dtype):
             table[column] = table[column].astype(int)
+        elif _is_flags(table[column]):  # flags with gaps (a decision not taken): 0/1 or empty
+            table[column] = table[column].astype("boolean").astype("Int64")
         elif pd.api.types.is_string_dtype(dtype):  # object or str columns
             table[column] = table[column].map(spreadsheet_safe)
     return table
+
+
+def _is_flags(column: pd.Series) -> bool:
+    """An object column whose values are all True, False or missing (some at least not)."""
+    if column.dtype != object:
+        return False
+    values = column.dropna()
+    return len(values) > 0 and all(isinstance(v, bool | np.bool_) for v in values)
 
 
 def report_files_remove(out_dir: Path, names: Iterable[str], keep: set[str] = frozenset()) -> int:
@@ -87,10 +97,12 @@ def report_write(
     markdown: str,
     settings: dict,
     figures: dict[str, bytes],
+    private: bool = False,
 ) -> list[Path]:
     """Write a report of `kind` ("ratings", "selectivity") into out_dir: `tables` as CSV by file
     stem, report.md, settings.json (with `"report": kind`) and the PNG `figures` by file name;
-    returns the paths written. Other files in out_dir are left alone.
+    returns the paths written. Other files in out_dir are left alone. `private`: the report
+    names participants, so its files are readable by their owner only, as the exports are.
 
     The files are made in a folder beside out_dir and moved in at the end, under a lock, so a
     report that fails half-way (a full disk, Ctrl-C) leaves the earlier one whole, and two
@@ -113,6 +125,8 @@ def report_write(
         (staging / SETTINGS_FILE).write_text(
             json.dumps(marked, indent=2, default=str), encoding="utf-8"
         )
+        for path in staging.iterdir():
+            path.chmod(0o600 if private else 0o644)  # also where umask or an old file differ
         with _folder_lock(out_dir):
             report_folder_check(out_dir, kind=kind, names=names)  # another run may have written
             new = sorted(path.name for path in staging.iterdir())
@@ -140,12 +154,18 @@ def report_folder_check(out_dir: Path, *, kind: str, names: Iterable[str]) -> No
     present = sorted({path.name for name in names for path in out_dir.glob(name)})
     if not present:
         return
-    written_by = _report_kind(out_dir / SETTINGS_FILE)
+    marker = out_dir / SETTINGS_FILE
+    written_by = _report_kind(marker)
     if written_by != kind:
-        by = f"a {written_by} report" if written_by else "no earlier report"
+        if written_by:
+            by = f"a {written_by} report wrote (its settings.json says so)"
+        elif marker.exists():
+            by = "no earlier report wrote (its settings.json is not a report's)"
+        else:
+            by = "no earlier report wrote (it has no settings.json)"
         raise ReportFolderError(
-            f"{out_dir} holds {', '.join(present)}, which {by} wrote (its settings.json says "
-            f"so), and the {kind} report would replace them: choose another folder."
+            f"{out_dir} holds {', '.join(present)}, which {by}, and the {kind} report would "
+            "replace them: choose another folder."
         )
 
 

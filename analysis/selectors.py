@@ -103,8 +103,8 @@ def ratings_participants(*, experiment: Experiment, participants: str = "real"):
 
 def ratings_participant_counts(*, experiment: Experiment) -> dict[str, int]:
     """How many real and synthetic participants answered at all (`*_answered`, excluded ones
-    too) and not excluded (`real`, `synthetic`), how many of them are excluded, and how many
-    pilot runs answered (`pilots`, never analysed)."""
+    too) and not excluded (`real`, `synthetic`), and how many pilot runs answered (`pilots`,
+    never analysed)."""
     answered = experiment.participants.annotate(n=Count("responses")).filter(n__gt=0)
     not_pilot = Q(is_pilot=False)
     return answered.aggregate(
@@ -112,7 +112,6 @@ def ratings_participant_counts(*, experiment: Experiment) -> dict[str, int]:
         synthetic_answered=Count("id", filter=not_pilot & Q(is_synthetic=True)),
         real=Count("id", filter=not_pilot & Q(is_synthetic=False, excluded=False)),
         synthetic=Count("id", filter=not_pilot & Q(is_synthetic=True, excluded=False)),
-        excluded=Count("id", filter=not_pilot & Q(excluded=True)),
         pilots=Count("id", filter=Q(is_pilot=True)),
     )
 
@@ -270,11 +269,13 @@ def _with_participant_ids(quality: pd.DataFrame, states: dict[int, str]) -> pd.D
 def _used_note(experiment, participants, counts, responses) -> str:
     """Which participants the report used."""
     used = responses.loc[~responses["excluded"], "participant"].nunique()
+    excluded = responses.loc[responses["excluded"], "participant"].nunique()  # of those chosen
+    kind = "" if participants == "all" else f" {participants}"
     pilots = f"; pilot runs, never analysed: {counts['pilots']}" if counts["pilots"] else ""
     return (
         f"Experiment {experiment.slug}: {used} {participants} participants analysed "
         f"(answered: {counts['real_answered']} real, {counts['synthetic_answered']} synthetic; "
-        f"{counts['excluded']} excluded and left out{pilots})."
+        f"{excluded}{kind} excluded and left out{pilots})."
     )
 
 

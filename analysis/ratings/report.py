@@ -83,11 +83,13 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
         return ["No main-trial responses: Table 1, correlations and calibration are empty."]
     rated = units.loc[units.index.isin(main["unit"])]
     no_class = rated["most_active_wnid"].fillna("").eq("") & rated["ccmas_wnid"].fillna("").eq("")
+    # A stored score row has its image count; imported rows may lack both classes, not scores.
+    no_scores = rated["n_images"].isna() if "n_images" in rated else no_class
     dead = rated.get("is_dead", pd.Series(False, index=rated.index)).fillna(False).astype(bool)
     for mask, what, advice in (
         (no_class & dead, "are dead on the recorded images (every activation equal)",
          "they have no class to compare with: (d), (e) and the correlations leave them out."),
-        (no_class & ~dead, "have no selectivity scores",
+        (no_scores & ~dead, "have no selectivity scores",
          "(d), (e) and the correlations leave them out; run compute_selectivity or "
          "import_selectivity for them."),
     ):  # fmt: skip
@@ -100,7 +102,7 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
         ("most_active_wnid", "most-active", "(d)"),
         ("ccmas_wnid", "CCMAS", "(e)"),
     ):
-        lacking = rated[column].fillna("").eq("") & ~no_class & ~dead
+        lacking = rated[column].fillna("").eq("") & ~no_scores & ~dead
         if lacking.any():
             notes.append(
                 f"{int(lacking.sum())} rated units have selectivity scores without a {name} "
@@ -249,11 +251,13 @@ def ratings_report_save(report: RatingsReport, out_dir: Path, title: str) -> lis
 
     An earlier report's files in out_dir are removed first, so none of them (a scatter plot of
     a measure no longer scored) can pass for part of this one; other files are left alone.
+    A report naming participants by their ids (not anonymised) is readable by its owner only.
     """
     return report_write(
         out_dir, kind="ratings", names=REPORT_FILES, tables=report.tables(),
         markdown=ratings_report_markdown(report, title), settings=report.settings,
         figures=ratings_report_figures(report),
+        private=not report.settings.get("anonymous", False),
     )  # fmt: skip
 
 

@@ -93,6 +93,18 @@ def test_a_folder_holding_an_export_of_a_reports_file_name_is_refused(tmp_path):
     assert not (tmp_path / "report.md").exists()
 
 
+def test_a_report_naming_participants_is_readable_by_its_owner_only(settings, tmp_path):
+    """As the exports: it holds recruitment-site ids. An anonymous one is for publishing."""
+    settings.VAR_DIR = tmp_path
+    experiment = build_experiment()
+    answer_all(experiment, "PROLIFIC-ID-1", yes=True)
+    analyze("--experiment", "exp", "--out", str(tmp_path / "full"))
+    analyze("--experiment", "exp", "--anonymous", "--out", str(tmp_path / "public"))
+    for folder, mode in (("full", 0o600), ("public", 0o644)):
+        files = [path for path in (tmp_path / folder).iterdir() if not path.name.startswith(".")]
+        assert files and {path.stat().st_mode & 0o777 for path in files} == {mode}, folder
+
+
 def test_report_csvs_escape_participant_text_a_spreadsheet_would_run(tmp_path):
     experiment = build_experiment()
     answer_all(experiment, "=cmd|' /C calc'!A0", yes=True, label="@eggnog")
@@ -187,7 +199,11 @@ def test_excluded_participants_are_left_out_and_counted():
     exclude(bad, "straight-lining")
     report = ratings_report(experiment=experiment)
     assert report.table1["a"].tolist() == [100.0, 100.0]
-    assert "1 excluded and left out" in report.notes[0]
+    assert "1 real excluded and left out" in report.notes[0]
+    # A report of the synthetic ones counts none of the real exclusions.
+    answer_all(experiment, "fake", yes=True, synthetic=True)
+    report = ratings_report(experiment=experiment, participants="synthetic")
+    assert "0 synthetic excluded and left out" in report.notes[0]
 
 
 def test_exclude_flagged_excludes_fast_all_same_participants_and_says_who_and_why(tmp_path):

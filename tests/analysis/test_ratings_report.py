@@ -1,6 +1,7 @@
 """Q2 calibration, practice and participant quality, correlations, and the written report."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from analysis.ratings.correlations import (
 )
 from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
 from analysis.ratings.report import ratings_report_compute, ratings_report_save
-from analysis.report_files import ReportFolderError
+from analysis.report_files import ReportFolderError, csv_cells
 from tests.analysis.ratings_data import hand_case, matcher  # noqa: F401
 
 
@@ -251,6 +252,14 @@ def test_the_report_is_written_as_csv_markdown_and_png(matcher, tmp_path):  # no
     assert units_csv["yes_rate"].tolist() == pytest.approx([100, 80, 25])
 
 
+def test_flags_with_gaps_are_written_as_0_1_or_empty():
+    """label_decisions.csv's override: a decision or none, as 0/1 like every other flag."""
+    table = pd.DataFrame({"override": [True, None, False], "label": ["=a", "b", None]})
+    cells = csv_cells(table)
+    assert cells["override"].tolist() == [1, pd.NA, 0]
+    assert cells.to_csv(index=False).splitlines() == ["override,label", "1,'=a", ",b", "0,"]
+
+
 def test_an_earlier_reports_files_are_removed_and_nothing_else(matcher, tmp_path):  # noqa: F811
     """A scatter plot of a measure this report does not plot must not pass for a new one."""
     responses, units, judge = hand_case(matcher)
@@ -271,18 +280,22 @@ def test_an_earlier_reports_files_are_removed_and_nothing_else(matcher, tmp_path
 
 
 @pytest.mark.parametrize(
-    "found",
-    [None, '{"theme": "dark"}', '{"report": "selectivity"}'],
+    ("found", "why"),
+    [
+        (None, "it has no settings.json"),
+        ('{"theme": "dark"}', "its settings.json is not a report's"),
+        ('{"report": "selectivity"}', "a selectivity report wrote"),
+    ],
     ids=["none", "own", "other"],
 )
-def test_a_folder_no_ratings_report_wrote_is_refused(matcher, tmp_path, found):  # noqa: F811
+def test_a_folder_no_ratings_report_wrote_is_refused(matcher, tmp_path, found, why):  # noqa: F811
     """The researcher's own report.md and scatter plots, or another kind of report's files."""
     (tmp_path / "report.md").write_text("# my lab notebook")
     (tmp_path / "scatter_pilot_2023.png").write_text("mine")
     if found:
         (tmp_path / "settings.json").write_text(found)
     responses, units, judge = hand_case(matcher)
-    with pytest.raises(ReportFolderError, match="choose another folder"):
+    with pytest.raises(ReportFolderError, match=f"{re.escape(why)}.*choose another folder"):
         ratings_report_save(ratings_report_compute(responses, units, judge), tmp_path, "T")
     assert (tmp_path / "report.md").read_text() == "# my lab notebook"
     assert (tmp_path / "scatter_pilot_2023.png").exists()
@@ -331,6 +344,21 @@ def test_missing_selectivity_scores_are_named_in_the_notes(matcher):  # noqa: F8
     assert any(
         "1 rated units have no selectivity scores" in n and "net L.2" in n for n in report.notes
     )
+
+
+def test_scores_without_either_class_are_not_called_missing(matcher):  # noqa: F811
+    """Scores imported without classes (precision only, say) are scores: their precision
+    feeds the correlations; only (d) and (e) leave them out."""
+    responses, units, judge = hand_case(matcher)
+    units["n_images"] = 50
+    units.loc["u2", ["most_active_wnid", "ccmas_wnid"]] = ""
+    notes = ratings_report_compute(responses, units, judge).notes
+    assert not any("no selectivity scores" in n for n in notes)
+    assert any("without a most-active class" in n for n in notes)
+    assert any("without a CCMAS class" in n for n in notes)
+    units.loc["u2", "n_images"] = None  # no score row at all
+    notes = ratings_report_compute(responses, units, judge).notes
+    assert any("1 rated units have no selectivity scores" in n for n in notes)
 
 
 def test_scores_without_a_most_active_class_are_named_in_the_notes(matcher):  # noqa: F811
