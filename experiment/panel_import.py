@@ -117,7 +117,7 @@ def generated_folder_advice(directory: Path) -> str:
     """What to run instead when `directory` is generate_panels' output (a layer folder, or one
     unit's), whose panels register_panels registers with their settings; '' otherwise. The
     file names are generator/am/outputs.py's, looked for without importing the generator."""
-    if (directory / "planned_units.json").is_file() or any(directory.glob("unit_*/panel.png")):
+    if generated_layer_folder(directory):
         return (
             f"{directory} was written by generate_panels: register its panels with "
             f"`manage.py register_panels {directory} --experiment SLUG`, which keeps their "
@@ -128,7 +128,19 @@ def generated_folder_advice(directory: Path) -> str:
             f"{directory} is one unit's folder of generate_panels: register the layer folder "
             f"above it with `manage.py register_panels {directory.parent} --experiment SLUG`."
         )
+    layers = [d.name for d in sorted(directory.iterdir()) if generated_layer_folder(d)]
+    if layers:
+        return (
+            f"{directory} holds layer folders of generate_panels ({', '.join(layers)}): register "
+            f"each with `manage.py register_panels {directory / layers[0]} --experiment SLUG`, "
+            "which keeps their settings and activations."
+        )
     return ""
+
+
+def generated_layer_folder(directory: Path) -> bool:
+    """Whether `directory` is a layer folder of generate_panels (its plan, or a unit's panel)."""
+    return (directory / "planned_units.json").is_file() or any(directory.glob("unit_*/panel.png"))
 
 
 def panel_files_check(
@@ -208,21 +220,28 @@ def unit_conflicts(*, experiment: Experiment, checked: list[PanelFile]) -> list[
     main = [f for f in checked if not f.is_practice]
     stored = Panel.objects.filter(experiment=experiment, is_practice=False)
     owners = {(p.network, p.layer, p.unit): p.source for p in stored}
+    in_folder = {}  # the unit's first file of this folder (file name)
     # A network is spelled one way in the experiment, and each of its layers one way.
     networks = {p.network.lower(): p.network for p in stored}
     layers = {(p.network.lower(), p.layer.lower()): p.layer for p in stored}
     problems = []
     for panel_file in main:
         key = (panel_file.network, panel_file.layer, panel_file.unit)
-        owner = owners.setdefault(key, panel_file.source)
+        owner = owners.get(key)
+        first = in_folder.setdefault(key, panel_file.path.name)
         known = (
             networks.setdefault(key[0].lower(), key[0]),
             layers.setdefault((key[0].lower(), key[1].lower()), key[1]),
         )
-        if owner != panel_file.source:
+        if owner is not None and owner != panel_file.source:
             problems.append(
                 f"{panel_file.path.name}: unit {key[2]} of {key[0]} {key[1]} "
                 f"already has a panel ({owner})"
+            )
+        elif first != panel_file.path.name:
+            problems.append(
+                f"{panel_file.path.name}: unit {key[2]} of {key[0]} {key[1]} is also "
+                f"{first} in this folder (one panel per unit)"
             )
         elif known != key[:2]:
             problems.append(

@@ -29,6 +29,7 @@ class UnitFigure:
     informedness_threshold: float  # the highlighted class's max-informedness threshold
     top_k_threshold: float  # activation of the k-th most active image
     top_k: int
+    is_dead: bool = False  # every activation equal: no class, no thresholds (docs/measures.md)
 
 
 def unit_figure(
@@ -40,8 +41,21 @@ def unit_figure(
     title: str,
     top_k: int = 60,
 ) -> UnitFigure:
-    """Figure data for a unit (N,) whose highlighted class is that of its most active image."""
+    """Figure data for a unit (N,) whose highlighted class is that of its most active image;
+    a dead unit (every activation equal) highlights none and has no thresholds."""
     ranked = rank_unit(activations, labels, num_classes)
+    if ranked.is_dead:
+        value = float(ranked.activations[0])
+        return UnitFigure(
+            title=f"{title}: dead (every activation {value:g})",
+            activations=np.asarray(activations, dtype=np.float32),
+            in_class=np.zeros(len(activations), dtype=bool),
+            class_name="",
+            informedness_threshold=float("nan"),
+            top_k_threshold=float("nan"),
+            top_k=top_k,
+            is_dead=True,
+        )
     klass = int(ranked.labels[0])
     best = informedness_by_class(ranked, classes=[klass]).get(klass)
     name = class_names[klass] if klass < len(class_names) else f"class {klass}"
@@ -86,6 +100,9 @@ def _jitterplot(axes, figure: UnitFigure, rng: np.random.Generator) -> None:
         rasterized=True,
         linewidths=0,
     )
+    if figure.is_dead:
+        axes.set(xlabel="activation", yticks=[], title="jitterplot (dead unit: no class)")
+        return
     axes.scatter(
         values[inside],
         jitter[inside],
@@ -115,6 +132,10 @@ def _jitterplot(axes, figure: UnitFigure, rng: np.random.Generator) -> None:
 
 
 def _histogram(axes, figure: UnitFigure) -> None:
+    if figure.is_dead:
+        axes.set_axis_off()
+        axes.text(0.5, 0.5, "dead unit:\nno class to show", ha="center", va="center")
+        return
     values = figure.activations[figure.in_class]
     axes.hist(values, bins=30, color="black")
     axes.set(xlabel="activation", ylabel="images", title=f"{figure.class_name} ({len(values)})")

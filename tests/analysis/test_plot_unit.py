@@ -49,8 +49,24 @@ def test_plot_unit_rejects_a_unit_out_of_range(tmp_path):
         )
 
 
-def test_figure_of_a_dead_unit_still_draws(tmp_path):
+def test_figure_of_a_dead_unit_shows_no_class_nor_thresholds(tmp_path):
+    """Not the class of whichever image came first among equal activations."""
     labels = np.arange(100) % 4
-    figure = unit_figure(np.zeros(100), labels, num_classes=4, class_names=[], title="dead")
-    assert figure.class_name == "class 0" and figure.informedness_threshold == 0
+    figure = unit_figure(np.zeros(100), labels, num_classes=4, class_names=[], title="fc6.0")
+    assert figure.is_dead and figure.class_name == "" and not figure.in_class.any()
+    assert np.isnan(figure.informedness_threshold) and np.isnan(figure.top_k_threshold)
+    assert figure.title == "fc6.0: dead (every activation 0)"
     assert draw_unit_figure(figure, tmp_path / "dead.png").stat().st_size > 0
+
+
+@pytest.mark.django_db
+def test_plot_unit_says_a_unit_is_dead(tmp_path, capsys):
+    labels, values = random_units(n_images=500)
+    values[:, 2] = 0.0
+    acts = write_activation_file(tmp_path / "a.h5", {"fc6": values}, labels)
+    out = tmp_path / "unit.png"
+    call_command(
+        "plot_unit", "--activations", str(acts), "--layer", "fc6", "--unit", "2", "--out", str(out)
+    )
+    assert "the unit is dead, so the figure shows no class" in capsys.readouterr().out
+    assert out.stat().st_size > 0

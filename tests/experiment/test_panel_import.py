@@ -1,6 +1,7 @@
 """import_panels: file names, practice answers, all-or-nothing imports, skipping known files."""
 
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,19 @@ def test_a_second_panel_for_a_unit_is_refused_and_nothing_is_stored(experiment, 
     assert Panel.objects.count() == 2
 
 
+def test_two_files_of_one_unit_in_a_folder_name_each_other(experiment, tmp_path):
+    """Not "already has a panel (its namesake)": nothing of the unit is stored yet."""
+    digit_unit_panels_write(tmp_path, layer="fc6", units=2, images=4)
+    shutil.copy(tmp_path / "fc6_0001.png", tmp_path / "fc6_1.png")
+    with pytest.raises(PanelImportError) as refused:
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
+    assert "fc6_1.png: unit 1 of alexnet fc6 is also fc6_0001.png in this folder" in str(
+        refused.value
+    )
+    assert "already has a panel" not in str(refused.value)
+    assert not Panel.objects.exists()
+
+
 def test_a_layer_spelled_otherwise_than_before_is_refused(experiment, tmp_path):
     digit_unit_panels_write(tmp_path / "a", layer="fc6", units=1, images=4)
     panels_import_dir(experiment=experiment, directory=tmp_path / "a", network="alexnet")
@@ -251,6 +265,9 @@ def test_generate_panels_output_says_to_use_register_panels(experiment, tmp_path
     unit = layer / "unit_00003"
     with pytest.raises(PanelImportError, match=f"one unit's folder.*register_panels {layer} "):
         panels_import_dir(experiment=experiment, directory=unit, network="alexnet")
+    # The network's folder above: not "import each folder", which import_panels refuses.
+    with pytest.raises(PanelImportError, match=r"layer folders of generate_panels \(fc8\)"):
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
     assert not Panel.objects.exists()
 
 

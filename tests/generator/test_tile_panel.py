@@ -27,7 +27,7 @@ def test_photos_become_square_tiles_in_name_order(tmp_path, capsys):
     reds = [panel[row * 22 + 10, col * 22 + 10, 0] for row in range(2) for col in range(3)]
     assert np.allclose(reds, [0, 10, 20, 30, 40, 50], atol=3)  # the first six, by name
     printed = capsys.readouterr().out
-    assert "2x3 images" in printed
+    assert "2 rows of 3 images" in printed and "64 x 42 px" in printed
     assert "Used the first 6 of 7 images by name; left out 1: 06.jpg" in printed
 
 

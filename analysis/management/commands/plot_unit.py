@@ -39,6 +39,11 @@ class Command(BaseCommand):
                 )
         except (ActivationFileError, SelectivityInputError) as error:
             raise CommandError(str(error)) from None
+        if figure.is_dead:
+            self.stdout.write(
+                f"{figure.title}: the unit is dead, so the figure shows no class and no "
+                "thresholds (its measures are empty, docs/measures.md)."
+            )
         try:
             self.stdout.write(f"Wrote {draw_unit_figure(figure, out)}")
         except OSError as error:

@@ -47,7 +47,10 @@ class Command(BaseCommand):
                 f"--out {out} cannot be written ({error.strerror or error}); choose a file in a "
                 "folder you can write"
             ) from None
-        self.stdout.write(f"Wrote {out}: {rows}x{cols} images of {folder}, {panel.width} px wide")
+        self.stdout.write(
+            f"Wrote {out}: {rows} rows of {cols} images of {folder}, "
+            f"{panel.width} x {panel.height} px"
+        )
         if len(photos) > rows * cols:
             left = [photo.name for photo in photos[rows * cols :]]
             named = ", ".join(left) if len(left) <= 3 else f"{left[0]} ... {left[-1]}"
