@@ -61,12 +61,19 @@ class ExperimentAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_readonly_fields(self, request, experiment=None):
-        if experiment is not None and experiment.participants.exists():
-            # Participants' links and the recruitment site's study URL contain the slug; the
-            # trial orders already drawn hold that many practice trials (a change would give
-            # later participants another protocol, and the instructions another count).
-            return [*self.readonly_fields, "slug", "practice_trials"]
-        return self.readonly_fields
+        if experiment is None or not experiment.participants.exists():
+            return self.readonly_fields
+        # Participants' links and the recruitment site's study URL contain the slug; the trial
+        # orders already drawn hold that many practice trials (a change would give later
+        # participants another protocol, and the instructions another count).
+        fixed = [*self.readonly_fields, "slug", "practice_trials"]
+        # Those who completed were given the code, and pasted it where the recruitment site
+        # checks it against the one it was told.
+        if experiment.participants.filter(
+            status=Participant.Status.COMPLETED, is_synthetic=False, is_pilot=False
+        ).exists():
+            fixed.append("completion_code")
+        return fixed
 
     def get_deleted_objects(self, objs, request):
         """Django would blame a missing permission to delete panels (which participants' trial

@@ -411,6 +411,17 @@ def experiment_problems(*, experiment: Experiment) -> list[str]:
             "There is no completion URL: participants see the completion code but are not sent "
             "back to the recruitment site (Prolific's needs one; MTurk HITs do not)."
         )
+    if not experiment.consent_text.strip():
+        problems.append(
+            "The consent page shows the default text, which names no researcher and no way to "
+            "reach one (ethics boards usually require both): write your own consent text "
+            "(admin, the experiment)."
+        )
+    if experiment.title == experiment.slug:
+        problems.append(
+            f"The title is the slug ({experiment.slug}), and participants see it on every "
+            "page: give the study a title (admin, the experiment)."
+        )
     if not experiment.is_open:
         problems.append("The study is closed: only participants already in can go on.")
     return problems

@@ -52,6 +52,11 @@ def test_progress_page_gives_the_study_link_and_what_is_not_ready(staff_client, 
     )
     assert "Participants get 0 practice trials, not the 2 set" in page
     assert "There are no lists yet" in page and "There is no completion URL" in page
+    assert "The consent page shows the default text" in page  # no researcher to contact
+    assert "The title is the slug" not in page  # "Study" is a title
+    Experiment.objects.filter(id=experiment.id).update(title="study", consent_text="Run by A.")
+    page = staff_client.get(url).content.decode()
+    assert "The title is the slug (study)" in page and "default text" not in page
 
 
 def test_progress_page_warns_when_the_instructions_example_is_missing_or_gives_away(
@@ -337,6 +342,14 @@ def test_the_slug_and_practice_trials_are_fixed_once_anyone_has_entered(staff_cl
     form = staff_client.get(url).content.decode()
     assert 'name="slug"' not in form and 'name="practice_trials"' not in form
     assert 'name="participants_per_list"' in form  # the cap may still change
+
+
+def test_the_completion_code_is_fixed_once_a_participant_completed(staff_client, participant):
+    """They pasted it where the recruitment site checks it."""
+    url = reverse("admin:experiment_experiment_change", args=[participant.experiment.id])
+    assert 'name="completion_code"' in staff_client.get(url).content.decode()
+    Participant.objects.filter(id=participant.id).update(status=Participant.Status.COMPLETED)
+    assert 'name="completion_code"' not in staff_client.get(url).content.decode()
 
 
 def test_view_only_staff_cannot_build_lists(client, django_user_model, experiment):
