@@ -52,6 +52,11 @@ def report_page(admin_site, request, slug):
         )
     except (RatingsInputError, WordNetMissingError) as error:
         context["error"] = str(error)
+        # A study under way, or the demo: simulated participants only, one click away.
+        context["synthetic_link"] = (
+            options["participants"] == "real"
+            and experiment.participants.filter(is_synthetic=True).exists()
+        )
     else:
         context |= _report_context(report, options["q"])
     return TemplateResponse(request, "admin/analysis/ratings_report.html", context)

@@ -60,7 +60,9 @@ def test_synthetic_only_data_shows_the_reason_instead_of_a_table(admin_client):
     experiment = build_experiment("synth")
     answer_all(experiment, "fake", yes=True, synthetic=True)
     url = reverse("admin:analysis_ratings_report", args=["synth"])
-    assert "only synthetic participants" in admin_client.get(url).content.decode()
+    page = admin_client.get(url).content.decode()
+    assert "only synthetic participants" in page
+    assert '<a href="?participants=synthetic">Show the report of the simulated' in page
     shown = admin_client.get(url, {"participants": "synthetic", "bootstrap": "20"})
     assert "1 synthetic participants analysed" in shown.content.decode()
     one = admin_client.get(url, {"participants": "synthetic", "bootstrap": "1"})
