@@ -115,6 +115,13 @@ def scores_replace(
         stored = SelectivityScore.objects.filter(network=network, layer=layer)
         if notice and (replaced := _replaced_notice(stored, network, layer)):
             notice(replaced)
+            new = {r["unit"] for r in records if (r["network"], r["layer"]) == (network, layer)}
+            if lost := sorted(set(stored.values_list("unit", flat=True)) - new):
+                notice(
+                    f"{len(lost)} units of {network} {layer} had scores and are not in the new "
+                    f"ones, so now have none (e.g. {', '.join(map(str, lost[:5]))}): a layer's "
+                    "scores are replaced whole."
+                )
         stored.delete()
     rows = [
         SelectivityScore(**{k: v for k, v in r.items() if k in SCORE_FIELDS}, source=source)

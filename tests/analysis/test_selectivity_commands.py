@@ -129,6 +129,16 @@ def test_import_says_which_stored_scores_it_replaced(acts, tmp_path):
     output = StringIO()
     call_command("import_selectivity", str(tmp_path / "out.csv"), stdout=output)
     assert f"Replaced 3 stored scores of demo fc7 (3 from {path})." in output.getvalue()
+    assert "now have none" not in output.getvalue()
+    # A CSV of one unit replaces the layer whole: the others' loss is said.
+    one = tmp_path / "one.csv"
+    one.write_text("network,layer,unit,n_images,precision\ndemo,fc7,0,100,0.5\n")
+    output = StringIO()
+    call_command("import_selectivity", str(one), stdout=output)
+    assert "2 units of demo fc7 had scores and are not in the new ones, so now have none " in (
+        output.getvalue()
+    )
+    assert "(e.g. 1, 2)" in output.getvalue()
 
 
 def test_missing_layer_is_a_clear_error_and_stores_nothing(acts):
