@@ -282,7 +282,7 @@ class Response(models.Model):
 
 
 class Withdrawal(models.Model):
-    """A participant deleted at their request (participant_withdraw): the id they entered with,
+    """A participant deleted at their request (participants_withdraw): the id they entered with,
     as a keyed digest (external_id_digest), may not enter the study again."""
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="withdrawals")

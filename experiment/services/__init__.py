@@ -24,8 +24,8 @@ from experiment.services.participants import (
     participant_enter,
     participant_pilot_create,
     participant_seen,
-    participant_withdraw,
     participants_mturk_assignment_release,
+    participants_withdraw,
     trial_order_new,
 )
 from experiment.services.responses import (
@@ -56,7 +56,7 @@ __all__ = [
     "participant_feedback_save",
     "participant_pilot_create",
     "participant_seen",
-    "participant_withdraw",
+    "participants_withdraw",
     "participants_mturk_assignment_release",
     "response_record",
     "trial_order_new",

@@ -3,7 +3,7 @@
 import random
 import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -33,7 +33,7 @@ EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
 
 class StudyUnavailable(Exception):
     """No new participant can join; `.reason` is "closed", "no_lists", "full", or "withdrawn"
-    (this id was withdrawn, participant_withdraw).
+    (this id was withdrawn, participants_withdraw).
 
     `.returning` is true for a participant who came back after their place lapsed, before
     answering anything, and found every list full.
@@ -122,14 +122,18 @@ def participant_enter(
 
 
 @transaction.atomic
-def participant_withdraw(*, participant: Participant) -> None:
-    """Delete a participant with their answers at their request. One who consented (a real
+def participants_withdraw(*, participants: Iterable[Participant]) -> None:
+    """Delete participants with their answers at their request. One who consented (a real
     participant, not a pilot run or a simulated one) is kept out of the study from then on:
-    their id's digest is stored (Withdrawal), not the id."""
-    if participant.consented_at and not (participant.is_pilot or participant.is_synthetic):
-        digest = withdrawal_digests(participant.external_id)[0]
-        Withdrawal.objects.get_or_create(experiment=participant.experiment, id_digest=digest)
-    participant.delete()
+    their id's digest is stored (Withdrawal), not the id. A few queries however many."""
+    participants = list(participants)
+    withdrawn = [
+        Withdrawal(experiment_id=p.experiment_id, id_digest=withdrawal_digests(p.external_id)[0])
+        for p in participants
+        if p.consented_at and not (p.is_pilot or p.is_synthetic)
+    ]
+    Withdrawal.objects.bulk_create(withdrawn, ignore_conflicts=True)  # withdrawn before, say
+    Participant.objects.filter(pk__in=[p.pk for p in participants]).delete()
 
 
 def withdrawal_digests(external_id: str) -> list[str]:
@@ -146,7 +150,7 @@ def withdrawal_digests(external_id: str) -> list[str]:
 def participant_decline(*, participant: Participant) -> None:
     """Someone who declined consent is deleted with the ids they came with: nothing about
     them is kept, and their place is free. (Only before consent and any answer: afterwards a
-    participant leaves by withdrawal, participant_withdraw.)"""
+    participant leaves by withdrawal, participants_withdraw.)"""
     Participant.objects.filter(
         id=participant.id, consented_at__isnull=True, responses__isnull=True
     ).delete()

@@ -9,8 +9,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experiment.export import participant_pseudonym
-from experiment.models import Experiment, Participant, Response
-from experiment.services import participant_consent, participant_enter, participant_pilot_create
+from experiment.models import Experiment, Panel, Participant, Response, Withdrawal
+from experiment.services import (
+    experiment_lists_build,
+    participant_consent,
+    participant_enter,
+    participant_pilot_create,
+)
 from tests.experiment.conftest import panels_create
 from tests.experiment.test_responses import answer
 
@@ -223,6 +228,57 @@ def test_deleting_an_experiment_with_participants_says_they_go_first(staff_clien
         reverse("admin:experiment_experiment_delete", args=[experiment.id]), {"post": "yes"}
     )
     assert Experiment.objects.filter(id=experiment.id).exists()
+
+
+def test_deleting_an_experiment_counts_what_goes_in_a_few_queries(
+    staff_client, experiment, django_assert_max_num_queries
+):
+    """Not a line (and queries) per panel and list item: a study has thousands."""
+    panels_create(experiment, units=40, practice=3)
+    experiment_lists_build(experiment=experiment, lists=4, seed=0)
+    url = reverse("admin:experiment_experiment_delete", args=[experiment.id])
+    with django_assert_max_num_queries(15):
+        html = staff_client.get(url).content.decode()
+    assert "Experiment study: 43 panels, 4 lists, 0 withdrawals" in html
+    assert "Trial list items: 40" in html
+    assert staff_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Experiment.objects.exists() and not Panel.objects.exists()
+
+
+def test_deleting_participants_counts_their_answers_in_a_few_queries(
+    staff_client, ready_experiment, django_assert_max_num_queries
+):
+    people = []
+    for name in ("a", "b", "c"):
+        person = participant_enter(experiment=ready_experiment, external_id=name)
+        participant_consent(participant=person)
+        for index in range(len(person.trial_order)):
+            answer(person, index)
+        people.append(person)
+    bulk = {"action": "delete_selected", "_selected_action": [p.id for p in people]}
+    changelist = reverse("admin:experiment_participant_changelist")
+    with django_assert_max_num_queries(15):
+        html = staff_client.post(changelist, bulk).content.decode()
+    assert "Participant study/a: 5 answers" in html and "Responses: 15" in html
+    with django_assert_max_num_queries(20):
+        assert staff_client.post(changelist, bulk | {"post": "yes"}).status_code == 302
+    assert not Participant.objects.exists() and not Response.objects.exists()
+    assert Withdrawal.objects.count() == 3  # each consented: kept out from now on
+
+
+def test_the_participants_page_reads_the_list_filter_in_one_query(
+    staff_client, participant, django_assert_max_num_queries
+):
+    """Not a query per list of every experiment (64 in the paper's study)."""
+    other = Experiment.objects.create(slug="other", title="Other")
+    panels_create(other, units=40)
+    experiment_lists_build(experiment=other, lists=20, seed=0)
+    changelist = reverse("admin:experiment_participant_changelist")
+    with django_assert_max_num_queries(12):
+        html = staff_client.get(changelist).content.decode()
+    assert "other list 20" in html and "study list 1" in html
+    chosen = staff_client.get(changelist, {"experiment__id__exact": participant.experiment_id})
+    assert "other list 1<" not in chosen.content.decode()
 
 
 def deletion_refused(client, model: str, object_id: int) -> None:

@@ -22,7 +22,7 @@ from experiment.services import (
     participant_consent,
     participant_enter,
     participant_pilot_create,
-    participant_withdraw,
+    participants_withdraw,
 )
 from tests.experiment.conftest import panels_create
 from tests.experiment.test_responses import answer
@@ -167,7 +167,7 @@ def test_a_pseudonym_key_too_short_to_be_secret_is_refused(settings, tmp_path):
 def test_a_lost_key_is_not_made_anew_while_withdrawals_need_it(participant, settings, tmp_path):
     """The withdrawals' digests were made with it: a new key would let them all in again."""
     settings.PSEUDONYM_KEY, settings.VAR_DIR = "", tmp_path / "var"
-    participant_withdraw(participant=participant)
+    participants_withdraw(participants=[participant])
     (tmp_path / "var" / "pseudonym-key").unlink()  # a restore without the key file
     with pytest.raises(ImproperlyConfigured, match="restore it from your backup"):
         participant_enter(experiment=participant.experiment, external_id="p1")

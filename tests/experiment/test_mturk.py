@@ -330,14 +330,14 @@ def test_a_full_or_closed_study_tells_a_worker_who_accepted_to_return_the_hit(cl
 
 
 def test_a_withdrawn_worker_is_told_their_answers_went_with_them(client, study):
-    from experiment.services import participant_withdraw
+    from experiment.services import participants_withdraw
 
     client.get(HIT, accepted())
     participant = Participant.objects.get()
     assert client.post(url(participant, "consent"), {"consent": "yes"}).status_code == 302
     post_answer(client, participant, **answer_no(participant, 0))
     participant.refresh_from_db()
-    participant_withdraw(participant=participant)
+    participants_withdraw(participants=[participant])
     page = client.get(HIT, accepted(assignment="A2")).content.decode()
     assert "You have withdrawn from this study" in page
     assert "Your answers were deleted with your withdrawal" in page

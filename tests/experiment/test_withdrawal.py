@@ -9,7 +9,7 @@ from experiment.services import (
     StudyUnavailable,
     participant_enter,
     participant_pilot_create,
-    participant_withdraw,
+    participants_withdraw,
 )
 from tests.experiment.test_admin import staff_client  # noqa: F401  (fixture)
 from tests.experiment.test_responses import answer
@@ -18,7 +18,7 @@ from tests.experiment.test_responses import answer
 def test_a_withdrawn_id_is_refused_and_only_its_digest_is_kept(client, participant):
     answer(participant, 0)
     experiment = participant.experiment
-    participant_withdraw(participant=participant)
+    participants_withdraw(participants=[participant])
     assert not Participant.objects.exists() and not Response.objects.exists()
     [withdrawal] = Withdrawal.objects.all()
     assert "p1" not in withdrawal.id_digest and len(withdrawal.id_digest) == 64
@@ -35,7 +35,7 @@ def test_a_withdrawn_id_is_refused_in_any_letter_case(participant):
     experiment = participant.experiment
     Participant.objects.filter(id=participant.id).update(external_id="A3WORKER")
     participant.refresh_from_db()
-    participant_withdraw(participant=participant)
+    participants_withdraw(participants=[participant])
     for variant in ("A3WORKER", "a3worker", "A3Worker"):
         with pytest.raises(StudyUnavailable):
             participant_enter(experiment=experiment, external_id=variant)
