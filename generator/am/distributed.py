@@ -62,11 +62,29 @@ def device_for_rank(requested: str | None, *, world_size: int, local_rank: int) 
     return f"cuda:{index}"
 
 
-def wait_for_all_ranks() -> None:
-    """Block until every rank has got here (all have written their units); a rank that fails
-    stops all. Gloo, so it needs no GPU; the timeout allows for days-long runs."""
+# How long ranks wait for each other to connect at the start (machines may start a little
+# apart), and at the end for the slowest rank's units (runs may take days).
+CONNECT_TIMEOUT = timedelta(minutes=30)
+FINISH_TIMEOUT = timedelta(days=2)
+
+
+def ranks_connect() -> None:
+    """Connect to the other ranks (gloo, so no GPU is needed) and wait until all have, at the
+    start: a network between machines that does not let them reach each other (a wrong
+    MASTER_ADDR route, a firewall) then fails within CONNECT_TIMEOUT, not after the whole
+    run's work."""
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group("gloo", timeout=timedelta(days=2))
+        dist.init_process_group("gloo", timeout=CONNECT_TIMEOUT)
     dist.barrier()
+
+
+def wait_for_all_ranks() -> None:
+    """Block until every rank has got here (all have written their units), at most
+    FINISH_TIMEOUT; a rank that fails stops all. Connects first where ranks_connect has not."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        ranks_connect()
+    dist.monitored_barrier(timeout=FINISH_TIMEOUT)

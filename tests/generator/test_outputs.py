@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import socket
 import time
 
 import pytest
@@ -114,6 +115,32 @@ def test_distributed_rank_reads_torchrun_environment():
         distributed.distributed_rank({"RANK": "4", "WORLD_SIZE": "4"})
     with pytest.raises(ValueError, match="must be integers"):
         distributed.distributed_rank({"RANK": "a"})
+
+
+def test_ranks_connect_at_the_start_and_wait_for_each_other_at_the_end(monkeypatch):
+    """A world of one, through the same gloo calls: connection with its short timeout first,
+    the long wait for the slowest rank last."""
+    import torch.distributed as dist
+
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": "0"}
+    for name, value in (environ | {"WORLD_SIZE": "1"}).items():
+        monkeypatch.setenv(name, value)
+    timeouts = []
+    barrier = dist.monitored_barrier
+    monkeypatch.setattr(
+        dist,
+        "monitored_barrier",
+        lambda timeout: timeouts.append(timeout) or barrier(timeout=timeout),
+    )
+    try:
+        distributed.ranks_connect()
+        distributed.wait_for_all_ranks()
+    finally:
+        dist.destroy_process_group()
+    assert timeouts == [distributed.FINISH_TIMEOUT]
 
 
 def test_settings_claim_refuses_a_folder_made_with_other_settings(tmp_path):

@@ -109,6 +109,8 @@ class Command(BaseCommand):
         if options["experiment"]:
             experiment = self._experiment(options["experiment"])
             self._registration_check(experiment, run)
+            if world_size > 1:  # rank 0 registers once all are done: they must reach it
+                distributed.ranks_connect()
         mine = distributed.shard_units(run.units, rank, world_size)
         reports = self._generate(run, mine, rank, world_size)
         self.stdout.write(outputs.quality_summary(reports))
