@@ -25,6 +25,7 @@ from analysis.selectors import (
     RatingsInputError,
     SelectivityReportError,
     labels_class_index,
+    ratings_participant_counts,
     ratings_report,
     selectivity_layers,
     selectivity_report,
@@ -52,10 +53,13 @@ def report_page(admin_site, request, slug):
         )
     except (RatingsInputError, WordNetMissingError) as error:
         context["error"] = str(error)
-        # A study under way, or the demo: simulated participants only, one click away.
+        # The demo, say: simulated participants only, whose report is one click away.
+        counts = ratings_participant_counts(experiment=experiment)
         context["synthetic_link"] = (
             options["participants"] == "real"
-            and experiment.participants.filter(is_synthetic=True).exists()
+            and not counts["real_answered"]
+            and counts["synthetic"] > 0
+            and isinstance(error, RatingsInputError)
         )
     else:
         context |= _report_context(report, options["q"])

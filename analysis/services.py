@@ -404,8 +404,8 @@ def _simulation_next_number(experiment: Experiment, seed: int) -> int:
     others of the seed remain), and after any a real participant entered with (any id is
     accepted at the study link), so no new id is taken."""
     prefix = f"synthetic-s{seed}-"
-    ids = experiment.participants.filter(external_id__startswith=prefix)
-    suffixes = (i.removeprefix(prefix) for i in ids.values_list("external_id", flat=True))
+    ids = experiment.participants.filter(external_id__istartswith=prefix)  # ids ignore case
+    suffixes = (i[len(prefix) :] for i in ids.values_list("external_id", flat=True))
     return max((int(s) for s in suffixes if s.isdigit()), default=-1) + 1
 
 

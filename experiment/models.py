@@ -54,11 +54,14 @@ class Experiment(models.Model):
         completion URL carries it as ``cc=``), or participants who paste it are rejected."""
         expected = parse_qs(urlsplit(self.completion_url).query).get("cc", [])
         if expected and self.completion_code not in expected:
+            # On the URL: the code is read-only once a participant has completed (admin).
             raise ValidationError(
                 {
-                    "completion_code": f"The completion URL expects the code {expected[0]} "
-                    f"(cc={expected[0]}); set the completion code to it, or participants who "
-                    "paste the code shown at the end are rejected."
+                    "completion_url": f"This URL expects the code {expected[0]} "
+                    f"(cc={expected[0]}), not the completion code {self.completion_code}: make "
+                    "them the same (once a participant has completed, the code is fixed: take "
+                    f"a URL with cc={self.completion_code}), or participants who paste the code "
+                    "shown at the end are rejected."
                 }
             )
 

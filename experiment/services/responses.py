@@ -35,6 +35,7 @@ def response_record(
     """
     answer = answer_parse(q1=q1, q2=q2, q3=q3)
     response_ms = response_ms_parse(response_ms)
+    trial_check(participant=participant, trial_index=trial_index, panel_id=panel_id)  # and locked
     place_take_back(participant=participant)
     with transaction.atomic():
         locked = Participant.objects.select_for_update().get(id=participant.id)

@@ -134,11 +134,12 @@ def test_a_second_run_with_the_same_seed_adds_other_participants_with_real_durat
 
 @pytest.mark.django_db
 def test_an_id_a_real_participant_entered_with_is_never_taken():
-    """Any id is accepted at the study link, synthetic-s0-1 too: simulation numbers go past it."""
+    """Any id is accepted at the study link, synthetic-s0-1 too (in any letter case, which
+    ids ignore): simulation numbers go past it."""
     from tests.analysis.ratings_data import answer_all
 
     experiment = build_experiment()
-    answer_all(experiment, "synthetic-s0-1", yes=True)
+    answer_all(experiment, "SYNTHETIC-S0-1", yes=True)
     call_command(
         "simulate_responses", "--experiment", "exp", "--participants", "2", stdout=StringIO()
     )

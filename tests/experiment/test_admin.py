@@ -376,7 +376,9 @@ def test_the_completion_code_must_match_the_completion_url(staff_client, experim
         "is_open": "on",
     }
     refused = staff_client.post(url, payload)
-    assert "The completion URL expects the code AB12" in refused.content.decode()
+    assert "This URL expects the code AB12 (cc=AB12), not the completion code OTHER" in (
+        refused.content.decode()
+    )
     assert staff_client.post(url, payload | {"completion_code": "AB12"}).status_code == 302
     experiment.refresh_from_db()
     assert experiment.completion_code == "AB12"
@@ -406,6 +408,16 @@ def test_the_completion_code_is_fixed_once_a_participant_completed(staff_client,
     assert 'name="completion_code"' in staff_client.get(url).content.decode()
     Participant.objects.filter(id=participant.id).update(status=Participant.Status.COMPLETED)
     assert 'name="completion_code"' not in staff_client.get(url).content.decode()
+    # A completion URL pasted afterwards that expects another code: said, not a server error.
+    code = participant.experiment.completion_code
+    payload = {"title": "Study", "participants_per_list": "6", "hold_minutes": "60"}
+    payload["completion_url"] = "https://app.prolific.com/submissions/complete?cc=AB12"
+    refused = staff_client.post(url, payload)
+    assert refused.status_code == 200
+    assert f"take a URL with cc={code}" in refused.content.decode()
+    assert staff_client.post(url, payload | {"completion_url": f"https://x.org/?cc={code}"})[
+        "Location"
+    ]
 
 
 def test_view_only_staff_cannot_build_lists(client, django_user_model, experiment):

@@ -228,3 +228,20 @@ def test_a_first_answer_after_the_place_lapsed_in_a_full_study_asks_for_a_reload
     with pytest.raises(AnswerConflict, match="filled up"):
         answer(participant, 0)
     assert not Response.objects.exists()
+
+
+def test_a_malformed_first_answer_after_a_lapse_is_refused_for_what_it_is(participant):
+    """Checked before the place is taken back: the real reason, and nobody moved."""
+    experiment = participant.experiment
+    experiment.participants_per_list = 1
+    experiment.save()
+    lapse(participant)
+    participant_enter(experiment=experiment, external_id="replacement")
+    own_list = participant.trial_list_id
+    with pytest.raises(AnswerInvalid, match="There is no trial 99"):
+        response_record(
+            participant=participant, trial_index=99, panel_id=1, q1="no", q2=None, q3="",
+            response_ms=900,
+        )  # fmt: skip
+    participant.refresh_from_db()
+    assert participant.trial_list_id == own_list
