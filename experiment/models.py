@@ -1,12 +1,13 @@
 """The experiment's data: panels to rate, counterbalanced lists, participants and answers."""
 
+import hashlib
 import secrets
+import unicodedata
 from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models.functions import Lower
 
 
 def new_completion_code() -> str:
@@ -150,6 +151,16 @@ VISIT_ID_FIELDS = (
 )
 
 
+def external_id_key(external_id: str) -> str:
+    """What tells participants' ids apart: the id with letter case and character width left
+    out (Unicode NFKC, then case folding), as a SHA-256. Ids are typed in by hand, and the
+    recruitment sites' ids do not depend on case (MTurk's are upper case, Prolific's lower
+    case hex): "a3xyz" is the worker "A3XYZ", and a full-width "ＡＢＣ" is "abc". Folded in
+    Python, so every database and the withdrawals' digests fold alike."""
+    folded = unicodedata.normalize("NFKC", external_id).casefold()
+    return hashlib.sha256(folded.encode()).hexdigest()
+
+
 class Participant(models.Model):
     class Status(models.TextChoices):
         IN_PROGRESS = "in_progress", "In progress"
@@ -171,7 +182,10 @@ class Participant(models.Model):
     external_id = models.CharField(
         max_length=200,
         help_text="Prolific PID, MTurk worker id, ...; as first given. Ids differing only in "
-        "letter case are one participant.",
+        "letter case or character width are one participant.",
+    )
+    external_key = models.CharField(
+        max_length=80, editable=False, help_text="What tells ids apart (external_id_key)."
     )
     prolific_study_id = models.CharField(max_length=200, blank=True)
     prolific_session_id = models.CharField(max_length=200, blank=True)
@@ -219,19 +233,21 @@ class Participant(models.Model):
         ordering = ["experiment", "started_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["experiment", "external_id"], name="participant_unique_external_id"
-            ),
-            # Ids are typed in by hand, and recruitment sites' ids ignore case (MTurk's are
-            # upper case, Prolific's lower case hex): "a3xyz" is the worker "A3XYZ". (Where
-            # earlier participants' ids differ only in case, migration 0010 leaves it out.)
-            models.UniqueConstraint(
-                "experiment", Lower("external_id"), name="participant_unique_external_id_any_case"
+                fields=["experiment", "external_key"], name="participant_unique_external_key"
             ),
         ]
         indexes = [models.Index(fields=["experiment", "trial_list", "status"])]
 
     def __str__(self) -> str:
         return f"{self.experiment.slug}/{self.external_id}"
+
+    def save(self, *args, **kwargs):
+        """The key follows the id (bulk_create does not save: give it external_key there)."""
+        self.external_key = external_id_key(self.external_id)
+        fields = kwargs.get("update_fields")
+        if fields is not None and "external_id" in fields:
+            kwargs["update_fields"] = {*fields, "external_key"}
+        super().save(*args, **kwargs)
 
     @property
     def is_hit_worker(self) -> bool:

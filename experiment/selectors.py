@@ -6,11 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, Value
-from django.db.models.functions import Lower
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
-from experiment.models import Experiment, Panel, Participant, Response, TrialList
+from experiment.models import (
+    Experiment,
+    Panel,
+    Participant,
+    Response,
+    TrialList,
+    external_id_key,
+)
 
 # A visitor who has not consented (yet, or declined) holds a list place this long at most.
 UNCONSENTED_HOLD_MINUTES = 10
@@ -101,14 +107,10 @@ def participant_by_token(*, experiment: Experiment, token: str) -> Participant |
 
 
 def participant_by_external_id(*, experiment: Experiment, external_id: str) -> Participant | None:
-    """The experiment's participant with this external id in any letter case, or None (the
-    earliest, where ids entered before letter case was ignored differ only in it)."""
-    return (
-        Participant.objects.alias(id_lower=Lower("external_id"))
-        .filter(experiment=experiment, id_lower=Lower(Value(external_id)))
-        .order_by("started_at", "id")
-        .first()
-    )
+    """The experiment's participant with this external id in any letter case or character
+    width (external_id_key), or None."""
+    key = external_id_key(external_id)
+    return Participant.objects.filter(experiment=experiment, external_key=key).first()
 
 
 def participant_step(*, participant: Participant) -> str:

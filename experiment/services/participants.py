@@ -17,6 +17,7 @@ from experiment.models import (
     Participant,
     TrialList,
     Withdrawal,
+    external_id_key,
 )
 from experiment.selectors import (
     example_candidates,
@@ -137,13 +138,13 @@ def participants_withdraw(*, participants: Iterable[Participant]) -> None:
 
 
 def withdrawal_digests(external_id: str) -> list[str]:
-    """The digests (Withdrawal) that keep `external_id` out: the one stored now, of the id in
-    lower case (any case of it is the same participant), then the one of the id as typed,
-    stored before letter case was ignored."""
-    key = pseudonym_key()
+    """The digests (Withdrawal) that keep `external_id` out: the one stored now, of the id's
+    key (any letter case or width of it is the same participant, external_id_key), then the
+    one of the id as typed, stored before that."""
+    secret = pseudonym_key()
     return [
-        external_id_digest(external_id.lower(), key=key),
-        external_id_digest(external_id, key=key),
+        external_id_digest(external_id_key(external_id), key=secret),
+        external_id_digest(external_id, key=secret),
     ]
 
 

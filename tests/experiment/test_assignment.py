@@ -51,12 +51,21 @@ def test_the_same_external_id_returns_the_same_participant_and_order(ready_exper
     assert Participant.objects.count() == 1
 
 
-def test_an_id_in_another_letter_case_is_the_same_participant(ready_experiment):
-    """Ids typed by hand: the MTurk worker "A3XYZ" typing "a3xyz" gets no second place."""
+@pytest.mark.parametrize("typed", ["a3worker", "A3Worker", "Ａ３ＷＯＲＫＥＲ", "a3workeR"])
+def test_an_id_in_another_letter_case_or_width_is_the_same_participant(ready_experiment, typed):
+    """Ids typed by hand: the MTurk worker "A3XYZ" typing "a3xyz" (or on a keyboard set to
+    full-width letters) gets no second place."""
     first = participant_enter(experiment=ready_experiment, external_id="A3WORKER")
-    again = participant_enter(experiment=ready_experiment, external_id="a3worker")
+    again = participant_enter(experiment=ready_experiment, external_id=typed)
     assert again.id == first.id and again.external_id == "A3WORKER"
     assert Participant.objects.count() == 1
+
+
+def test_ids_fold_alike_on_every_database_and_for_withdrawals(ready_experiment):
+    """In Python, not by the database's LOWER (SQLite folds only ASCII): "ÉMILE" is "émile"."""
+    first = participant_enter(experiment=ready_experiment, external_id="ÉMILE")
+    assert participant_enter(experiment=ready_experiment, external_id="émile").id == first.id
+    assert participant_enter(experiment=ready_experiment, external_id="emile").id != first.id
 
 
 def test_the_database_refuses_ids_differing_only_in_letter_case(ready_experiment):

@@ -33,8 +33,8 @@ def test_a_withdrawn_id_is_refused_and_only_its_digest_is_kept(client, participa
 
 def test_a_withdrawn_id_is_refused_in_any_letter_case(participant):
     experiment = participant.experiment
-    Participant.objects.filter(id=participant.id).update(external_id="A3WORKER")
-    participant.refresh_from_db()
+    participant.external_id = "A3WORKER"
+    participant.save(update_fields=["external_id"])  # its key follows
     participants_withdraw(participants=[participant])
     for variant in ("A3WORKER", "a3worker", "A3Worker"):
         with pytest.raises(StudyUnavailable):
