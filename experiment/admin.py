@@ -93,7 +93,13 @@ class ExperimentAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_readonly_fields(self, request, experiment=None):
-        if experiment is None or not experiment.participants.exists():
+        if experiment is None:
+            return self.readonly_fields
+        real_completed = Q(status=Participant.Status.COMPLETED, is_synthetic=False, is_pilot=False)
+        entered = experiment.participants.aggregate(
+            anyone=Count("pk"), completed=Count("pk", filter=real_completed)
+        )
+        if not entered["anyone"]:
             return self.readonly_fields
         # Participants' links and the recruitment site's study URL contain the slug; the trial
         # orders already drawn hold that many practice trials (a change would give later
@@ -101,9 +107,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         fixed = [*self.readonly_fields, "slug", "practice_trials"]
         # Those who completed were given the code, and pasted it where the recruitment site
         # checks it against the one it was told.
-        if experiment.participants.filter(
-            status=Participant.Status.COMPLETED, is_synthetic=False, is_pilot=False
-        ).exists():
+        if entered["completed"]:
             fixed.append("completion_code")
         return fixed
 
