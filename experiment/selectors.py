@@ -327,15 +327,6 @@ def experiment_join_refusal(*, experiment: Experiment) -> str:
     return "" if room else "full"
 
 
-def experiment_responses(*, experiment: Experiment):
-    """The experiment's responses with what the export needs, in participant and trial order."""
-    return (
-        Response.objects.filter(participant__experiment=experiment)
-        .select_related("participant__experiment", "participant__trial_list", "panel")
-        .order_by("participant__started_at", "participant_id", "trial_index")
-    )
-
-
 def panels_outside_lists(*, experiment: Experiment) -> int:
     """Main panels in no list of an experiment that has lists: they would never be shown."""
     if not experiment.trial_lists.exists():
