@@ -35,7 +35,9 @@ def response_record(
     """
     answer = answer_parse(q1=q1, q2=q2, q3=q3)
     response_ms = response_ms_parse(response_ms)
-    trial_check(participant=participant, trial_index=trial_index, panel_id=panel_id)  # and locked
+    # Checked before a lapsed place is taken back (a malformed answer moves nobody), and again
+    # under the lock.
+    trial_check(participant=participant, trial_index=trial_index, panel_id=panel_id)
     place_take_back(participant=participant)
     with transaction.atomic():
         locked = Participant.objects.select_for_update().get(id=participant.id)
