@@ -71,6 +71,30 @@ def deletion_counted(admin_site, request, lines: list[str], counts: dict) -> tup
     return lines, model_count, perms_needed, []
 
 
+class ChangesOnlyForm(forms.ModelForm):
+    """A change form whose `changed_data` are the fields the researcher changed on the page:
+    each field carries the value the page showed (a hidden input), so that a value saved
+    meanwhile by someone else (a colleague closing the study, analyze_ratings excluding a
+    participant) does not count as changed and is not written back (ChangesOnlySave)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.show_hidden_initial = True
+
+
+class ChangesOnlySave:
+    """ModelAdmin.save_model writing only the fields changed on the page (ChangesOnlyForm):
+    the row may have moved on since the page was opened (a participant answered, say)."""
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if form.changed_data:
+                obj.save(update_fields=form.changed_data)
+            return
+        super().save_model(request, obj, form, change)
+
+
 class BuildListsForm(forms.Form):
     lists = forms.IntegerField(min_value=1, help_text="How many counterbalanced lists (K).")
     seed = forms.IntegerField(
@@ -79,7 +103,8 @@ class BuildListsForm(forms.Form):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(ChangesOnlySave, admin.ModelAdmin):
+    form = ChangesOnlyForm
     list_display = ["slug", "title", "is_open", "panel_count", "list_count", "progress_link"]
     search_fields = ["slug", "title"]
     readonly_fields = ["created_at"]
@@ -393,7 +418,7 @@ class TrialListAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, trial_list)
 
 
-class ParticipantForm(forms.ModelForm):
+class ParticipantForm(ChangesOnlyForm):
     def clean(self):
         cleaned = super().clean()
         if self.instance.is_pilot and not cleaned.get("excluded"):
@@ -449,7 +474,7 @@ class TrialListFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(ChangesOnlySave, admin.ModelAdmin):
     form = ParticipantForm
     list_display = [
         "external_id",
@@ -503,15 +528,6 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_responses=Count("responses"))
-
-    def save_model(self, request, participant, form, change):
-        """Save only what the researcher changed: the participant may have moved on (answered,
-        completed) since the form was opened, and a full save would write that back."""
-        if change:
-            if form.changed_data:
-                participant.save(update_fields=form.changed_data)
-            return
-        super().save_model(request, participant, form, change)
 
     @admin.display(description="study page")
     def study_page(self, participant):

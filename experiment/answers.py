@@ -27,6 +27,12 @@ class AnswerInvalid(ValueError):
         self.message = message
 
 
+class ParticipantGone(AnswerInvalid):
+    """The participant was deleted while their page was open (withdrawn, or a pilot run)."""
+
+    status = 404
+
+
 class AnswerConflict(AnswerInvalid):
     """A trial already answered otherwise (in another window): the stored answer stands."""
 

@@ -146,7 +146,8 @@ def responses_csv_write(*, experiment: Experiment, stream: TextIO, anonymous: bo
     people = {p.pk: participant_cells(p) for p in participants.defer("trial_order")}
     panels = {p.pk: p for p in experiment.panels.defer("metadata")}
     q2_labels = dict(Response.Q2Bin.choices)
-    responses = Response.objects.filter(participant__in=participants).order_by(
+    # Their ids, not the query again: participants who enter meanwhile have no cells here.
+    responses = Response.objects.filter(participant_id__in=list(people)).order_by(
         "participant__started_at", "participant_id", "trial_index"
     )
     fields = ["participant_id", "panel_id", "trial_index", "is_practice", "q1_yes", "q2_bin"]

@@ -127,14 +127,17 @@ def participants_withdraw(*, participants: Iterable[Participant]) -> None:
     """Delete participants with their answers at their request. One who consented (a real
     participant, not a pilot run or a simulated one) is kept out of the study from then on:
     their id's digest is stored (Withdrawal), not the id. A few queries however many."""
-    participants = list(participants)
+    # Locked first, as an answer locks its participant: one being stored now is then either
+    # in before the delete (and deleted with them) or refused after it (ParticipantGone).
+    ids = [p.pk for p in participants]
+    participants = list(Participant.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     withdrawn = [
         Withdrawal(experiment_id=p.experiment_id, id_digest=withdrawal_digests(p.external_id)[0])
         for p in participants
         if p.consented_at and not (p.is_pilot or p.is_synthetic)
     ]
     Withdrawal.objects.bulk_create(withdrawn, ignore_conflicts=True)  # withdrawn before, say
-    Participant.objects.filter(pk__in=[p.pk for p in participants]).delete()
+    Participant.objects.filter(pk__in=ids).delete()
 
 
 def withdrawal_digests(external_id: str) -> list[str]:

@@ -7,6 +7,7 @@ from experiment.answers import (
     Answer,
     AnswerConflict,
     AnswerInvalid,
+    ParticipantGone,
     answer_parse,
     response_ms_parse,
 )
@@ -40,7 +41,9 @@ def response_record(
     trial_check(participant=participant, trial_index=trial_index, panel_id=panel_id)
     place_take_back(participant=participant)
     with transaction.atomic():
-        locked = Participant.objects.select_for_update().get(id=participant.id)
+        locked = Participant.objects.select_for_update().filter(id=participant.id).first()
+        if locked is None:
+            raise ParticipantGone("This participant link is not valid.")
         trial_check(participant=locked, trial_index=trial_index, panel_id=panel_id)
         answered = answered_indices(participant=locked)
         if trial_index in answered:

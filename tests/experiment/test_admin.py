@@ -474,3 +474,33 @@ def test_progress_page_gives_the_median_time_to_complete(staff_client, ready_exp
     url = reverse("admin:experiment_experiment_progress", args=[ready_experiment.id])
     page = staff_client.get(url).content.decode()
     assert "Median time from entry to completion: 20.0 minutes (3 completed)" in page
+
+
+def test_a_change_page_saved_late_writes_only_what_was_changed_on_it(staff_client, participant):
+    """A colleague closed the study, and analyze_ratings excluded a participant, while these
+    pages were open: saving them must not reopen the study nor clear the exclusion."""
+    experiment = participant.experiment
+    shown = {  # what each page showed (its hidden initial-* inputs) and what is sent
+        "title": "Study", "consent_text": "", "completion_url": "",
+        "completion_code": experiment.completion_code, "participants_per_list": "6",
+        "hold_minutes": "60",
+    }  # fmt: skip
+    sent = shown | {"participants_per_list": "7", "is_open": "on"}
+    sent |= {f"initial-{name}": value for name, value in shown.items()}
+    sent["initial-is_open"] = "True"
+    Experiment.objects.filter(id=experiment.id).update(is_open=False)  # meanwhile
+    url = reverse("admin:experiment_experiment_change", args=[experiment.id])
+    assert staff_client.post(url, sent).status_code == 302
+    experiment.refresh_from_db()
+    assert (experiment.is_open, experiment.participants_per_list) == (False, 7)
+
+    Participant.objects.filter(id=participant.id).update(excluded=True, exclusion_reason="fast")
+    url = reverse("admin:experiment_participant_change", args=[participant.id])
+    unchanged = {
+        "initial-excluded": "False",
+        "exclusion_reason": "",
+        "initial-exclusion_reason": "",
+    }
+    assert staff_client.post(url, unchanged).status_code == 302
+    participant.refresh_from_db()
+    assert (participant.excluded, participant.exclusion_reason) == (True, "fast")

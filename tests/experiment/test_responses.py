@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from experiment.answers import AnswerConflict
+from experiment.answers import AnswerConflict, ParticipantGone
 from experiment.models import Participant, Response
 from experiment.selectors import participant_state
 from experiment.services import AnswerInvalid, participant_enter, response_record
@@ -245,3 +245,11 @@ def test_a_malformed_first_answer_after_a_lapse_is_refused_for_what_it_is(partic
         )  # fmt: skip
     participant.refresh_from_db()
     assert participant.trial_list_id == own_list
+
+
+def test_an_answer_of_a_participant_deleted_meanwhile_is_refused_as_gone(participant):
+    """Withdrawn (or a pilot run deleted) while their page was open: a 404 reply, not a 500."""
+    Participant.objects.filter(id=participant.id).delete()
+    with pytest.raises(ParticipantGone) as gone:
+        answer(participant, 0)
+    assert gone.value.status == 404
