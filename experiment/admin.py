@@ -6,7 +6,7 @@ from functools import partial
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
@@ -93,6 +93,26 @@ class ChangesOnlySave:
                 obj.save(update_fields=form.changed_data)
             return
         super().save_model(request, obj, form, change)
+
+
+class DeletedBeforeAnyoneEnters:
+    """ModelAdmin deletes of panels or lists that lock their experiments, as arrivals do, and
+    delete only while nobody has entered: the delete permission was judged on the page before,
+    and a participant who entered since holds these panels in their trial order."""
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, type(obj).objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            experiments = Experiment.objects.select_for_update().filter(
+                pk__in=queryset.values("experiment_id")
+            )
+            if Participant.objects.filter(experiment__in=list(experiments.order_by("pk"))).exists():
+                raise PermissionDenied(
+                    "Someone has entered the study meanwhile: its panels and lists are fixed now."
+                )
+            super().delete_queryset(request, queryset)
 
 
 class BuildListsForm(forms.Form):
@@ -326,7 +346,7 @@ class ExperimentAdmin(ChangesOnlySave, admin.ModelAdmin):
 
 
 @admin.register(Panel)
-class PanelAdmin(admin.ModelAdmin):
+class PanelAdmin(DeletedBeforeAnyoneEnters, admin.ModelAdmin):
     list_display = ["thumbnail", "__str__", "experiment", "network", "layer", "unit"]
     list_display_links = ["thumbnail", "__str__"]
     list_filter = ["experiment", "is_practice", "network", "layer"]
@@ -384,7 +404,7 @@ class PanelAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrialList)
-class TrialListAdmin(admin.ModelAdmin):
+class TrialListAdmin(DeletedBeforeAnyoneEnters, admin.ModelAdmin):
     list_display = ["__str__", "experiment", "number", "seed", "panel_count", "participant_count"]
     list_filter = ["experiment"]
     readonly_fields = ["experiment", "number", "seed", "created_at"]

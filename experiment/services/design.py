@@ -80,6 +80,8 @@ def panel_register(
         panel.image.save(image_name, ContentFile(image_path.read_bytes()), save=False)
         panel.display_image.save(display_name, ContentFile(panel_display_bytes(image)), save=False)
         with transaction.atomic():
+            if stored_in is None:  # else panels_stored_together checks at its end
+                panels_still_taken([panel])
             panel.save()
     except BaseException:  # Ctrl-C too
         panels_files_delete_unstored([panel])  # no file without its row
@@ -117,6 +119,7 @@ def panels_stored_together() -> Iterator[list[Panel]]:
     try:
         with transaction.atomic():
             yield stored
+            panels_still_taken(stored)
     except BaseException:
         panels_files_delete_unstored(stored)
         raise
@@ -139,6 +142,19 @@ def panel_refusal_raise(*, experiment: Experiment, source: str, is_practice: boo
         raise PanelRefused(
             f"Experiment {experiment.slug} has pilot runs, whose trial orders hold its panels; "
             f"delete them (admin: participants, is pilot) before adding {source}."
+        )
+
+
+def panels_still_taken(panels: list[Panel]) -> None:
+    """Lock the panels' experiments, as arrivals do, and check again that they take new panels
+    (panel_refusal_raise): a participant who entered while the files were written drew their
+    practice without these panels. Call inside the transaction that stores them: arrivals then
+    wait for it to commit, for a moment only, and see them."""
+    for experiment_id in sorted({panel.experiment_id for panel in panels}):
+        experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
+        first = next(panel for panel in panels if panel.experiment_id == experiment_id)
+        panel_refusal_raise(
+            experiment=experiment, source=first.source, is_practice=first.is_practice
         )
 
 

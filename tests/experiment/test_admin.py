@@ -5,11 +5,12 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
 from experiment.export import participant_pseudonym
-from experiment.models import Experiment, Panel, Participant, Response, Withdrawal
+from experiment.models import Experiment, Panel, Participant, Response, TrialList, Withdrawal
 from experiment.services import (
     experiment_lists_build,
     participant_consent,
@@ -300,6 +301,25 @@ def test_a_panel_cannot_be_deleted_once_anyone_has_entered(staff_client, partici
     slug = participant.experiment.slug
     trials = staff_client.get(reverse("experiment:trials", args=[slug, participant.token]))
     assert trials.status_code == 200
+
+
+@pytest.mark.parametrize("model", ["panel", "triallist"])
+def test_a_delete_allowed_on_the_page_is_refused_if_someone_entered_meanwhile(
+    staff_client, ready_experiment, model, monkeypatch
+):
+    """Between the permission check and the delete, the first participant may enter: the
+    delete takes the lock arrivals take and checks again. (A practice panel and a list nobody
+    is in: the database itself keeps listed panels and lists with participants.)"""
+    admin_class = type(admin.site._registry[Panel if model == "panel" else TrialList])
+    monkeypatch.setattr(admin_class, "has_delete_permission", lambda *args, **kwargs: True)
+    entered = participant_enter(experiment=ready_experiment, external_id="meanwhile")
+    if model == "panel":
+        target = ready_experiment.panels.filter(is_practice=True).first()
+    else:
+        target = ready_experiment.trial_lists.exclude(id=entered.trial_list_id).first()
+    url = reverse(f"admin:experiment_{model}_delete", args=[target.id])
+    assert staff_client.post(url, {"post": "yes"}).status_code == 403
+    assert type(target).objects.filter(id=target.id).exists()
 
 
 def test_participants_filter_by_the_state_the_study_counts(staff_client, ready_experiment):

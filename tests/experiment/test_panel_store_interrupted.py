@@ -7,8 +7,8 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 
 from experiment.digits import digit_unit_panels_write
-from experiment.models import Panel
-from experiment.services import panel_register, panels_stored_together
+from experiment.models import Panel, Participant
+from experiment.services import PanelRefused, panel_register, panels_stored_together
 from experiment.services.design import panels_files_delete_unstored
 
 
@@ -75,3 +75,18 @@ def test_the_clean_up_keeps_every_file_when_the_database_cannot_say_what_is_stor
     monkeypatch.setattr(QuerySet, "values_list", unanswered)
     panels_files_delete_unstored([stored])
     assert len(media_files(settings)) == 2
+
+
+def test_panels_stored_while_someone_entered_are_refused_at_the_end(
+    experiment, panel_file, settings
+):
+    """The first participant drew their practice without these panels: under the lock arrivals
+    take, the block checks again before it commits, and stores nothing."""
+    with pytest.raises(PanelRefused, match="has participants"), panels_stored_together() as panels:
+        panel_register(
+            experiment=experiment, image_path=panel_file, source="a", is_practice=True,
+            intended_answer="yes", stored_in=panels,
+        )  # fmt: skip
+        Participant.objects.create(experiment=experiment, external_id="meanwhile")
+    assert not Panel.objects.exists()
+    assert not media_files(settings)
