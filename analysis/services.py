@@ -30,6 +30,7 @@ from analysis.selectors import SCORE_FIELDS, labels_class_index, labels_judge, r
 from experiment.export import participant_pseudonym, pseudonym_key
 from experiment.files import replaced_whole
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
+from experiment.selectors import participant_state
 from experiment.services import trial_order_new
 from generator.am.networks import get_network
 
@@ -217,17 +218,29 @@ def ratings_flagged_exclude(*, experiment: Experiment, report: RatingsReport) ->
     """Exclude the participants the report's quality checks flagged, the flags as reason;
     returns them. Only completed and abandoned participants are flagged: one still taking part
     is never excluded (a few trials say little, and an exclusion stands until a researcher
-    clears it)."""
+    clears it). Nor is one who came back or answered since the report read the answers (a
+    bootstrap takes minutes): their flags are of answers that are no longer all of theirs."""
     if report.quality.empty:
         return []
     flagged = report.quality[report.quality["flags"] != ""]
-    reasons = dict(zip(flagged["participant"].astype(int).tolist(), flagged["flags"], strict=True))
+    ids = flagged["participant"].astype(int).tolist()
+    reasons = dict(zip(ids, flagged["flags"], strict=True))
+    seen = dict(zip(ids, flagged["main_trials"].astype(int).tolist(), strict=True))
     with transaction.atomic():
-        chosen = list(
+        locked = list(
             experiment.participants.select_for_update()
+            .select_related("experiment")
             .filter(pk__in=reasons, excluded=False)
             .order_by("external_id")
         )
+        main = Response.objects.filter(participant__in=locked, is_practice=False)
+        answered = dict(main.values_list("participant").annotate(n=Count("id")).order_by())
+        chosen = [
+            participant
+            for participant in locked
+            if participant_state(participant=participant) != "in_progress"
+            and answered.get(participant.pk, 0) == seen[participant.pk]
+        ]
         for participant in chosen:
             participant.excluded = True
             participant.exclusion_reason = reasons[participant.pk][:500]

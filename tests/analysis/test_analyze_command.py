@@ -268,6 +268,37 @@ def test_an_abandoned_participant_is_flagged_and_can_be_excluded(tmp_path):
     assert table.set_index("external_id").loc["gone", "status"] == "abandoned"
 
 
+@pytest.mark.parametrize("meanwhile", ["came back", "answered"])
+def test_one_who_came_back_or_answered_after_the_report_read_is_not_excluded(meanwhile):
+    """A bootstrap takes minutes: the flags are of answers that are no longer all theirs."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analysis.services import ratings_flagged_exclude
+    from experiment.models import Participant, Response
+
+    experiment = build_experiment()
+    answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
+    gone = answer_all(experiment, "gone", yes=True, ms=300, trials=6, status="in_progress")
+    Participant.objects.filter(pk=gone.pk).update(last_seen_at=timezone.now() - timedelta(days=3))
+    report = ratings_report(experiment=experiment)
+    assert report.quality.set_index("external_id").loc["gone", "flags"]  # flagged
+    if meanwhile == "came back":  # the trial page reloaded: in progress again
+        Participant.objects.filter(pk=gone.pk).update(last_seen_at=timezone.now())
+    else:  # an answer sent from a page left open, the participant still silent otherwise
+        panel = experiment.panels.filter(is_practice=False).order_by("id")[6]
+        Response.objects.create(
+            participant=gone, panel=panel, trial_index=6, q1_yes=False, response_ms=4000
+        )
+        Participant.objects.filter(pk=gone.pk).update(
+            last_seen_at=timezone.now() - timedelta(days=2)
+        )
+    assert ratings_flagged_exclude(experiment=experiment, report=report) == []
+    gone.refresh_from_db()
+    assert not gone.excluded
+
+
 def test_excluding_every_real_participant_is_not_taken_for_a_synthetic_only_study(tmp_path):
     experiment = build_experiment()
     answer_all(experiment, "hasty", yes=True, ms=300)
