@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiment.files import stops_deferred
 from experiment.spreadsheet import spreadsheet_safe
 
 SETTINGS_FILE = "settings.json"  # what made the report, and which kind it is
@@ -127,7 +128,9 @@ def report_write(
         )
         for path in staging.iterdir():
             path.chmod(0o600 if private else 0o644)  # also where umask or an old file differ
-        with _folder_lock(out_dir):
+        # Ctrl-C while the files are moved would leave the new report's files beside the old
+        # one's: it stops the command once they all are.
+        with _folder_lock(out_dir), stops_deferred():
             report_folder_check(out_dir, kind=kind, names=names)  # another run may have written
             new = sorted(path.name for path in staging.iterdir())
             # The marker first: a folder left half-moved is still known as this kind's.

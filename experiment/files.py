@@ -1,7 +1,9 @@
 """Files that are replaced whole or not at all: exports and tables that researchers keep."""
 
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,3 +31,24 @@ def replaced_whole(path: Path, *, mode: int = 0o644) -> Iterator[TextIO]:
         os.replace(partial, path)
     finally:
         Path(partial).unlink(missing_ok=True)
+
+
+@contextmanager
+def stops_deferred() -> Iterator[None]:
+    """Ctrl-C (SIGINT), SIGTERM or SIGHUP during the block stops the program only after it, as a
+    KeyboardInterrupt: for moves that must be done whole (a report's files into place). Only
+    the main thread handles signals; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    kept = [stop for stop in stops if signal.getsignal(stop) not in (signal.SIG_IGN, None)]
+    previous = {stop: signal.signal(stop, lambda signum, _: came.append(signum)) for stop in kept}
+    try:
+        yield
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+    if came:
+        raise KeyboardInterrupt(signal.Signals(came[0]).name)

@@ -1,7 +1,9 @@
 """Q2 calibration, practice and participant quality, correlations, and the written report."""
 
 import json
+import os
 import re
+import signal
 
 import numpy as np
 import pandas as pd
@@ -318,6 +320,30 @@ def test_a_report_that_fails_half_way_leaves_the_earlier_one_whole(matcher, tmp_
     assert after == before and not list(tmp_path.parent.glob(f".{tmp_path.name}.partial-*"))
     ratings_report_save(report, tmp_path, "Third")  # and the next run goes through
     assert (tmp_path / "report.md").read_text().startswith("# Third")
+
+
+def test_ctrl_c_while_the_files_are_moved_in_stops_after_the_whole_report(
+    matcher,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    """Not a folder of the new report's settings beside the old one's tables."""
+    responses, units, judge = hand_case(matcher)
+    report = ratings_report_compute(responses, units, judge)
+    ratings_report_save(report, tmp_path, "First")
+    moves, replace = [], os.replace
+
+    def interrupted_move(source, target):
+        replace(source, target)
+        moves.append(target)
+        if len(moves) == 5:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, half-way through the moves
+
+    monkeypatch.setattr(os, "replace", interrupted_move)
+    with pytest.raises(KeyboardInterrupt):
+        ratings_report_save(report, tmp_path, "Second")
+    assert len(moves) > 5  # every file was moved before it stopped
+    assert (tmp_path / "report.md").read_text().startswith("# Second")
 
 
 def test_the_settings_hold_the_agreement_rules_and_the_score_sources(matcher, tmp_path):  # noqa: F811
