@@ -44,7 +44,9 @@ def pseudonym_key() -> bytes:
     SECRET_KEY, which is public in development: pseudonyms made with it could be undone by
     trying every id."""
     if settings.PSEUDONYM_KEY:
-        return _key_checked(settings.PSEUDONYM_KEY, "DJANGO_PSEUDONYM_KEY")
+        return _key_of_withdrawals(
+            _key_checked(settings.PSEUDONYM_KEY, "DJANGO_PSEUDONYM_KEY"), "DJANGO_PSEUDONYM_KEY"
+        )
     path = Path(settings.VAR_DIR) / "pseudonym-key"
     if not path.exists():
         if Withdrawal.objects.exists():
@@ -78,7 +80,27 @@ def pseudonym_key() -> bytes:
             "owner only, and another user made it. Run the site and every manage.py command as "
             "the same user (docs/deploy.md), or give that user the file."
         ) from None
-    return _key_checked(key, str(path))
+    return _key_of_withdrawals(_key_checked(key, str(path)), str(path))
+
+
+def key_fingerprint(key: bytes) -> str:
+    """What tells pseudonym keys apart without giving them away (Withdrawal.key_check)."""
+    return hmac.new(key, b"pseudonym-key-check", hashlib.sha256).hexdigest()[:16]
+
+
+def _key_of_withdrawals(key: bytes, source: str) -> bytes:
+    """The key, unless withdrawals were stored with another one (a restore with another env
+    file or key file, a change from one to the other): none of their ids would be recognised
+    then, and every withdrawn participant could take part again."""
+    other = Withdrawal.objects.exclude(key_check="").exclude(key_check=key_fingerprint(key))
+    if other.exists():
+        raise ImproperlyConfigured(
+            f"The pseudonym key in {source} is not the one the stored withdrawals were made "
+            "with: restore that key from your backup (DJANGO_PSEUDONYM_KEY, or the file "
+            "pseudonym-key in DJANGO_VAR_DIR). With this one every withdrawn participant could "
+            "take part again, and anonymous exports would name participants otherwise."
+        )
+    return key
 
 
 PSEUDONYM_KEY_MIN_CHARS = 32

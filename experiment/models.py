@@ -306,6 +306,12 @@ class Withdrawal(models.Model):
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="withdrawals")
     id_digest = models.CharField(max_length=64, help_text="HMAC-SHA256 of the external id.")
+    key_check = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="Which pseudonym key made the digest (export.key_fingerprint; empty for "
+        "withdrawals stored before it was recorded).",
+    )
     withdrawn_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiment.answers import AnswerInvalid
-from experiment.export import external_id_digest, pseudonym_key
+from experiment.export import external_id_digest, key_fingerprint, pseudonym_key
 from experiment.models import (
     VISIT_ID_FIELDS,
     Experiment,
@@ -131,20 +131,25 @@ def participants_withdraw(*, participants: Iterable[Participant]) -> None:
     # in before the delete (and deleted with them) or refused after it (ParticipantGone).
     ids = [p.pk for p in participants]
     participants = list(Participant.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    kept_out = [p for p in participants if p.consented_at and not (p.is_pilot or p.is_synthetic)]
+    secret = pseudonym_key() if kept_out else b""
     withdrawn = [
-        Withdrawal(experiment_id=p.experiment_id, id_digest=withdrawal_digests(p.external_id)[0])
-        for p in participants
-        if p.consented_at and not (p.is_pilot or p.is_synthetic)
+        Withdrawal(
+            experiment_id=p.experiment_id,
+            id_digest=withdrawal_digests(p.external_id, secret=secret)[0],
+            key_check=key_fingerprint(secret),
+        )
+        for p in kept_out
     ]
     Withdrawal.objects.bulk_create(withdrawn, ignore_conflicts=True)  # withdrawn before, say
     Participant.objects.filter(pk__in=ids).delete()
 
 
-def withdrawal_digests(external_id: str) -> list[str]:
+def withdrawal_digests(external_id: str, *, secret: bytes | None = None) -> list[str]:
     """The digests (Withdrawal) that keep `external_id` out: the one stored now, of the id's
     key (any letter case or width of it is the same participant, external_id_key), then the
-    one of the id as typed, stored before that."""
-    secret = pseudonym_key()
+    one of the id as typed, stored before that. `secret`: pseudonym_key(), if read already."""
+    secret = secret or pseudonym_key()
     return [
         external_id_digest(external_id_key(external_id), key=secret),
         external_id_digest(external_id, key=secret),

@@ -19,6 +19,7 @@ from experiment.export import (
 from experiment.models import Experiment, Panel, Participant
 from experiment.selectors import experiment_problems
 from experiment.services import (
+    StudyUnavailable,
     participant_consent,
     participant_enter,
     participant_pilot_create,
@@ -172,6 +173,18 @@ def test_a_lost_key_is_not_made_anew_while_withdrawals_need_it(participant, sett
     with pytest.raises(ImproperlyConfigured, match="restore it from your backup"):
         participant_enter(experiment=participant.experiment, external_id="p1")
     assert not (tmp_path / "var" / "pseudonym-key").exists()
+
+
+def test_another_key_than_the_withdrawals_were_stored_with_is_refused(participant, settings):
+    """A restore with another env file, or a change from the key file to DJANGO_PSEUDONYM_KEY:
+    no withdrawn id would be recognised."""
+    participants_withdraw(participants=[participant])
+    settings.PSEUDONYM_KEY = "another-key-of-at-least-thirty-two-characters"
+    with pytest.raises(ImproperlyConfigured, match="not the one the stored withdrawals were made"):
+        participant_enter(experiment=participant.experiment, external_id="p1")
+    settings.PSEUDONYM_KEY = "test-pseudonym-key-of-at-least-32-characters"  # restored
+    with pytest.raises(StudyUnavailable):
+        participant_enter(experiment=participant.experiment, external_id="p1")
 
 
 def test_a_key_another_user_made_says_to_run_as_one_user(settings, tmp_path, db, monkeypatch):
