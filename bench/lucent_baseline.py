@@ -33,7 +33,14 @@ def lucent_import(device: torch.device):
         ipython = types.ModuleType("IPython")
         ipython.display = types.ModuleType("IPython.display")
         sys.modules.update({"IPython": ipython, "IPython.display": ipython.display})
-    import kornia
+    try:
+        import kornia
+        import lucent  # noqa: F401
+    except ImportError as error:
+        raise SystemExit(
+            f"Lucent is not installed ({error}): pip install --no-deps torch-lucent==0.1.8 "
+            "decorator kornia kornia-rs (docs/benchmarks.md), or run with --no-lucent"
+        ) from None
     from kornia.geometry import transform as kornia_transform
 
     for name in ("get_rotation_matrix2d", "warp_affine"):

@@ -286,6 +286,16 @@ def settings_claim(
             "their quality reports were measured against another reference set of natural "
             f"images; resume with {same}, or give another --out folder"
         )
+    if "weights_sha256" in changed:
+        before, now = recorded.get("weights_sha256") or {}, settings.get("weights_sha256") or {}
+        roles = ", ".join(
+            role for role in sorted({*before, *now}) if before.get(role) != now.get(role)
+        )
+        advice = (
+            f"the weights file of the {roles} is not the one the folder's units were made with "
+            "(replaced, retrained, or a copy cut short: its SHA-256 differs); give that file, "
+            "or use another --out folder"
+        )
     if "version" in changed:
         advice = (
             "they were made by another version of the generator, which makes other pictures "

@@ -42,7 +42,10 @@ def weights_files_present(config: AMConfig) -> dict[str, Path]:
             spec = get_generator(config.generator)
         else:
             spec = get_network(config.network if role == "target" else encoder_of(config))
-        weights_file_check(path, f"of the {role} network {spec.name!r}", spec.how_to_obtain)
+        how = spec.how_to_obtain
+        if role == "encoder":  # the network's own advice names the target's option
+            how = how.replace("--weights PATH", "--encoder-weights PATH")
+        weights_file_check(path, f"of the {role} network {spec.name!r}", how)
     return files
 
 

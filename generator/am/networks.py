@@ -158,6 +158,21 @@ def rectified(value: Tensor, layer: LayerSpec) -> Tensor:
     return F.relu(value) if layer.rectified_after else value
 
 
+def target_options_check(layer: LayerSpec, *, spatial: str, pre_relu: bool) -> None:
+    """ValueError for a target option that changes nothing on `layer`: it would still count as
+    other settings, so the run could neither resume nor register beside panels made without."""
+    if layer.kind != "conv" and spatial != "centre":
+        raise ValueError(
+            f"--spatial {spatial} applies to conv layers; a unit of {layer.alias} (fully "
+            "connected) has one value"
+        )
+    if not pre_relu and not layer.rectified_after:
+        raise ValueError(
+            f"--post-relu: no ReLU follows {layer.alias}, so its values are the same before "
+            "and after; leave it out"
+        )
+
+
 def fit_to_size(images: Tensor, size: int) -> Tensor:
     """Centre-crop (B,3,H,W) images larger than ``size``; resize smaller ones up to it."""
     height, width = images.shape[-2:]

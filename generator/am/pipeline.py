@@ -162,7 +162,13 @@ def image_regenerate(
     if precision is not None:
         made["precision"] = precision
     config = AMConfig(**{**made, **ran, **({"device": device} if device else {})})
-    digests = weights_digests(config)
+    try:
+        digests = weights_digests(config)
+    except FileNotFoundError as error:  # its advice names the command's options
+        raise FileNotFoundError(
+            f"{error} Here, give where the file lies by its role: "
+            'image_regenerate(..., weights={"target": PATH}), or "generator", "encoder".'
+        ) from None
     changed = [
         role
         for role, digest in digests.items()

@@ -296,6 +296,17 @@ def test_sampler_options_are_saved_with_the_panel(tmp_path, models):
     assert (saved["reset_every"], saved["threshold"]) == (5, 0.5)
 
 
+def test_target_options_that_change_nothing_on_the_layer_are_refused(tmp_path, models):
+    """They would count as other settings: no resume, no registration beside the others."""
+    with pytest.raises(CommandError, match="--spatial max applies to conv layers"):
+        generate(tmp_path, "--spatial", "max", layer="fc8")
+    with pytest.raises(CommandError, match="--post-relu: no ReLU follows fc8"):
+        generate(tmp_path, "--post-relu", layer="fc8")
+    with pytest.raises(CommandError, match="uses no generator nor encoder; leave out --encoder"):
+        generate(tmp_path, "--method", "pixel", "--encoder", "demo", layer="fc8")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_receptive_field_crop_is_announced_applied_and_saved(tmp_path, models, capsys):
     import json
 

@@ -296,7 +296,10 @@ def test_resuming_or_regenerating_with_changed_weights_is_refused(tmp_path, demo
     state = torch.load(weights)
     state["fc8.bias"] += 1.0
     torch.save(state, weights)
-    with pytest.raises(layer_folder.OutputMismatchError, match="weights_sha256"):
+    with pytest.raises(
+        layer_folder.OutputMismatchError,
+        match=r"weights_sha256\); the weights file of the target is not the one .* cut short",
+    ):
         pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], weights=str(weights)))
     with pytest.raises(ValueError, match=r"other weights than .*net.pt \(target\)"):
         pipeline.image_regenerate(run.out, 1, 0)

@@ -1,5 +1,7 @@
 """tile_panel: practice panels from a folder of photographs."""
 
+import io
+
 import pytest
 
 pytest.importorskip("pytest_django")  # the GPU machine runs these folders without Django
@@ -62,6 +64,20 @@ def test_an_out_that_is_a_folder_is_refused(tmp_path):
     (tmp_path / "panel.png").mkdir()
     with pytest.raises(CommandError, match=r"panel.png is a folder; name the panel file"):
         call_command("tile_panel", str(folder), "--out", str(tmp_path / "panel.png"),
+                     "--grid", "2x2")  # fmt: skip
+
+
+def test_the_out_folder_is_made_as_the_docs_example_needs(tmp_path):
+    """`tile_panel photos/dogs --out practice/yes_dog.png` on a fresh checkout."""
+    folder = photos(tmp_path / "dogs", 4)
+    out = tmp_path / "practice" / "yes_dog.png"
+    call_command(
+        "tile_panel", str(folder), "--out", str(out), "--grid", "2x2", stdout=io.StringIO()
+    )
+    assert out.is_file()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CommandError, match="file is a file, not a folder"):
+        call_command("tile_panel", str(folder), "--out", str(tmp_path / "file" / "p.png"),
                      "--grid", "2x2")  # fmt: skip
 
 

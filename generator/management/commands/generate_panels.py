@@ -127,6 +127,7 @@ class Command(BaseCommand):
             if options["reference"] is not None:
                 reference.reference_files(options["reference"])  # fail before any work
             config = AMConfig(**self._config_values(options, layer))
+            networks.target_options_check(layer, spatial=config.spatial, pre_relu=config.pre_relu)
             _cpu_threads_check(config.cpu_threads)
             box = receptive.picture_box(config)
             if config.method == "ppgn":
@@ -160,6 +161,10 @@ class Command(BaseCommand):
         )
 
     def _config_values(self, options, layer) -> dict:
+        prior = ["generator", "generator_weights", "encoder", "encoder_weights"]
+        if options["method"] == "pixel" and (given := [o for o in prior if options[o]]):
+            flags = ", ".join(f"--{option.replace('_', '-')}" for option in given)
+            raise ValueError(f"the pixel method uses no generator nor encoder; leave out {flags}")
         generator = options["generator"] or loading.default_generator(options["network"])
         return {
             "network": options["network"],
@@ -287,7 +292,9 @@ class Command(BaseCommand):
 
 
 def _text(path: Path | None) -> str | None:
-    return None if path is None else str(path)
+    """A path as the settings record it: absolute, so that image_regenerate finds the file
+    from any folder (weights are compared by digest, so the spelling changes no settings)."""
+    return None if path is None else str(path.resolve())
 
 
 def _cpu_threads_check(count: int) -> None:

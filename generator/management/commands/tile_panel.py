@@ -41,6 +41,7 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         try:
+            out.parent.mkdir(parents=True, exist_ok=True)  # practice/, as the docs' example
             panel.save(out)
         except OSError as error:
             raise CommandError(
@@ -66,9 +67,10 @@ def _out_check(out: Path, folder: Path) -> None:
         raise ValueError(f"--out {out} is a folder; name the panel file, e.g. {out / 'panel.png'}")
     if out.suffix.lower() != ".png":
         raise ValueError(f"--out {out}: the panel is written as PNG; name it .png")
-    if not out.parent.is_dir():
-        raise ValueError(f"--out {out}: folder {out.parent} does not exist")
-    if out.parent.samefile(folder):
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ValueError(f"--out {out}: {blocking} is a file, not a folder")
+    if out.parent.is_dir() and out.parent.samefile(folder):
         raise ValueError(
             f"--out {out} lies in {folder}, whose images are tiled: the next run would tile the "
             "panel too; write it to another folder, e.g. practice/"
