@@ -5,6 +5,7 @@ work per unit is O(N log N) and informedness is never evaluated over classes x t
 """
 
 from dataclasses import dataclass, field, fields, replace
+from fractions import Fraction
 
 import numpy as np
 
@@ -135,10 +136,15 @@ def ccmas(ranked: RankedUnit) -> tuple[float | None, int]:
         bottom = sizes - np.bincount(labels, minlength=ranked.num_classes)
         sums += bottom * float(ranked.activations[-1])
     means = np.where(sizes > 0, sums / np.maximum(sizes, 1), -np.inf)
-    # Equal means can come out an ulp apart, summed in other orders: the smallest class index
-    # wins a tie within rounding, as it wins an exact one.
+    # Equal means can come out an ulp apart, summed in other orders, and unequal ones too: the
+    # classes whose float means are within far more than rounding of the best are compared
+    # again exactly (rare, and few of them); the smallest class index wins a tie.
     best = means.max()
-    klass = int(np.argmax(means >= best - abs(best) * 1e-12))
+    near = np.flatnonzero(means >= best - abs(best) * 1e-9)
+    klass = int(near[0])
+    if len(near) > 1:
+        exact = {int(c): _exact_mean(ranked, int(c)) for c in near}
+        klass = min(c for c, mean in exact.items() if mean == max(exact.values()))
     rest = ranked.n_images - sizes[klass]
     if rest == 0:
         return None, klass
@@ -146,6 +152,17 @@ def ccmas(ranked: RankedUnit) -> tuple[float | None, int]:
     if mu_a + mu_not_a == 0:
         return None, klass
     return float((mu_a - mu_not_a) / (mu_a + mu_not_a)), klass
+
+
+def _exact_mean(ranked: RankedUnit, klass: int) -> Fraction:
+    """The mean activation of a class's images in exact arithmetic (floats are exact
+    fractions), the bottom block's images included."""
+    active = ranked.activations[: ranked.active][ranked.labels[: ranked.active] == klass]
+    total = sum(map(Fraction, active.tolist()), Fraction(0))
+    bottom = int(ranked.class_sizes[klass]) - len(active)
+    if bottom:
+        total += bottom * Fraction(float(ranked.activations[-1]))
+    return total / int(ranked.class_sizes[klass])
 
 
 def unit_scores(

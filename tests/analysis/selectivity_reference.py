@@ -90,11 +90,12 @@ def classes_in_top_gale2020(activations, labels, k):
 
 
 def ccmas(activations, labels):
-    means = {}
+    means, exact = {}, {}
     for klass in sorted(set(labels)):
         members = [a for a, y in zip(activations, labels, strict=True) if y == klass]
         means[klass] = sum(members) / len(members)
-    klass = max(sorted(means), key=lambda c: means[c])
+        exact[klass] = sum(map(Fraction, members), Fraction(0)) / len(members)
+    klass = max(sorted(exact), key=lambda c: exact[c])  # the class of highest mean, smallest first
     others = [a for a, y in zip(activations, labels, strict=True) if y != klass]
     if not others:
         return None, klass

@@ -286,3 +286,19 @@ def test_an_informedness_of_exactly_zero_keeps_the_higher_threshold():
     assert (scores.max_informedness, scores.max_informedness_threshold) == (0.0, 1.0)
     assert scores.max_informedness_class == 0
     assert (scores.sensitivity, scores.specificity) == (pytest.approx(2 / 3), pytest.approx(1 / 3))
+
+
+@pytest.mark.parametrize(
+    ("activations", "labels", "klass"),
+    [
+        ([1] * 11 + [0] * 3 + [1] * 5 + [1, 0, 1, 1, 1, 1, 1e-12],
+         [0] * 14 + [1] * 5 + [2, 1, 2, 2, 2, 2, 2], 2),
+        ([10] * 13 + [0] * 12 + [1e-12], [0] * 10 + [1] * 3 + [0] * 10 + [1] * 3, 1),
+    ],
+)  # fmt: skip
+def test_ccmas_tells_apart_means_that_differ_by_more_than_rounding(activations, labels, klass):
+    """(5 + 1e-12) / 6 is above 5 / 6 by far more than a sum can round: not a tie won by the
+    smaller class (hypothesis examples; a tolerance had taken them for ties)."""
+    activations, labels = np.float32(activations), np.array(labels)
+    scores = measures.unit_scores(activations, labels, num_classes=3)
+    assert scores.ccmas_class == ref.ccmas(*as_lists(activations, labels))[1] == klass
