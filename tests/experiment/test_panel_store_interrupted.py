@@ -1,13 +1,15 @@
 """Storing a panel stopped part-way (Ctrl-C, a failure): no file without its row, and no row
 without its files."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 from django.core.files.storage import FileSystemStorage
+from django.core.management import CommandError, call_command
 
 from experiment.digits import digit_unit_panels_write
-from experiment.models import Panel, Participant
+from experiment.models import Experiment, Panel, Participant
 from experiment.services import PanelRefused, panel_register, panels_stored_together
 from experiment.services.design import panels_files_delete_unstored
 
@@ -89,4 +91,27 @@ def test_panels_stored_while_someone_entered_are_refused_at_the_end(
         )  # fmt: skip
         Participant.objects.create(experiment=experiment, external_id="meanwhile")
     assert not Panel.objects.exists()
+    assert not media_files(settings)
+
+
+def test_import_panels_stopped_says_so_and_stores_nothing(db, panel_file, monkeypatch, settings):
+    """Ctrl-C, kill or a dropped ssh session (manage.py takes SIGTERM and SIGHUP as Ctrl-C):
+    no experiment it would have created, no panel, no file, and exit status 130."""
+    real = FileSystemStorage._save
+    calls = []
+
+    def interrupted(self, name, content):
+        calls.append(name)
+        if len(calls) == 3:  # the second panel's first file
+            raise KeyboardInterrupt
+        return real(self, name, content)
+
+    monkeypatch.setattr(FileSystemStorage, "_save", interrupted)
+    folder = panel_file.parent
+    shutil.copy(panel_file, folder / "fc6_0002.png")
+    with pytest.raises(CommandError, match="Stopped: nothing was imported") as stopped:
+        call_command("import_panels", str(folder), "--experiment", "new", "--create",
+                     "--network", "alexnet")  # fmt: skip
+    assert stopped.value.returncode == 130
+    assert not Experiment.objects.exists() and not Panel.objects.exists()
     assert not media_files(settings)

@@ -34,8 +34,15 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         # A failed import leaves no experiment it created behind (a rerun would then need no
         # --create, and a typo would stay as a study).
-        with transaction.atomic():
-            result, experiment = self._import(options)
+        try:
+            with transaction.atomic():
+                result, experiment = self._import(options)
+        except KeyboardInterrupt:  # Ctrl-C, kill, a closed terminal: rolled back, files deleted
+            raise CommandError(
+                "Stopped: nothing was imported (an import is all or none). Run the same "
+                "command again.",
+                returncode=130,  # as generate_panels and register_panels
+            ) from None
         self._report(result, experiment)
 
     def _import(self, options):
