@@ -195,6 +195,16 @@ def lapse(participant, minutes=61) -> None:
     participant.refresh_from_db()
 
 
+def lapsed_with_one_place_per_list(participant):
+    """The participant's page left open past the hold time, in a study of one place per list;
+    returns the experiment."""
+    experiment = participant.experiment
+    experiment.participants_per_list = 1
+    experiment.save()
+    lapse(participant)
+    return experiment
+
+
 def test_a_first_answer_after_the_place_lapsed_takes_it_back_where_there_is_room(participant):
     lapse(participant)
     answer(participant, 0)
@@ -204,10 +214,7 @@ def test_a_first_answer_after_the_place_lapsed_takes_it_back_where_there_is_room
 def test_a_first_answer_after_the_place_went_to_another_asks_for_a_reload(participant):
     """Their list was given away while the page was open: the answer would take it over its
     cap. They move to the list with room, as a reload would place them, and are told so."""
-    experiment = participant.experiment
-    experiment.participants_per_list = 1
-    experiment.save()
-    lapse(participant)
+    experiment = lapsed_with_one_place_per_list(participant)
     replacement = participant_enter(experiment=experiment, external_id="replacement")
     assert replacement.trial_list_id == participant.trial_list_id
     with pytest.raises(AnswerConflict, match="another set of panels"):
@@ -219,10 +226,7 @@ def test_a_first_answer_after_the_place_went_to_another_asks_for_a_reload(partic
 
 
 def test_a_first_answer_after_the_place_lapsed_in_a_full_study_asks_for_a_reload(participant):
-    experiment = participant.experiment
-    experiment.participants_per_list = 1
-    experiment.save()
-    lapse(participant)
+    experiment = lapsed_with_one_place_per_list(participant)
     participant_enter(experiment=experiment, external_id="b")
     participant_enter(experiment=experiment, external_id="c")
     with pytest.raises(AnswerConflict, match="filled up"):
@@ -232,10 +236,7 @@ def test_a_first_answer_after_the_place_lapsed_in_a_full_study_asks_for_a_reload
 
 def test_a_malformed_first_answer_after_a_lapse_is_refused_for_what_it_is(participant):
     """Checked before the place is taken back: the real reason, and nobody moved."""
-    experiment = participant.experiment
-    experiment.participants_per_list = 1
-    experiment.save()
-    lapse(participant)
+    experiment = lapsed_with_one_place_per_list(participant)
     participant_enter(experiment=experiment, external_id="replacement")
     own_list = participant.trial_list_id
     with pytest.raises(AnswerInvalid, match="There is no trial 99"):
