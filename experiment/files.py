@@ -1,4 +1,5 @@
-"""Files that are replaced whole or not at all: exports and tables that researchers keep."""
+"""Files that researchers keep (exports, tables, reports): replaced whole or not at all, moved
+in without a stop half-way, and where a folder for them cannot be made."""
 
 import os
 import signal
@@ -52,3 +53,10 @@ def stops_deferred() -> Iterator[None]:
             signal.signal(stop, handler)
     if came:
         raise KeyboardInterrupt(signal.Signals(came[0]).name)
+
+
+def file_in_the_way(folder: Path) -> Path | None:
+    """The first of `folder` and the folders above it that is a file, not a folder: where
+    `folder` cannot be made (None when it can, or is there)."""
+    folder = Path(folder)
+    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)

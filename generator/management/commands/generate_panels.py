@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from experiment.files import file_in_the_way
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.selectors import lists_outdated_message
 from generator import services
@@ -199,7 +200,7 @@ class Command(BaseCommand):
         out = options["out"]
         if out is None:
             return Path(settings.VAR_DIR) / "am" / options["network"] / options["layer"]
-        blocking = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+        blocking = file_in_the_way(out)
         if blocking is not None:
             raise ValueError(f"--out {out}: {blocking} is a file; give a folder")
         return out

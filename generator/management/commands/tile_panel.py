@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from experiment.files import file_in_the_way
 from generator.am import grid
 from generator.am.reference import IMAGE_SUFFIXES, image_files
 
@@ -67,7 +68,7 @@ def _out_check(out: Path, folder: Path) -> None:
         raise ValueError(f"--out {out} is a folder; name the panel file, e.g. {out / 'panel.png'}")
     if out.suffix.lower() != ".png":
         raise ValueError(f"--out {out}: the panel is written as PNG; name it .png")
-    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    blocking = file_in_the_way(out.parent)
     if blocking is not None:
         raise ValueError(f"--out {out}: {blocking} is a file, not a folder")
     if out.parent.is_dir() and out.parent.samefile(folder):
