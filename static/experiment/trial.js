@@ -21,6 +21,10 @@
   // usual double-click (Windows' default double-click time is 500 ms), since with a fast server
   // and a preloaded image the next panel shows a few milliseconds after the first click.
   const minViewMs = 600;
+  // Yes scrolls Q2's buttons into view on a phone, and the one under the finger (0-20%) would
+  // take a second tap of Yes: a tap on Q2 this soon after Yes is not an answer. Keys are not
+  // held back (a keyboard's Y then 4 is meant).
+  const q2TapAfterYesMs = 500;
   const retriesBeforeHelp = 4; // failed saves before the reload button and contact advice show
   // The controls that answer a panel; the reload button is not one: it must stay pressable
   // while saving keeps failing.
@@ -31,6 +35,7 @@
   let shownAt = null; // performance.now() when its image finished loading
   let q1 = null;
   let q2 = null;
+  let yesAt = -Infinity; // performance.now() of the latest Yes
   let saving = false;
 
   function firstUnanswered() {
@@ -94,11 +99,15 @@
   // Yes / No row, keeping as much as fits of what is above. The panel is sized (study.css) so
   // that with its frame at the top both fit.
   function scrollToPanel() {
+    // Measured from the page's top: a frame stuck to the screen's top (study.css) no longer
+    // says where it lies in the page.
+    const scrolled = window.scrollY;
+    window.scrollTo(0, 0);
     const frame = document.querySelector(".panel-frame").getBoundingClientRect();
     const panel = $("panel-image").getBoundingClientRect();
     const yesRow = document.querySelector(".q1-choice").getBoundingClientRect();
     const below = Math.max(panel.bottom, yesRow.bottom) + 4 - window.innerHeight;
-    if (frame.top < 0) window.scrollBy(0, frame.top - 4);
+    if (scrolled > frame.top) window.scrollTo(0, frame.top - 4);
     else if (below > 0) window.scrollBy(0, Math.min(frame.top - 4, below));
   }
 
@@ -242,6 +251,7 @@
       send({ q1: "no", q2: null, q3: "" });
       return;
     }
+    yesAt = performance.now();
     $("followup").hidden = false;
     reveal(document.querySelector("#followup .bins"));
     updateNext();
@@ -279,6 +289,8 @@
     const status = $("save-status");
     status.textContent = text;
     status.className = "save-status" + (kind ? " " + kind : "");
+    // Kept in view on a phone while it says something (study.css); empty, it would cover Yes.
+    document.querySelector(".save-bar").classList.toggle("telling", text !== "");
   }
 
   // Saved answers are idempotent on the server, so a retry after a lost reply stores nothing twice.
@@ -454,7 +466,11 @@
   document.querySelectorAll(".q1-choice").forEach((b) =>
     b.addEventListener("click", () => answerQ1(b.dataset.value)));
   document.querySelectorAll(".q2-choice").forEach((b) =>
-    b.addEventListener("click", () => answerQ2(Number(b.dataset.value))));
+    b.addEventListener("click", (event) => {
+      // detail: the number of clicks, 0 for a key (Enter, Space) pressing the button.
+      if (event.detail > 0 && performance.now() - yesAt < q2TapAfterYesMs) return;
+      answerQ2(Number(b.dataset.value));
+    }));
   $("q3-input").addEventListener("input", onQ3Input);
   $("next-button").addEventListener("click", submitYes);
   $("zoom-button").addEventListener("click", openZoom);
