@@ -364,7 +364,13 @@
   function openZoom() {
     if (!current) return;
     const zoom = $("zoom-image");
-    if (!zoom.getAttribute("src")) zoom.src = current.full;
+    if (!zoom.getAttribute("src")) {
+      // On a slow connection the dialog would stay blank until the file came.
+      $("zoom-loading").hidden = false;
+      zoom.onload = () => ($("zoom-loading").hidden = true);
+      zoom.src = current.full;
+      if (zoom.complete && zoom.naturalWidth) zoom.onload();
+    }
     $("zoom-dialog").showModal();
     document.querySelector(".zoom-scroll").focus(); // arrow keys move the panel
   }

@@ -198,6 +198,21 @@ def test_the_previous_panel_is_hidden_while_the_next_one_loads(browser, live_ser
     expect(page.locator(".q1-choice").first).to_be_enabled()
 
 
+def test_the_zoom_says_it_is_loading_until_the_full_size_panel_comes(browser, live_server, study):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    held = []
+    page.route("**/panels/full/**", lambda route: held.append(route))  # before any page loads
+    page.goto(f"{live_server.url}/study/demo/?participant=slow-zoom")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("link", name="Start the practice").click()
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    page.get_by_role("button", name="Zoom (full size)").click()
+    expect(page.locator("#zoom-loading")).to_be_visible()
+    for route in held:
+        route.continue_()
+    expect(page.locator("#zoom-loading")).to_be_hidden()
+
+
 def contrast(css_colour: str, background=(255, 255, 255)) -> float:
     """The WCAG contrast ratio of an rgb(...) colour against a background."""
 
