@@ -19,6 +19,7 @@ from analysis.selectivity.activations import (
     ActivationWriter,
     RecordingHeader,
 )
+from generator.am.networks import layers_hooked, rectified
 from generator.am.reference import image_files, image_load
 
 
@@ -87,28 +88,20 @@ class LayerRecorder:
     def __call__(self, images: Tensor) -> tuple[Tensor, dict[str, np.ndarray]]:
         """Images (B,3,S,S) in [0,1] -> (predicted classes (B,), alias -> (B, units) float32)."""
         captured: dict[str, Tensor] = {}
-        modules = dict(self.network.model.named_modules())
-        handles = [
-            modules[spec.module].register_forward_hook(self._hook(spec, captured))
-            for spec in self.specs
-        ]
-        try:
+        with layers_hooked(self.network.model, self.specs, self._taker(captured)):
             images = images.to(self.network.device)
             logits = self.network.model(self.network.preprocess(images))
-        finally:
-            for handle in handles:
-                handle.remove()
         values = {alias: v.float().cpu().numpy() for alias, v in captured.items()}
         return logits.argmax(dim=1).cpu(), values
 
-    def _hook(self, spec, captured: dict[str, Tensor]):
-        def hook(_module, _inputs, output):
-            value = output if self.pre_relu or not spec.rectified_after else output.clamp(min=0)
+    def _taker(self, captured: dict[str, Tensor]):
+        def take(spec, output):
+            value = output if self.pre_relu else rectified(output, spec)
             if spec.kind == "conv":
                 value = value.amax(dim=(2, 3)) if self.reduction == "max" else value.mean((2, 3))
             captured[spec.alias] = value.flatten(1)  # (B, units)
 
-        return hook
+        return take
 
 
 def record(

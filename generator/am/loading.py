@@ -42,11 +42,15 @@ def weights_files_present(config: AMConfig) -> dict[str, Path]:
             spec = get_generator(config.generator)
         else:
             spec = get_network(config.network if role == "target" else encoder_of(config))
-        how = spec.how_to_obtain
-        if role == "encoder":  # the network's own advice names the target's option
-            how = how.replace("--weights PATH", "--encoder-weights PATH")
+        how = _for_encoder(spec.how_to_obtain) if role == "encoder" else spec.how_to_obtain
         weights_file_check(path, f"of the {role} network {spec.name!r}", how)
     return files
+
+
+def _for_encoder(advice: str) -> str:
+    """A network's advice as it reads for its role as the encoder: its own names the target's
+    option."""
+    return advice.replace("--weights PATH", "--encoder-weights PATH")
 
 
 def _network_weights(name: str, weights: str | None) -> Path:
@@ -117,7 +121,10 @@ def sampler_build(config: AMConfig) -> PPGNSampler | PixelSampler:
     encoder_name = encoder_of(config)
     encoder = target
     if "encoder" in files:
-        encoder = load_network(encoder_name, weights=files["encoder"], device=config.device)
+        try:
+            encoder = load_network(encoder_name, weights=files["encoder"], device=config.device)
+        except ValueError as error:
+            raise ValueError(f"The encoder network: {_for_encoder(str(error))}") from None
     return PPGNSampler(
         target=target,
         generator=generator,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -33,6 +34,10 @@ class LayerSpec:
     kind: str  # "conv" or "fc"
     units: int  # channels for conv, features for fc
     rectified_after: bool = True  # a ReLU follows the module (its post-ReLU value is relu(out))
+    # Where the module's own output is already rectified (an Inception block concatenates
+    # branches that each end in batch norm and an in-place ReLU): the modules whose outputs,
+    # concatenated along channels, are its pre-ReLU value.
+    parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,9 @@ class NetworkSpec:
     weights_file: str = ""  # file name looked up in the torch hub cache's checkpoints folder
     how_to_obtain: str = ""  # told to the user when the file is missing or does not match
     default_weights: Callable[[], Path] | None = field(default=None, repr=False, compare=False)
-    after_load: Callable[[nn.Module], None] | None = field(default=None, repr=False, compare=False)
+    # Key prefixes a weights file may hold for parts the network is built without (GoogLeNet's
+    # auxiliary classifiers, used only in training): dropped from the file before loading.
+    unused_keys: tuple[str, ...] = ()
     bgr: bool = False  # the network takes BGR channel order (Caffe); mean and std stay RGB
 
     def layer(self, alias: str) -> LayerSpec:
@@ -130,27 +137,54 @@ class TargetNetwork:
         """
         specs = [self.spec.layer(alias) for alias in layers]
         captured: dict[str, Tensor] = {}
-        modules = dict(self.model.named_modules())
 
-        def hook_for(layer: LayerSpec):
-            def hook(_module, _inputs, output):
-                captured[layer.alias] = output.flatten(1) if layer.kind == "fc" else output
-                if len(captured) == len(specs):
-                    raise _AllCaptured
+        def take(layer: LayerSpec, output: Tensor) -> None:
+            captured[layer.alias] = output.flatten(1) if layer.kind == "fc" else output
+            if len(captured) == len(specs):
+                raise _AllCaptured
 
-            return hook
-
-        handles = [modules[s.module].register_forward_hook(hook_for(s)) for s in specs]
-        try:
+        with layers_hooked(self.model, specs, take), suppress(_AllCaptured):
             self.model(x)
-        except _AllCaptured:
-            pass
-        finally:
-            for handle in handles:
-                handle.remove()
         if not pre_relu:
             captured = {a: rectified(v, self.spec.layers[a]) for a, v in captured.items()}
         return {alias: captured[alias] for alias in layers}
+
+
+@contextmanager
+def layers_hooked(
+    model: nn.Module, layers: Sequence[LayerSpec], take: Callable[[LayerSpec, Tensor], None]
+) -> Iterator[None]:
+    """Forward hooks that call take(layer, output) with each layer's pre-ReLU output as the
+    forward pass computes it. A layer with parts gets its parts' outputs concatenated: each
+    part's output is handed on as a copy, so the in-place ReLU that follows changes the copy,
+    not the value taken."""
+    modules = dict(model.named_modules())
+
+    def whole(layer: LayerSpec):
+        return lambda _module, _inputs, output: take(layer, output)
+
+    def part(layer: LayerSpec, index: int, taken: dict[int, Tensor]):
+        def hook(_module, _inputs, output):
+            taken[index] = output
+            if len(taken) == len(layer.parts):
+                joined = torch.cat([taken.pop(i) for i in range(len(layer.parts))], dim=1)
+                take(layer, joined)
+            return output.clone()
+
+        return hook
+
+    handles = []
+    try:
+        for layer in layers:
+            if not layer.parts:
+                handles.append(modules[layer.module].register_forward_hook(whole(layer)))
+            taken: dict[int, Tensor] = {}
+            for index, name in enumerate(layer.parts):
+                handles.append(modules[name].register_forward_hook(part(layer, index, taken)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def rectified(value: Tensor, layer: LayerSpec) -> Tensor:
@@ -194,15 +228,45 @@ def load_network(name: str, *, weights: Path | None = None, device="cpu") -> Tar
     spec = get_network(name)
     path = Path(weights) if weights is not None else spec.weights_path()
     model = spec.builder()
-    _load_state(model, _read_state(path, spec), path, spec)
-    if spec.after_load is not None:
-        spec.after_load(model)
+    state = _read_state(path, spec)
+    if spec.unused_keys:
+        state = {k: v for k, v in state.items() if not k.startswith(spec.unused_keys)}
+    _load_state(model, state, path, spec)
+    _layer_widths_check(spec, model)
     for module in model.modules():
         if isinstance(module, nn.ReLU):
             module.inplace = False  # hooks keep pre-ReLU outputs; in-place ReLU would overwrite
     model.eval().requires_grad_(False)
     device = torch.device(device)
     return TargetNetwork(spec, model.to(device), device)
+
+
+def _layer_widths_check(spec: NetworkSpec, model: nn.Module) -> None:
+    """ValueError where a layer registers another number of units than its modules have
+    (channels or features; a module that does not say is not checked): a unit past the real
+    ones would fail deep in a run, after its output folder was made."""
+    modules = dict(model.named_modules())
+    for layer in spec.layers.values():
+        names = layer.parts or (layer.module,)
+        missing = [name for name in names if name not in modules]
+        if missing:
+            raise ValueError(
+                f"network {spec.name!r} registers layer {layer.alias!r} at module "
+                f"{missing[0]!r}, which its model does not have"
+            )
+        widths = [_width(modules[name]) for name in names]
+        if None not in widths and sum(widths) != layer.units:
+            raise ValueError(
+                f"network {spec.name!r} registers layer {layer.alias!r} with {layer.units} "
+                f"units, but its model gives {sum(widths)} there"
+            )
+
+
+def _width(module: nn.Module) -> int | None:
+    for name in ("out_channels", "out_features", "num_features"):
+        if isinstance(getattr(module, name, None), int):
+            return getattr(module, name)
+    return None
 
 
 def _read_state(path: Path, spec: NetworkSpec) -> dict[str, Tensor]:

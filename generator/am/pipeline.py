@@ -33,6 +33,7 @@ from generator.am.provenance import (
     execution_record,
     made_by,
     reference_digest,
+    target_parts,
     weights_digests,
 )
 from generator.am.reference import reference_maxima
@@ -69,6 +70,7 @@ class PanelRun:
             **made_by(self.config),
             "grid": f"{self.rows}x{self.cols}",
             "version": GENERATOR_VERSION,
+            "target_parts": target_parts(self.config),
             "weights_sha256": weights_digests(self.config),
             "reference": None if self.reference is None else str(self.reference),
             "reference_sha256": reference_digest(self.reference),
@@ -144,6 +146,12 @@ def image_regenerate(
             "settings (docs/generator.md, 'Versions')"
         )
     made = {k: v for k, v in settings.items() if k in made_by(AMConfig())}
+    if settings["target_parts"] != target_parts(AMConfig(**made)):
+        raise ValueError(
+            f"unit {unit} in {root} was made when {settings['network']} {settings['layer']} was "
+            "taken after its ReLUs; this version takes it before them (docs/generator.md, "
+            "'Versions'): generate it again"
+        )
     for role, path in (weights or {}).items():
         if role not in WEIGHTS_FIELDS:
             raise ValueError(f"no weights role {role!r}; the roles are {', '.join(WEIGHTS_FIELDS)}")

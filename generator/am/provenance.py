@@ -17,6 +17,7 @@ import torch
 from generator.am.config import AMConfig
 from generator.am.layer_folder import SettingsRules
 from generator.am.loading import encoder_of, weights_files_present
+from generator.am.networks import get_network
 from generator.am.reference import reference_files
 
 # Settings that change how fast a run goes, not what it makes: a run may resume with others.
@@ -75,6 +76,7 @@ SETTINGS_DEFAULTS = {
     "version": 1,
     "weights_sha256": None,
     "reference": None,
+    "target_parts": [],  # GoogLeNet's inception4e was taken after its ReLUs before it had parts
 }
 # The setting that names each role's weights file.
 WEIGHTS_FIELDS = {
@@ -91,6 +93,13 @@ PATHS = (*WEIGHTS_FIELDS.values(), "reference")
 QUALITY_FIELDS = ("reference_sha256",)
 # How a unit folder's settings compare with a run's (or with another unit folder's).
 SETTINGS_RULES = SettingsRules(SETTINGS_DEFAULTS, PATHS, settings_normalised)
+
+
+def target_parts(config: AMConfig) -> list[str]:
+    """The modules whose outputs make the target layer's value, where its own output is taken
+    after ReLUs (networks.LayerSpec.parts): recorded, so panels made before a layer had parts
+    are told apart."""
+    return list(get_network(config.network).layer(config.layer).parts)
 
 
 def weights_digests(config: AMConfig) -> dict[str, str]:

@@ -90,27 +90,27 @@ def _vgg16() -> NetworkSpec:
     )
 
 
-def _drop_googlenet_aux(model: nn.Module) -> None:
-    # The standard file holds the auxiliary classifiers; they are not used for AM.
-    model.aux_logits, model.aux1, model.aux2 = False, None, None
-
-
 @register_network("googlenet")
 def _googlenet() -> NetworkSpec:
     from torchvision.models import googlenet
 
+    # An Inception block's output concatenates four branches, each ending in batch norm and an
+    # in-place ReLU: its pre-ReLU value is the four batch norms' outputs, concatenated.
+    branches = ("branch1", "branch2.1", "branch3.1", "branch4.1")
+    parts = tuple(f"inception4e.{branch}.bn" for branch in branches)
     layers = [
-        # Inception outputs concatenate ReLU branches, so they are already rectified.
-        LayerSpec("inception4e", "inception4e", "conv", 832, rectified_after=False),
+        LayerSpec("inception4e", "inception4e", "conv", 832, parts=parts),
         LayerSpec("output", "fc", "fc", 1000, rectified_after=False),
     ]
     return _imagenet_spec(
         "googlenet",
         layers,
-        lambda: googlenet(weights=None, aux_logits=True, transform_input=True, init_weights=False),
+        lambda: googlenet(weights=None, aux_logits=False, transform_input=True, init_weights=False),
         "googlenet-1378be20.pth",
         "GoogLeNet_Weights.IMAGENET1K_V1",
-        after_load=_drop_googlenet_aux,
+        # The standard file holds the auxiliary classifiers, used only in training; a state
+        # dict saved from torchvision's loaded model does not.
+        unused_keys=("aux1.", "aux2."),
     )
 
 

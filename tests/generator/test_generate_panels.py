@@ -122,6 +122,8 @@ def test_encoder_weights_are_loaded_and_recorded(tmp_path, models):
 
     with pytest.raises(CommandError, match=r"not found: .*missing.pt"):
         generate(tmp_path, "--encoder-weights", str(tmp_path / "missing.pt"), units="0")
+    with pytest.raises(CommandError, match=r"The encoder network: Weights file .* does not match"):
+        generate(tmp_path, "--encoder-weights", str(models / "demo_generator.pt"), units="0")
     copy = tmp_path / "encoder.pt"
     copy.write_bytes((models / "demo_net.pt").read_bytes())
     out = generate(tmp_path, "--encoder-weights", str(copy), units="0")

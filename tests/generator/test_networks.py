@@ -1,9 +1,12 @@
 """The network registry: specs, weight loading, activations and unit addressing."""
 
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 import torch
 
+from generator.am import networks
 from generator.am.networks import (
     LayerSpec,
     available_networks,
@@ -102,11 +105,40 @@ def test_caffenet_sees_the_deepsim_generator_output_as_ppgn_feeds_it(tmp_path):
     torch.testing.assert_close(seen, raw[..., 14:241, 14:241], rtol=1e-4, atol=1e-3)
 
 
-def test_googlenet_loads_the_standard_layout_with_auxiliary_heads(tmp_path):
-    net = load_network("googlenet", weights=_save_random_weights("googlenet", tmp_path / "g.pth"))
+@pytest.mark.parametrize("aux_logits", [True, False], ids=["standard file", "torchvision model"])
+def test_googlenet_loads_files_with_and_without_the_auxiliary_heads(tmp_path, aux_logits):
+    """The standard file holds the training-only auxiliary classifiers; a state dict saved from
+    torchvision's loaded model (or one trained without them) does not."""
+    from torchvision.models import googlenet
+
+    path = tmp_path / "g.pth"
+    torch.save(googlenet(weights=None, aux_logits=aux_logits, init_weights=True).state_dict(), path)
+    net = load_network("googlenet", weights=path)
     assert net.model.aux1 is None
     acts = net.activations(net.preprocess(torch.rand(1, 3, 224, 224)), ["inception4e", "output"])
     assert acts["inception4e"].shape == (1, 832, 14, 14) and acts["output"].shape == (1, 1000)
+
+
+def test_googlenet_inception4e_is_targeted_before_its_branches_relus(tmp_path):
+    """The block's output concatenates four branches that end in in-place ReLUs: taken there,
+    a unit at 0 had no gradient, and its AM image never changed from the start."""
+    net = load_network("googlenet", weights=_save_random_weights("googlenet", tmp_path / "g.pth"))
+    x = net.preprocess(torch.rand(2, 3, 224, 224)).requires_grad_(True)
+    block = {}
+    hook = net.model.inception4e.register_forward_hook(
+        lambda _module, _inputs, output: block.setdefault("output", output.detach().clone())
+    )
+    net.model(x)
+    hook.remove()
+    pre = net.activations(x, ["inception4e"])["inception4e"]
+    assert (pre < 0).any() and (block["output"] == 0).any()
+    torch.testing.assert_close(pre.relu(), block["output"])
+    post = net.activations(x, ["inception4e"], pre_relu=False)["inception4e"]
+    torch.testing.assert_close(post, block["output"])
+    centre = pre[:, :, 7, 7]
+    negative = (centre[0] < 0).nonzero()[0].item()  # a unit the ReLU would hold at 0
+    centre[0, negative].backward()
+    assert x.grad.abs().sum() > 0
 
 
 def test_post_relu_values_rectify_hidden_layers_but_not_logits(demo_pair):
@@ -257,3 +289,31 @@ def test_layer_spec_is_immutable():
     layer = LayerSpec("fc6", "fc6", "fc", 10)
     with pytest.raises(AttributeError):
         layer.units = 3
+
+
+def test_a_layer_registered_with_another_width_than_its_module_is_refused(tmp_path):
+    from dataclasses import replace
+
+    spec = get_network("vgg16")
+    wrong = replace(spec, layers={**spec.layers, "fc7": replace(spec.layers["fc7"], units=600)})
+    path = _save_random_weights("vgg16", tmp_path / "v.pth")
+    with (
+        patch.dict(networks._REGISTRY, {"vgg16-wrong": lambda: wrong}),
+        pytest.raises(ValueError, match="layer 'fc7' with 600 units, but its model gives 4096"),
+    ):
+        load_network("vgg16-wrong", weights=path)
+
+
+def test_googlenet_folders_made_after_the_relus_are_told_apart():
+    """Made before inception4e had parts, a folder records none: it is not resumed."""
+    from generator.am.config import AMConfig
+    from generator.am.provenance import SETTINGS_RULES, made_by, target_parts
+
+    config = AMConfig(network="googlenet", layer="inception4e")
+    now = made_by(config) | {"target_parts": target_parts(config)}
+    assert now["target_parts"][0] == "inception4e.branch1.bn"
+    assert SETTINGS_RULES.differences(made_by(config), now) == ["target_parts"]
+    alexnet = AMConfig(network="alexnet", layer="fc6")
+    assert (
+        SETTINGS_RULES.differences(made_by(alexnet), made_by(alexnet) | {"target_parts": []}) == []
+    )
