@@ -15,6 +15,7 @@ through its WordNet id (n02099267), as a label with that one sense.
 """
 
 import re
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,8 +33,13 @@ NON_ANSWERS = frozenset(
     | {"no idea", "no clue", "idk", "dunno", "unknown", "can't tell", "cant tell", "cannot tell"}
     | {"don't know", "dont know", "do not know", "i don't know", "i dont know", "i do not know"}
 )
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})  # right and left single quotes
-_NOT_WORD = re.compile(r"[^a-z0-9' -]+")
+# Right and left single quotes, and the modifier letter apostrophe some keyboards type.
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc", "'"))
+# Latin letters that Unicode does not decompose into an ASCII letter and a mark.
+_LATIN_LETTERS = str.maketrans(
+    {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
+)
+_NOT_WORD = re.compile(r"[^\w' -]|_")  # punctuation and symbols of any script
 # Longest first: the regex takes the first alternative that matches ("a" would eat "a lot of").
 _LEADING = re.compile(r"^(?:(?:a lot of|lots of|several|some|many|the|an|a|of)\s+)+")
 # Words for persons that WordNet files away from person.n.01, which their singular forms keep:
@@ -130,13 +136,34 @@ def cleaned_labels(*answers: str, is_term: Callable[[str], bool] | None = None) 
 
 
 def _lower(answer: str | None) -> str:
-    """Lower case with typographic apostrophes made plain: phones type "I don’t know"."""
-    return (answer or "").lower().translate(_APOSTROPHES)
+    """Lower case folded to ASCII where a letter has an ASCII form: full-width "ｄｏｇ" (phone
+    keyboards) is "dog", "jalapeño" "jalapeno", "smørrebrød" "smorrebrod", and typographic
+    apostrophes are plain ("I don’t know")."""
+    text = unicodedata.normalize("NFKC", answer or "").lower()
+    marked = unicodedata.normalize("NFD", text)
+    text = "".join(char for char in marked if unicodedata.category(char) != "Mn")
+    return text.translate(_APOSTROPHES).translate(_LATIN_LETTERS)
 
 
 def _clean(text: str) -> str:
-    """Lower-case words only, without leading articles and quantifiers."""
-    return _LEADING.sub("", " ".join(_NOT_WORD.sub(" ", text).split())).strip(" '-")
+    """Lower-case ASCII words only, without punctuation, leading articles and quantifiers."""
+    return _LEADING.sub("", " ".join(_readable_words(text))).strip(" '-")
+
+
+def _readable_words(text: str) -> list[str]:
+    """The words of folded text (_lower) that WordNet can read. A word with a letter that has
+    no ASCII form (Greek, Chinese) is left out whole: its fragments ("jalape o" of a letter
+    cut out) would be judged as other words."""
+    return [word for word in _NOT_WORD.sub(" ", text).split() if word.isascii()]
+
+
+def has_unreadable_words(*answers: str) -> bool:
+    """Whether the answers hold words that labels leave out (_readable_words)."""
+    return any(
+        not word.isascii()
+        for answer in answers
+        for word in _NOT_WORD.sub(" ", _lower(answer)).split()
+    )
 
 
 def load_wordnet(data_dir: Path | str | None):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.labels import AgreementJudge
+from analysis.labels import AgreementJudge, has_unreadable_words
 from analysis.ratings import plots
 from analysis.ratings.agreement import agreement_arrays
 from analysis.ratings.calibration import q2_calibration
@@ -136,6 +136,24 @@ def few_raters_notes(main: pd.DataFrame) -> list[str]:
     ]
 
 
+def unreadable_notes(main: pd.DataFrame) -> list[str]:
+    """A note on 'yes' answers with words the labels leave out (a script WordNet cannot read:
+    Greek, Chinese), which would otherwise drop out of (c)-(e) unseen."""
+    if not {"q3_first", "q3_second"} <= set(main.columns):  # frames of typed labels only
+        return []
+    yes = main.loc[main["yes"].astype(bool)]
+    answers = zip(yes["q3_first"].fillna(""), yes["q3_second"].fillna(""), strict=True)
+    unreadable = np.array([has_unreadable_words(*pair) for pair in answers], dtype=bool)
+    if not unreadable.any():
+        return []
+    unlabelled = int((yes["labels"].map(len).to_numpy() == 0)[unreadable].sum())
+    return [
+        f"{int(unreadable.sum())} 'yes' answers hold words in a script the label agreement "
+        f"cannot read (e.g. Greek, Chinese): those words are left out of their labels, and "
+        f"{unlabelled} of the answers are left without a label, so (c)-(e) leave them out."
+    ]
+
+
 def ratings_report_compute(
     responses: pd.DataFrame,
     units: pd.DataFrame,
@@ -176,6 +194,7 @@ def ratings_report_compute(
         notes=[
             *missing_notes(main, units),
             *few_raters_notes(main),
+            *unreadable_notes(main),
             f"Label overrides: {len(judge.used_overrides)} used of {len(judge.overrides)} stored.",
         ],
         decisions=pd.DataFrame(judge.decisions()),

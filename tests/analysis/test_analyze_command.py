@@ -206,6 +206,19 @@ def test_excluded_participants_are_left_out_and_counted():
     assert "0 synthetic excluded and left out" in report.notes[0]
 
 
+def test_answers_in_a_script_wordnet_cannot_read_are_counted_in_the_notes():
+    experiment = build_experiment(units_per_layer={"fc8": 2}, practice=0)
+    answer_all(experiment, "p1", yes=True, label="狗")
+    answer_all(experiment, "p2", yes=True, label="eggnog 蛋酒")
+    answer_all(experiment, "p3", yes=True, label="eggnog")
+    notes = ratings_report(experiment=experiment).notes
+    assert (
+        "4 'yes' answers hold words in a script the label agreement cannot read (e.g. Greek, "
+        "Chinese): those words are left out of their labels, and 2 of the answers are left "
+        "without a label, so (c)-(e) leave them out." in notes
+    )
+
+
 def test_exclude_flagged_excludes_fast_all_same_participants_and_says_who_and_why(tmp_path):
     experiment = build_experiment()
     answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")

@@ -76,6 +76,35 @@ def test_a_repeated_thing_does_not_use_up_the_two_labels(matcher):  # noqa: F811
     assert matcher.labels("Dogs", "a dog, cats") == ("dog", "cat")
 
 
+@pytest.mark.parametrize(
+    ("answers", "labels"),
+    [
+        (("jalapeño",), ("jalapeno",)),
+        (("Café", "crêpes"), ("cafe", "crepe")),
+        (("ｄｏｇ",), ("dog",)),  # full-width, as CJK phone keyboards type
+        (("Ｄｏｇ，ｃａｔ",), ("dog", "cat")),  # a full-width comma separates too
+        (("Straße",), ("strasse",)),
+        (("狗",), ()),  # no ASCII form: left out whole, never cut into fragments
+        (("σκύλος",), ()),
+        (("a dog 狗",), ("dog",)),
+    ],
+)
+def test_letters_are_folded_to_ascii_and_words_wordnet_cannot_read_are_left_out_whole(
+    matcher,  # noqa: F811
+    answers,
+    labels,
+):
+    assert matcher.labels(*answers) == labels
+
+
+def test_an_accented_label_agrees_as_its_plain_spelling_does(matcher):  # noqa: F811
+    """ "jalapeño" once became "jalape o", judged as the blood type O."""
+    bell_pepper = "n07720875"
+    assert both_agree(matcher, "jalapeño", "jalapeno")
+    assert any(matcher.auto_agree(label, bell_pepper) for label in matcher.labels("jalapeño"))
+    assert not both_agree(matcher, "jalapeño", "o")
+
+
 def test_wordnet_loads_from_the_nltk_layout(matcher):  # noqa: F811
     assert matcher.wordnet.get_version() == "3.0"
     assert "dog.n.01" in [s.name() for s in matcher.wordnet.synsets("dog")]
