@@ -54,6 +54,11 @@ INSTALL_HINT = (
 )
 
 
+# The files NLTK's reader opens on first use, not when it is made: the noun synsets, the sense
+# index and the SemCor usage counts (cntlist.rev) that choose a label's senses.
+LAZY_FILES = ("data.noun", "index.sense", "cntlist.rev")
+
+
 class WordNetMissingError(RuntimeError):
     """WordNet data cannot be found where the analysis looks for it."""
 
@@ -116,7 +121,9 @@ def cleaned_labels(*answers: str, is_term: Callable[[str], bool] | None = None) 
     "Green Peppers, apples!" -> ("green peppers", "apples"). "and", "or", "&" and "+" also
     separate two things, unless `is_term` says the whole phrase is one ("fish and chips").
     Non-answers ("n/a", "none", "no idea") give no label, also when the experiment stored
-    "n/a" split on its slash as the two answers "n" and "a".
+    "n/a" split on its slash as the two answers "n" and "a". Nor does text shaped like a
+    WordNet id ("n02099267"): agreement reads those as ImageNet classes, never what a
+    participant typed.
     """
     answers = tuple(_lower(answer) for answer in answers)
     if _clean("/".join(answer for answer in answers if answer.strip())) in NON_ANSWERS:
@@ -130,7 +137,8 @@ def cleaned_labels(*answers: str, is_term: Callable[[str], bool] | None = None) 
             joined = _JOINED.search(part) and is_term and is_term(_clean(part))
             pieces = [part] if joined else _JOINED.split(part)
             for label in map(_clean, pieces):
-                if label and label not in NON_ANSWERS and label not in labels:
+                named = label and label not in NON_ANSWERS and not WNID_PATTERN.match(label)
+                if named and label not in labels:
                     labels.append(label)
     return tuple(labels)
 
@@ -183,7 +191,10 @@ def load_wordnet(data_dir: Path | str | None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "multilingual functions are not available": not used
         try:
-            return WordNetCorpusReader(root, None)
+            reader = WordNetCorpusReader(root, None)
+            for name in LAZY_FILES:  # missing, they would fail mid-analysis
+                reader.open(name).close()
+            return reader
         except (OSError, ValueError) as error:
             message = f"WordNet in {root} is unusable ({error}). {INSTALL_HINT}"
             raise WordNetMissingError(message) from error
@@ -293,9 +304,11 @@ class LabelMatcher:
         return tuple(s for s, _ in used[: self.settings.max_senses])
 
     def _all_senses(self, label: str) -> tuple:
-        """Every noun synset of a label, rare ones too, or a class's synset."""
+        """Every noun synset of a label, rare ones too, or a class's synset (none for a
+        WordNet id that WordNet 3.0 lacks)."""
         if WNID_PATTERN.match(label):
-            return (self._class_synset(label),)
+            synset = self._class_synset(label)
+            return () if synset is None else (synset,)
         return tuple(self._noun_synsets(label)[1])
 
     def _base_forms(self, word: str) -> list[str]:
@@ -321,8 +334,10 @@ class LabelMatcher:
         return [tuple(self.wordnet.synset(name) for name in group) for group in groups]
 
     def _class_synset(self, wnid: str):
-        """The synset of an ImageNet class's WordNet id (n02099267)."""
-        return self.wordnet.synset_from_pos_and_offset("n", int(wnid[1:]))
+        """The synset of an ImageNet class's WordNet id (n02099267), None when there is none."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "No WordNet synset found": None says so
+            return self.wordnet.synset_from_pos_and_offset("n", int(wnid[1:]))
 
     def _noun_synsets(self, label: str) -> tuple[str, list]:
         """(word looked up, all its noun synsets in WordNet's order, most frequent first; for a

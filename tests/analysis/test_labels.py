@@ -1,9 +1,13 @@
 """Label normalisation and WordNet agreement, with the paper's examples (Fig. 4, appendix 5)."""
 
+import shutil
+from pathlib import Path
+
 import nltk
 import pytest
 
 from analysis.labels import (
+    WNID_PATTERN,
     AgreementJudge,
     AgreementSettings,
     LabelMatcher,
@@ -157,10 +161,13 @@ def test_rare_senses_name_a_class_but_do_not_make_labels_agree(matcher):  # noqa
 
 
 def both_agree(matcher, first, second):  # noqa: F811
-    """Whether two answers agree as a response pair does (normalised labels, any of each)."""
-    return any(
-        matcher.auto_agree(a, b) for a in matcher.labels(first) for b in matcher.labels(second)
-    )
+    """Whether two answers agree as a response pair does (normalised labels, any of each); a
+    WordNet id is an ImageNet class, compared as the analysis compares a unit's class."""
+
+    def labels(answer):
+        return (answer,) if WNID_PATTERN.match(answer) else matcher.labels(answer)
+
+    return any(matcher.auto_agree(a, b) for a in labels(first) for b in labels(second))
 
 
 @pytest.mark.parametrize(
@@ -337,6 +344,41 @@ def test_missing_wordnet_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(nltk.data, "path", [])
     with pytest.raises(WordNetMissingError, match="make wordnet"):
         load_wordnet(tmp_path)
+
+
+@pytest.mark.parametrize("missing", ["cntlist.rev"])
+def test_a_wordnet_folder_missing_a_file_read_later_says_how_to_install(
+    matcher,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    missing,
+):
+    """NLTK opens these on first use: missing, they failed mid-analysis with a traceback."""
+    original = Path(matcher.wordnet.root.path)
+    partial = tmp_path / "corpora" / "wordnet"
+    partial.mkdir(parents=True)
+    for path in original.iterdir():
+        if path.name != missing:  # copied: NLTK refuses links that lead out of its folder
+            shutil.copyfile(path, partial / path.name)
+    monkeypatch.setattr(nltk.data, "path", [])
+    with pytest.raises(WordNetMissingError, match=f"{missing}.*make wordnet"):
+        load_wordnet(tmp_path)
+
+
+@pytest.mark.parametrize("typed", ["n99999999", "n02099601", "N02099601"])
+def test_a_participants_label_shaped_like_a_wordnet_id_is_never_read_as_a_class(
+    matcher,  # noqa: F811
+    typed,
+):
+    """ "n99999999" (no synset) stopped the whole report; "n02099601" agreed with the golden
+    retriever class. Such text names nothing a participant sees: it gives no label."""
+    assert matcher.labels(typed) == ()
+    assert matcher.labels(typed, "dog") == ("dog",)
+
+
+def test_a_class_wordnet_lacks_agrees_with_nothing_but_itself(matcher):  # noqa: F811
+    assert not matcher.auto_agree("dog", "n99999999")
+    assert matcher.auto_agree("n99999999", "n99999999")
 
 
 def test_stored_decisions_are_reused_without_loading_wordnet(matcher, tmp_path):  # noqa: F811
