@@ -53,11 +53,11 @@ def selectivity_compute(
     `notice` is told how many were left out, if any.
     """
     with ActivationFile(activations) as source:
-        _check_network(source, network)
-        if source.misclassified and notice:
-            notice(_misclassified_notice(source))
         layers = list(dict.fromkeys(layers or source.layer_names()))
         check_layers(source, layers)
+        _check_network(source, network, layers)
+        if source.misclassified and notice:
+            notice(_misclassified_notice(source))
         records = [
             scores_record(
                 scores,
@@ -88,11 +88,51 @@ def _misclassified_notice(source: ActivationFile) -> str:
     )
 
 
-def _check_network(source: ActivationFile, network: str) -> None:
+def _check_network(source: ActivationFile, network: str, layers: Sequence[str]) -> None:
+    """Refuse a file that does not fit `network` as the generator registers it: its classes
+    (1-based labels, or TF-slim's background class 0, would put every class one off), its
+    layer aliases and their unit counts. A network the generator does not register is taken
+    as the file says."""
     if source.network and source.network != network:
         raise ActivationFileError(
             f"{source.path} was recorded from network {source.network!r}, not {network!r}."
         )
+    try:
+        spec = get_network(network)
+    except ValueError:
+        return
+    problems = _class_problems(source, network, spec.num_classes)
+    for layer in layers:
+        if layer not in spec.layers:
+            problems.append(
+                f"layer {layer} is not a layer of {network}, whose layers are "
+                f"{', '.join(spec.layers)}"
+            )
+        elif (units := source.n_units(layer)) != spec.layers[layer].units:
+            problems.append(
+                f"layer {layer} has {units} units, but {network}'s {layer} has "
+                f"{spec.layers[layer].units}"
+            )
+    if problems:
+        raise ActivationFileError(
+            f"{source.path} does not fit network {network}: {'; '.join(problems)}. Record it "
+            f"with record_activations --network {network}, or give the network it was "
+            "recorded from."
+        )
+
+
+def _class_problems(source: ActivationFile, network: str, count: int) -> list[str]:
+    """What in the file's classes the network lacks (its classes are 0 to count - 1)."""
+    highest = int(source.labels.max())
+    if highest >= count:
+        return [
+            f"label {highest} is not a class of {network}, whose classes are 0-{count - 1} "
+            "(labels are 0-based class indices: subtract 1 from 1-based ones, and leave out "
+            "a background class 0)"
+        ]
+    if source.num_classes > count:
+        return [f"num_classes is {source.num_classes}, but {network} has {count} classes"]
+    return []
 
 
 def scores_record(

@@ -19,14 +19,24 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def acts(tmp_path):
+    """A small file of "toy", a network the generator does not register: taken as it says."""
     labels, values = random_units()
     layers = {"fc6": values, "fc7": values[:, :3] * 2}
-    return write_activation_file(tmp_path / "acts.h5", layers, labels), labels, values
+    path = write_activation_file(tmp_path / "acts.h5", layers, labels, network="toy")
+    return path, labels, values
+
+
+@pytest.fixture
+def demo_acts(tmp_path):
+    """A file shaped as the demo network registers it: fc6 of 128 units, fc7 of 64."""
+    labels, values = random_units(n_units=128)
+    layers = {"fc6": values, "fc7": values[:, :64] * 2}
+    return write_activation_file(tmp_path / "demo.h5", layers, labels, network="demo")
 
 
 def compute(path, *extra, stdout=None):
     call_command(
-        "compute_selectivity", "--activations", str(path), "--network", "demo", *extra,
+        "compute_selectivity", "--activations", str(path), "--network", "toy", *extra,
         stdout=stdout or StringIO(),
     )  # fmt: skip
 
@@ -36,7 +46,7 @@ def test_compute_stores_one_row_per_unit_equal_to_the_core(acts):
     compute(path)
     assert SelectivityScore.objects.filter(layer="fc6").count() == 6
     assert SelectivityScore.objects.filter(layer="fc7").count() == 3
-    stored = SelectivityScore.objects.get(network="demo", layer="fc6", unit=0)
+    stored = SelectivityScore.objects.get(network="toy", layer="fc6", unit=0)
     expected = unit_scores(values[:, 0], labels, num_classes=5)
     assert stored.max_informedness == pytest.approx(expected.max_informedness)
     assert stored.ccmas_class == expected.ccmas_class == 2
@@ -52,7 +62,7 @@ def test_compute_measures_correct_images_only_and_says_how_many_were_left_out(tm
         handle["layers/fc6"] = values
     output = StringIO()
     call_command(
-        "compute_selectivity", "--activations", str(path), "--network", "demo", stdout=output
+        "compute_selectivity", "--activations", str(path), "--network", "toy", stdout=output
     )
     assert "Left out 75 of 300 images" in output.getvalue()
     correct = predictions == labels
@@ -117,7 +127,7 @@ def test_rerun_replaces_the_layer_scores_and_says_what_it_replaced(acts, tmp_pat
     output = StringIO()
     compute(path, "--layers", "fc6", stdout=output)
     assert SelectivityScore.objects.count() == 9
-    assert f"Replaced 6 stored scores of demo fc6 (5 from {path}, 1 from older.csv)." in (
+    assert f"Replaced 6 stored scores of toy fc6 (5 from {path}, 1 from older.csv)." in (
         output.getvalue()
     )
     assert "fc7" not in output.getvalue()
@@ -128,14 +138,14 @@ def test_import_says_which_stored_scores_it_replaced(acts, tmp_path):
     compute(path, "--layers", "fc7", "--csv", str(tmp_path / "out.csv"))
     output = StringIO()
     call_command("import_selectivity", str(tmp_path / "out.csv"), stdout=output)
-    assert f"Replaced 3 stored scores of demo fc7 (3 from {path})." in output.getvalue()
+    assert f"Replaced 3 stored scores of toy fc7 (3 from {path})." in output.getvalue()
     assert "now have none" not in output.getvalue()
     # A CSV of one unit replaces the layer whole: the others' loss is said.
     one = tmp_path / "one.csv"
-    one.write_text("network,layer,unit,n_images,precision\ndemo,fc7,0,100,0.5\n")
+    one.write_text("network,layer,unit,n_images,precision\ntoy,fc7,0,100,0.5\n")
     output = StringIO()
     call_command("import_selectivity", str(one), stdout=output)
-    assert "2 units of demo fc7 had scores and are not in the new ones, so now have none " in (
+    assert "2 units of toy fc7 had scores and are not in the new ones, so now have none " in (
         output.getvalue()
     )
     assert "(e.g. 1, 2)" in output.getvalue()
@@ -182,8 +192,54 @@ def test_non_hdf5_file_is_a_clear_error(tmp_path):
 
 def test_wrong_network_name_is_refused(acts):
     path, _, _ = acts
-    with pytest.raises(CommandError, match="recorded from network 'demo', not 'alexnet'"):
+    with pytest.raises(CommandError, match="recorded from network 'toy', not 'alexnet'"):
         call_command("compute_selectivity", "--activations", str(path), "--network", "alexnet")
+
+
+def test_a_file_that_fits_the_registered_network_is_stored(demo_acts):
+    call_command(
+        "compute_selectivity", "--activations", str(demo_acts), "--network", "demo",
+        stdout=StringIO(),
+    )  # fmt: skip
+    assert SelectivityScore.objects.filter(network="demo", layer="fc6").count() == 128
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # 1-based labels (MATLAB, Caffe tools) or TF-slim's background class 0: one class off
+        ("one-based", "label 10 is not a class of demo, whose classes are 0-9 \\(labels are "
+         "0-based class indices: subtract 1 from 1-based ones"),
+        ("num_classes", "num_classes is 11, but demo has 10 classes"),
+        ("units", "layer fc7 has 7 units, but demo's fc7 has 64"),
+        ("alias", "layer classifier.4 is not a layer of demo, whose layers are conv5, fc6, "
+         "fc7, fc8"),
+    ],
+)  # fmt: skip
+def test_a_file_that_does_not_fit_the_registered_network_is_refused_before_storing(
+    demo_acts, change, message
+):
+    """Its class indices would be read as the network's, and its units matched by number."""
+    SelectivityScore.objects.create(network="demo", layer="fc7", unit=1, n_images=5)
+    with h5py.File(demo_acts, "r+") as handle:
+        if change == "one-based":
+            labels = handle["labels"][()] + 6  # 6..10
+            del handle["labels"], handle["predictions"]
+            handle["labels"] = labels
+        elif change == "num_classes":
+            handle.attrs["num_classes"] = 11
+        elif change == "units":
+            seven = handle["layers/fc7"][:, :7]
+            del handle["layers/fc7"]
+            handle["layers/fc7"] = seven
+        else:
+            handle["layers/classifier.4"] = handle["layers/fc7"][()]
+    with pytest.raises(CommandError, match=f"does not fit network demo: {message}.*No scores"):
+        call_command(
+            "compute_selectivity", "--activations", str(demo_acts), "--network", "demo",
+            stdout=StringIO(),
+        )  # fmt: skip
+    assert list(SelectivityScore.objects.values_list("layer", "unit")) == [("fc7", 1)]
 
 
 def test_import_round_trips_an_exported_csv(acts, tmp_path):
@@ -249,18 +305,20 @@ def test_compute_refuses_bad_arguments_before_any_work(tmp_path, extra, message)
 
 
 def test_selectivity_report_summarises_stored_layers_in_the_networks_order(
-    acts, settings, tmp_path
+    demo_acts, settings, tmp_path
 ):
-    path, _, _ = acts
-    compute(path, "--layers", "fc7")
-    compute(path, "--layers", "fc6")  # stored after fc7, still reported first
+    for layer in ("fc7", "fc6"):  # fc6 stored after fc7, still reported first
+        call_command(
+            "compute_selectivity", "--activations", str(demo_acts), "--network", "demo",
+            "--layers", layer, stdout=StringIO(),
+        )  # fmt: skip
     settings.VAR_DIR = tmp_path / "var"
     output = StringIO()
     call_command("selectivity_report", "--network", "demo", "--top", "2", stdout=output)
     folder = tmp_path / "var" / "analysis" / "selectivity-demo"
     assert f"Wrote 7 files to {folder}" in output.getvalue()
     counts = list(csv.DictReader((folder / "counts.csv").open()))
-    assert [(row["layer"], row["units"]) for row in counts] == [("fc6", "6"), ("fc7", "3")]
+    assert [(row["layer"], row["units"]) for row in counts] == [("fc6", "128"), ("fc7", "64")]
     top = list(csv.DictReader((folder / "top_units.csv").open()))
     best = next(row for row in top if row["layer"] == "fc6" and row["ranked_by"] == "ccmas")
     assert (best["unit"], best["ccmas_class"]) == ("0", "two")  # prefers class 2, named
@@ -270,7 +328,7 @@ def test_selectivity_report_summarises_stored_layers_in_the_networks_order(
 def test_selectivity_report_of_chosen_layers_only(acts, tmp_path):
     compute(acts[0])
     call_command(
-        "selectivity_report", "--network", "demo", "--layers", "fc7", "--out", str(tmp_path / "r"),
+        "selectivity_report", "--network", "toy", "--layers", "fc7", "--out", str(tmp_path / "r"),
         stdout=StringIO(),
     )  # fmt: skip
     assert {row["layer"] for row in csv.DictReader((tmp_path / "r" / "counts.csv").open())} == {
@@ -282,10 +340,10 @@ def test_selectivity_report_of_chosen_layers_only(acts, tmp_path):
     "arguments, message",
     [
         (["--network", "alexnet"], r"No selectivity scores are stored for network 'alexnet' "
-         r"\(stored: demo\); run compute_selectivity"),
-        (["--network", "demo", "--layers", "fc6,conv9"],
-         "No selectivity scores are stored for demo conv9; stored layers: fc6, fc7."),
-        (["--network", "demo", "--top", "0"], "--top must be at least 1"),
+         r"\(stored: toy\); run compute_selectivity"),
+        (["--network", "toy", "--layers", "fc6,conv9"],
+         "No selectivity scores are stored for toy conv9; stored layers: fc6, fc7."),
+        (["--network", "toy", "--top", "0"], "--top must be at least 1"),
     ],
 )  # fmt: skip
 def test_selectivity_report_bad_arguments_are_clear_errors(acts, tmp_path, arguments, message):
