@@ -41,6 +41,10 @@ UNIT_INTERVAL = {
 RANGES = {**dict.fromkeys(UNIT_INTERVAL, (0.0, 1.0)), "max_informedness": (-1.0, 1.0)}
 MINIMA = {"unit": 0, "n_images": 2, "precision_k": 1, "classes_in_top100": 1}
 MAX_ERRORS = 20
+# A dead unit's measures and classes are undefined (docs/measures.md): empty, never 0.
+UNDEFINED_WHEN_DEAD = [
+    c for c in COLUMNS if c not in {*KEY_COLUMNS, *TEXT, "n_images", "is_dead", "precision_k"}
+]
 
 
 class ScoreTableError(ValueError):
@@ -77,6 +81,7 @@ def read_scores_csv(
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ScoreTableError(f"Cannot read {path} as CSV: {error}") from None
     records, problems = _parse_rows(rows)
+    problems += _dead_problems(records)
     problems += _class_problems(records, class_count)
     if problems:
         more = f" (and {len(problems) - MAX_ERRORS} more)" if len(problems) > MAX_ERRORS else ""
@@ -115,6 +120,24 @@ def _parse_rows(rows: list[dict]) -> tuple[list[dict], list[str]]:
     if not rows:
         problems.append("no score rows after the header")
     return records, problems
+
+
+def _dead_problems(records: list[dict]) -> list[str]:
+    """Rows of dead units with a measure or class filled in (tools that write 0 for them): the
+    0s would enter the layer means and a class would be compared with participants' labels."""
+    problems = []
+    for line, record in enumerate(records, start=2):
+        filled = [
+            f"{column} {value}"
+            for column in UNDEFINED_WHEN_DEAD
+            if (value := record.get(column)) is not None and value is not False  # 0 is filled
+        ]
+        if record.get("is_dead") and filled:
+            problems.append(
+                f"line {line}: unit {record.get('unit')} is_dead but has {', '.join(filled)}: "
+                "a dead unit's measures and classes must be empty"
+            )
+    return problems
 
 
 def _class_problems(records: list[dict], class_count: Callable[[str], int | None]) -> list[str]:

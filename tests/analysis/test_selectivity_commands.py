@@ -272,6 +272,12 @@ def test_import_round_trips_an_exported_csv(acts, tmp_path):
             "10 is not a class of demo, whose classes are 0-9",
         ),
         ("", "CSV is empty"),
+        (
+            "network,layer,unit,n_images,is_dead,precision,ccmas,most_active_class,is_localist\n"
+            "vgg16,fc6,0,100,true,0,0,0,false\n",
+            "line 2: unit 0 is_dead but has precision 0.0, ccmas 0.0, most_active_class 0: a "
+            "dead unit's measures and classes must be empty",
+        ),
     ],
 )
 def test_import_rejects_bad_csv_and_keeps_stored_scores(tmp_path, content, message):
@@ -281,6 +287,17 @@ def test_import_rejects_bad_csv_and_keeps_stored_scores(tmp_path, content, messa
     with pytest.raises(CommandError, match=message):
         call_command("import_selectivity", str(path))
     assert SelectivityScore.objects.get().n_images == 5
+
+
+def test_a_dead_unit_with_empty_measures_is_imported(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text(
+        "network,layer,unit,n_images,is_dead,precision,precision_k,is_localist\n"
+        "vgg16,fc6,0,100,true,,60,false\nvgg16,fc6,1,100,false,0.5,60,false\n"
+    )
+    call_command("import_selectivity", str(path), stdout=StringIO())
+    dead = SelectivityScore.objects.get(unit=0)
+    assert dead.is_dead and dead.precision is None
 
 
 def test_a_spreadsheets_utf8_csv_with_a_byte_order_mark_is_read(tmp_path):
