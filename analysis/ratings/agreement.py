@@ -45,8 +45,10 @@ def _class_agreement(judge, labels, unit, yes, wnids) -> np.ndarray:
     return out
 
 
-def _pairs(judge, labels, unit, yes):
-    """All pairs of labelled 'yes' responses to the same unit, with their agreement."""
+def _pairs(judge, labels, unit, yes, participant):
+    """All pairs of labelled 'yes' responses of two participants to the same unit, with their
+    agreement: one participant's two answers to a unit (two panels of it) are no agreement
+    between people."""
     by_unit: dict[int, list[int]] = {}
     for r in np.flatnonzero(yes):
         if labels[r]:
@@ -55,6 +57,7 @@ def _pairs(judge, labels, unit, yes):
         (u, i, j, float(judge.any_agree(labels[i], labels[j])))
         for u, members in by_unit.items()
         for i, j in combinations(members, 2)
+        if participant[i] != participant[j]
     ]
     table = np.array(rows, dtype=float).reshape(-1, 4)
     return table[:, 0].astype(int), table[:, 1].astype(int), table[:, 2].astype(int), table[:, 3]
@@ -73,7 +76,7 @@ def agreement_arrays(
     labels = list(responses["labels"])
     groups = units[["network", "layer"]].apply(tuple, axis=1)
     layers = list(dict.fromkeys(groups))
-    pair_unit, first, second, pair_agree = _pairs(judge, labels, unit, yes > 0)
+    pair_unit, first, second, pair_agree = _pairs(judge, labels, unit, yes > 0, participant)
     active = units["most_active_wnid"].fillna("").to_numpy()
     ccmas = units["ccmas_wnid"].fillna("").to_numpy()
     return AgreementArrays(

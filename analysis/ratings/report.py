@@ -118,6 +118,20 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
     return notes
 
 
+def first_answers(main: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Each participant's first answer to each unit (responses come in trial order), and a
+    note on the others: a unit with two main panels (older imports) pools its panels' answers,
+    but one person answering both is one rater, in (a)-(e) and the Q2 calibration alike."""
+    repeated = main.duplicated(["participant", "unit"], keep="first")
+    if not repeated.any():
+        return main, []
+    return main.loc[~repeated], [
+        f"{int(repeated.sum())} answers were a participant's second answer to a unit (a unit "
+        "with two main panels, from older imports): each participant counts once per unit, "
+        "with their first answer."
+    ]
+
+
 # The paper's units were each rated by 5 or 6 people (every list went to 5 or 6 participants).
 FEW_RATERS = 5
 
@@ -175,6 +189,7 @@ def ratings_report_compute(
     is_practice = responses["is_practice"].astype(bool)
     included = ~responses["excluded"].astype(bool)
     main, practice = responses.loc[~is_practice & included], responses.loc[is_practice & included]
+    main, repeats = first_answers(main)
     rated_units = units.loc[units.index.isin(main["unit"])]
     arrays = agreement_arrays(main, rated_units, judge)
     table, values = table1(arrays, table_settings)
@@ -193,6 +208,7 @@ def ratings_report_compute(
         else pd.DataFrame(),
         notes=[
             *missing_notes(main, units),
+            *repeats,
             *few_raters_notes(main),
             *unreadable_notes(main),
             f"Label overrides: {len(judge.used_overrides)} used of {len(judge.overrides)} stored.",

@@ -367,16 +367,43 @@ def test_an_unwritable_output_folder_is_a_clear_error(tmp_path):
 
 
 def test_a_unit_with_two_main_panels_is_one_row_of_the_report(tmp_path):
-    """Older imports could give a unit two main panels; their answers are pooled."""
+    """Older imports could give a unit two main panels; their answers are pooled, each
+    participant's once."""
     experiment = build_experiment()
     add_second_panel_of_a_unit(experiment, "conv5", 0)
     answer_all(experiment, "p1", yes=True)
+    answer_all(experiment, "p2", yes=True, trials=3)  # practice, then the first panel only
     output = analyze("--experiment", "exp", "--out", str(tmp_path))
     units = pd.read_csv(tmp_path / "units.csv")
     assert (
         len(units) == 8 and units.query("layer == 'conv5' and unit == 0")["responses"].item() == 2
     )
     assert "| alexnet | conv5 | 4 | 5 |" in output
+    assert "1 answers were a participant's second answer to a unit" in output
+
+
+def test_one_participants_two_answers_to_a_unit_count_once_and_never_agree_with_each_other():
+    """X saw both panels of a unit and wrote "dog" twice: that is no agreement between
+    people, and X is one rater of the unit, in (a), (d) and the Q2 calibration alike."""
+    experiment = build_experiment(units_per_layer={"conv5": 1}, lists=1, practice=0)
+    again = add_second_panel_of_a_unit(experiment, "conv5", 0)
+    first = experiment.panels.get(source="conv5-0")
+    for external_id, answers in (
+        ("X", [(first, "dog"), (again, "dog")]),
+        ("Y", [(first, "car")]),
+        ("Z", [(again, "cat")]),
+    ):
+        participant = answer_all(experiment, external_id, yes=True, trials=0)
+        for index, (panel, label) in enumerate(answers):
+            participant.responses.create(
+                panel=panel, trial_index=index, q1_yes=True, q2_bin=4, q3_first=label,
+                response_ms=5000,
+            )  # fmt: skip
+    report = ratings_report(experiment=experiment)
+    row = report.table1.iloc[0]
+    assert (row["responses"], row["c"]) == (3, 0.0)  # X-Y, X-Z, Y-Z: none agree
+    assert row["d"] == pytest.approx(100 / 3)  # X's dog of 3 raters (Labrador retriever)
+    assert report.calibration["responses"].sum() == 3
 
 
 def test_the_default_folder_is_under_var_dir_and_apart_for_each_participant_choice(settings):

@@ -11,6 +11,7 @@ from tests.analysis.ratings_data import (
     FLAT_COATED_RETRIEVER,
     hand_case,
     matcher,  # noqa: F401  (fixture)
+    responses_frame,
     units_frame,
 )
 
@@ -103,6 +104,17 @@ def test_bootstrap_over_participants_matches_the_analytical_se_without_participa
     # Resampling participants also changes how many raters a unit has, so (b) varies more.
     assert analytical["b_se"] / 2 < boot["b_se"] < 2 * analytical["b_se"]
     assert np.isfinite(boot[["c_se", "d_se"]].astype(float)).all()
+
+
+def test_two_answers_of_one_participant_to_a_unit_are_no_pair(matcher):  # noqa: F811
+    """A unit with two panels (older imports) answered twice by one person: not agreement
+    between people."""
+    units = units_frame([("u1", "net", "L", 1, FLAT_COATED_RETRIEVER, "")])
+    responses = responses_frame([(1, "u1", True, "dog"), (1, "u1", True, "dog"),
+                                 (2, "u1", True, "car")], matcher)  # fmt: skip
+    arrays = agreement_arrays(responses, units, AgreementJudge(matcher, {}))
+    assert sorted(zip(arrays.pair_first, arrays.pair_second, strict=True)) == [(0, 2), (1, 2)]
+    assert row_of(responses, units, AgreementJudge(matcher, {}))["c"] == 0.0
 
 
 def test_responses_to_unknown_units_are_refused(matcher):  # noqa: F811
