@@ -1,6 +1,7 @@
 """State changes of the analysis app: selectivity scores, label overrides, simulated data."""
 
 import json
+import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -25,10 +26,15 @@ from analysis.ratings.table1 import Table1Settings
 from analysis.selectivity.activations import ActivationFile, ActivationFileError
 from analysis.selectivity.measures import MeasureSettings, UnitScores
 from analysis.selectivity.pipeline import check_layers, layer_scores
-from analysis.selectivity.table import read_scores_csv, write_scores_csv
+from analysis.selectivity.table import (
+    ScoreTableError,
+    read_scores_csv,
+    scores_csv_replaceable,
+    write_scores_csv,
+)
 from analysis.selectors import SCORE_FIELDS, labels_class_index, labels_judge, ratings_report
 from experiment.export import participant_pseudonym, pseudonym_key
-from experiment.files import replaced_whole
+from experiment.files import file_in_the_way, replaced_whole
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
 from experiment.selectors import participant_state
 from experiment.services import trial_order_new
@@ -196,6 +202,31 @@ def _class_count(network: str) -> int | None:
         return get_network(network).num_classes
     except ValueError:
         return None
+
+
+def scores_export_check(*, path: Path, activations: Path) -> None:
+    """ScoreTableError, before any work, when an export to `path` would replace the
+    activation file (the CSV or its settings beside it) or a file that is not a score CSV."""
+    path, activations = Path(path), Path(activations)
+    if blocking := file_in_the_way(path.parent):
+        raise ScoreTableError(
+            f"The scores CSV {path} cannot be written: {blocking} is a file, not a folder."
+        )
+    for target in (path, path.with_suffix(".settings.json")):
+        if _same_file(target, activations):
+            raise ScoreTableError(
+                f"The scores CSV {path} would replace the activation file {activations}: give "
+                "--csv another path (default: <activations>.selectivity.csv)."
+            )
+    scores_csv_replaceable(path)
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file (through links too), existing or not."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them is not there
+        return first.resolve() == second.resolve()
 
 
 def scores_export_csv(*, path: Path, records: Iterable[dict], settings: MeasureSettings) -> int:

@@ -83,12 +83,20 @@ def layer_scores(
 
 
 def check_layers(source: ActivationFile, layers: Sequence[str]) -> None:
-    """Fail before any work when a requested layer is not in the file."""
+    """Fail before any work when a requested layer is not in the file or has no units, or
+    there is no layer at all: scores of nothing would replace an earlier CSV."""
+    if not layers:
+        raise ActivationFileError(
+            f"No layers in {source.path}: its /layers group is empty, so there is nothing to score."
+        )
     missing = [layer for layer in layers if layer not in source.layer_names()]
     if missing:
         known = ", ".join(source.layer_names()) or "none"
         raise ActivationFileError(
             f"Layer(s) {', '.join(missing)} not in {source.path}; layers there: {known}."
         )
-    for layer in layers:
-        source.n_units(layer)  # checks the shape against the labels
+    empty = [layer for layer in layers if source.n_units(layer) == 0]  # shapes checked too
+    if empty:
+        raise ActivationFileError(
+            f"No units in layer(s) {', '.join(empty)} of {source.path}: there is nothing to score."
+        )

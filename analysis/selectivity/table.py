@@ -65,6 +65,27 @@ def write_scores_csv(path: Path, records: Iterable[dict]) -> int:
     return count
 
 
+def scores_csv_replaceable(path: Path) -> None:
+    """ScoreTableError unless `path` is free or holds a score CSV (its first line starts with
+    the key columns), which an export may replace: never an activation file or anything else."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise ScoreTableError(f"{path} is a folder: give --csv a file's path.")
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(4096).decode("utf-8-sig", errors="replace")
+    except OSError as error:
+        raise ScoreTableError(f"Cannot read {path} to check it is a score CSV: {error}") from None
+    if first.strip().split(",")[: len(KEY_COLUMNS)] != KEY_COLUMNS:
+        raise ScoreTableError(
+            f"{path} exists and is not a score CSV (its first line does not start with "
+            f"{','.join(KEY_COLUMNS)}), so it is not replaced: give --csv another path, or move "
+            "the file away."
+        )
+
+
 def read_scores_csv(
     path: Path, class_count: Callable[[str], int | None] = lambda network: None
 ) -> list[dict]:

@@ -100,6 +100,64 @@ def test_an_export_that_fails_half_way_leaves_the_earlier_csv_and_settings(acts,
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_csv_path_naming_the_activation_file_is_refused_before_any_work(acts):
+    """A slip of --csv acts.h5 destroyed the recording after the scores were stored."""
+    path, _, _ = acts
+    with pytest.raises(CommandError, match="would replace the activation file .*Nothing was"):
+        compute(path, "--csv", str(path))
+    assert h5py.is_hdf5(path) and not SelectivityScore.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("existing", "message"),
+    [
+        ("unit notes\n", "exists and is not a score CSV \\(its first line does not start with "
+         "network,layer,unit\\), so it is not replaced: give --csv another path"),
+        ("folder", "is a folder: give --csv a file's path"),
+        ("under a file", "cannot be written: .*notes.txt is a file, not a folder"),
+    ],
+)  # fmt: skip
+def test_a_csv_path_holding_something_else_is_refused_before_any_work(
+    acts, tmp_path, existing, message
+):
+    path, _, _ = acts
+    (tmp_path / "notes.txt").write_text("unit notes\n")
+    target = {"unit notes\n": tmp_path / "notes.txt", "folder": tmp_path,
+              "under a file": tmp_path / "notes.txt" / "out.csv"}[existing]  # fmt: skip
+    with pytest.raises(CommandError, match=message):
+        compute(path, "--csv", str(target))
+    assert (tmp_path / "notes.txt").read_text() == "unit notes\n"
+    assert not SelectivityScore.objects.exists()
+
+
+def test_an_earlier_score_csv_is_replaced(acts, tmp_path):
+    path, _, _ = acts
+    out = tmp_path / "scores.csv"
+    compute(path, "--csv", str(out))
+    compute(path, "--layers", "fc7", "--csv", str(out))
+    assert len(list(csv.DictReader(out.open()))) == 3
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [({}, "No layers in .*: its /layers group is empty"),
+     ({"fc6": np.zeros((300, 0), "f4")}, "No units in layer\\(s\\) fc6 of ")],
+)  # fmt: skip
+def test_a_file_without_layers_or_units_is_refused_and_writes_nothing(tmp_path, layers, message):
+    """It was a success that replaced the earlier CSV by a header."""
+    path = tmp_path / "empty.h5"
+    with h5py.File(path, "w") as handle:
+        handle["labels"] = np.arange(300) % 5
+        group = handle.create_group("layers")
+        for name, values in layers.items():
+            group[name] = values
+    earlier = tmp_path / "empty.selectivity.csv"
+    earlier.write_text("network,layer,unit,n_images\ntoy,fc6,0,300\n")
+    with pytest.raises(CommandError, match=f"{message}.*No scores were stored"):
+        compute(path)
+    assert earlier.read_text() == "network,layer,unit,n_images\ntoy,fc6,0,300\n"
+
+
 def test_gale2020_compat_reports_threshold_as_rank(acts):
     path, _, _ = acts
     compute(path, "--compat", "gale2020", "--layers", "fc6")

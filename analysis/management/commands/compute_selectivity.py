@@ -9,8 +9,8 @@ from analysis.selectivity.activations import ActivationFileError
 from analysis.selectivity.compat import CONVENTIONS, get_conventions
 from analysis.selectivity.measures import MeasureSettings
 from analysis.selectivity.ranking import SelectivityInputError
-from analysis.selectivity.table import name_check
-from analysis.services import scores_export_csv, selectivity_compute
+from analysis.selectivity.table import ScoreTableError, name_check
+from analysis.services import scores_export_check, scores_export_csv, selectivity_compute
 from generator.am.distributed import device_for_rank
 
 
@@ -49,6 +49,11 @@ class Command(BaseCommand):
             precision_k=options["precision_k"], conventions=get_conventions(options["compat"])
         )
         layers = [name.strip() for name in options["layers"].split(",") if name.strip()]
+        csv_path = options["csv"] or options["activations"].with_suffix(".selectivity.csv")
+        try:
+            scores_export_check(path=csv_path, activations=options["activations"])
+        except ScoreTableError as error:
+            raise CommandError(f"{error} Nothing was computed or stored.") from None
         try:
             records = selectivity_compute(
                 activations=options["activations"],
@@ -62,7 +67,6 @@ class Command(BaseCommand):
             )
         except (ActivationFileError, SelectivityInputError) as error:
             raise CommandError(f"{error} No scores were stored.") from None
-        csv_path = options["csv"] or options["activations"].with_suffix(".selectivity.csv")
         try:
             scores_export_csv(path=csv_path, records=records, settings=settings)
         except OSError as error:
