@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiment.files import stops_deferred
+from experiment.files import file_in_the_way, stops_deferred
 from experiment.spreadsheet import spreadsheet_safe
 
 SETTINGS_FILE = "settings.json"  # what made the report, and which kind it is
@@ -152,6 +152,7 @@ def report_folder_check(out_dir: Path, *, kind: str, names: Iterable[str]) -> No
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportFolderError(f"{out_dir} is a file, not a folder")
+    _writable_check(out_dir)
     if not out_dir.is_dir():
         return
     present = sorted({path.name for name in names for path in out_dir.glob(name)})
@@ -170,6 +171,23 @@ def report_folder_check(out_dir: Path, *, kind: str, names: Iterable[str]) -> No
             f"{out_dir} holds {', '.join(present)}, which {by}, and the {kind} report would "
             "replace them: choose another folder."
         )
+
+
+def _writable_check(out_dir: Path) -> None:
+    """ReportFolderError when out_dir cannot be made (a file in the way) or a folder the report
+    is written into refuses new files (out_dir, the folder beside it that the report is staged
+    in, or, for a folder not there yet, the nearest one above it that is)."""
+    blocking = file_in_the_way(out_dir)
+    if blocking is not None:
+        raise ReportFolderError(f"{blocking} is a file, not a folder")
+    there = next(folder for folder in (out_dir, *out_dir.parents) if folder.is_dir())
+    for folder in {there, out_dir.parent if out_dir.is_dir() else there}:
+        try:  # a real try: permissions, read-only and special file systems all answer
+            os.rmdir(tempfile.mkdtemp(prefix=".report-check-", dir=folder))
+        except OSError as error:
+            raise ReportFolderError(
+                f"{folder} does not take new files ({error.strerror or error})"
+            ) from error
 
 
 def _report_kind(path: Path) -> str | None:

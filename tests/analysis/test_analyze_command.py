@@ -3,6 +3,7 @@
 import json
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -241,6 +242,28 @@ def test_exclude_flagged_stores_nothing_when_the_report_cannot_be_written(tmp_pa
     hasty.refresh_from_db()
     assert not hasty.excluded
     assert (tmp_path / "report.md").read_text() == "# my notes"
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("{tmp}/notes.txt/report", "notes.txt is a file, not a folder"),
+        ("/proc/report", "/proc does not take new files"),  # a folder that refuses new ones
+    ],
+)
+def test_exclude_flagged_stores_nothing_when_the_folder_cannot_be_made(tmp_path, out, message):
+    """The check passed a folder not there yet, found unmakeable only after the exclusions."""
+    if not Path("/proc").is_dir():
+        pytest.skip("needs Linux's /proc")
+    experiment = build_experiment()
+    answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
+    hasty = answer_all(experiment, "hasty", yes=True, ms=300)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(CommandError, match=f"Cannot write the report to .*{message}"):
+        analyze("--experiment", "exp", "--exclude-flagged", "--out", out.format(tmp=tmp_path))
+    hasty.refresh_from_db()
+    assert not hasty.excluded
+    assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_exclude_flagged_never_excludes_a_participant_still_in_progress(tmp_path):
