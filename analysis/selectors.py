@@ -267,15 +267,23 @@ def _with_participant_ids(quality: pd.DataFrame, states: dict[int, str]) -> pd.D
 
 
 def _used_note(experiment, participants, counts, responses) -> str:
-    """Which participants the report used."""
-    used = responses.loc[~responses["excluded"], "participant"].nunique()
+    """Which participants the report used: those with main-trial answers (practice trials
+    enter no table)."""
+    included = responses.loc[~responses["excluded"]]
+    used = included.loc[~included["is_practice"], "participant"].nunique()
+    practice_only = included["participant"].nunique() - used
     excluded = responses.loc[responses["excluded"], "participant"].nunique()  # of those chosen
     kind = "" if participants == "all" else f" {participants}"
+    practice = (
+        f"; {practice_only} answered practice trials only, so are in no table"
+        if practice_only
+        else ""
+    )
     pilots = f"; pilot runs, never analysed: {counts['pilots']}" if counts["pilots"] else ""
     return (
         f"Experiment {experiment.slug}: {used} {participants} participants analysed "
         f"(answered: {counts['real_answered']} real, {counts['synthetic_answered']} synthetic; "
-        f"{excluded}{kind} excluded and left out{pilots})."
+        f"{excluded}{kind} excluded and left out{practice}{pilots})."
     )
 
 

@@ -150,6 +150,16 @@ def few_raters_notes(main: pd.DataFrame) -> list[str]:
     ]
 
 
+def no_pairs_notes(table: pd.DataFrame) -> list[str]:
+    """Why (c) is '–' in a layer whose (b) has units: no pair of labels to compare."""
+    return [
+        f"(c) is '–' for {row.network} {row.layer}: none of its consistently interpretable "
+        "units has labelled 'yes' answers of two participants to compare (each was labelled "
+        "by one participant at most)."
+        for row in table.loc[table["c"].isna() & (table["b"] > 0)].itertuples()
+    ]
+
+
 def unreadable_notes(main: pd.DataFrame) -> list[str]:
     """A note on 'yes' answers with words the labels leave out (a script WordNet cannot read:
     Greek, Chinese), which would otherwise drop out of (c)-(e) unseen."""
@@ -209,6 +219,7 @@ def ratings_report_compute(
         notes=[
             *missing_notes(main, units),
             *repeats,
+            *no_pairs_notes(table),
             *few_raters_notes(main),
             *unreadable_notes(main),
             f"Label overrides: {len(judge.used_overrides)} used of {len(judge.overrides)} stored.",

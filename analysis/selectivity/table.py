@@ -226,6 +226,8 @@ def _parse_number(column: str, text: str):
         value = float(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a number") from None
+    if math.isnan(value):  # pandas and R write NaN where a measure is undefined
+        raise ValueError(f"{text!r} is not a number: leave an undefined measure empty")
     if not math.isfinite(value):
         raise ValueError(f"{text!r} is not a finite number")
     if column in INTEGERS:

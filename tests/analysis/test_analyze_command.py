@@ -5,6 +5,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
@@ -220,6 +221,18 @@ def test_answers_in_a_script_wordnet_cannot_read_are_counted_in_the_notes():
     )
 
 
+def test_a_dash_for_c_is_explained_when_no_unit_has_two_labelled_answers():
+    experiment = build_experiment(units_per_layer={"fc8": 2}, lists=2, practice=0)
+    answer_all(experiment, "p1", yes=True, label="eggnog", trials=1)
+    answer_all(experiment, "p2", yes=True, label="", trials=1)  # a 'yes' without a label
+    report = ratings_report(experiment=experiment)
+    assert np.isnan(report.table1.iloc[0]["c"])
+    assert (
+        "(c) is '–' for alexnet fc8: none of its consistently interpretable units has labelled "
+        "'yes' answers of two participants to compare" in " ".join(report.notes)
+    )
+
+
 def test_exclude_flagged_excludes_fast_all_same_participants_and_says_who_and_why(tmp_path):
     experiment = build_experiment()
     answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
@@ -283,7 +296,9 @@ def test_exclude_flagged_never_excludes_a_participant_still_in_progress(tmp_path
     shown = table.set_index("external_id").loc[["starter", "quick"]]
     assert shown["status"].tolist() == ["in_progress", "in_progress"]
     assert shown["main_trials"].tolist() == [0, 2] and shown["flags"].tolist() == ["", ""]
-    assert "3 real participants analysed" in output  # their answers so far still count
+    # Their answers so far still count; the starter's practice trials are in no table.
+    assert "2 real participants analysed" in output
+    assert "1 answered practice trials only, so are in no table" in output
 
 
 def test_an_abandoned_participant_is_flagged_and_can_be_excluded(tmp_path):

@@ -331,6 +331,10 @@ def test_import_round_trips_an_exported_csv(acts, tmp_path):
         ),
         ("", "CSV is empty"),
         (
+            "network,layer,unit,n_images,ccmas\nalexnet,fc6,1,10,NaN\n",
+            "column 'ccmas': 'NaN' is not a number: leave an undefined measure empty",
+        ),
+        (
             "network,layer,unit,n_images,is_dead,precision,ccmas,most_active_class,is_localist\n"
             "vgg16,fc6,0,100,true,0,0,0,false\n",
             "line 2: unit 0 is_dead but has precision 0.0, ccmas 0.0, most_active_class 0: a "
