@@ -604,10 +604,20 @@ class ParticipantAdmin(ChangesOnlySave, admin.ModelAdmin):
         return deletion_counted(self.admin_site, request, lines, counts)
 
     def delete_model(self, request, participant):
-        participants_withdraw(participants=[participant])
+        self.delete_queryset(request, Participant.objects.filter(pk=participant.pk))
 
     def delete_queryset(self, request, participants):
+        answered = participants.filter(responses__isnull=False).distinct().count()
         participants_withdraw(participants=participants)
+        if answered:
+            self.message_user(
+                request,
+                f"Ratings reports written before this deletion still hold the answers of the "
+                f"{answered} deleted participant(s) with answers (and, unless written with "
+                "--anonymous, their ids): run analyze_ratings again for each such report "
+                "folder, and delete any copies made of them (docs/analysis.md).",
+                messages.WARNING,
+            )
 
 
 @admin.register(Withdrawal)
