@@ -1,6 +1,7 @@
 """Files that researchers keep (exports, tables, reports): replaced whole or not at all, moved
-in without a stop half-way, and where a folder for them cannot be made."""
+in without a stop half-way, where a folder for them cannot be made, and an OSError as words."""
 
+import errno
 import os
 import signal
 import tempfile
@@ -8,13 +9,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 
 @contextmanager
-def replaced_whole(path: Path, *, mode: int = 0o644) -> Iterator[TextIO]:
-    """A text stream (UTF-8, newlines as written) that becomes `path` when the block ends
-    without an error.
+def replaced_whole(
+    path: Path, *, mode: int = 0o644, binary: bool = False
+) -> Iterator[TextIO | BinaryIO]:
+    """A text stream (UTF-8, newlines as written), or a binary one (for an image, say), that
+    becomes `path` when the block ends without an error.
 
     It is written under another name in the same folder, flushed to disk and renamed into
     place, so a write that fails half-way (a full disk, Ctrl-C, bad input found late) leaves an
@@ -24,7 +27,8 @@ def replaced_whole(path: Path, *, mode: int = 0o644) -> Iterator[TextIO]:
     path = Path(path)
     descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600
     try:
-        with os.fdopen(descriptor, "w", newline="", encoding="utf-8") as stream:
+        text = {} if binary else {"newline": "", "encoding": "utf-8"}
+        with os.fdopen(descriptor, "wb" if binary else "w", **text) as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
@@ -60,3 +64,24 @@ def file_in_the_way(folder: Path) -> Path | None:
     `folder` cannot be made (None when it can, or is there)."""
     folder = Path(folder)
     return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+
+
+# What to do about the storage errors a user can mend (others say enough by themselves).
+_REMEDIES = {
+    errno.ENOSPC: "free space on that disk",
+    errno.EDQUOT: "free space within your disk quota",
+    errno.EROFS: "the file system is read-only: choose another place, or mount it writable",
+}
+
+
+def os_error_message(error: OSError, path: Path | str | None = None) -> str:
+    """An OSError as words for a message instead of a traceback: the file it is about (the
+    error's own, else `path`), the system's words (strerror), and what to do where that is
+    clear, e.g. "/srv/media/panels/a.png: No space left on device (free space on that disk)".
+    An OSError made with a message of its own (no strerror) is that message."""
+    if error.strerror is None:
+        return str(error)
+    where = error.filename if error.filename is not None else path
+    text = f"{where}: {error.strerror}" if where is not None else error.strerror
+    remedy = _REMEDIES.get(error.errno)
+    return f"{text} ({remedy})" if remedy else text
