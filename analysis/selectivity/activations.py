@@ -14,11 +14,16 @@ Schema (version 1; docs/measures.md, "Activation files"):
                          read without the rest; attrs: kind ("conv" or "fc"), reduction
 
 Only /labels and /layers/<alias> are required of files produced elsewhere; num_classes defaults
-to max(label) + 1. Where /predictions is present, images it calls misclassified are left out
-when reading: the measures are defined over correctly classified images (paper section 2).
+to max(label) + 1; text attributes may be bytes (as MATLAB writes them). Where /predictions is
+present, images it calls misclassified are left out when reading: the measures are defined over
+correctly classified images (paper section 2).
 """
 
+import errno
 import json
+import os
+import re
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,15 +31,24 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from experiment.files import os_error_message
+
 SCHEMA = "am-rating-activations"
 SCHEMA_VERSION = 1
 CHUNK_ROWS = 1024
 CHUNK_UNITS = 128
 REDUCTIONS = ("max", "mean")
+ID_BYTES = 96  # an image id in the file: its reference and its text (n01440764/....JPEG)
+METADATA_BYTES = 1 << 20  # HDF5's records of a write (chunk indexes, heaps): at most this
+
+
+# What HDF5 raises where a file is damaged (a recording cut short, a half copy) or a write fails.
+HDF5_ERRORS = (OSError, RuntimeError)
 
 
 class ActivationFileError(ValueError):
-    """An activation file that is missing, not HDF5, or does not follow the schema."""
+    """An activation file that is missing, not HDF5, damaged, or does not follow the schema;
+    or a recording that could not be written."""
 
 
 @dataclass(frozen=True)
@@ -61,13 +75,23 @@ class ActivationFile:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._file = _open_hdf5(self.path)
+        try:
+            self._read()
+        except HDF5_ERRORS as error:
+            self.close()
+            raise ActivationFileError(damaged_message(self.path, error)) from None
+        except ActivationFileError:
+            self.close()
+            raise
+
+    def _read(self) -> None:
         if "labels" not in self._file or "layers" not in self._file:
             self.close()
             raise ActivationFileError(
                 f"{self.path} is HDF5 but not an activation file: it needs /labels and /layers "
                 "(see the schema in docs/measures.md)."
             )
-        if not bool(self._file.attrs.get("complete", True)):  # files made elsewhere: complete
+        if not _flag(self._file, "complete", True, self.path):  # files made elsewhere: complete
             seen = self._file.attrs.get("images_seen", "some")
             self.close()
             raise ActivationFileError(
@@ -158,20 +182,30 @@ class ActivationFile:
 
     @property
     def network(self) -> str:
-        return str(self._file.attrs.get("network", ""))
+        return _text(self._file.attrs.get("network", ""))
 
     @property
     def weights_sha256(self) -> str:
         """SHA-256 of the weights the network was recorded with ("" in older files)."""
-        return str(self._file.attrs.get("weights_sha256", ""))
+        return _text(self._file.attrs.get("weights_sha256", ""))
 
     @property
     def reduction(self) -> str:
-        return str(self._file.attrs.get("reduction", ""))
+        return _text(self._file.attrs.get("reduction", ""))
 
     @property
     def class_names(self) -> list[str]:
-        return json.loads(self._file.attrs.get("class_names", "[]"))
+        value = _text(self._file.attrs.get("class_names", "[]"))
+        try:
+            names = json.loads(value)
+        except ValueError:
+            names = None
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ActivationFileError(
+                f"{self.path}: the class_names attribute must be a JSON list of names, e.g. "
+                f'["tench", "goldfish"], not {value[:60]!r}; correct it or delete it.'
+            )
+        return names
 
     def layer_names(self) -> list[str]:
         return list(self._file["layers"])
@@ -181,7 +215,11 @@ class ActivationFile:
 
     def unit_block(self, layer: str, start: int, stop: int) -> np.ndarray:
         """(N, stop - start) float32 activations of units start..stop-1, NaN-checked."""
-        block = self._dataset(layer)[:, start:stop].astype(np.float32, copy=False)
+        dataset = self._dataset(layer)
+        try:
+            block = dataset[:, start:stop].astype(np.float32, copy=False)
+        except HDF5_ERRORS as error:
+            raise ActivationFileError(damaged_message(self.path, error)) from None
         if self._correct is not None:
             block = block[self._correct]  # (N, b): the misclassified rows left out
         bad = ~np.isfinite(block).all(axis=0)
@@ -228,26 +266,80 @@ class ActivationFile:
 
 
 def _open_hdf5(path: Path, mode: str = "r") -> h5py.File:
+    if path.is_dir():
+        raise ActivationFileError(f"Activation file {path} is a directory: name the file in it.")
     if not path.is_file():
         raise ActivationFileError(f"Activation file {path} does not exist.")
+    if path.stat().st_size == 0:
+        raise ActivationFileError(damaged_message(path, "it is empty"))
     if not h5py.is_hdf5(path):
         raise ActivationFileError(f"{path} is not an HDF5 file.")
-    return h5py.File(path, mode)
+    try:
+        return h5py.File(path, mode)
+    except OSError as error:  # cut short: a recording killed as it began, a half copy
+        raise ActivationFileError(damaged_message(path, error)) from None
+
+
+def damaged_message(path: Path, error: Exception | str) -> str:
+    """Why `path` cannot be read, and what to do: HDF5 files are changed in place, so one cut
+    short by a crash, a full disk or a half copy cannot be mended."""
+    reason = error if isinstance(error, str) else _first_line(error)
+    return (
+        f"{path} cannot be read ({reason}): the file is damaged, e.g. a recording killed in its "
+        "first seconds or stopped by a full disk, or a copy cut short. Delete it and run "
+        "record_activations again (it starts over), or copy the file again."
+    )
+
+
+def _text(value) -> str:
+    """An attribute as text: bytes (as MATLAB and fixed-length HDF5 strings hold it) decoded."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()  # a one-element array, as MATLAB writes scalars
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _flag(handle: h5py.File, name: str, default: bool, path: Path) -> bool:
+    """A true/false attribute, also when stored as the text "True"/"False" or as 0/1."""
+    value = handle.attrs.get(name, default)
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, (bytes, str)):
+        value = {"true": True, "false": False, "1": True, "0": False}.get(
+            _text(value).strip().lower(), value
+        )
+    if isinstance(value, (bool, np.bool_, int, np.integer)) and value in (0, 1):
+        return bool(value)
+    raise ActivationFileError(f"{path}: the {name} attribute must be true or false, not {value!r}.")
 
 
 class ActivationWriter:
     """Appends kept images to a new or partly written activation file, resumably.
 
-    Rows are buffered and written a chunk at a time; `images_seen` is saved with each write,
-    so a rerun after an interruption continues after the last image written.
+    Rows are buffered and written a chunk at a time. Only once they are on disk are
+    `images_seen` and `rows` saved, so a rerun after an interruption continues after the last
+    image written and drops any rows written after it.
+
+    HDF5 changes its file in place: a write that fails half-way (a full disk) leaves it
+    unreadable, also the rows written before. So a file of free space is held beside it (the
+    reserve, `.NAME.reserve`, as large as one write); when a write fails anyway, the reserve is
+    deleted to let HDF5 finish, and ActivationFileError says what the file keeps. Given
+    `images`, the source's count, a recording its disk cannot hold is refused before it begins.
     """
 
-    def __init__(self, path: Path | str, header: RecordingHeader):
+    def __init__(self, path: Path | str, header: RecordingHeader, *, images: int | None = None):
         self.path = Path(path)
         self.header = header
-        self._file = self._open(header)
+        self._row_bytes = _row_bytes(header)
+        self._reserve = self.path.with_name(f".{self.path.name}.reserve")
+        self._file = self._open(header, images)
+        # Held open while writing: HDF5 writes a dataset's chunks when the last object of it is
+        # dropped, where a failure (a full disk) would be printed and leave HDF5 unable to go on.
+        self._datasets = _datasets(self._file, list(header.layers))
         self._buffer: list[tuple[np.ndarray, np.ndarray, list[str], dict[str, np.ndarray]]] = []
-        self._pending_seen = self.images_seen
+        self._pending_seen = self._written_seen = self.images_seen
+        self._written_rows = self.rows
 
     @property
     def images_seen(self) -> int:
@@ -256,7 +348,7 @@ class ActivationWriter:
 
     @property
     def rows(self) -> int:
-        return int(self._file["labels"].shape[0])
+        return int(self._datasets[0].shape[0])
 
     def append(self, labels, predictions, image_ids: Sequence[str], layers, images_seen: int):
         """Buffer a batch of kept images: labels (B,), predictions (B,), layers alias -> (B, u)."""
@@ -266,36 +358,178 @@ class ActivationWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered rows, then record how far through the source the file is."""
-        if self._buffer:
-            labels, predictions, ids, layers = _concatenate(self._buffer)
-            _append_rows(self._file["labels"], labels)
-            _append_rows(self._file["predictions"], predictions)
-            _append_rows(self._file["image_ids"], np.array(ids, dtype=object))
-            for alias, values in layers.items():
-                _append_rows(self._file["layers"][alias], values)
-            self._buffer = []
-        self._file.attrs.update(images_seen=self._pending_seen, rows=self.rows)
-        self._file.flush()
+        """Write the buffered rows; once they are on disk, record how far through the source
+        the file is. ActivationFileError, the file closed, where the disk cannot take them."""
+        try:
+            if self._buffer:
+                self._room_make(sum(len(item[0]) for item in self._buffer))
+                self._rows_write(*_concatenate(self._buffer))
+                self._buffer = []
+                self._sync()  # the rows on disk before the attributes count them
+            self._file.attrs.update(images_seen=self._pending_seen, rows=self.rows)
+            self._sync()
+        except HDF5_ERRORS as error:
+            raise self._stopped(error) from None
+        self._written_seen, self._written_rows = self._pending_seen, self.rows
 
     def close(self, *, total: int | None = None) -> tuple[int, int]:
         """Write what is buffered, mark the file complete once `total` images are seen, close.
 
-        Returns (images seen, rows kept)."""
+        Returns (images seen, rows kept); after a failed write, what the file keeps."""
+        if not self._file:  # closed by a failed write
+            return self._written_seen, self._written_rows
         self.flush()
-        seen, rows = self.images_seen, self.rows
-        self._file.attrs["complete"] = total is not None and seen >= total
-        self._file.close()
+        seen, rows = self._written_seen, self._written_rows
+        try:
+            self._file.attrs["complete"] = total is not None and seen >= total
+            self._file.close()
+        except HDF5_ERRORS as error:
+            raise self._stopped(error) from None
+        self._reserve.unlink(missing_ok=True)
         return seen, rows
 
-    def _open(self, header: RecordingHeader) -> h5py.File:
+    def _rows_write(self, labels, predictions, ids, layers) -> None:
+        """Write the rows after those written before (again, after a Ctrl-C half-way)."""
+        columns = [labels, predictions, np.array(ids, dtype=object)]
+        columns += [layers[alias] for alias in self.header.layers]
+        start = self._written_rows
+        for dataset, values in zip(self._datasets, columns, strict=True):
+            dataset.resize(start + len(values), axis=0)
+            dataset[start:] = values
+
+    def _sync(self) -> None:
+        """Flush HDF5's buffers, then the system's, to the disk."""
+        self._file.flush()
+        os.fsync(self._file.id.get_vfd_handle())
+
+    def _flush_bytes(self, rows: int) -> int:
+        """Most bytes writing `rows` rows takes: whole chunks, and HDF5's own records."""
+        return (rows + CHUNK_ROWS) * self._row_bytes + METADATA_BYTES
+
+    def _room_make(self, rows: int) -> None:
+        """Hold as much free space as writing `rows` rows takes, beside as much again for the
+        write itself; OSError (ENOSPC) where the disk has not that much: nothing is written."""
+        needed = self._flush_bytes(rows)
+        with open(self._reserve, "ab") as reserve:
+            os.posix_fallocate(reserve.fileno(), 0, needed)
+        if shutil.disk_usage(self._reserve.parent).free < needed:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def _space_check(self, images: int | None, seen: int) -> None:
+        """ActivationFileError where the disk cannot hold the rows of the source's `images`
+        not yet `seen` (as if every image were kept) and the reserve."""
+        if images is None or images <= seen:
+            return
+        data = (images - seen) * self._row_bytes
+        needed = int(data * 1.05) + 2 * self._flush_bytes(CHUNK_ROWS)
+        folder = next(p for p in self.path.absolute().parents if p.exists())
+        free = shutil.disk_usage(folder).free + _size_of(self._reserve)
+        if free < needed:
+            units = sum(units for _, units in self.header.layers.values())
+            raise ActivationFileError(
+                f"Not enough space for {self.path}: its disk has {_amount(free)} free, and "
+                f"{images - seen} more images of {units} units need up to {_amount(needed)}: "
+                f"{_amount(data)} if every image is kept (only the correctly classified ones "
+                "are), and room to write them safely. Free space there, or write the file to a "
+                "larger disk."
+            )
+
+    def _stopped(self, error: Exception) -> ActivationFileError:
+        """Close the file after a failed write, with the reserve's space for HDF5 to finish
+        what it began, and say what the file keeps."""
+        self._reserve.unlink(missing_ok=True)
+        stopped = f"Recording stopped: {_write_error_words(error, self.path)}."
+        handle, self._file = self._file, None
+        try:
+            handle.close()
+        except HDF5_ERRORS as failure:
+            return ActivationFileError(
+                f"{stopped} HDF5 reported an error as it finished the file "
+                f"({_first_line(failure)}), so it may be damaged. Free space and run the same "
+                f"command again: it goes on after the {self._written_rows} images written "
+                f"before, or says {self.path} cannot be read; then delete it and run again (it "
+                "starts over)."
+            )
+        try:
+            with h5py.File(self.path, "r") as handle:
+                self._written_seen = int(handle.attrs["images_seen"])
+                self._written_rows = int(handle.attrs["rows"])
+                _rows_check(handle, self._written_rows)
+        except (*HDF5_ERRORS, KeyError, ActivationFileError) as failure:
+            return ActivationFileError(
+                f"{stopped} HDF5 left {self.path} damaged: it cannot be read back "
+                f"({_first_line(failure)}). Delete it, free space and run the command again "
+                "(it starts over)."
+            )
+        if not self._written_seen:
+            return ActivationFileError(
+                f"{stopped} {self.path} holds no images yet: free space and run the same "
+                "command again."
+            )
+        return ActivationFileError(
+            f"{stopped} {self.path} keeps the {self._written_rows} images kept of the first "
+            f"{self._written_seen} seen, all written before: free space and run the same "
+            "command again; it goes on after them."
+        )
+
+    def _open(self, header: RecordingHeader, images: int | None) -> h5py.File:
         if self.path.exists():
             handle = _open_hdf5(self.path, "r+")
-            _check_resumable(handle, header, self.path)
-            _truncate(handle, int(handle.attrs.get("rows", 0)))
+            try:
+                _check_resumable(handle, header, self.path)
+                rows = int(handle.attrs.get("rows", 0))
+                _rows_check(handle, rows)
+                self._space_check(images, int(handle.attrs.get("images_seen", 0)))
+                _truncate(handle, rows)
+            except ActivationFileError:
+                handle.close()
+                raise
+            except HDF5_ERRORS as error:
+                handle.close()
+                raise ActivationFileError(damaged_message(self.path, error)) from None
+            except KeyError as error:  # no /labels, say: HDF5, but not a recording
+                handle.close()
+                raise ActivationFileError(
+                    f"{self.path} is not a recording to resume ({error}): choose another --out "
+                    "file or delete this one."
+                ) from None
             return handle
+        self._space_check(images, 0)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        return _create(self.path, header)
+        handle = _create(self.path, header)
+        handle.flush()  # a recording killed now leaves a file it can resume
+        return handle
+
+
+def _row_bytes(header: RecordingHeader) -> int:
+    """Bytes one kept image takes in the file: its activations, label, prediction and id."""
+    return 4 * sum(units for _, units in header.layers.values()) + 4 + 4 + ID_BYTES
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_blocks * 512
+    except FileNotFoundError:
+        return 0
+
+
+def _amount(size: int) -> str:
+    """Bytes as people read them: 3.2 GB, 850 MB."""
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{max(size / 1e6, 0.1):.1f} MB"
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _write_error_words(error: Exception, path: Path) -> str:
+    """A failed write as words naming the file: HDF5 puts the system's errno in its text."""
+    code = error.errno if isinstance(error, OSError) else None
+    found = re.search(r"errno = (\d+)", str(error))
+    code = code or (int(found[1]) if found else None)
+    if code:
+        return os_error_message(OSError(code, os.strerror(code)), path)
+    return f"{path} could not be written ({_first_line(error)})"
 
 
 def _create(path: Path, header: RecordingHeader) -> h5py.File:
@@ -324,12 +558,12 @@ def _check_resumable(handle: h5py.File, header: RecordingHeader, path: Path) -> 
     """Refuse to append to a file recorded with another network, weights, layers or reduction
     (a file recorded before weights were recorded resumes only with an empty digest)."""
     found = {
-        "network": str(handle.attrs.get("network")),
-        "reduction": str(handle.attrs.get("reduction")),
-        "source": str(handle.attrs.get("source")),
+        "network": _text(handle.attrs.get("network")),
+        "reduction": _text(handle.attrs.get("reduction")),
+        "source": _text(handle.attrs.get("source")),
         "layers": sorted(handle["layers"]) if "layers" in handle else None,
-        "pre_relu": bool(handle.attrs.get("pre_relu", False)),
-        "weights_sha256": str(handle.attrs.get("weights_sha256", "")),
+        "pre_relu": _flag(handle, "pre_relu", False, path),
+        "weights_sha256": _text(handle.attrs.get("weights_sha256", "")),
     }
     wanted = {
         "network": header.network,
@@ -347,19 +581,32 @@ def _check_resumable(handle: h5py.File, header: RecordingHeader, path: Path) -> 
             )
 
 
+def _datasets(handle: h5py.File, aliases: Sequence[str] = ()) -> list[h5py.Dataset]:
+    """/labels, /predictions, /image_ids and the layers (`aliases`' in that order, else all)."""
+    named = [handle["labels"], handle["predictions"], handle["image_ids"]]
+    return named + [handle["layers"][alias] for alias in aliases or handle["layers"]]
+
+
+def _rows_check(handle: h5py.File, rows: int) -> None:
+    """ActivationFileError where a dataset holds fewer than the `rows` recorded; HDF5's error
+    where the last of them cannot be read (a file damaged by a failed write)."""
+    for dataset in _datasets(handle):
+        if dataset.shape[0] < rows:
+            raise ActivationFileError(
+                damaged_message(
+                    handle.filename,
+                    f"{dataset.name} has {dataset.shape[0]} of the {rows} rows recorded",
+                )
+            )
+        if rows:
+            dataset[rows - 1]  # read: a chunk index a failed write broke raises here
+
+
 def _truncate(handle: h5py.File, rows: int) -> None:
     """Cut every dataset to `rows`, dropping a half-written batch after an interruption."""
-    datasets = [handle["labels"], handle["predictions"], handle["image_ids"]]
-    datasets += list(handle["layers"].values())
-    for dataset in datasets:
+    for dataset in _datasets(handle):
         if dataset.shape[0] != rows:
             dataset.resize(rows, axis=0)
-
-
-def _append_rows(dataset: h5py.Dataset, values: np.ndarray) -> None:
-    start = dataset.shape[0]
-    dataset.resize(start + len(values), axis=0)
-    dataset[start:] = values
 
 
 def _concatenate(buffer):

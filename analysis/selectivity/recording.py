@@ -129,8 +129,9 @@ def record(
         pre_relu=recorder.pre_relu,
         weights_sha256=weights_sha256,
     )
-    writer = ActivationWriter(out, header)
-    total, start = len(source.image_ids), writer.images_seen
+    total = len(source.image_ids)
+    writer = ActivationWriter(out, header, images=total)  # refused where its disk is too small
+    start = writer.images_seen
     advance = progress(total, start) if progress else None
     try:
         for first in range(start, total, batch_size):

@@ -1,5 +1,7 @@
 """The HDF5 activation file: schema, block reads, recording a real network, resuming."""
 
+import shutil
+
 import h5py
 import numpy as np
 import pytest
@@ -7,7 +9,14 @@ import torch
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from analysis.selectivity.activations import ActivationFile, ActivationFileError
+from analysis.selectivity import activations
+from analysis.selectivity.activations import (
+    CHUNK_ROWS,
+    ActivationFile,
+    ActivationFileError,
+    ActivationWriter,
+    RecordingHeader,
+)
 from analysis.selectivity.recording import LayerRecorder, folder_source, record, tensor_source
 from generator.am.demo import DemoNet, digits_dataset
 from generator.am.networks import load_network
@@ -242,3 +251,203 @@ def test_files_that_would_be_misread_are_refused_by_name(tmp_path):
     text = make("text.h5", np.array([0, 1]), np.array([["a"] * 3] * 2, dtype="S1"))
     with ActivationFile(text) as source, pytest.raises(ActivationFileError, match="numeric"):
         source.unit_block("fc", 0, 3)
+
+
+HEADER = RecordingHeader(
+    network="demo",
+    layers={"fc6": ("fc", 8)},
+    reduction="max",
+    num_classes=10,
+    class_names=tuple("abcdefghij"),
+    source="synthetic",
+)
+
+
+def append_batch(writer, batch):
+    """CHUNK_ROWS images of batch `batch`: each row's activations are batch + 1."""
+    n = CHUNK_ROWS
+    ids = [f"img{batch}_{i}" for i in range(n)]
+    layers = {"fc6": np.full((n, 8), batch + 1, "float32")}
+    labels = np.full(n, batch % 10, "int32")
+    writer.append(labels, labels, ids, layers, images_seen=(batch + 1) * n)
+
+
+HDF5_DISK_FULL = RuntimeError(
+    "Unable to synchronously flush file (file write failed: time = Fri Nov 27 09:18:56 2026\n"
+    ", filename = 'a.h5', file descriptor = 3, errno = 28, error message = 'No space left on "
+    "device', buf = 0x55a8a1c5fd80, total write size = 29552)"
+)
+
+
+def test_a_write_the_disk_refuses_keeps_the_rows_written_before_and_resumes(tmp_path, monkeypatch):
+    """The row count is saved only once the rows are on disk: the batch that failed is not
+    counted, and the rerun writes it again. (A real full disk damages an HDF5 file in place:
+    the failure is made at h5py's flush, where HDF5 writes.)"""
+    path, real_flush = tmp_path / "a.h5", h5py.File.flush
+
+    def disk_full_once(handle):
+        if handle["labels"].shape[0] > CHUNK_ROWS and not failed:
+            failed.append(True)
+            raise HDF5_DISK_FULL
+        real_flush(handle)
+
+    failed = []
+    monkeypatch.setattr(h5py.File, "flush", disk_full_once)
+    writer = ActivationWriter(path, HEADER, images=3 * CHUNK_ROWS)
+    append_batch(writer, 0)
+    with pytest.raises(ActivationFileError) as stopped:
+        append_batch(writer, 1)
+    assert str(stopped.value) == (
+        f"Recording stopped: {path}: No space left on device (free space on that disk). "
+        f"{path} keeps the 1024 images kept of the first 1024 seen, all written before: free "
+        "space and run the same command again; it goes on after them."
+    )
+    assert writer.close(total=3 * CHUNK_ROWS) == (1024, 1024)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.h5"]  # no reserve of space left
+    with h5py.File(path) as handle:
+        assert (handle.attrs["images_seen"], handle.attrs["rows"]) == (1024, 1024)
+    writer = ActivationWriter(path, HEADER, images=3 * CHUNK_ROWS)
+    assert writer.images_seen == CHUNK_ROWS
+    append_batch(writer, 1)
+    append_batch(writer, 2)
+    writer.close(total=3 * CHUNK_ROWS)
+    with ActivationFile(path) as acts, h5py.File(path) as handle:
+        np.testing.assert_array_equal(acts.unit("fc6", 0), np.repeat([1, 2, 3], CHUNK_ROWS))
+        assert list(handle["image_ids"].asstr()) == [
+            f"img{b}_{i}" for b in range(3) for i in range(CHUNK_ROWS)
+        ]
+
+
+def test_a_recording_its_disk_cannot_hold_is_refused_before_it_begins(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        activations.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 0, 10**6)
+    )
+    with pytest.raises(ActivationFileError) as refused:
+        ActivationWriter(tmp_path / "a.h5", HEADER, images=50_000)
+    assert str(refused.value).startswith(
+        f"Not enough space for {tmp_path / 'a.h5'}: its disk has 1.0 MB free, and 50000 more "
+        "images of 8 units need up to "
+    )
+    assert "Free space there, or write the file to a larger disk." in str(refused.value)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_recording_stops_before_a_write_its_disk_cannot_take(tmp_path, monkeypatch):
+    """The space a write takes is checked before it: the file is left as it was."""
+    writer = ActivationWriter(tmp_path / "a.h5", HEADER, images=3 * CHUNK_ROWS)
+    append_batch(writer, 0)
+    monkeypatch.setattr(
+        activations.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 0, 1000)
+    )
+    with pytest.raises(ActivationFileError, match="No space left on device .* keeps the 1024"):
+        append_batch(writer, 1)
+    with h5py.File(tmp_path / "a.h5") as handle:
+        assert handle.attrs["rows"] == handle["labels"].shape[0] == CHUNK_ROWS
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("keep", [96, 0.5], ids=["killed-as-it-began", "half-copied"])
+def test_a_file_cut_short_is_refused_by_every_command_saying_to_delete_it(tmp_path, keep):
+    """A kill in a recording's first seconds leaves 96 bytes; a copy cut short, half a file."""
+    labels, values = random_units(n_images=3000, n_units=200)
+    path = write_activation_file(tmp_path / "a.h5", {"fc6": values}, labels)
+    data = path.read_bytes()
+    path.write_bytes(data[: keep if isinstance(keep, int) else int(len(data) * keep)])
+    damaged = f"{path} cannot be read .*: the file is damaged.* Delete it and run"
+    with pytest.raises(ActivationFileError, match=damaged):
+        ActivationFile(path).unit_block("fc6", 0, 200)
+    with pytest.raises(ActivationFileError, match=damaged):
+        ActivationWriter(path, HEADER)
+    with pytest.raises(CommandError, match=damaged):
+        call_command("compute_selectivity", "--activations", str(path), "--network", "demo")
+    out = str(tmp_path / "u.png")
+    with pytest.raises(CommandError, match=damaged):
+        call_command("plot_unit", "--activations", str(path), "--layer", "fc6", "--unit", "0",
+                     "--out", out)  # fmt: skip
+
+
+def test_a_folder_given_as_the_activation_file_is_named_as_one(tmp_path):
+    with pytest.raises(ActivationFileError, match=f"{tmp_path} is a directory"):
+        ActivationFile(tmp_path)
+
+
+def test_text_attributes_stored_as_bytes_are_read_as_text_and_resume(tmp_path):
+    """MATLAB, and HDF5's fixed-length strings, give bytes: b'demo' is the network 'demo'."""
+    path = tmp_path / "a.h5"
+    writer = ActivationWriter(path, HEADER)
+    append_batch(writer, 0)
+    writer.close()
+    with h5py.File(path, "r+") as handle:
+        for name in ["network", "reduction", "source", "weights_sha256", "class_names"]:
+            handle.attrs[name] = np.bytes_(handle.attrs[name].encode())
+        handle.attrs["pre_relu"] = np.bytes_(b"False")
+        handle.attrs["complete"] = "True"  # to read it below; "False" resumes as well
+    with ActivationFile(path) as acts:
+        assert (acts.network, acts.reduction, acts.weights_sha256) == ("demo", "max", "")
+        assert acts.class_names == list("abcdefghij")
+    writer = ActivationWriter(path, HEADER)  # the same header: it resumes
+    assert writer.images_seen == CHUNK_ROWS
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("False", "unfinished recording"),
+        (np.bytes_(b"false"), "unfinished recording"),
+        ("maybe", "the complete attribute must be true or false, not 'maybe'"),
+    ],
+)
+def test_complete_stored_as_text_is_read_as_such(tmp_path, value, message):
+    """The text "False" is no finished recording (bool("False") would say it is)."""
+    labels, values = random_units()
+    path = write_activation_file(tmp_path / "a.h5", {"fc6": values}, labels)
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["complete"] = value
+    with pytest.raises(ActivationFileError, match=message):
+        ActivationFile(path)
+
+
+def test_class_names_that_are_not_json_are_a_clear_error(tmp_path):
+    labels, values = random_units()
+    path = write_activation_file(tmp_path / "a.h5", {"fc6": values}, labels)
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["class_names"] = "tench, goldfish"
+    with ActivationFile(path) as acts, pytest.raises(ActivationFileError) as refused:
+        _ = acts.class_names
+    assert str(refused.value) == (
+        f"{path}: the class_names attribute must be a JSON list of names, e.g. "
+        '["tench", "goldfish"], not \'tench, goldfish\'; correct it or delete it.'
+    )
+
+
+@pytest.mark.django_db
+def test_record_activations_refuses_at_once_an_out_below_a_file(tmp_path, monkeypatch):
+    """Before loading the network and images, not with a traceback when the file is made."""
+    (tmp_path / "afile").write_text("")
+    out = tmp_path / "afile" / "sub" / "acts.h5"
+    monkeypatch.setattr("analysis.management.commands.record_activations.load_network", pytest.fail)
+    with pytest.raises(CommandError, match=f"{tmp_path / 'afile'} is a file, not a folder"):
+        call_command("record_activations", "--network", "demo", "--dataset", "demo",
+                     "--out", str(out))  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_record_activations_on_a_full_disk_says_so_without_a_traceback(
+    tmp_path, demo_weights, monkeypatch
+):
+    monkeypatch.setattr(
+        activations.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 0, 1000)
+    )
+    with pytest.raises(CommandError, match="Not enough space for .*demo.h5: its disk has"):
+        call_command(
+            "record_activations",
+            "--network",
+            "demo",
+            "--dataset",
+            "demo",
+            "--out",
+            str(tmp_path / "demo.h5"),
+            "--weights",
+            str(demo_weights),
+        )

@@ -12,6 +12,7 @@ from analysis.selectivity.recording import (
     record,
     tensor_source,
 )
+from experiment.files import file_in_the_way, os_error_message
 from generator.am.distributed import device_for_rank
 from generator.am.networks import available_networks, get_network, load_network
 from generator.am.provenance import file_sha256
@@ -40,8 +41,11 @@ class Command(BaseCommand):
         if options["batch_size"] < 1:
             raise CommandError(f"--batch-size must be at least 1, not {options['batch_size']}.")
         out = options["out"]
-        if out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
+        if out.is_dir():
             raise CommandError(f"Cannot write {out}: give the path of an HDF5 file, not a folder.")
+        blocking = file_in_the_way(out.parent)
+        if blocking is not None:
+            raise CommandError(f"Cannot write {out}: {blocking} is a file, not a folder.")
         try:
             device_for_rank(options["device"], world_size=1, local_rank=0)
             spec = get_network(options["network"])
@@ -63,8 +67,10 @@ class Command(BaseCommand):
                 progress=self._progress,
                 weights_sha256=file_sha256(options["weights"] or spec.weights_path()),
             )
-        except (ValueError, FileNotFoundError) as error:
+        except ValueError as error:  # ActivationFileError: what a failed write kept, say
             raise CommandError(str(error)) from None
+        except OSError as error:  # a missing weights file, a folder that cannot be made...
+            raise CommandError(os_error_message(error, out)) from None
         self.stdout.write(f"{seen} images seen, {kept} correctly classified kept: {options['out']}")
 
     def _source(self, spec, options):
