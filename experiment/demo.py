@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from experiment.digits import practice_panels_write
+from experiment.files import replaced_whole
 from experiment.models import Experiment, Panel, TrialList
 from experiment.panel_import import panels_import_dir
 from experiment.services import experiment_lists_build
@@ -67,14 +68,25 @@ def demo_experiment_setup(*, slug: str) -> DemoSetup:
 
 
 def demo_admin_password() -> str:
-    """The demo admin's password: made once, kept in VAR_DIR so every run prints the same one."""
+    """The demo admin's password: made once, kept in VAR_DIR so every run prints the same one.
+
+    Written whole or not at all (files.replaced_whole); a file that is empty or cannot be read
+    (left so by an earlier version on a full disk) counts as none, and a new password is made.
+    """
     path = Path(settings.VAR_DIR) / "demo-admin-password"
-    if path.exists():
-        return path.read_text().strip()
+    try:
+        password = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):  # missing, unreadable, not text
+        password = ""
+    if password:
+        return password
     path.parent.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(12)
-    path.touch(mode=0o600)
-    path.write_text(password + "\n")
+    try:
+        with replaced_whole(path, mode=0o600) as stream:
+            stream.write(password + "\n")
+    except OSError as error:  # a full VAR_DIR, say: name the file
+        raise OSError(error.errno, error.strerror, str(path)) from None
     return password
 
 
@@ -82,11 +94,12 @@ def demo_admin_reset() -> str | None:
     """Create the demo superuser and return its password.
 
     A user of that name with another password (a real account, say, in a database the demo
-    was pointed at by mistake) is left exactly as it is, and None is returned.
+    was pointed at by mistake) is left exactly as it is, and None is returned. An empty password
+    is the demo's own: an earlier version gave it when its password file was left empty.
     """
     password = demo_admin_password()
     user, created = get_user_model().objects.get_or_create(username=DEMO_ADMIN_USERNAME)
-    if not created and not user.check_password(password):
+    if not created and not (user.check_password(password) or user.check_password("")):
         return None
     user.is_staff = user.is_superuser = user.is_active = True
     user.set_password(password)

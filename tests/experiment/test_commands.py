@@ -1,6 +1,8 @@
 """build_lists, export_responses and demo_experiment from the command line."""
 
 import csv
+import errno
+import os
 from datetime import timedelta
 
 import pytest
@@ -282,3 +284,37 @@ def test_export_marks_participants_silent_past_the_hold_time_abandoned(participa
     call_command("export_responses", experiment="study", out=str(out))
     [row] = list(csv.DictReader(out.open()))
     assert row["participant_status"] == "abandoned"
+
+
+def test_demo_experiment_on_a_full_var_dir_leaves_no_password_file_and_says_so(
+    db, tmp_path, settings, monkeypatch
+):
+    """The password file is written whole or not at all: an empty one gave the admin ''."""
+    settings.VAR_DIR = tmp_path
+
+    def disk_full(_descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)  # where the disk refuses what was written
+    with pytest.raises(CommandError) as refused:
+        call_command("demo_experiment", experiment="demo")
+    assert str(refused.value).startswith(
+        f"The demo was not set up in full: {tmp_path / 'demo-admin-password'}: No space left on "
+        "device (free space on that disk). Run demo_experiment again once that is mended"
+    )
+    assert not any(tmp_path.iterdir())
+    assert not Experiment.objects.exists()
+
+
+def test_demo_experiment_makes_a_new_password_where_an_empty_file_was_left(
+    db, capsys, tmp_path, settings, django_user_model
+):
+    """An earlier version on a full disk left an empty file, and gave the admin that password."""
+    settings.VAR_DIR = tmp_path
+    (tmp_path / "demo-admin-password").write_text("")
+    django_user_model.objects.create_superuser("admin", password="")
+    call_command("demo_experiment", experiment="demo")
+    password = capsys.readouterr().out.split("password ")[1].strip().strip("'")
+    assert len(password) >= 16
+    assert (tmp_path / "demo-admin-password").read_text() == password + "\n"
+    assert authenticate(username="admin", password=password).is_superuser

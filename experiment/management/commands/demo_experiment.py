@@ -1,8 +1,9 @@
 """Set up the demo experiment for `make demo`; running it again is safe."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from experiment.demo import demo_experiment_setup
+from experiment.files import os_error_message
 
 
 class Command(BaseCommand):
@@ -15,7 +16,13 @@ class Command(BaseCommand):
         parser.add_argument("--experiment", default="demo", help="Experiment slug.")
 
     def handle(self, *args, **options):
-        setup = demo_experiment_setup(slug=options["experiment"])
+        try:
+            setup = demo_experiment_setup(slug=options["experiment"])
+        except OSError as error:  # a full or read-only VAR_DIR or MEDIA_ROOT, say
+            raise CommandError(
+                f"The demo was not set up in full: {os_error_message(error)}. Run demo_experiment "
+                "again once that is mended: what it made so far is kept, and it is safe to rerun."
+            ) from None
         verb = "Created" if setup.created else "Found"
         self.stdout.write(f"{verb} experiment {setup.experiment.slug}.")
         self.stdout.write(f"Practice panels imported: {setup.practice_imported} (7 in the demo).")
