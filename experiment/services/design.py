@@ -77,8 +77,11 @@ def panel_register(
     if stored_in is not None:
         stored_in.append(panel)
     try:
-        panel.image.save(image_name, ContentFile(image_path.read_bytes()), save=False)
-        panel.display_image.save(display_name, ContentFile(panel_display_bytes(image)), save=False)
+        _panel_files_save(
+            panel,
+            image=(image_name, image_path.read_bytes()),
+            display=(display_name, panel_display_bytes(image)),
+        )
         with transaction.atomic():
             if stored_in is None:  # else panels_stored_together checks at its end
                 panels_still_taken([panel])
@@ -87,6 +90,18 @@ def panel_register(
         panels_files_delete_unstored([panel])  # no file without its row
         raise
     return panel
+
+
+def _panel_files_save(panel: Panel, *, image: tuple[str, bytes], display: tuple[str, bytes]):
+    """Write a panel's image and display files (name, content); an OSError from a write names
+    the media folder (a full disk refuses a write, which names no file)."""
+    try:
+        panel.image.save(image[0], ContentFile(image[1]), save=False)
+        panel.display_image.save(display[0], ContentFile(display[1]), save=False)
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        raise OSError(error.errno, error.strerror, panel.image.storage.location) from None
 
 
 def panel_files_delete(panel: Panel) -> None:

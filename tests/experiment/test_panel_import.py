@@ -12,7 +12,7 @@ from PIL import Image
 
 import experiment.panel_import as panel_import
 from experiment.digits import digit_unit_panels_write, practice_panels_write
-from experiment.models import Panel
+from experiment.models import Experiment, Panel
 from experiment.panel_images import image_8bit
 from experiment.panel_import import (
     PanelImportError,
@@ -357,3 +357,20 @@ def test_deleting_panels_or_their_experiment_deletes_their_files_once_committed(
     with django_capture_on_commit_callbacks(execute=True):
         experiment.delete()
     assert not any(path.exists() for path in files)
+
+
+@pytest.mark.django_db
+def test_a_media_folder_that_cannot_be_written_is_a_message_and_imports_nothing(tmp_path, settings):
+    """A file where MEDIA_ROOT/panels should be (or a full or read-only disk): no traceback,
+    no panel, and no experiment that --create made."""
+    digit_unit_panels_write(tmp_path / "in", layer="fc6", units=2, images=4)
+    Path(settings.MEDIA_ROOT).mkdir()
+    (Path(settings.MEDIA_ROOT) / "panels").write_text("")
+    with pytest.raises(CommandError) as refused:
+        call_command("import_panels", str(tmp_path / "in"), experiment="new", create=True,
+                     network="alexnet")  # fmt: skip
+    message = str(refused.value)
+    assert message.startswith("Nothing was imported (an import is all or none): ")
+    assert f"{settings.MEDIA_ROOT}/panels" in message and "Not a directory" in message
+    assert message.endswith("Run the same command again once that is mended.")
+    assert not Panel.objects.exists() and not Experiment.objects.exists()

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -76,6 +77,22 @@ def test_panels_are_written_registered_and_summarised(tmp_path, models, experime
     printed = capsys.readouterr().out
     assert "Quality over 2 units" in printed and "classified as the target class" in printed
     assert "Registered 2 new panels in experiment study" in printed
+
+
+def test_panels_made_but_not_registered_on_a_full_media_folder_say_how_to_register_them(
+    tmp_path, models, experiment, settings
+):
+    Path(settings.MEDIA_ROOT).mkdir()
+    (Path(settings.MEDIA_ROOT) / "panels").write_text("")  # as a read-only or full disk would
+    with pytest.raises(CommandError) as refused:
+        generate(tmp_path, "--experiment", "study")
+    out = tmp_path / "out"
+    assert str(refused.value).startswith(f"The panels are in {out} but none was registered: ")
+    assert str(refused.value).endswith(
+        f"Once that is mended, run register_panels {out} --experiment study (or this command "
+        "again)."
+    )
+    assert not Panel.objects.exists() and outputs.done_units(out, [0, 1]) == [0, 1]
 
 
 def test_a_second_run_resumes_and_registers_nothing_twice(tmp_path, models, experiment, capsys):

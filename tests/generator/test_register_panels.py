@@ -1,14 +1,17 @@
 """register_panels: panels made elsewhere registered without the networks; weights that moved."""
 
+import errno
 import json
 import math
 import shutil
 from io import StringIO
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("pytest_django")  # the GPU machine runs these folders without Django
 
+from django.core.files.storage import FileSystemStorage  # noqa: E402
 from django.core.management import CommandError, call_command  # noqa: E402
 
 from experiment.models import Experiment, Panel  # noqa: E402
@@ -93,22 +96,28 @@ def test_a_damaged_planned_units_file_registers_nothing(gpu_machine, experiment)
     assert not Panel.objects.exists()
 
 
-def test_a_failure_while_storing_keeps_no_panel_of_the_folder(gpu_machine, experiment, monkeypatch):
-    from generator import services
+def test_a_full_media_folder_keeps_no_panel_of_the_folder_and_says_so(
+    gpu_machine, experiment, monkeypatch, settings
+):
+    calls, real = [], FileSystemStorage._save
 
-    calls, real = [], services.panel_register
-
-    def register_then_fail(**kwargs):
-        calls.append(kwargs)
-        if len(calls) == 2:
-            raise OSError("No space left on device")
-        return real(**kwargs)
+    def save_then_fail(storage, name, content):
+        calls.append(name)
+        if len(calls) == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(storage, name, content)
 
     # A full disk half-way through storing cannot be made for real here.
-    monkeypatch.setattr(services, "panel_register", register_then_fail)
-    with pytest.raises(OSError, match="No space left"):
+    monkeypatch.setattr(FileSystemStorage, "_save", save_then_fail)
+    with pytest.raises(CommandError) as refused:
         call_command("register_panels", str(gpu_machine), "--experiment", "study")
+    assert str(refused.value) == (
+        f"Cannot register {gpu_machine}: {settings.MEDIA_ROOT}: No space left on device (free "
+        "space on that disk). None of its panels were stored. Run the same command again once "
+        "that is mended: panels already stored are skipped."
+    )
     assert not Panel.objects.exists()
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
 
 
 def test_unit_folders_of_another_run_or_unit_are_refused(gpu_machine, experiment):

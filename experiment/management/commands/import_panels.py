@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from experiment.files import os_error_message
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.models import Experiment
 from experiment.panel_import import PanelImportError, layer_renamed_message, panels_import_dir
@@ -42,6 +43,11 @@ class Command(BaseCommand):
                 "Stopped: nothing was imported (an import is all or none). Run the same "
                 "command again.",
                 returncode=130,  # as generate_panels and register_panels
+            ) from None
+        except OSError as error:  # a full or read-only MEDIA_ROOT, say: rolled back, files deleted
+            raise CommandError(
+                f"Nothing was imported (an import is all or none): {os_error_message(error)}. "
+                "Run the same command again once that is mended."
             ) from None
         self._report(result, experiment)
 

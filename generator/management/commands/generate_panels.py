@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from experiment.files import file_in_the_way
+from experiment.files import file_in_the_way, os_error_message
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.selectors import lists_outdated_message
 from generator import services
@@ -271,6 +271,12 @@ class Command(BaseCommand):
             )
         except ValueError as error:  # e.g. the experiment's lists are fixed
             raise CommandError(f"{error} The panels are in {run.out}.") from None
+        except OSError as error:  # a full or read-only MEDIA_ROOT: rolled back, files deleted
+            raise CommandError(
+                f"The panels are in {run.out} but none was registered: "
+                f"{os_error_message(error)}. Once that is mended, run register_panels {run.out} "
+                f"--experiment {experiment.slug} (or this command again)."
+            ) from None
         self.stdout.write(f"Registered {len(panels)} new panels in experiment {experiment.slug}")
         missing = len(run.units) - len(outputs.done_units(run.out, run.units))
         if missing:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from experiment.files import os_error_message
 from experiment.management.commands._experiment_arg import experiment_get
 from experiment.selectors import lists_outdated_message
 from generator import services
@@ -37,6 +38,12 @@ class Command(BaseCommand):
                 done = services.folder_panels_register(experiment=experiment, root=folder)
             except ValueError as error:  # not panels, damaged, conflicting, stored meanwhile...
                 raise CommandError(f"{error}{kept}") from None
+            except OSError as error:  # a full or read-only MEDIA_ROOT: rolled back, files deleted
+                raise CommandError(
+                    f"Cannot register {folder}: {os_error_message(error)}. None of its panels "
+                    f"were stored.{kept} Run the same command again once that is mended: panels "
+                    "already stored are skipped."
+                ) from None
             except KeyboardInterrupt:  # Ctrl-C: the folder's rows rolled back, files deleted
                 raise CommandError(
                     f"Stopped while registering {folder}, whose panels are stored all or "
