@@ -16,6 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from analysis.selectivity.informedness import informedness_by_class  # noqa: E402
 from analysis.selectivity.ranking import rank_unit  # noqa: E402
 from analysis.selectivity.summary import describe  # noqa: E402
+from experiment.files import replaced_whole  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,11 @@ def draw_unit_figure(figure: UnitFigure, out: Path, *, seed: int = 0) -> Path:
     fig.suptitle(figure.title)
     fig.tight_layout()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    try:
+        with replaced_whole(Path(out), binary=True) as stream:  # an earlier figure kept on failure
+            fig.savefig(stream, format="png", dpi=120)
+    finally:
+        plt.close(fig)
     return Path(out)
 
 

@@ -1,8 +1,11 @@
 """plot_unit draws figure 3 of a unit as a PNG."""
 
+import errno
+
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from matplotlib.figure import Figure
 from PIL import Image
 
 from analysis.selectivity.plots import draw_unit_figure, unit_figure
@@ -70,3 +73,31 @@ def test_plot_unit_says_a_unit_is_dead(tmp_path, capsys):
     )
     assert "the unit is dead, so the figure shows no class" in capsys.readouterr().out
     assert out.stat().st_size > 0
+
+
+@pytest.mark.django_db
+def test_a_figure_that_cannot_be_written_keeps_the_earlier_one(tmp_path, monkeypatch):
+    """Written beside and renamed into place: a full disk leaves the earlier figure whole."""
+    labels, values = random_units(n_images=500)
+    acts = write_activation_file(tmp_path / "a.h5", {"fc6": values}, labels)
+    out = tmp_path / "unit.png"
+    args = ["--activations", str(acts), "--layer", "fc6", "--unit", "0", "--out", str(out)]
+    call_command("plot_unit", *args)
+    earlier = out.read_bytes()
+    real = Figure.savefig
+
+    def half_then_full(figure, stream, *more, **options):
+        real(figure, stream, *more, **options)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", half_then_full)
+    with pytest.raises(CommandError) as refused:
+        call_command("plot_unit", *[*args[:5], "1", *args[6:]])
+    assert str(refused.value) == (
+        f"Cannot write {out}: No space left on device (free space on that disk). The earlier "
+        "unit.png is kept as it was."
+    )
+    assert out.read_bytes() == earlier and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.h5",
+        "unit.png",
+    ]

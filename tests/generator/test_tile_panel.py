@@ -1,5 +1,6 @@
 """tile_panel: practice panels from a folder of photographs."""
 
+import errno
 import io
 
 import pytest
@@ -90,13 +91,23 @@ def test_an_out_in_the_photo_folder_is_refused(tmp_path):
     assert not (folder / "yes_dog.png").exists()
 
 
-def test_an_out_that_cannot_be_written_says_so(tmp_path, monkeypatch):
-    """A read-only folder (faked: the tests may run as root, who may write anywhere)."""
+def test_an_out_on_a_full_disk_keeps_the_earlier_panel_and_says_so(tmp_path, monkeypatch):
+    """Written beside and renamed into place: the earlier panel is not lost half-way."""
     folder = photos(tmp_path / "dogs", 4)
+    out = tmp_path / "practice" / "p.png"
+    call_command("tile_panel", str(folder), "--out", str(out), "--grid", "2x2", "--size", "32")
+    earlier = out.read_bytes()
+    real = Image.Image.save
 
-    def refused(self, path, *args, **kwargs):
-        raise PermissionError(13, "Permission denied", str(path))
+    def half_then_full(self, stream, *args, **kwargs):
+        real(self, stream, *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")  # the disk filled as it wrote
 
-    monkeypatch.setattr(Image.Image, "save", refused)
-    with pytest.raises(CommandError, match=r"p.png cannot be written \(Permission denied\)"):
-        call_command("tile_panel", str(folder), "--out", str(tmp_path / "p.png"), "--grid", "2x2")
+    monkeypatch.setattr(Image.Image, "save", half_then_full)
+    with pytest.raises(CommandError) as refused:
+        call_command("tile_panel", str(folder), "--out", str(out), "--grid", "2x2")
+    assert str(refused.value) == (
+        f"--out {out} cannot be written: No space left on device (free space on that disk); "
+        "the earlier p.png is kept as it was"
+    )
+    assert out.read_bytes() == earlier and [p.name for p in out.parent.iterdir()] == ["p.png"]

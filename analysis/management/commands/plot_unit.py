@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from analysis.selectivity.activations import ActivationFile, ActivationFileError
 from analysis.selectivity.plots import draw_unit_figure, unit_figure
 from analysis.selectivity.ranking import SelectivityInputError
+from experiment.files import os_error_message
 
 
 class Command(BaseCommand):
@@ -47,4 +48,5 @@ class Command(BaseCommand):
         try:
             self.stdout.write(f"Wrote {draw_unit_figure(figure, out)}")
         except OSError as error:
-            raise CommandError(f"Cannot write {out}: {error}") from None
+            kept = f" The earlier {out.name} is kept as it was." if out.exists() else ""
+            raise CommandError(f"Cannot write {out}: {os_error_message(error)}.{kept}") from None

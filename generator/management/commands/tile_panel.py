@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from experiment.files import file_in_the_way
+from experiment.files import file_in_the_way, os_error_message, replaced_whole
 from generator.am import grid
 from generator.am.reference import IMAGE_SUFFIXES, image_files
 
@@ -43,12 +43,12 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         try:
             out.parent.mkdir(parents=True, exist_ok=True)  # practice/, as the docs' example
-            panel.save(out)
+            with replaced_whole(out, binary=True) as stream:  # an earlier panel kept on failure
+                panel.save(stream, format="PNG")
         except OSError as error:
-            raise CommandError(
-                f"--out {out} cannot be written ({error.strerror or error}); choose a file in a "
-                "folder you can write"
-            ) from None
+            kept = f"; the earlier {out.name} is kept as it was" if out.exists() else ""
+            why = os_error_message(error)
+            raise CommandError(f"--out {out} cannot be written: {why}{kept}") from None
         self.stdout.write(
             f"Wrote {out}: {rows} rows of {cols} images of {folder}, "
             f"{panel.width} x {panel.height} px"
