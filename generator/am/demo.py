@@ -282,9 +282,22 @@ def models_dir_prepare(folder: Path) -> None:
 
 
 def _save_atomic(state: dict, path: Path) -> None:
+    """Save `state` to `path` through PATH.partial and a rename. A failed save (a full disk)
+    leaves no .partial behind, which would hold the space a rerun needs, and is an OSError
+    naming `path`: torch.save reports a full disk as a RuntimeError."""
     partial = path.with_suffix(path.suffix + ".partial")
-    torch.save(state, partial)
-    partial.replace(path)
+    try:
+        with open(partial, "wb") as stream:  # written by Python: its OSError says what failed
+            torch.save(state, stream)
+        partial.replace(path)
+    except BaseException as error:
+        partial.unlink(missing_ok=True)
+        if not isinstance(error, (OSError, RuntimeError)):
+            raise
+        cause = error if isinstance(error, OSError) else error.__context__
+        if isinstance(cause, OSError) and cause.strerror:
+            raise OSError(cause.errno, cause.strerror, str(path)) from None
+        raise OSError(f"{path} could not be saved ({error}); is its disk full?") from None
 
 
 def load_demo(models: Path | None = None, device="cpu") -> tuple[TargetNetwork, ImageGenerator]:

@@ -1,5 +1,7 @@
 """The demo network and generator: data, training, saved files and reconstruction."""
 
+import errno
+
 import pytest
 import torch
 
@@ -118,6 +120,38 @@ def test_train_demo_says_which_models_folder_cannot_be_written(tmp_path):
         call_command("train_demo", "--models", str(tmp_path / "models"))
 
 
+def torch_save_on_a_full_disk(state, stream):
+    """torch.save as it fails on a full disk: the OSError of a write, then a RuntimeError of its
+    zip writer's own (what users saw: "[enforce fail at inline_container.cc:672]")."""
+    stream.write(b"PK" * 1000)
+    try:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    except OSError:
+        raise RuntimeError("[enforce fail at inline_container.cc:672]")  # noqa: B904 as torch
+
+
+@pytest.mark.parametrize("cause", ["full disk", "unknown"])
+def test_a_failed_save_leaves_no_partial_file_and_names_the_file(tmp_path, monkeypatch, cause):
+    """A .partial left behind held the space the rerun needed; the earlier file is kept."""
+    path = tmp_path / DEMO_NET_FILE
+    path.write_bytes(b"earlier")
+    failing = torch_save_on_a_full_disk
+    if cause == "unknown":  # torch's writer of a named file: a RuntimeError, nothing more
+
+        def failing(state, stream):
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos")
+
+    monkeypatch.setattr(demo.torch, "save", failing)
+    with pytest.raises(OSError) as failed:
+        demo._save_atomic({"w": torch.zeros(3)}, path)
+    if cause == "full disk":
+        assert (failed.value.errno, failed.value.filename) == (errno.ENOSPC, str(path))
+    else:
+        assert str(failed.value).startswith(f"{path} could not be saved ([enforce fail")
+    assert [p.name for p in tmp_path.iterdir()] == [DEMO_NET_FILE]
+    assert path.read_bytes() == b"earlier"
+
+
 @pytest.fixture
 def quick_training(monkeypatch):
     """train_demo's training at a test's size (the command trains with the defaults)."""
@@ -190,3 +224,19 @@ def test_demo_units_without_trained_files_names_them_and_the_command_that_trains
     assert f"Cannot read {tmp_path / DEMO_NET_FILE} as PyTorch weights" in message
     assert f"{tmp_path / DEMO_GENERATOR_FILE}. Run `python manage.py train_demo`" in message
     assert "--weights" not in message and "--generator-weights" not in message
+
+
+def test_train_demo_on_a_full_disk_says_so_and_leaves_no_partial_file(
+    tmp_path, quick_training, monkeypatch
+):
+    pytest.importorskip("pytest_django")
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setattr(demo.torch, "save", torch_save_on_a_full_disk)
+    with pytest.raises(CommandError) as refused:
+        call_command("train_demo", "--models", str(tmp_path))
+    assert str(refused.value) == (
+        f"The demo files cannot be saved in {tmp_path}: {tmp_path / DEMO_NET_FILE}: No space left "
+        "on device (free space on that disk). Run train_demo again once that is mended."
+    )
+    assert not any(tmp_path.iterdir())

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from experiment.files import os_error_message
 from generator.am import demo
 
 
@@ -42,7 +43,10 @@ class Command(BaseCommand):
         try:
             report = demo.train_demo(folder)
         except OSError as error:  # a full disk, say
-            raise CommandError(f"The demo files cannot be saved in {folder}: {error}") from None
+            raise CommandError(
+                f"The demo files cannot be saved in {folder}: {os_error_message(error)}. Run "
+                "train_demo again once that is mended."
+            ) from None
         self.stdout.write(
             f"Saved {report['net']} (held-out accuracy {report['heldout_accuracy']:.1%}) and "
             f"{report['generator']} in {report['seconds']:.0f} s"
