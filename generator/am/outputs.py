@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from experiment.files import replaced_whole
 from generator.am import grid
 
 SETTINGS_FILE = "settings.json"
@@ -83,20 +84,15 @@ def done_units(root: Path, units: list[int]) -> list[int]:
 
 
 def json_write_atomic(path: Path, payload: dict) -> None:
-    """Write JSON through a temporary file and a rename, so readers never see half a file.
+    """Write JSON through a temporary file and a rename (files.replaced_whole), so readers never
+    see half a file and a failed write (a full disk) leaves no temporary file behind.
 
     The temporary file has a unique name: ranks on several machines sharing a folder may have
     the same process id.
     """
-    path = Path(path)
     text = _json_text(payload)  # (before the file: a value JSON cannot hold leaves none)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(descriptor, "w") as stream:
+    with replaced_whole(Path(path)) as stream:
         stream.write(text)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.chmod(temporary, 0o644)  # mkstemp makes it private
-    os.replace(temporary, path)
 
 
 def _json_text(payload: dict) -> str:

@@ -1,5 +1,6 @@
 """Output folders of generate_panels: atomic units, resume, sharding and quality reports."""
 
+import errno
 import json
 import os
 import shutil
@@ -225,6 +226,23 @@ def test_json_is_written_readable_and_leaves_no_temporary_file(tmp_path):
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_json_that_cannot_be_written_leaves_the_earlier_file_and_no_temporary_one(
+    tmp_path, monkeypatch
+):
+    """Each failure on a full disk (every report-page view on one) left one more file."""
+    outputs.json_write_atomic(tmp_path / "a.json", {"x": 1})
+
+    def disk_full(_descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    for _ in range(3):
+        with pytest.raises(OSError, match="No space left on device"):
+            outputs.json_write_atomic(tmp_path / "a.json", {"x": 2})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
 
 
 def test_a_unit_written_by_two_runs_at_once_is_the_first_ones(tmp_path, monkeypatch):
