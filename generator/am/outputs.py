@@ -154,30 +154,37 @@ def unit_write(
     final = unit_dir(root, result.unit)
     # A folder of this writer's own: another run may be writing the same unit (folder_claim).
     partial = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{final.name}.", dir=root))
-    os.chmod(partial, 0o755)  # mkdtemp makes it private; unit folders are read by the server
-    (partial / "images").mkdir()
+    try:
+        _unit_files_write(partial, result, texts, rows, cols)
+        # A rename can reach the disk before the data it names: flush the unit first (every
+        # file and folder in it), so a unit folder that exists after a power cut is whole.
+        list(_FLUSHERS.map(_fsync, [*partial.rglob("*"), partial]))
+        os.rename(partial, final)
+    except OSError as error:
+        # This writer's own half unit, never a finished one: on a full disk it would hold the
+        # space the rerun needs.
+        shutil.rmtree(partial, ignore_errors=True)
+        if error.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not final.is_dir():
+            raise
+        return final  # another run wrote the unit first, with the same settings
+    _fsync(Path(root))  # the rename itself (other units may be being written in there)
+    return final
+
+
+def _unit_files_write(folder: Path, result: UnitResult, texts: dict, rows: int, cols: int):
+    """A unit's images, panels and JSON files (`texts`, name -> text) in `folder`."""
+    os.chmod(folder, 0o755)  # mkdtemp makes it private; unit folders are read by the server
+    (folder / "images").mkdir()
     pixels = grid.to_uint8(result.images)  # (N, H, W, 3)
     for index, image in enumerate(pixels):
         Image.fromarray(image).save(
-            partial / "images" / f"{index:03d}.png", compress_level=grid.PNG_COMPRESS_LEVEL
+            folder / "images" / f"{index:03d}.png", compress_level=grid.PNG_COMPRESS_LEVEL
         )
     panel = grid.tile(pixels, rows, cols)
-    panel.save(partial / "panel.png", compress_level=grid.PNG_COMPRESS_LEVEL)
-    grid.web_size(panel).save(partial / "panel_web.jpg", quality=grid.WEB_JPEG_QUALITY)
+    panel.save(folder / "panel.png", compress_level=grid.PNG_COMPRESS_LEVEL)
+    grid.web_size(panel).save(folder / "panel_web.jpg", quality=grid.WEB_JPEG_QUALITY)
     for name, text in texts.items():
-        (partial / name).write_text(text)
-    # A rename can reach the disk before the data it names: flush the unit first (every file
-    # and folder in it), so a unit folder that exists after a power cut is whole.
-    list(_FLUSHERS.map(_fsync, [*partial.rglob("*"), partial]))
-    try:
-        os.rename(partial, final)
-    except OSError as error:
-        if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-            raise
-        shutil.rmtree(partial)  # another run wrote the unit first, with the same settings
-        return final
-    _fsync(Path(root))  # the rename itself (other units may be being written in there)
-    return final
+        (folder / name).write_text(text)
 
 
 def finite_check(unit: int, records: list[dict], quality: dict) -> None:

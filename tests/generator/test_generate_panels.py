@@ -1,5 +1,6 @@
 """The generate_panels and train_demo commands: files, panels in the experiment, resume, errors."""
 
+import errno
 import json
 import shutil
 from pathlib import Path
@@ -93,6 +94,29 @@ def test_panels_made_but_not_registered_on_a_full_media_folder_say_how_to_regist
         "again)."
     )
     assert not Panel.objects.exists() and outputs.done_units(out, [0, 1]) == [0, 1]
+
+
+def test_a_full_disk_keeps_the_finished_units_and_says_how_to_go_on(tmp_path, models, capsys):
+    def disk_full_in_unit_1(path):
+        if "unit_00001" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(path)
+
+    real_fsync = outputs._fsync
+    with pytest.MonkeyPatch.context() as patch:  # where a full disk refuses the unit's files
+        patch.setattr(outputs, "_fsync", disk_full_in_unit_1)
+        with pytest.raises(CommandError) as stopped:
+            generate(tmp_path)
+    out = tmp_path / "out"
+    assert str(stopped.value) == (
+        f"Stopped: {out}: No space left on device (free space on that disk). 1 of this run's 2 "
+        f"units are finished in {out} and kept; run the same command again to make the rest."
+    )
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith((".partial", "unit_"))) == [
+        "unit_00000"
+    ]  # the half unit is removed: it held the space the rerun needs
+    generate(tmp_path)
+    assert outputs.done_units(out, [0, 1]) == [0, 1]
 
 
 def test_a_second_run_resumes_and_registers_nothing_twice(tmp_path, models, experiment, capsys):

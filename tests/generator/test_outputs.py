@@ -88,6 +88,7 @@ def test_a_failed_flush_leaves_no_unit_folder(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="Input/output error"):
         write(tmp_path, make_result())
     assert not outputs.is_done(tmp_path, 3)
+    assert not list(tmp_path.iterdir())  # nor its half-written partial folder
 
 
 def test_done_units_are_skipped_on_resume(tmp_path):

@@ -246,8 +246,17 @@ class Command(BaseCommand):
                 return pipeline.panels_generate(
                     my_run, on_unit=lambda *_: bar.update(), on_images=count_images
                 )
-            except (ValueError, OSError) as error:  # OSError: --out unusable, files missing
+            except ValueError as error:
                 raise CommandError(str(error)) from None
+            except OSError as error:  # --out full or unusable, files missing
+                if error.strerror is None:  # a message of its own: a weights file missing, say
+                    raise CommandError(str(error)) from None
+                done = len(outputs.done_units(run.out, mine))
+                raise CommandError(
+                    f"Stopped: {os_error_message(error, run.out)}. {done} of this run's "
+                    f"{len(mine)} units are finished in {run.out} and kept; run the same command "
+                    "again to make the rest."
+                ) from None
             except KeyboardInterrupt:  # Ctrl-C: the units written so far are whole and kept
                 done = len(outputs.done_units(run.out, mine))
                 raise CommandError(
