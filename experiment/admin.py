@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from experiment.export import participants_csv_write, responses_csv_write
+from experiment.files import os_error_message
 from experiment.models import (
     Experiment,
     Panel,
@@ -339,7 +340,13 @@ class ExperimentAdmin(ChangesOnlySave, admin.ModelAdmin):
             return None
         experiment = queryset.get()
         stream = io.StringIO()
-        write(experiment=experiment, stream=stream)
+        try:
+            write(experiment=experiment, stream=stream)
+        except OSError as error:  # the pseudonym key cannot be made: a full VAR_DIR, say
+            self.message_user(
+                request, f"The export was not made: {os_error_message(error)}.", messages.ERROR
+            )
+            return None
         response = HttpResponse(stream.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{experiment.slug}-{name}.csv"'
         return response

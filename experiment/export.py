@@ -57,21 +57,10 @@ def pseudonym_key() -> bytes:
                 "DJANGO_PSEUDONYM_KEY to it). A new key would let every withdrawn participant "
                 "in again."
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written whole under another name, then linked in place: a process that finds the
-        # key file never reads it half-written (os.link fails where another made it first).
-        fresh = path.with_name(f".pseudonym-key-{secrets.token_hex(8)}")
-        descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(descriptor, "w") as stream:
-                stream.write(secrets.token_hex(32))
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.link(fresh, path)
-        except FileExistsError:  # another process made it meanwhile
-            pass
-        finally:
-            fresh.unlink()
+            _key_file_make(path)
+        except OSError as error:  # a full or read-only VAR_DIR, say: name the key's file
+            raise OSError(error.errno, error.strerror, str(path)) from None
     try:
         key = path.read_text()
     except PermissionError:
@@ -81,6 +70,25 @@ def pseudonym_key() -> bytes:
             "the same user (docs/deploy.md), or give that user the file."
         ) from None
     return _key_of_withdrawals(_key_checked(key, str(path)), str(path))
+
+
+def _key_file_make(path: Path) -> None:
+    """A new random key in `path`, unless another process makes one meanwhile."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole under another name, then linked in place: a process that finds the key
+    # file never reads it half-written (os.link fails where another made it first).
+    fresh = path.with_name(f".pseudonym-key-{secrets.token_hex(8)}")
+    descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as stream:
+            stream.write(secrets.token_hex(32))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.link(fresh, path)
+    except FileExistsError:  # another process made it meanwhile
+        pass
+    finally:
+        fresh.unlink()
 
 
 def key_fingerprint(key: bytes) -> str:

@@ -1,7 +1,9 @@
 """The researchers' admin: staff only, progress page, list building and export actions."""
 
 import csv
+import errno
 import io
+import os
 from datetime import timedelta
 
 import pytest
@@ -155,6 +157,27 @@ def test_anonymous_export_actions_leave_out_recruitment_ids_and_pilot_runs(
             participant.id, key=b"test-pseudonym-key-of-at-least-32-characters"
         )
     assert row["answered"] == "1"
+
+
+def test_an_anonymous_export_whose_key_cannot_be_made_is_a_message_not_an_error_page(
+    staff_client, participant, settings, tmp_path, monkeypatch
+):
+    """The key is made on the first anonymous export; a full VAR_DIR gave HTTP 500."""
+    settings.PSEUDONYM_KEY, settings.VAR_DIR = "", tmp_path
+
+    def disk_full(_descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    url = reverse("admin:experiment_experiment_changelist")
+    selected = {"_selected_action": [participant.experiment.id]}
+    page = staff_client.post(url, {"action": "export_responses_anonymous", **selected}, follow=True)
+    assert page.status_code == 200
+    assert (
+        f"The export was not made: {tmp_path / 'pseudonym-key'}: No space left on device (free "
+        "space on that disk)." in page.content.decode()
+    )
+    assert not any(tmp_path.iterdir())
 
 
 def test_export_action_downloads_the_participants_csv(staff_client, participant):

@@ -226,6 +226,45 @@ def test_a_failed_export_leaves_the_earlier_file_as_it_was(participant, tmp_path
     assert out.stat().st_mode & 0o777 == 0o600
 
 
+def test_an_export_on_a_full_disk_says_so_and_leaves_the_earlier_file(
+    participant, tmp_path, monkeypatch
+):
+    out = tmp_path / "responses.csv"
+    out.write_text("the earlier export\n")
+
+    def disk_full(_descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)  # where the disk refuses what was written
+    with pytest.raises(CommandError) as refused:
+        call_command("export_responses", experiment="study", out=str(out))
+    assert str(refused.value) == (
+        f"{out} was not written: No space left on device (free space on that disk). The earlier "
+        "responses.csv is kept as it was."
+    )
+    assert out.read_text() == "the earlier export\n" and list(tmp_path.iterdir()) == [out]
+
+
+def test_a_pseudonym_key_a_full_var_dir_cannot_hold_is_named(
+    participant, tmp_path, settings, monkeypatch
+):
+    """Made on the first anonymous export: its failure names the key's file, not the export."""
+    settings.PSEUDONYM_KEY, settings.VAR_DIR = "", tmp_path / "var"
+
+    def disk_full(_descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    out = tmp_path / "responses.csv"
+    with pytest.raises(CommandError) as refused:
+        call_command("export_responses", experiment="study", out=str(out), anonymous=True)
+    assert str(refused.value) == (
+        f"{out} was not written: {tmp_path / 'var' / 'pseudonym-key'}: No space left on device "
+        "(free space on that disk)."
+    )
+    assert not any((tmp_path / "var").iterdir()) and not out.exists()
+
+
 def test_export_to_a_folder_asks_for_a_file_name(participant, tmp_path):
     with pytest.raises(CommandError, match="it is a folder; give a file name"):
         call_command("export_participants", experiment="study", out=str(tmp_path))

@@ -7,7 +7,7 @@ from typing import TextIO
 
 from django.core.management.base import BaseCommand, CommandError
 
-from experiment.files import replaced_whole
+from experiment.files import os_error_message, replaced_whole
 from experiment.models import Experiment
 from experiment.selectors import ExperimentNotFound, experiment_by_slug
 
@@ -40,12 +40,15 @@ class ExperimentCsvCommand(BaseCommand):
 
     def handle(self, *args, **options):
         experiment = experiment_get(options["experiment"])
-        with csv_out_open(options["out"]) as stream:
-            rows = self.write(experiment=experiment, stream=stream, anonymous=options["anonymous"])
-        kind = " (anonymous)" if options["anonymous"] else ""
-        self.stdout.write(
-            f"Wrote {rows} {self.what} of {experiment.slug}{kind} to {options['out']}."
-        )
+        out, anonymous = Path(options["out"]), options["anonymous"]
+        try:
+            with csv_out_open(out) as stream:
+                rows = self.write(experiment=experiment, stream=stream, anonymous=anonymous)
+        except OSError as error:  # a full disk; a full VAR_DIR for the pseudonym key
+            kept = f" The earlier {out.name} is kept as it was." if out.is_file() else ""
+            raise CommandError(f"{out} was not written: {os_error_message(error)}.{kept}") from None
+        kind = " (anonymous)" if anonymous else ""
+        self.stdout.write(f"Wrote {rows} {self.what} of {experiment.slug}{kind} to {out}.")
 
 
 @contextmanager
