@@ -496,8 +496,13 @@ class ActivationWriter:
             return handle
         self._space_check(images, 0)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = _create(self.path, header)
-        handle.flush()  # a recording killed now leaves a file it can resume
+        try:
+            handle = _create(self.path, header)
+            handle.flush()  # a recording killed now leaves a file it can resume
+        except HDF5_ERRORS as error:
+            self.path.unlink(missing_ok=True)  # made just now, it holds nothing
+            words = _write_error_words(error, self.path)
+            raise ActivationFileError(f"The recording could not begin: {words}.") from None
         return handle
 
 

@@ -318,6 +318,22 @@ def test_a_write_the_disk_refuses_keeps_the_rows_written_before_and_resumes(tmp_
         ]
 
 
+def test_a_recording_whose_file_cannot_be_made_leaves_none(tmp_path, monkeypatch):
+    """Else the next run would find a file of 96 bytes that HDF5 cannot read."""
+
+    def disk_full(_handle):
+        raise HDF5_DISK_FULL
+
+    monkeypatch.setattr(h5py.File, "flush", disk_full)
+    with pytest.raises(ActivationFileError) as refused:
+        ActivationWriter(tmp_path / "a.h5", HEADER)
+    assert str(refused.value) == (
+        f"The recording could not begin: {tmp_path / 'a.h5'}: No space left on device (free "
+        "space on that disk)."
+    )
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_recording_its_disk_cannot_hold_is_refused_before_it_begins(tmp_path, monkeypatch):
     monkeypatch.setattr(
         activations.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 0, 10**6)
