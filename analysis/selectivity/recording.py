@@ -13,12 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from analysis.selectivity.activations import (
-    REDUCTIONS,
-    ActivationFileError,
-    ActivationWriter,
-    RecordingHeader,
-)
+from analysis.selectivity.activation_writer import ActivationWriter
+from analysis.selectivity.activations import REDUCTIONS, ActivationFileError, RecordingHeader
 from generator.am.networks import layers_hooked, rectified
 from generator.am.reference import image_files, image_load
 

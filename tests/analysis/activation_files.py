@@ -4,7 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.selectivity.activations import ActivationWriter, RecordingHeader
+from analysis.selectivity.activation_writer import ActivationWriter
+from analysis.selectivity.activations import RecordingHeader
 
 
 def write_activation_file(

@@ -1,5 +1,6 @@
 """The HDF5 activation file: schema, block reads, recording a real network, resuming."""
 
+import errno
 import shutil
 
 import h5py
@@ -9,12 +10,12 @@ import torch
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from analysis.selectivity import activations
+from analysis.selectivity import activation_writer
+from analysis.selectivity.activation_writer import ActivationWriter
 from analysis.selectivity.activations import (
     CHUNK_ROWS,
     ActivationFile,
     ActivationFileError,
-    ActivationWriter,
     RecordingHeader,
 )
 from analysis.selectivity.recording import LayerRecorder, folder_source, record, tensor_source
@@ -318,6 +319,22 @@ def test_a_write_the_disk_refuses_keeps_the_rows_written_before_and_resumes(tmp_
         ]
 
 
+@pytest.mark.parametrize("system", ["no posix_fallocate (macOS)", "a file system refusing it"])
+def test_a_recording_goes_on_where_space_cannot_be_reserved(tmp_path, monkeypatch, system):
+    if system.startswith("no"):
+        monkeypatch.delattr(activation_writer.os, "posix_fallocate")
+    else:
+
+        def refused(*_args):
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+        monkeypatch.setattr(activation_writer.os, "posix_fallocate", refused)
+    writer = ActivationWriter(tmp_path / "a.h5", HEADER, images=2 * CHUNK_ROWS)
+    append_batch(writer, 0)
+    append_batch(writer, 1)
+    assert writer.close(total=2 * CHUNK_ROWS) == (2 * CHUNK_ROWS, 2 * CHUNK_ROWS)
+
+
 def test_a_recording_whose_file_cannot_be_made_leaves_none(tmp_path, monkeypatch):
     """Else the next run would find a file of 96 bytes that HDF5 cannot read."""
 
@@ -336,7 +353,7 @@ def test_a_recording_whose_file_cannot_be_made_leaves_none(tmp_path, monkeypatch
 
 def test_a_recording_its_disk_cannot_hold_is_refused_before_it_begins(tmp_path, monkeypatch):
     monkeypatch.setattr(
-        activations.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 0, 10**6)
+        activation_writer.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 0, 10**6)
     )
     with pytest.raises(ActivationFileError) as refused:
         ActivationWriter(tmp_path / "a.h5", HEADER, images=50_000)
@@ -353,7 +370,7 @@ def test_a_recording_stops_before_a_write_its_disk_cannot_take(tmp_path, monkeyp
     writer = ActivationWriter(tmp_path / "a.h5", HEADER, images=3 * CHUNK_ROWS)
     append_batch(writer, 0)
     monkeypatch.setattr(
-        activations.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 0, 1000)
+        activation_writer.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 0, 1000)
     )
     with pytest.raises(ActivationFileError, match="No space left on device .* keeps the 1024"):
         append_batch(writer, 1)
@@ -453,7 +470,7 @@ def test_record_activations_on_a_full_disk_says_so_without_a_traceback(
     tmp_path, demo_weights, monkeypatch
 ):
     monkeypatch.setattr(
-        activations.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 0, 1000)
+        activation_writer.shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 0, 1000)
     )
     with pytest.raises(CommandError, match="Not enough space for .*demo.h5: its disk has"):
         call_command(
