@@ -38,7 +38,7 @@ from experiment.files import file_in_the_way, replaced_whole
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
 from experiment.selectors import participant_state
 from experiment.services import trial_order_new
-from generator.am.networks import get_network
+from generator.am.networks import NetworkSpec, get_network
 
 
 def selectivity_compute(
@@ -103,9 +103,8 @@ def _check_network(source: ActivationFile, network: str, layers: Sequence[str]) 
         raise ActivationFileError(
             f"{source.path} was recorded from network {source.network!r}, not {network!r}."
         )
-    try:
-        spec = get_network(network)
-    except ValueError:
+    spec = _registered(network)
+    if spec is None:
         return
     problems = _class_problems(source, network, spec.num_classes)
     for layer in layers:
@@ -198,8 +197,14 @@ def selectivity_import(*, path: Path, notice: Callable[[str], None] | None = Non
 
 def _class_count(network: str) -> int | None:
     """How many classes a network the generator registers has; None for another network."""
+    spec = _registered(network)
+    return None if spec is None else spec.num_classes
+
+
+def _registered(network: str) -> NetworkSpec | None:
+    """The generator's spec of `network`; None for a network it does not register."""
     try:
-        return get_network(network).num_classes
+        return get_network(network)
     except ValueError:
         return None
 
