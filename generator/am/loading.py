@@ -49,8 +49,10 @@ def weights_files_present(config: AMConfig) -> dict[str, Path]:
 
 def _for_encoder(advice: str) -> str:
     """A network's advice as it reads for its role as the encoder: its own names the target's
-    option."""
-    return advice.replace("--weights PATH", "--encoder-weights PATH")
+    options."""
+    return advice.replace("--weights PATH", "--encoder-weights PATH").replace(
+        "give --network ", "give --encoder "
+    )
 
 
 def _network_weights(name: str, weights: str | None) -> Path:

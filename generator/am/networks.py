@@ -229,9 +229,7 @@ def load_network(name: str, *, weights: Path | None = None, device="cpu") -> Tar
     path = Path(weights) if weights is not None else spec.weights_path()
     model = spec.builder()
     state = _read_state(path, spec)
-    if spec.unused_keys:
-        state = {k: v for k, v in state.items() if not k.startswith(spec.unused_keys)}
-    _load_state(model, state, path, spec)
+    _load_state(model, _used(state, spec), path, spec)
     _layer_widths_check(spec, model)
     for module in model.modules():
         if isinstance(module, nn.ReLU):
@@ -289,12 +287,16 @@ def checkpoint_read(path: Path):
     """What a PyTorch weights file holds, loaded as tensors only (nothing in it can run code);
     ValueError saying why a file cannot be read so, without torch's advice to load it unsafely.
     """
-    with open(path, "rb") as stream:
-        if stream.read(40).startswith(b"version https://git-lfs"):
-            raise ValueError(
-                f"{path} is a Git LFS pointer, not the weights file itself: fetch the file "
-                "(git lfs pull) or download it again"
-            )
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(40)
+    except OSError as error:  # no read permission, say: a message, not a traceback
+        raise ValueError(f"Cannot read weights file {path}: {error.strerror}") from None
+    if head.startswith(b"version https://git-lfs"):
+        raise ValueError(
+            f"{path} is a Git LFS pointer, not the weights file itself: fetch the file "
+            "(git lfs pull) or download it again"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for unreadable files
@@ -328,14 +330,42 @@ def unwrap_state_dict(state, path: Path) -> dict[str, Tensor]:
     return {re.sub(r"(^|\.)module\.", r"\1", k): v for k, v in state.items()}
 
 
+def _used(state: dict[str, Tensor], spec: NetworkSpec) -> dict[str, Tensor]:
+    """The state dict without the entries the network does not use (spec.unused_keys)."""
+    if not spec.unused_keys:
+        return state
+    return {k: v for k, v in state.items() if not k.startswith(spec.unused_keys)}
+
+
 def _load_state(model: nn.Module, state: dict, path: Path, spec: NetworkSpec) -> None:
     problems = state_dict_mismatch(model.state_dict(), state)
     if problems:
+        fits = networks_fitting(state, but=spec.name)
+        hint = f" It fits network {fits[0]!r}: give --network {fits[0]}." if fits else ""
         raise ValueError(
-            f"Weights file {path} does not match network {spec.name!r}: {problems}. "
+            f"Weights file {path} does not match network {spec.name!r}: {problems}.{hint} "
             f"{spec.how_to_obtain}"
         )
     model.load_state_dict(state, strict=True)
+
+
+def networks_fitting(state: dict[str, Tensor], *, but: str) -> list[str]:
+    """The registered networks other than `but` whose parameters `state` fits (a Places-365
+    file given for alexnet fits alexnet-places365). Each is built on the meta device: shapes
+    only, no memory or time spent on weights."""
+    fitting = []
+    for name in available_networks():
+        if name == but:
+            continue
+        spec = get_network(name)
+        try:
+            with torch.device("meta"):
+                expected = spec.builder().state_dict()
+        except Exception:  # noqa: BLE001 - a builder that cannot run on meta: no hint from it
+            continue
+        if not state_dict_mismatch(expected, _used(state, spec)):
+            fitting.append(name)
+    return fitting
 
 
 def state_dict_mismatch(expected: dict[str, Tensor], found: dict[str, Tensor]) -> str:

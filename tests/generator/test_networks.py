@@ -185,6 +185,33 @@ def test_mismatched_weights_are_a_clear_error(tmp_path):
         load_network("alexnet", weights=tmp_path / "junk.pt")
 
 
+def test_a_file_of_another_registered_network_names_that_network(tmp_path):
+    """A Places-365 AlexNet file given for alexnet: the message says which network it fits."""
+    torch.save(get_network("alexnet-places365").builder().state_dict(), tmp_path / "places.pth")
+    fits = r"It fits network 'alexnet-places365': give --network alexnet-places365\."
+    with pytest.raises(ValueError, match=r"places.pth does not match network 'alexnet'.*" + fits):
+        load_network("alexnet", weights=tmp_path / "places.pth")
+    with pytest.raises(ValueError, match=r"It fits network 'demo': give --network demo\."):
+        load_network("alexnet", weights=_save_random_weights("demo", tmp_path / "demo.pt"))
+    state = get_network("demo").builder().state_dict()
+    del state["fc8.bias"]
+    torch.save(state, tmp_path / "cut.pt")
+    with pytest.raises(ValueError, match="missing keys") as refused:  # fits nothing registered
+        load_network("alexnet", weights=tmp_path / "cut.pt")
+    assert "It fits" not in str(refused.value)
+
+
+def test_an_unreadable_weights_file_is_a_message_naming_it(tmp_path, monkeypatch):
+    path = _save_random_weights("demo", tmp_path / "demo.pt")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("generator.am.networks.open", denied, raising=False)
+    with pytest.raises(ValueError, match=r"Cannot read weights file .*demo.pt: Permission denied"):
+        load_network("demo", weights=path)
+
+
 def test_weights_stored_as_integers_are_refused_naming_the_key_and_dtypes(tmp_path):
     """load_state_dict would cast them into the float parameter and the net compute garbage."""
     state = get_network("demo").builder().state_dict()
