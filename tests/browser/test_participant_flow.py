@@ -119,6 +119,23 @@ def test_zoom_opens_the_full_resolution_panel_and_the_next_is_preloaded(
     assert saved_responses("zoomer") == 0
 
 
+def test_zoom_in_a_short_window_gives_the_panel_the_whole_height(browser, live_server, study):
+    """A laptop at 400% zoom (320x180 CSS px): the close button floats over the panel, whose
+    hint bar above it took half the window."""
+    page = browser.new_page(viewport={"width": 320, "height": 180}, device_scale_factor=4)
+    page.goto(f"{live_server.url}/study/demo/?participant=short-zoom")
+    page.get_by_role("button", name="I agree").click()
+    page.get_by_role("link", name="Start the practice").click()
+    expect(page.locator(".q1-choice").first).to_be_enabled()
+    page.keyboard.press("z")
+    expect(page.locator("#zoom-dialog")).to_be_visible()
+    page.wait_for_function("document.getElementById('zoom-image').naturalWidth > 0")
+    dialog = page.locator("#zoom-dialog").evaluate("d => d.clientHeight")
+    assert page.locator(".zoom-scroll").bounding_box()["height"] >= dialog - 1
+    page.get_by_role("button", name="Close (Esc)").click()
+    expect(page.locator("#zoom-dialog")).to_be_hidden()
+
+
 def test_phone_sized_screen_is_told_and_the_panel_fits(browser, live_server, study):
     context = browser.new_context(
         viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True
