@@ -6,7 +6,8 @@ simulate_responses' model, then times analyze_ratings' work (ratings_report) thr
 cold (WordNet loaded, no label decision cached), warm (label decisions cached, as in a
 long-running server), as a new process would (decisions read from var/cache, WordNet not
 loaded), and warm with a 200-replicate bootstrap; then the writing of the files, and the
-whole `manage.py analyze_ratings` command in a new process (with the label cache file).
+whole `manage.py analyze_ratings` command in a new process (with the label cache file), and
+the admin's report page: its first view and a label search (the figures kept from the first).
 
     PYTHONPATH=. .venv/bin/python bench/analysis_ratings.py [--participants 333] [--json out.json]
 """
@@ -86,6 +87,25 @@ def timed(label: str, function) -> tuple[float, object]:
     return seconds, result
 
 
+def admin_page(experiment):
+    """A function opening the experiment's ratings report page in the admin as a superuser
+    (its simulated participants' report), with extra query parameters; it checks the reply."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client(SERVER_NAME="127.0.0.1")
+    client.force_login(get_user_model().objects.create_superuser("bench", "", None))
+    url = reverse("admin:analysis_ratings_report", args=[experiment.slug])
+
+    def page(**query):
+        reply = client.get(url, {"participants": "synthetic", **query})
+        assert reply.status_code == 200 and b"data:image/png;base64," in reply.content
+        return reply
+
+    return page
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=333)
@@ -117,6 +137,9 @@ def main() -> None:
     write = lambda: ratings_report_write(report=result, out_dir=out, title="bench")  # noqa: E731
     figures["write_files_s"], _ = timed("write CSV, Markdown and PNG figures", write)
     figures["label_pairs_decided"] = len(result.decisions)
+    page = admin_page(experiment)
+    figures["page_first_s"], _ = timed("admin report page, first view", lambda: page())
+    figures["page_search_s"], _ = timed("admin report page, a label search", lambda: page(q="dog"))
     command = [sys.executable, str(ROOT / "manage.py"), "analyze_ratings", "--experiment", "paper"]
     command += ["--participants", "synthetic", "--out", str(out)]
     run = lambda: subprocess.run(command, check=True, capture_output=True, env=os.environ)  # noqa: E731

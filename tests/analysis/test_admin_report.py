@@ -45,6 +45,28 @@ def test_a_unit_with_two_main_panels_is_shown_once(admin_client):
     assert "<td>alexnet</td><td>fc8</td><td>4</td><td>4</td>" in page.content.decode()
 
 
+def test_figures_are_drawn_again_only_when_what_they_show_changed(
+    admin_client, experiment, monkeypatch
+):
+    """A label search or a reload draws no figure again (about 2 s at the paper's size); a new
+    answer does."""
+    from analysis import report_page
+
+    drawn = []
+    draw = report_page.ratings_report_figures
+    monkeypatch.setattr(report_page, "ratings_report_figures", lambda r: drawn.append(1) or draw(r))
+    monkeypatch.setattr(report_page, "_figures_kept", {})
+    url = reverse("admin:analysis_ratings_report", args=["exp"])
+    first = admin_client.get(url).content.decode()
+    searched = admin_client.get(url, {"q": "drink"}).content.decode()
+    assert len(drawn) == 1
+    figure = first[first.index("data:image/png;base64,") :][:500]
+    assert figure in searched
+    answer_all(experiment, "p3", yes=False)
+    assert "3 real participants analysed" in admin_client.get(url).content.decode()
+    assert len(drawn) == 2
+
+
 def test_the_report_page_refuses_anonymous_visitors(client, experiment):
     page = client.get(reverse("admin:analysis_ratings_report", args=["exp"]))
     assert page.status_code == 302 and "/login/" in page["Location"]
