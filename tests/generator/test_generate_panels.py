@@ -269,6 +269,9 @@ def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkey
         (["--method", "dream"], "method must be one of ppgn, pixel, not 'dream'"),
         (["--method", "pixel", "--threshold", "0.5"], "pixel method does not use threshold"),
         (["--threshold", "1"], "threshold is a probability: give one below 1, or -1 for none"),
+        (["--method", "pixel", "--eps1", "1e-7"], "pixel method does not use eps1"),
+        (["--pixel-lr", "0.1"], "ppgn method does not use pixel_lr"),
+        (["--lr", "nan"], "lr must be a finite number, not nan"),
         (["--cpu-threads", "100000"], "--cpu-threads 100000: this run may use .* CPUs"),
         (["--weights", "/"], "target network 'demo' is a folder, not a file: /\\."),
         (["--reference", "/no/such/folder"], "reference folder /no/such/folder does not exist"),
@@ -337,6 +340,16 @@ def test_sampler_options_are_saved_with_the_panel(tmp_path, models):
     saved = json.loads((out / "unit_00003" / "settings.json").read_text())
     assert (saved["spatial"], saved["pre_relu"]) == ("max", False)
     assert (saved["reset_every"], saved["threshold"]) == (5, 0.5)
+
+
+def test_step_sizes_from_the_command_line_are_saved_with_the_panel(tmp_path, models):
+    """ppgn's Places script takes eps1 = 1e-7; options left out keep ppgn's defaults."""
+    import json
+
+    out = generate(tmp_path, "--eps1", "1e-7", "--lr", "2", "--lr-end", "1e-10", units="0")
+    saved = json.loads((out / "unit_00000" / "settings.json").read_text())
+    assert (saved["eps1"], saved["lr"], saved["lr_end"]) == (1e-7, 2.0, 1e-10)
+    assert (saved["eps2"], saved["eps3"]) == (1.0, 1e-17)
 
 
 def test_target_options_that_change_nothing_on_the_layer_are_refused(tmp_path, models):

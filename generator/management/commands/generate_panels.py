@@ -80,6 +80,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--threshold", type=float, default=-1.0, help="keep the last code with p above this"
         )
+        parser.add_argument(
+            "--eps1", type=float, help="weight of the prior term E(G(h)) - h (default: 1e-5)"
+        )
+        parser.add_argument("--eps2", type=float, help="weight of the condition term (default: 1)")
+        parser.add_argument(
+            "--eps3", type=float, help="standard deviation of the noise (default: 1e-17)"
+        )
+        parser.add_argument("--lr", type=float, help="PPGN step size (default: 1)")
+        parser.add_argument(
+            "--lr-end", type=float, help="step size of the last step, lr moving to it linearly"
+        )
+        parser.add_argument(
+            "--pixel-lr", type=float, help="Adam learning rate of the pixel method (default: 0.05)"
+        )
         parser.add_argument("--method", default="ppgn", help="ppgn (generator prior) or pixel")
         parser.add_argument("--cpu-threads", type=int, default=0, help="0: torch's default")
         parser.add_argument("--weights", type=Path, help="target network weights file")
@@ -167,7 +181,9 @@ class Command(BaseCommand):
             flags = ", ".join(f"--{option.replace('_', '-')}" for option in given)
             raise ValueError(f"the pixel method uses no generator nor encoder; leave out {flags}")
         generator = options["generator"] or loading.default_generator(options["network"])
+        steps = ("eps1", "eps2", "eps3", "lr", "lr_end", "pixel_lr")  # given: else AMConfig's
         return {
+            **{name: options[name] for name in steps if options[name] is not None},
             "network": options["network"],
             "layer": layer.alias,
             "weights": _text(options["weights"]),
