@@ -31,7 +31,7 @@ demo: install demo-data serve
 # from the trained weights), so they have selectivity.
 AM_DEMO := --network demo --iterations 100 --batch 200 --cpu-threads 1 --channels-last \
 	--experiment $(DEMO)
-DEMO_DIR := var/demo
+DEMO_DIR := $(or $(DJANGO_VAR_DIR),var)/demo
 
 demo-data: wordnet
 	$(PY) manage.py migrate --noinput

@@ -31,7 +31,11 @@ def _torchvision_obtain(file_name: str, weights_enum: str) -> str:
     )
 
 
-def _imagenet_spec(name, layers, builder, file_name, enum_name, **extra) -> NetworkSpec:
+def imagenet_spec(name, layers, builder, file_name, enum_name, **extra) -> NetworkSpec:
+    """The spec of a torchvision ImageNet classifier: 224 px input (or `input_size=`), ImageNet
+    mean, std and classes, its standard file `file_name` in the torch hub cache and advice on
+    obtaining it from `enum_name` (e.g. "ResNet18_Weights.IMAGENET1K_V1"); `extra`: other
+    NetworkSpec fields. For registering one more (docs/generator.md)."""
     names, ids = imagenet_classes()
     return NetworkSpec(
         name=name,
@@ -62,7 +66,7 @@ def _alexnet_layers(classes: int) -> list[LayerSpec]:
 def _alexnet() -> NetworkSpec:
     from torchvision.models import alexnet
 
-    return _imagenet_spec(
+    return imagenet_spec(
         "alexnet",
         _alexnet_layers(1000),
         lambda: alexnet(weights=None),
@@ -81,7 +85,7 @@ def _vgg16() -> NetworkSpec:
         LayerSpec("fc7", "classifier.3", "fc", 4096),
         LayerSpec("fc8", "classifier.6", "fc", 1000, rectified_after=False),
     ]
-    return _imagenet_spec(
+    return imagenet_spec(
         "vgg16",
         layers,
         lambda: vgg16(weights=None),
@@ -102,7 +106,7 @@ def _googlenet() -> NetworkSpec:
         LayerSpec("inception4e", "inception4e", "conv", 832, parts=parts),
         LayerSpec("output", "fc", "fc", 1000, rectified_after=False),
     ]
-    return _imagenet_spec(
+    return imagenet_spec(
         "googlenet",
         layers,
         lambda: googlenet(weights=None, aux_logits=False, transform_input=True, init_weights=False),
