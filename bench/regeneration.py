@@ -4,7 +4,7 @@ Every chain's random draws depend only on its seed, so alone and in a batch a ch
 the same code and draws the same noise. What differs is float rounding: convolution kernels
 round differently for another batch size, and AM dynamics can amplify that. This measures it on
 the trained demo (var/models or AM_MODELS_DIR; `make demo-data` or `python -m
-generator.am.demo` makes them): `--chains` chains of each layer's units run as one batch, then
+generator.am.train_demo` makes them): `--chains` chains of each layer's units run as one batch, then
 each chain alone, and the images and final activations are compared after each number of steps.
 A chain alone but padded to the batch's size (`pipeline.batch_padded`, what generate_panels and
 `image_regenerate` do) should repeat the batch's result bit for bit; that is counted too.

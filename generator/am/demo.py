@@ -110,7 +110,7 @@ def _demo() -> NetworkSpec:
         weights_file=DEMO_NET_FILE,
         how_to_obtain=(
             "The demo network is trained by the project: run "
-            "`python -m generator.am.demo` (or `make demo`), or pass --weights PATH."
+            "`python -m generator.am.train_demo` (or `make demo`), or pass --weights PATH."
         ),
         default_weights=lambda: models_dir() / DEMO_NET_FILE,
     )
@@ -153,7 +153,7 @@ register_generator(
         encoder_layer="fc6",
         default_weights=lambda: models_dir() / DEMO_GENERATOR_FILE,
         how_to_obtain="The demo generator is trained by the project: run "
-        "`python -m generator.am.demo` (or `make demo`), or pass --generator-weights PATH.",
+        "`python -m generator.am.train_demo` (or `make demo`), or pass --generator-weights PATH.",
     )
 )
 
@@ -369,11 +369,3 @@ def active_units(net: TargetNetwork, layer: str, count: int, min_share: float = 
     if count == 1:
         return alive[:1]
     return [alive[round(i * (len(alive) - 1) / (count - 1))] for i in range(count)]
-
-
-if __name__ == "__main__":
-    report = train_demo()
-    print(
-        f"Demo network (held-out accuracy {report['heldout_accuracy']:.1%}) and generator "
-        f"saved to {report['net'].parent} in {report['seconds']:.1f} s"
-    )

@@ -68,7 +68,7 @@ def test_training_is_deterministic():
 def test_models_folder_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("AM_MODELS_DIR", str(tmp_path))
     assert models_dir() == tmp_path
-    with pytest.raises(FileNotFoundError, match=r"demo_net.pt.*python -m generator.am.demo"):
+    with pytest.raises(FileNotFoundError, match=r"demo_net.pt.*python -m generator.am.train_demo"):
         load_network("demo")
     torch.save(get_network("demo").builder().state_dict(), tmp_path / DEMO_NET_FILE)
     with pytest.raises(FileNotFoundError, match="demo_generator.pt"):

@@ -315,7 +315,7 @@ def test_weights_that_moved_are_named_missing_and_can_be_pointed_at(tmp_path, de
     moved = shutil.move(weights, tmp_path / "elsewhere.pt")
     with pytest.raises(FileNotFoundError, match=r"target network 'demo' not found: .*net\.pt"):
         pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], weights=str(weights)))
-    with pytest.raises(FileNotFoundError, match="python -m generator.am.demo"):
+    with pytest.raises(FileNotFoundError, match="python -m generator.am.train_demo"):
         pipeline.image_regenerate(run.out, 1, 0)
     image, activation = pipeline.image_regenerate(run.out, 1, 0, weights={"target": moved})
     assert torch.equal(image, stored_image) and activation == stored_activation
