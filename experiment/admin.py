@@ -35,10 +35,13 @@ from experiment.selectors import (
     participant_state,
 )
 from experiment.services import (
+    EXCLUSION_REASON_MAX_CHARS,
     ListsBuildRefused,
     StudyUnavailable,
     experiment_lists_build,
     participant_pilot_create,
+    participants_exclude,
+    participants_include,
     participants_mturk_assignment_release,
     participants_withdraw,
 )
@@ -460,6 +463,15 @@ class ParticipantForm(ChangesOnlyForm):
         return cleaned
 
 
+class ExclusionForm(forms.Form):
+    reason = forms.CharField(
+        max_length=EXCLUSION_REASON_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        error_messages={"required": "Say why: the report and the exports show the reason."},
+        help_text="Shown in the ratings report and in the exports (not the anonymous ones).",
+    )
+
+
 class StateFilter(admin.SimpleListFilter):
     """The state the study counts by (the "state" column): "abandoned" is not stored but
     follows from the hold time, as for list places."""
@@ -529,7 +541,7 @@ class ParticipantAdmin(ChangesOnlySave, admin.ModelAdmin):
     ]
     search_fields = ["external_id", "prolific_session_id", "mturk_assignment_id", "feedback"]
     list_select_related = ["experiment", "trial_list", "trial_list__experiment"]
-    actions = ["release_mturk_assignment"]
+    actions = ["exclude_from_analysis", "include_in_analysis", "release_mturk_assignment"]
     readonly_fields = [
         "experiment",
         "external_id",
@@ -598,6 +610,59 @@ class ParticipantAdmin(ChangesOnlySave, admin.ModelAdmin):
             "assignment is the worker's before approving it.",
             messages.SUCCESS if released else messages.WARNING,
         )
+
+    @admin.action(description="Exclude from the analysis…", permissions=["change"])
+    def exclude_from_analysis(self, request, participants):
+        """Asks for the reason on a page of its own, then excludes (participants_exclude)."""
+        form = ExclusionForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self.exclusion_page(request, participants, form=form)
+        reason = form.cleaned_data["reason"]
+        change = participants_exclude(participants=participants, reason=reason)
+        done = f"Excluded {change.changed} participant(s) from the analysis, with the reason "
+        done += f"“{reason}”."
+        if change.unchanged:
+            done += (
+                f" {change.unchanged} excluded before keep their own reason (change it on a "
+                "participant's page)."
+            )
+        self.exclusion_done(request, done, change)
+
+    @admin.action(description="Include in the analysis again", permissions=["change"])
+    def include_in_analysis(self, request, participants):
+        """Asks first (the reasons are cleared for good), then includes
+        (participants_include)."""
+        if "apply" not in request.POST:
+            return self.exclusion_page(request, participants, form=None)
+        change = participants_include(participants=participants)
+        done = f"Included {change.changed} participant(s) in the analysis again; their "
+        done += "exclusion reasons are cleared."
+        if change.unchanged:
+            done += f" {change.unchanged} were not excluded."
+        self.exclusion_done(request, done, change)
+
+    def exclusion_done(self, request, done: str, change):
+        """Say what an exclusion action did, and which pilot runs it left as they were."""
+        if change.pilots:
+            done += (
+                f" Skipped {change.pilots} pilot run(s): a pilot run is not a participant and "
+                "stays excluded with its own reason (delete it once it is of no more use)."
+            )
+        self.message_user(request, done, messages.SUCCESS if change.changed else messages.WARNING)
+
+    def exclusion_page(self, request, participants, *, form):
+        """The page that confirms an exclusion action (with `form`, the reason) or an
+        inclusion (`form` None), listing the participants chosen."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Exclude from the analysis" if form else "Include in the analysis again",
+            "opts": self.model._meta,
+            "participants": participants.select_related("experiment").order_by("pk"),
+            "form": form,
+            "action": "exclude_from_analysis" if form else "include_in_analysis",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/experiment/participant/exclusion.html", context)
 
     def get_deleted_objects(self, objs, request):
         """Each participant with how many answers go with them (deletion_counted)."""

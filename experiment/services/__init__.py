@@ -2,7 +2,7 @@
 
 The views, admin and commands call only these functions and the ones in selectors.py. By
 concept: `design` (the experiment, panels, lists), `participants` (arrival, places, consent),
-`responses` (answers).
+`responses` (answers), `exclusions` (who the analysis leaves out).
 """
 
 from experiment.answers import AnswerConflict, AnswerInvalid
@@ -15,6 +15,12 @@ from experiment.services.design import (
     panel_refusal_raise,
     panel_register,
     panels_stored_together,
+)
+from experiment.services.exclusions import (
+    EXCLUSION_REASON_MAX_CHARS,
+    ExclusionChange,
+    participants_exclude,
+    participants_include,
 )
 from experiment.services.participants import (
     StudyUnavailable,
@@ -37,6 +43,8 @@ from experiment.services.responses import (
 __all__ = [
     "AnswerConflict",
     "AnswerInvalid",
+    "EXCLUSION_REASON_MAX_CHARS",
+    "ExclusionChange",
     "FEEDBACK_MAX_CHARS",
     "ListsBuildRefused",
     "PanelImageError",
@@ -56,6 +64,8 @@ __all__ = [
     "participant_feedback_save",
     "participant_pilot_create",
     "participant_seen",
+    "participants_exclude",
+    "participants_include",
     "participants_withdraw",
     "participants_mturk_assignment_release",
     "response_record",
