@@ -44,6 +44,7 @@ from experiment.services import (
     participants_include,
     participants_mturk_assignment_release,
     participants_withdraw,
+    withdrawal_digests,
 )
 
 # The study link's query for Prolific, which fills in the placeholders for each participant.
@@ -699,6 +700,22 @@ class WithdrawalAdmin(admin.ModelAdmin):
     list_display = ["experiment", "withdrawn_at"]
     list_filter = ["experiment"]
     readonly_fields = ["experiment", "id_digest", "withdrawn_at"]
+    search_fields = ["id_digest"]  # shows the search box; get_search_results does the search
+    search_help_text = (
+        "An external id (Prolific PID, MTurk worker id, ...) whole, as the participant gave "
+        "it; letter case does not matter. Only its digest is stored, so part of an id finds "
+        "nothing."
+    )
+
+    def get_search_results(self, request, withdrawals, search_term):
+        """The withdrawals of the external id searched for, found by its digests
+        (withdrawal_digests): the table holds no ids to match text against."""
+        external_id = search_term.strip()
+        if not external_id:
+            return withdrawals, False
+        if not Withdrawal.objects.exists():  # no key to read (nor to make, on a fresh site)
+            return withdrawals.none(), False
+        return withdrawals.filter(id_digest__in=withdrawal_digests(external_id)), False
 
     def has_add_permission(self, request):
         return False  # made when a participant is deleted

@@ -33,6 +33,7 @@ from experiment.services.participants import (
     participants_mturk_assignment_release,
     participants_withdraw,
     trial_order_new,
+    withdrawal_digests,
 )
 from experiment.services.responses import (
     FEEDBACK_MAX_CHARS,
@@ -70,4 +71,5 @@ __all__ = [
     "participants_mturk_assignment_release",
     "response_record",
     "trial_order_new",
+    "withdrawal_digests",
 ]

@@ -7,9 +7,11 @@ from experiment.export import external_id_digest, pseudonym_key
 from experiment.models import Participant, Response, Withdrawal
 from experiment.services import (
     StudyUnavailable,
+    participant_consent,
     participant_enter,
     participant_pilot_create,
     participants_withdraw,
+    withdrawal_digests,
 )
 from tests.experiment.test_admin import staff_client  # noqa: F401  (fixture)
 from tests.experiment.test_responses import answer
@@ -98,3 +100,42 @@ def test_deleting_a_pilot_run_or_a_visitor_who_never_consented_records_nothing(
     assert not Participant.objects.filter(id__in=[visitor.id, pilot.id]).exists()
     assert not Withdrawal.objects.exists()
     assert participant_enter(experiment=experiment, external_id="just-looking")
+
+
+def test_the_withdrawals_page_finds_a_withdrawal_by_the_external_id(
+    staff_client,  # noqa: F811
+    participant,
+):
+    """Only digests are stored: the search computes the id's, in either form stored."""
+    experiment = participant.experiment
+    worker = participant_enter(experiment=experiment, external_id="A3WORKER")
+    participant_consent(participant=worker)
+    participants_withdraw(participants=[participant, worker])
+    old_form = Withdrawal.objects.create(
+        experiment=experiment, id_digest=external_id_digest("A3OLD", key=pseudonym_key())
+    )
+    url = reverse("admin:experiment_withdrawal_changelist")
+    page = staff_client.get(url)
+    assert "An external id (Prolific PID, MTurk worker id" in page.content.decode()
+    found = {
+        term: {w.id for w in staff_client.get(url, {"q": term}).context["cl"].result_list}
+        for term in ("p1", " a3worker ", "A3OLD", "A3", "nobody")
+    }
+    worker_withdrawal = Withdrawal.objects.exclude(id=old_form.id).get(
+        id_digest__in=withdrawal_digests("A3WORKER")
+    )
+    assert found["A3OLD"] == {old_form.id}
+    assert found[" a3worker "] == {worker_withdrawal.id}
+    assert len(found["p1"]) == 1 and found["p1"] != found[" a3worker "]
+    assert found["A3"] == found["nobody"] == set()
+
+
+def test_searching_withdrawals_on_a_site_without_any_makes_no_pseudonym_key(
+    staff_client,  # noqa: F811
+    settings,
+    tmp_path,
+):
+    settings.PSEUDONYM_KEY, settings.VAR_DIR = "", tmp_path
+    url = reverse("admin:experiment_withdrawal_changelist")
+    assert staff_client.get(url, {"q": "p1"}).context["cl"].result_count == 0
+    assert not (tmp_path / "pseudonym-key").exists()
