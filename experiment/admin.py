@@ -685,10 +685,12 @@ class ParticipantAdmin(ChangesOnlySave, admin.ModelAdmin):
         if answered:
             self.message_user(
                 request,
-                f"Ratings reports written before this deletion still hold the answers of the "
-                f"{answered} deleted participant(s) with answers (and, unless written with "
-                "--anonymous, their ids): run analyze_ratings again for each such report "
-                "folder, and delete any copies made of them (docs/analysis.md).",
+                "Ratings reports written before this deletion, and responses and participants "
+                "CSV files exported before it, still hold the answers of the "
+                f"{answered} deleted participant(s) with answers (and, unless anonymous, their "
+                "ids): run analyze_ratings again for each such report folder, delete those CSV "
+                "files and export again, and delete any copies made of them "
+                "(docs/experiment.md, section 1).",
                 messages.WARNING,
             )
 

@@ -70,19 +70,21 @@ def test_deleting_in_the_admin_withdraws_and_deleting_the_withdrawal_lets_them_i
     assert participant_enter(experiment=experiment, external_id="p1").external_id == "p1"
 
 
-def test_deleting_a_participant_with_answers_says_earlier_reports_must_be_rewritten(
+def test_deleting_a_participant_with_answers_says_earlier_reports_and_exports_must_be_redone(
     staff_client,  # noqa: F811
     participant,
 ):
-    """Report folders written before still hold their id and answers."""
+    """Report folders and CSV files written before still hold their id and answers."""
     answer(participant, 0)
     page = staff_client.post(
         reverse("admin:experiment_participant_delete", args=[participant.id]),
         {"post": "yes"},
         follow=True,
-    )
-    assert "still hold the answers of the 1 deleted participant(s)" in page.content.decode()
-    assert "run analyze_ratings again for each such report folder" in page.content.decode()
+    ).content.decode()
+    assert "and responses and participants CSV files exported before it" in page
+    assert "still hold the answers of the 1 deleted participant(s)" in page
+    assert "run analyze_ratings again for each such report folder" in page
+    assert "delete those CSV files and export again" in page
 
 
 def test_deleting_a_pilot_run_or_a_visitor_who_never_consented_records_nothing(
