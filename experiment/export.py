@@ -19,9 +19,12 @@ from experiment.selectors import participant_state
 from experiment.spreadsheet import spreadsheet_safe
 
 # The recruitment site's ids of a participant, and free text about them (their comment, the
-# reason a researcher excluded them): personal data, or may be. Anonymous exports (a data set to
-# publish) leave them out and name participants by participant_pseudonym.
-PERSONAL_COLUMNS = ("external_id", *VISIT_ID_FIELDS, "exclusion_reason", "feedback")
+# reason a researcher excluded them): personal data, or may be. So is the browser's user agent:
+# its operating system and browser versions, and on Android the phone's model, tell a few people
+# apart, and with the exact times kept it could single one out; the analysis needs none of it.
+# Anonymous exports (a data set to publish) leave them out and name participants by
+# participant_pseudonym.
+PERSONAL_COLUMNS = ("external_id", *VISIT_ID_FIELDS, "exclusion_reason", "feedback", "user_agent")
 
 
 def participant_pseudonym(participant_id: int, *, key: bytes) -> str:
@@ -218,6 +221,7 @@ PARTICIPANT_COLUMNS = [
     "completed_at",
     "minutes",
     "feedback",
+    "user_agent",  # last: files read by column position before it came keep their columns
 ]
 
 
@@ -236,6 +240,7 @@ def participant_row(participant: Participant) -> list:
         participant.completed_at.isoformat() if participant.completed_at else "",
         minutes,
         participant.feedback,
+        participant.user_agent,
     ]
 
 

@@ -30,6 +30,11 @@ from experiment.services import (
 from tests.experiment.conftest import panels_create
 from tests.experiment.test_responses import answer
 
+ANDROID_USER_AGENT = (
+    "Mozilla/5.0 (Linux; Android 13; SM-G991B) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.6099.144 Mobile Safari/537.36"
+)
+
 
 def test_build_lists_command_reports_the_lists(experiment, capsys):
     panels_create(experiment, layer="fc6", units=7)
@@ -71,6 +76,7 @@ def test_export_writes_one_row_per_response_with_the_named_columns(participant, 
 def test_participants_export_has_what_approving_submissions_needs(participant, tmp_path):
     for index in range(len(participant.trial_order)):
         answer(participant, index)
+    Participant.objects.filter(id=participant.id).update(user_agent=ANDROID_USER_AGENT)
     Participant.objects.create(experiment=participant.experiment, external_id="p2")
     out = tmp_path / "participants.csv"
     call_command("export_participants", experiment="study", out=str(out))
@@ -79,6 +85,7 @@ def test_participants_export_has_what_approving_submissions_needs(participant, t
     assert (done["answered"], done["trials"]) == ("5", "5") and float(done["minutes"]) >= 0
     assert (new["external_id"], new["answered"], new["completed_at"]) == ("p2", "0", "")
     assert (done["feedback"], new["feedback"]) == ("", "")
+    assert (done["user_agent"], new["user_agent"]) == (ANDROID_USER_AGENT, "")
     assert out.stat().st_mode & 0o777 == 0o600  # participants' ids: readable by its owner only
 
 
@@ -115,6 +122,7 @@ def test_anonymous_exports_leave_out_recruitment_ids_and_pilot_runs(participant,
         feedback="I am Jane",
         excluded=True,
         exclusion_reason="same person as Jim",
+        user_agent=ANDROID_USER_AGENT,
     )
     pilot = participant_pilot_create(experiment=participant.experiment, by="boss")
     participant_consent(participant=pilot)
@@ -129,6 +137,7 @@ def test_anonymous_exports_leave_out_recruitment_ids_and_pilot_runs(participant,
     for path in (responses, participants):
         text = path.read_text()
         secrets = ("p1", "SESSIONX", "ASSIGNMENTX", "Jane", "Jim", pilot.external_id, "boss")
+        secrets += ("SM-G991B",)  # the phone's model, in its user agent
         for secret in (
             *secrets,
             participant_pseudonym(
