@@ -24,7 +24,10 @@ class Experiment(models.Model):
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     consent_text = models.TextField(
-        blank=True, help_text="Shown on the consent page; a default text is used when empty."
+        blank=True,
+        help_text="Shown on the consent page; a default text is used when empty, which says "
+        "how long the study takes (about 15 s a panel). A text of your own is shown as written: "
+        "say in it how long the study takes.",
     )
     completion_code = models.CharField(max_length=32, default=new_completion_code)
     completion_url = models.URLField(

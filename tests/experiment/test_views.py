@@ -13,7 +13,7 @@ from PIL import Image
 
 from experiment import views
 from experiment.models import Experiment, Participant, Response
-from experiment.services import experiment_lists_build, panel_register
+from experiment.services import experiment_lists_build, panel_register, participant_enter
 
 
 @dataclass
@@ -457,6 +457,16 @@ def test_consent_page_shows_the_experiments_text_in_paragraphs(client, tmp_path,
     page = client.get(url(participant, "consent")).content.decode()
     assert "<p>First line wraps here.</p>" in page
     assert "<p>Second &lt;b&gt;paragraph&lt;/b&gt;.</p>" in page
+
+
+def test_the_consent_page_gives_the_duration_only_in_its_default_text(client, tmp_path, db):
+    """docs/experiment.md: a consent text of one's own must say how long the study takes."""
+    default = study_make(tmp_path, slug="plain").experiment
+    own = study_make(tmp_path, slug="own", consent_text="Our own words.").experiment
+    for experiment, duration in ((default, True), (own, False)):
+        participant = participant_enter(experiment=experiment, external_id="p1")
+        page = client.get(url(participant, "consent")).content.decode()
+        assert ("It takes about 5 minutes" in page) is duration, experiment.slug
 
 
 def test_coming_back_with_the_same_link_resumes_on_the_trial_page(client, study):
