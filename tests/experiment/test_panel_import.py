@@ -374,3 +374,18 @@ def test_a_media_folder_that_cannot_be_written_is_a_message_and_imports_nothing(
     assert f"{settings.MEDIA_ROOT}/panels" in message and "Not a directory" in message
     assert message.endswith("Run the same command again once that is mended.")
     assert not Panel.objects.exists() and not Experiment.objects.exists()
+
+
+def test_an_empty_answer_lets_each_practice_file_name_give_its_own(experiment, tmp_path):
+    """`--answer ""` is the default: a script may pass it for a folder of named files."""
+    practice_panels_write(tmp_path)
+    options = ["--experiment", "study", "--practice", "--answer", ""]
+    call_command("import_panels", str(tmp_path), *options, stdout=io.StringIO())
+    answers = dict(Panel.objects.values_list("source", "intended_answer"))
+    assert answers["import/practice/yes-digit-3.png"] == "yes"
+    assert answers["import/practice/no-pixel-noise.png"] == "no"
+    unnamed = tmp_path / "more"
+    unnamed.mkdir()
+    (tmp_path / "yes-digit-3.png").rename(unnamed / "IMG_1234.png")
+    with pytest.raises(CommandError, match="IMG_1234.png: a practice file name must start"):
+        call_command("import_panels", str(unnamed), *options, stdout=io.StringIO())

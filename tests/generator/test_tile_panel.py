@@ -111,3 +111,10 @@ def test_an_out_on_a_full_disk_keeps_the_earlier_panel_and_says_so(tmp_path, mon
         "the earlier p.png is kept as it was"
     )
     assert out.read_bytes() == earlier and [p.name for p in out.parent.iterdir()] == ["p.png"]
+
+
+def test_the_default_panel_is_5_rows_of_4_tiles_of_227_px(tmp_path):
+    """The size docs/experiment.md gives: 4 x 227 + 3 x 2 px wide, 5 x 227 + 4 x 2 px high."""
+    folder = photos(tmp_path / "dogs", 20)
+    call_command("tile_panel", str(folder), "--out", str(tmp_path / "p.png"), stdout=io.StringIO())
+    assert Image.open(tmp_path / "p.png").size == (914, 1143)

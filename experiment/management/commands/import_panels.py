@@ -30,7 +30,13 @@ class Command(BaseCommand):
         parser.add_argument("--network", default="", help="Network name, e.g. alexnet.")
         parser.add_argument("--layer", default="", help="Layer, e.g. fc6 (else from file names).")
         parser.add_argument("--practice", action="store_true", help="Import practice panels.")
-        parser.add_argument("--answer", default="", choices=["", "yes", "no"])
+        parser.add_argument(
+            "--answer",
+            default="",
+            choices=["", "yes", "no"],
+            help="With --practice: the intended answer of every file. Empty (the default): "
+            "each file's name gives its own (yes_dog.png, no_noise.png).",
+        )
 
     def handle(self, *args, **options):
         # A failed import leaves no experiment it created behind (a rerun would then need no
