@@ -155,13 +155,18 @@ def layers_hooked(
     model: nn.Module, layers: Sequence[LayerSpec], take: Callable[[LayerSpec, Tensor], None]
 ) -> Iterator[None]:
     """Forward hooks that call take(layer, output) with each layer's pre-ReLU output as the
-    forward pass computes it. A layer with parts gets its parts' outputs concatenated: each
-    part's output is handed on as a copy, so the in-place ReLU that follows changes the copy,
-    not the value taken."""
+    forward pass computes it. A layer with parts gets its parts' outputs concatenated. Each
+    output taken is handed on as a copy, so what the network does next in place (an in-place
+    activation inside a block, ResNet's `out += identity`) changes the copy, not the value
+    taken; a pass that `take` stops there makes no copy."""
     modules = dict(model.named_modules())
 
     def whole(layer: LayerSpec):
-        return lambda _module, _inputs, output: take(layer, output)
+        def hook(_module, _inputs, output):
+            take(layer, output)
+            return output.clone()
+
+        return hook
 
     def part(layer: LayerSpec, index: int, taken: dict[int, Tensor]):
         def hook(_module, _inputs, output):
@@ -230,41 +235,80 @@ def load_network(name: str, *, weights: Path | None = None, device="cpu") -> Tar
     model = spec.builder()
     state = _read_state(path, spec)
     _load_state(model, _used(state, spec), path, spec)
-    _layer_widths_check(spec, model)
+    _layer_shapes_check(spec, model)
     for module in model.modules():
-        if isinstance(module, nn.ReLU):
-            module.inplace = False  # hooks keep pre-ReLU outputs; in-place ReLU would overwrite
+        if isinstance(getattr(module, "inplace", None), bool):
+            module.inplace = False  # an in-place activation would overwrite what hooks took
     model.eval().requires_grad_(False)
     device = torch.device(device)
     return TargetNetwork(spec, model.to(device), device)
 
 
-def _layer_widths_check(spec: NetworkSpec, model: nn.Module) -> None:
-    """ValueError where a layer registers another number of units than its modules have
-    (channels or features; a module that does not say is not checked): a unit past the real
-    ones would fail deep in a run, after its output folder was made."""
+def _layer_shapes_check(spec: NetworkSpec, model: nn.Module) -> None:
+    """ValueError where a registered layer is not what its entry says: a module the model has
+    not, another number of units than its output has, or a conv layer whose output is a vector
+    or an fc layer whose output is a map (its "units" would be channels x positions,
+    flattened). From one forward pass of an input-sized image on the meta device (shapes only,
+    no arithmetic), or where a module cannot run there, of the model itself at batch 1. A wrong
+    entry would otherwise fail deep in a run, after its output folder was made, or address the
+    wrong values without a word."""
     modules = dict(model.named_modules())
     for layer in spec.layers.values():
-        names = layer.parts or (layer.module,)
-        missing = [name for name in names if name not in modules]
+        missing = [name for name in layer.parts or (layer.module,) if name not in modules]
         if missing:
             raise ValueError(
                 f"network {spec.name!r} registers layer {layer.alias!r} at module "
                 f"{missing[0]!r}, which its model does not have"
             )
-        widths = [_width(modules[name]) for name in names]
-        if None not in widths and sum(widths) != layer.units:
+    shapes = _layer_shapes(spec, model)
+    for layer in spec.layers.values():
+        shape = shapes.get(layer.alias)
+        if shape is None:
+            raise ValueError(
+                f"network {spec.name!r} registers layer {layer.alias!r} at a module its forward "
+                "pass does not run"
+            )
+        what = "x".join(map(str, shape))
+        if layer.kind == "conv" and len(shape) != 3:
+            raise ValueError(
+                f"network {spec.name!r} registers layer {layer.alias!r} as conv, but its output "
+                f"is a vector of {what}: register it as fc"
+            )
+        if layer.kind == "fc" and any(size != 1 for size in shape[1:]):
+            raise ValueError(
+                f"network {spec.name!r} registers layer {layer.alias!r} as fc, but its output "
+                f"is a {what} map (channels x height x width): register it as conv, whose "
+                "units are its channels"
+            )
+        if shape[0] != layer.units:
             raise ValueError(
                 f"network {spec.name!r} registers layer {layer.alias!r} with {layer.units} "
-                f"units, but its model gives {sum(widths)} there"
+                f"units, but its model gives {shape[0]} there"
             )
 
 
-def _width(module: nn.Module) -> int | None:
-    for name in ("out_channels", "out_features", "num_features"):
-        if isinstance(getattr(module, name, None), int):
-            return getattr(module, name)
-    return None
+def _layer_shapes(spec: NetworkSpec, model: nn.Module) -> dict[str, tuple[int, ...]]:
+    """Each registered layer's output shape for one input-sized image, less the batch."""
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def take(layer: LayerSpec, output: Tensor) -> None:
+        shapes[layer.alias] = tuple(output.shape[1:])
+
+    def run(net: nn.Module, device: str) -> None:
+        image = torch.zeros(1, 3, spec.input_size, spec.input_size, device=device)
+        with layers_hooked(net, list(spec.layers.values()), take), torch.no_grad():
+            net.eval()(image)
+
+    try:
+        with torch.device("meta"):
+            probe = spec.builder()
+        run(probe, "meta")
+    except Exception:  # noqa: BLE001 - an operation without a meta kernel: run the real one
+        shapes.clear()
+        training = model.training
+        run(model, "cpu")
+        model.train(training)
+    return shapes
 
 
 def _read_state(path: Path, spec: NetworkSpec) -> dict[str, Tensor]:
@@ -405,7 +449,8 @@ def _dtype_name(value) -> str:
 
 # --- Unit addressing -----------------------------------------------------------------------
 
-_UNIT_ITEM = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+# ASCII digits: \d would take "３" (full width) and other scripts' digits too.
+_UNIT_ITEM = re.compile(r"^\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?$")
 
 
 MAX_UNITS = 2**20  # more than any layer has; chain seeds leave room for this many

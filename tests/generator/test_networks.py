@@ -344,3 +344,97 @@ def test_googlenet_folders_made_after_the_relus_are_told_apart():
     assert (
         SETTINGS_RULES.differences(made_by(alexnet), made_by(alexnet) | {"target_parts": []}) == []
     )
+
+
+class _InPlaceNet(torch.nn.Module):
+    """What torchvision's newer networks do after a layer: an in-place residual addition and
+    Hardswish (MobileNetV3, ResNet's `out += identity`), a functional in-place ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.block = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 1), torch.nn.Hardswish(True))
+        self.act = torch.nn.Hardswish(inplace=True)
+        self.fc = torch.nn.Linear(4, 5)
+        self.out = torch.nn.Linear(5, 3)
+
+    def forward(self, x):
+        y = self.bn(self.conv(x))
+        y += 1.0
+        y = self.block(self.act(y))
+        return self.out(torch.relu_(self.fc(y.mean((2, 3)))))
+
+
+def _in_place_spec(**layers):
+    from generator.am.networks import NetworkSpec
+
+    entries = {
+        "bn": LayerSpec("bn", "bn", "conv", 4, rectified_after=False),
+        "fc": LayerSpec("fc", "fc", "fc", 5),
+        "out": LayerSpec("out", "out", "fc", 3, rectified_after=False),
+    } | layers
+    return NetworkSpec(
+        name="inplace", layers=entries, input_size=8, mean=(0.5,) * 3, std=(0.5,) * 3,
+        num_classes=3, class_names=("a", "b", "c"), class_ids=("",) * 3, builder=_InPlaceNet,
+    )  # fmt: skip
+
+
+def _load_in_place(tmp_path, spec):
+    torch.manual_seed(0)
+    torch.save(_InPlaceNet().state_dict(), tmp_path / "inplace.pt")
+    with patch.dict(networks._REGISTRY, {"inplace": lambda: spec}):
+        return load_network("inplace", weights=tmp_path / "inplace.pt")
+
+
+def test_what_the_network_does_in_place_after_a_layer_leaves_its_value_alone(tmp_path):
+    """Taken alone, the pass stops at the layer; taken with a later one, the in-place addition,
+    Hardswish and relu_ after it must not change it (they did: the recording of the selectivity
+    measures always runs the whole pass)."""
+    net = _load_in_place(tmp_path, _in_place_spec())
+    x = torch.randn(6, 3, 8, 8)
+    for layer in ("bn", "fc"):
+        alone = net.activations(x, [layer])[layer]
+        assert torch.equal(net.activations(x, [layer, "out"])[layer], alone)
+        assert alone.min() < 0  # pre-activation values, not those of the ReLU or Hardswish
+    assert torch.equal(net.activations(x, ["out"])["out"], net.model(x))
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (LayerSpec("bn", "bn", "fc", 4), r"'bn' as fc, but its output is a 4x8x8 map .*conv"),
+        (LayerSpec("fc", "fc", "conv", 5), r"'fc' as conv, but its output is a vector of 5"),
+        (LayerSpec("bn", "block", "conv", 8), r"'bn' with 8 units, but its model gives 4"),
+        (LayerSpec("bn", "nothing", "conv", 4), r"at module 'nothing', which its model does"),
+    ],
+)
+def test_a_layer_registered_otherwise_than_its_output_is_refused(tmp_path, layer, message):
+    """A conv output registered as fc would be flattened: "unit 100" a channel at one place.
+    A container (the Sequential block) says no width of its own: its output tells."""
+    with pytest.raises(ValueError, match=message):
+        _load_in_place(tmp_path, _in_place_spec(**{layer.alias: layer}))
+
+
+def test_unit_lists_take_ascii_digits_only():
+    with pytest.raises(ValueError, match="Bad unit list"):
+        parse_units("３")
+
+
+class _DataDependentNet(_InPlaceNet):
+    """A forward pass that reads a value, which the meta device has not."""
+
+    def forward(self, x):
+        if x.abs().sum().item() < 0:
+            raise AssertionError
+        return super().forward(x)
+
+
+def test_a_network_the_meta_device_cannot_run_is_checked_on_its_own_model(tmp_path):
+    from dataclasses import replace
+
+    spec = replace(_in_place_spec(), builder=_DataDependentNet)
+    assert not _load_in_place(tmp_path, spec).model.training
+    wrong = replace(spec, layers={**spec.layers, "bn": LayerSpec("bn", "bn", "fc", 4)})
+    with pytest.raises(ValueError, match="as fc, but its output is a 4x8x8 map"):
+        _load_in_place(tmp_path, wrong)
