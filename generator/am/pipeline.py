@@ -34,6 +34,7 @@ from generator.am.provenance import (
     made_by,
     reference_digest,
     target_parts,
+    target_registration,
     weights_digests,
 )
 from generator.am.reference import reference_maxima
@@ -71,6 +72,7 @@ class PanelRun:
             "grid": f"{self.rows}x{self.cols}",
             "version": GENERATOR_VERSION,
             "target_parts": target_parts(self.config),
+            "target_registration": target_registration(self.config),
             "weights_sha256": weights_digests(self.config),
             "reference": None if self.reference is None else str(self.reference),
             "reference_sha256": reference_digest(self.reference),
@@ -151,6 +153,18 @@ def image_regenerate(
             f"unit {unit} in {root} was made when {settings['network']} {settings['layer']} was "
             "taken after its ReLUs; this version takes it before them (docs/generator.md, "
             "'Versions'): generate it again"
+        )
+    registration = target_registration(AMConfig(**made))
+    if settings.get("target_registration", registration) != registration:
+        changed = sorted(
+            key
+            for key, value in registration.items()
+            if settings["target_registration"].get(key) != value
+        )
+        raise ValueError(
+            f"unit {unit} in {root} was made when network {settings['network']!r} was "
+            f"registered otherwise ({', '.join(changed)} of layer {settings['layer']}): its "
+            "images cannot be made again under today's registration"
         )
     for role, path in (weights or {}).items():
         if role not in WEIGHTS_FIELDS:

@@ -78,6 +78,7 @@ SETTINGS_DEFAULTS = {
     "reference": None,
     "target_parts": [],  # GoogLeNet's inception4e was taken after its ReLUs before it had parts
 }
+# (No default for `target_registration` either: a recording made before it is not compared.)
 # The setting that names each role's weights file.
 WEIGHTS_FIELDS = {
     "target": "weights",
@@ -100,6 +101,26 @@ def target_parts(config: AMConfig) -> list[str]:
     after ReLUs (networks.LayerSpec.parts): recorded, so panels made before a layer had parts
     are told apart."""
     return list(get_network(config.network).layer(config.layer).parts)
+
+
+def target_registration(config: AMConfig) -> dict:
+    """How the registry reads the target network now: its input convention and the target
+    layer's entry (the module its values come from, their kind and count, whether a ReLU
+    follows). Recorded, so a folder is neither resumed nor an image regenerated once the
+    registration changed (a layer moved to another module, another mean), which the layer's
+    name alone does not tell. (Its parts are `target_parts`, recorded since before this.)"""
+    spec = get_network(config.network)
+    layer = spec.layer(config.layer)
+    return {
+        "module": layer.module,
+        "kind": layer.kind,
+        "units": layer.units,
+        "rectified_after": layer.rectified_after,
+        "input_size": spec.input_size,
+        "mean": list(spec.mean),
+        "std": list(spec.std),
+        "bgr": spec.bgr,
+    }
 
 
 def weights_digests(config: AMConfig) -> dict[str, str]:

@@ -88,13 +88,15 @@ def test_the_encoder_shares_the_target_unless_other_weights_are_given(tmp_path, 
 
 
 def test_a_folder_recorded_before_settings_were_normalised_resumes(tmp_path, demo_models):
-    """Recorded by the previous version: the default encoder named, the target's own file as
-    the encoder's (with its digest), no reference digest. The same settings today."""
+    """Recorded by earlier versions: the default encoder named, the target's own file as the
+    encoder's (with its digest), no reference digest, no registration. The same settings today.
+    """
     run = demo_run(tmp_path, demo_models[0], [0, 1])
     pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [0]))
     for path in (run.out / "settings.json", run.out / "unit_00000" / "settings.json"):
         old = json.loads(path.read_text())
         old.pop("reference_sha256")
+        old.pop("target_registration")
         old["encoder"] = "demo"
         old["weights_sha256"]["encoder"] = old["weights_sha256"]["target"]
         path.write_text(json.dumps(old))
@@ -302,6 +304,25 @@ def test_resuming_or_regenerating_with_changed_weights_is_refused(tmp_path, demo
     ):
         pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2], weights=str(weights)))
     with pytest.raises(ValueError, match=r"other weights than .*net.pt \(target\)"):
+        pipeline.image_regenerate(run.out, 1, 0)
+
+
+def test_a_network_registered_otherwise_since_is_neither_resumed_nor_regenerated(
+    tmp_path, demo_models, monkeypatch
+):
+    """The layer's name alone does not tell that it is read from another module, or the
+    network's input normalised otherwise, than when the folder was made."""
+    from dataclasses import replace
+
+    from generator.am import networks
+
+    run = demo_run(tmp_path, demo_models[0], [1])
+    pipeline.panels_generate(run)
+    changed = replace(get_network("demo"), mean=(0.4, 0.4, 0.4))
+    monkeypatch.setitem(networks._REGISTRY, "demo", lambda: changed)
+    with pytest.raises(layer_folder.OutputMismatchError, match="target_registration"):
+        pipeline.panels_generate(demo_run(tmp_path, demo_models[0], [2]))
+    with pytest.raises(ValueError, match=r"registered otherwise \(mean of layer fc8\)"):
         pipeline.image_regenerate(run.out, 1, 0)
 
 
