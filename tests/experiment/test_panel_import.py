@@ -389,3 +389,11 @@ def test_an_empty_answer_lets_each_practice_file_name_give_its_own(experiment, t
     (tmp_path / "yes-digit-3.png").rename(unnamed / "IMG_1234.png")
     with pytest.raises(CommandError, match="IMG_1234.png: a practice file name must start"):
         call_command("import_panels", str(unnamed), *options, stdout=io.StringIO())
+
+
+def test_an_answer_for_main_panels_is_refused(experiment, tmp_path):
+    """Main panels have no right answer: the flag was dropped without a word."""
+    practice_panels_write(tmp_path)
+    with pytest.raises(CommandError, match="--answer yes applies to practice panels: add --pr"):
+        call_command("import_panels", str(tmp_path), "--experiment", "study", "--answer", "yes")
+    assert not Panel.objects.exists()

@@ -58,6 +58,11 @@ class Command(BaseCommand):
         self._report(result, experiment)
 
     def _import(self, options):
+        if options["answer"] and not options["practice"]:  # main panels have no right answer
+            raise CommandError(
+                f"--answer {options['answer']} applies to practice panels: add --practice, or "
+                "leave --answer out for main panels"
+            )
         if options["create"]:
             existed = Experiment.objects.filter(slug=options["experiment"]).exists()
             try:
