@@ -7,6 +7,7 @@ folder of images (`--reference DIR`), e.g. a sample of the ImageNet validation s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def image_files(folder: Path, *, below: bool = False) -> list[Path]:
     `._name.jpg` (not an image) beside each image, and hidden folders hold thumbnails and the
     like, never images meant to be read.
     """
-    candidates = folder.rglob("*") if below else folder.iterdir()
+    candidates = _files_below(folder) if below else folder.iterdir()
     return sorted(
         path
         for path in candidates
@@ -38,6 +39,28 @@ def image_files(folder: Path, *, below: bool = False) -> list[Path]:
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)
         and path.is_file()
     )
+
+
+def _files_below(folder: Path) -> Iterator[Path]:
+    """Every file in `folder` and its folders, linked folders included, each real folder read
+    once, by the first path that reaches it; hidden folders are not entered.
+
+    A reference set is often made of links to ImageNet's class folders, and `Path.rglob` does
+    not enter linked folders (Python 3.13's only when asked): most of the set would be left out
+    unsaid. Reading each real folder once keeps a link to a folder above it from looping
+    forever. Hidden folders are passed over here, not only by `image_files`' filter, so that a
+    visible link to a folder kept in one is not taken for a folder already read.
+    """
+    seen: set[str] = set()
+    for top, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            folders.clear()  # a loop, or a folder already read by another path
+            continue
+        seen.add(real)
+        # os.walk descends in this order, so which path reaches a folder first is fixed
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        yield from (Path(top) / name for name in files)
 
 
 def reference_files(folder: Path) -> list[Path]:

@@ -119,6 +119,15 @@ def test_folder_source_orders_classes_by_the_class_index(tmp_path):
         folder_source(tmp_path, ["n01", "n02"], size=16)
 
 
+def test_folder_source_reads_class_folders_that_are_links(tmp_path):
+    """A training set made of links to ImageNet's class folders is read whole."""
+    (tmp_path / "imagenet" / "n02").mkdir(parents=True)
+    Image.new("RGB", (40, 30)).save(tmp_path / "imagenet" / "n02" / "0.png")
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "n02").symlink_to(tmp_path / "imagenet" / "n02", target_is_directory=True)
+    assert folder_source(tmp_path / "set", ["n01", "n02"], size=16).image_ids == ["n02/0.png"]
+
+
 @pytest.mark.django_db
 def test_record_activations_command_on_the_demo_digits(tmp_path, demo_weights):
     out = tmp_path / "demo.h5"

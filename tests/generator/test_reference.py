@@ -76,3 +76,24 @@ def test_dot_files_and_folders_are_not_reference_images(tmp_path):
     (tmp_path / ".thumbnails").mkdir()
     save_image(tmp_path / ".thumbnails" / "a.png", 4, 4, 10)
     assert reference.reference_files(tmp_path) == [tmp_path / "a.png"]
+
+
+def test_linked_folders_are_read_and_a_link_to_a_folder_above_does_not_loop(tmp_path):
+    """A reference set made of links to ImageNet's class folders is read whole."""
+    imagenet, ref = tmp_path / "imagenet", tmp_path / "ref"
+    for wnid in ("n01", "n02"):
+        (imagenet / wnid).mkdir(parents=True)
+        save_image(imagenet / wnid / f"{wnid}.png", 8, 8, 10)
+    (ref / "own").mkdir(parents=True)
+    (ref / "n01").symlink_to(imagenet / "n01", target_is_directory=True)
+    (ref / "photo.png").symlink_to(imagenet / "n02" / "n02.png")
+    (ref / "own" / "up").symlink_to(ref, target_is_directory=True)  # a loop
+    (ref / "own" / "same").symlink_to(imagenet / "n01", target_is_directory=True)
+    assert reference.reference_files(ref) == [ref / "n01" / "n01.png", ref / "photo.png"]
+
+
+def test_a_folder_reached_only_through_a_hidden_one_is_read(tmp_path):
+    (tmp_path / ".store" / "cats").mkdir(parents=True)
+    save_image(tmp_path / ".store" / "cats" / "a.png", 8, 8, 10)
+    (tmp_path / "cats").symlink_to(tmp_path / ".store" / "cats", target_is_directory=True)
+    assert reference.reference_files(tmp_path) == [tmp_path / "cats" / "a.png"]
