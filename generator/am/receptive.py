@@ -8,15 +8,19 @@ network.
 
 The field is found from the network itself rather than from a table: under
 `_SpreadingMode` every convolution weighs all its inputs alike and positively, every
-max-pool averages its window and normalisations pass their input on, so a unit's gradient
-with respect to an all-ones input is positive exactly on the pixels that can reach it (its
-theoretical receptive field) and zero elsewhere. The network's real weights play no part.
-The computation runs in float64, so the gradient at the field's edge, a product of one small
+max-pool averages its window, and normalisations and elementwise activations pass their input
+on, so every value is positive and a unit's gradient with respect to an all-ones input is
+positive exactly on the pixels that can reach it (its theoretical receptive field) and zero
+elsewhere. The network's real weights play no part. The activations must be passed over, not
+run: on these inputs, which residual sums double block after block, ReLU6 and the hard sigmoid
+saturate (MobileNet's), where their gradient is zero and would hide the field. The
+computation runs in float64, so the gradient at the field's edge, a product of one small
 factor per layer, does not underflow.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from functools import cache
 
@@ -91,18 +95,40 @@ def receptive_field(network: str, alias: str) -> Box:
             f"cannot work out the receptive field of {network} {alias}: {error}"
         ) from None
     reached = grad[0].abs().sum(dim=0) > 0  # (S, S)
+    if not reached.any():
+        raise ValueError(
+            f"cannot work out the receptive field of {network} {alias}: no gradient reaches the "
+            "input from its centre unit. The network holds an operation with a zero gradient "
+            "there that the computation does not rework (an activation written by hand that "
+            "saturates, such as torch.minimum(x, 6)); use --crop input"
+        )
     rows, cols = reached.any(dim=1).nonzero().flatten(), reached.any(dim=0).nonzero().flatten()
     top, left = int(rows[0]), int(cols[0])
     return Box(top, left, int(rows[-1]) - top + 1, int(cols[-1]) - left + 1)
 
 
+# Elementwise activations, as the networks call them: each value depends on its input's value
+# at the same place alone, so passing the input on keeps the spread and no gradient saturates.
+_ELEMENTWISE = {
+    *(F.relu, F.relu_, F.relu6, F.hardtanh, F.hardtanh_, F.hardsigmoid, F.hardswish),
+    *(F.silu, F.gelu, F.elu, F.elu_, F.selu, F.celu, F.leaky_relu, F.leaky_relu_, F.mish),
+    *(F.softplus, F.sigmoid, F.tanh, torch.relu, torch.relu_, torch.sigmoid, torch.tanh),
+    *(torch.clamp, torch.clip),
+    *(getattr(torch.Tensor, name) for name in ("relu", "sigmoid", "tanh", "clamp", "clip")),
+    *(getattr(torch.Tensor, name + "_") for name in ("relu", "sigmoid", "tanh", "clamp", "clip")),
+}
+
+
 class _SpreadingMode(TorchFunctionMode):
     """Runs a conv network so that every input pixel a unit depends on gets a positive
     gradient: uniform positive convolutions, average in place of max pooling, and no
-    normalisation (their spread is their window, which the convolutions and pools give)."""
+    normalisation (their spread is their window, which the convolutions and pools give) nor
+    elementwise activation."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func in _ELEMENTWISE:
+            return _passed_on(func, args, kwargs)
         if func is F.conv2d:
             return _uniform_conv2d(*args, **kwargs)
         if func is F.max_pool2d:
@@ -127,3 +153,20 @@ def _average_pool2d(
     if dilation not in (1, (1, 1)) or return_indices:
         raise RuntimeError("a dilated max-pool, or one returning indices, is not supported")
     return F.avg_pool2d(input, kernel_size, stride, padding, ceil_mode=ceil_mode)
+
+
+def _passed_on(func, args, kwargs) -> Tensor:
+    """The input of an elementwise activation as its result: the input itself where the
+    activation works in place (so later in-place sums alias as in the network), else a copy."""
+    input = args[0] if args else kwargs["input"]
+    return input if _in_place(func, args, kwargs) else input.clone()
+
+
+def _in_place(func, args, kwargs) -> bool:
+    if func.__name__.endswith("_"):  # relu_, Tensor.clamp_
+        return True
+    try:
+        bound = inspect.signature(func).bind(*args, **kwargs)
+    except (TypeError, ValueError):  # a builtin (torch.sigmoid): no inplace argument
+        return False
+    return bool(bound.arguments.get("inplace", False))

@@ -13,6 +13,7 @@ from generator.am.networks import LayerSpec, NetworkSpec
 from generator.am.pixel import PixelSampler
 from generator.am.ppgn import PPGNSampler
 from generator.am.receptive import Box, picture_box, receptive_field
+from generator.am.zoo import imagenet_spec
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,18 @@ from generator.am.receptive import Box, picture_box, receptive_field
 )
 def test_the_field_is_the_theoretical_one_of_each_architecture(network, layer, box):
     assert receptive_field(network, layer) == box
+
+
+def test_saturating_activations_do_not_hide_the_field(monkeypatch):
+    """MobileNetV2's ReLU6s saturate on the computation's inputs (doubled by each residual sum):
+    had they run, no gradient would have reached the input at all."""
+    from torchvision.models import mobilenet_v2
+
+    layer = LayerSpec("block7", "features.7.conv.2", "conv", 64, rectified_after=False)
+    spec = imagenet_spec("mobilenet_v2-test", [layer], mobilenet_v2, "none.pth", "none")
+    monkeypatch.setitem(networks._REGISTRY, spec.name, lambda: spec)
+    # stride 16 and eight 3x3 convs with jumps 1, 2, 2, 4, 4, 8, 8, 8: 75 pixels around 112
+    assert receptive_field(spec.name, "block7") == Box(75, 75, 75, 75)
 
 
 def test_pictures_are_only_cropped_when_asked_and_only_for_centre_conv_units():
@@ -111,3 +124,29 @@ def test_a_network_the_computation_cannot_rework_is_refused(monkeypatch):
     monkeypatch.setitem(networks._REGISTRY, spec.name, lambda: spec)
     with pytest.raises(ValueError, match="receptive field of dilated-pool-net pool: a dilated"):
         receptive_field(spec.name, "pool")
+
+
+class _HandSaturatedNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = torch.nn.Conv2d(3, 2, 3), torch.nn.Conv2d(2, 2, 3)
+
+    def forward(self, x):
+        return self.conv2(torch.minimum(self.conv1(x), torch.zeros(())))  # saturated by hand
+
+
+def test_a_field_no_gradient_reaches_is_refused_saying_what_to_do(monkeypatch):
+    spec = NetworkSpec(
+        name="hand-saturated-net",
+        layers={"conv2": LayerSpec("conv2", "conv2", "conv", 2)},
+        input_size=16,
+        mean=(0.5,) * 3,
+        std=(0.5,) * 3,
+        num_classes=0,
+        class_names=(),
+        class_ids=(),
+        builder=_HandSaturatedNet,
+    )
+    monkeypatch.setitem(networks._REGISTRY, spec.name, lambda: spec)
+    with pytest.raises(ValueError, match="conv2: no gradient reaches the input.*--crop input"):
+        receptive_field(spec.name, "conv2")
