@@ -67,8 +67,8 @@ class AMConfig:
     batch_size: int = 64  # chains run together
     device: str = "cpu"
     precision: str = "fp32"  # "bf16": autocast the networks in bfloat16 (CUDA)
-    channels_last: bool = False
-    compile: bool = False  # torch.compile the generator
+    channels_last: bool = False  # the PPGN method's networks (the pixel method refuses it)
+    compile: bool = False  # torch.compile the generator (PPGN)
     cudnn_benchmark: bool = True  # let cuDNN time its algorithms once (shapes never change)
     cpu_threads: int = 0  # torch CPU threads while sampling; 0 leaves torch's setting alone
 
@@ -91,8 +91,8 @@ class AMConfig:
         # Each step's random draws have a stream of their own, 2**20 apart (ppgn.py, pixel.py).
         if self.iterations > 2**20:
             raise ValueError(f"iterations must be at most {2**20}, not {self.iterations}")
-        if self.method == "pixel" and self.precision != "fp32":
-            raise ValueError("the pixel method runs in fp32 only; leave out --bf16")
+        if self.method == "pixel":
+            self._check_pixel_speed_options()
         if self.cpu_threads < 0:
             raise ValueError(f"cpu_threads must be 0 or more, not {self.cpu_threads}")
         if self.reset_every < 0:
@@ -119,6 +119,23 @@ class AMConfig:
             raise ValueError(
                 f"the {self.method} method does not use {', '.join(given)}; leave "
                 f"{'it' if len(given) == 1 else 'them'} out"
+            )
+
+    def _check_pixel_speed_options(self) -> None:
+        """Refuse the PPGN method's speed options, which the pixel method does not apply (its
+        steps are fp32, it has no generator to compile, and it leaves the network's memory
+        layout alone), rather than record them as if they had made the run faster."""
+        if self.precision != "fp32":
+            raise ValueError("the pixel method runs in fp32 only; leave out --bf16")
+        given = [
+            flag
+            for flag, name in (("--channels-last", "channels_last"), ("--compile", "compile"))
+            if getattr(self, name)
+        ]
+        if given:
+            raise ValueError(
+                f"the pixel method does not apply {' or '.join(given)} (they speed up the PPGN "
+                f"method); leave {'it' if len(given) == 1 else 'them'} out"
             )
 
     def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:

@@ -171,6 +171,8 @@ def image_regenerate(
             raise ValueError(f"no weights role {role!r}; the roles are {', '.join(WEIGHTS_FIELDS)}")
         made[WEIGHTS_FIELDS[role]] = str(path)
     ran = {k: v for k, v in stored["execution"].items() if k in EXECUTION_FIELDS}
+    if made["method"] == "pixel":  # recorded by earlier runs, never applied: now refused
+        ran |= {"channels_last": False, "compile": False}
     if ran["device"].startswith("cuda"):
         ran["device"] = "cuda"  # a torchrun rank's GPU number says nothing about the result
         if device is None and not torch.cuda.is_available():

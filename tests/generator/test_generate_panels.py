@@ -329,6 +329,9 @@ def test_the_gpu_speed_options_change_how_not_what_is_made(tmp_path, models):
     out = generate(tmp_path, "--channels-last", units="0")
     assert (out / "unit_00000" / "panel.png").exists()
     assert "channels_last" not in json.loads((out / "unit_00000" / "settings.json").read_text())
+    with pytest.raises(CommandError, match="the pixel method does not apply --compile"):
+        generate(tmp_path / "pixel", "--method", "pixel", "--compile", units="0")
+    assert not (tmp_path / "pixel" / "out").exists()
 
 
 def test_sampler_options_are_saved_with_the_panel(tmp_path, models):

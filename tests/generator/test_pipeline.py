@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from generator.am import layer_folder, loading, outputs, pipeline, unit_check
+from generator.am import grid, layer_folder, loading, outputs, pipeline, unit_check
 from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
 from generator.am.demo import digits_dataset
@@ -368,6 +368,20 @@ def test_a_unit_made_on_cuda_regenerates_on_the_cpu_only_when_asked(
     [config] = built
     assert (config.device, config.batch_size, config.compile) == ("cpu", 1, False)
     assert config.precision == "fp32"
+
+
+def test_a_pixel_unit_recorded_with_speed_options_it_ignored_regenerates(tmp_path, demo_models):
+    """Runs before the pixel method refused --channels-last and --compile recorded them."""
+    run = demo_run(tmp_path, demo_models[0], [1], method="pixel", generator_weights=None)
+    pipeline.panels_generate(run)
+    records = outputs.unit_dir(run.out, 1) / "activations.json"
+    stored = json.loads(records.read_text())
+    stored["execution"] |= {"channels_last": True, "compile": True}
+    records.write_text(json.dumps(stored))
+    image, activation = pipeline.image_regenerate(run.out, 1, 0)
+    saved = np.asarray(Image.open(outputs.unit_dir(run.out, 1) / "images" / "000.png"))
+    assert np.array_equal(saved, grid.to_uint8(image[None])[0])
+    assert activation == stored["images"][0]["activation"]
 
 
 def test_units_made_by_an_earlier_generator_version_are_not_regenerated(tmp_path, demo_models):

@@ -90,3 +90,17 @@ def test_each_method_has_its_own_default_iterations_and_refuses_the_others_setti
         AMConfig(method="pixel", threshold=0.9, reset_every=10)
     with pytest.raises(ValueError, match="the ppgn method does not use pixel_lr; leave it out"):
         AMConfig(pixel_lr=0.1)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"precision": "bf16"}, "runs in fp32 only; leave out --bf16"),
+        ({"channels_last": True}, "does not apply --channels-last .*; leave it out"),
+        ({"channels_last": True, "compile": True}, "apply --channels-last or --compile .*them"),
+    ],
+)
+def test_speed_options_the_pixel_method_does_not_apply_are_refused(options, message):
+    """Recorded with the unit, they would claim a speed-up the run never had."""
+    with pytest.raises(ValueError, match=f"the pixel method .*{message}"):
+        AMConfig(method="pixel", **options)

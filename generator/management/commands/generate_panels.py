@@ -52,15 +52,20 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=64, help="chains run together")
         parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if any)")
         parser.add_argument(
-            "--bf16", action="store_true", help="bfloat16 autocast (for CUDA; slow on most CPUs)"
+            "--bf16",
+            action="store_true",
+            help="bfloat16 autocast (for CUDA; slow on most CPUs; PPGN method only)",
         )
         parser.add_argument(
             "--channels-last",
             action="store_true",
-            help="channels_last memory layout (faster on a GPU, and for the demo on a CPU)",
+            help="channels_last memory layout (faster on a GPU, and for the demo on a CPU; "
+            "PPGN method only)",
         )
         parser.add_argument(
-            "--compile", action="store_true", help="torch.compile the generator (GPU; ~1 min once)"
+            "--compile",
+            action="store_true",
+            help="torch.compile the generator (GPU; ~1 min once; PPGN method only)",
         )
         parser.add_argument("--seed", type=int, default=0, help="base seed of the images")
         parser.add_argument(
