@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -262,7 +262,8 @@ def _quality_check(quality) -> dict:
     what it lacks or holds that it should not."""
     if not isinstance(quality, dict):
         raise ValueError("quality.json: not a quality report (no JSON object)")
-    missing = sorted({name.name for name in fields(QualityReport)} - quality.keys())
+    required = {field.name for field in fields(QualityReport) if field.default is MISSING}
+    missing = sorted(required - quality.keys())
     if missing:
         raise ValueError(f"quality.json: not a whole quality report (no {', '.join(missing)})")
     damaged = sorted(name for name, value in quality.items() if not _finite(value))
@@ -294,6 +295,9 @@ class QualityReport:
     reference_max: float | None  # highest activation any natural reference image reaches
     share_above_reference: float | None  # share of AM images above reference_max
     class_hit_rate: float | None  # output layers: share of AM images classified as the unit
+    # Share of AM images whose final activation is exactly their start's: 1 where no gradient
+    # moved any chain. (None in reports written before it was recorded.)
+    share_unmoved: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -316,6 +320,7 @@ def quality_report(result: UnitResult, *, reference_max: float | None, output_la
         reference_max=None if reference_max is None else float(reference_max),
         share_above_reference=share,
         class_hit_rate=hit_rate,
+        share_unmoved=float(np.mean(activations == np.asarray(result.start_activations))),
     )
 
 
@@ -338,4 +343,20 @@ def quality_summary(reports: list[dict]) -> str:
     with_class = [r["class_hit_rate"] for r in reports if r.get("class_hit_rate") is not None]
     if with_class:
         lines.append(f"  {np.mean(with_class):.1%} of AM images classified as the target class")
+    unmoved = [report["unit"] for report in reports if report.get("share_unmoved") == 1.0]
+    if unmoved:
+        lines.append(_unmoved_warning(unmoved))
     return "\n".join(lines)
+
+
+def _unmoved_warning(units: list[int]) -> str:
+    """Units no chain moved: a mean over the run would hide them among units that rose."""
+    named = ", ".join(map(str, units[:10])) + (f" and {len(units) - 10} more" if units[10:] else "")
+    return (
+        f"  Warning: no chain moved for {len(units)} unit(s) ({named}): every image ended at "
+        "exactly its start activation, so their panels show starting images. No gradient "
+        "reaches them: the target is taken after a ReLU where the unit is 0 on every image "
+        "(a layer registered at a module whose output a ReLU already rectified, or "
+        "--post-relu), or the unit is dead. Check the layer's registration (docs/generator.md, "
+        "'Networks and weights')."
+    )

@@ -207,6 +207,25 @@ def test_quality_summary_reports_units_above_natural_maximum_and_class_hits():
     assert "50.0% of AM images classified as the target class" in summary
 
 
+def test_the_summary_warns_only_of_units_whose_every_chain_ended_where_it_started(tmp_path):
+    moved = make_result(unit=3)  # from 0 to 0, 1, 2, 3: one image unmoved, three moved
+    unmoved = outputs.UnitResult(**{**make_result(unit=5).__dict__, "activations": [0.0] * 4})
+    reports = [
+        outputs.quality_report(result, reference_max=None, output_layer=False).as_dict()
+        for result in (moved, unmoved)
+    ]
+    assert [report["share_unmoved"] for report in reports] == [0.25, 1.0]
+    assert "no chain moved for 1 unit(s) (5)" in outputs.quality_summary(reports)
+    assert "Warning" not in outputs.quality_summary(reports[:1])
+    # a report written before share_unmoved was recorded is read, and warns of nothing
+    folder = write(tmp_path, unmoved)
+    quality = json.loads((folder / "quality.json").read_text())
+    del quality["share_unmoved"]
+    (folder / "quality.json").write_text(json.dumps(quality))
+    old = outputs.unit_read(tmp_path, 5)["quality"]
+    assert "Warning" not in outputs.quality_summary([old])
+
+
 def test_a_folder_that_lost_its_settings_file_is_checked_against_its_units(tmp_path):
     layer_folder.settings_claim(tmp_path, {"iterations": 5})
     write(tmp_path, make_result(unit=1))

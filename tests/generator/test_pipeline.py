@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from generator.am import grid, layer_folder, loading, outputs, pipeline, unit_check
+from generator.am import grid, layer_folder, loading, networks, outputs, pipeline, unit_check
 from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
 from generator.am.demo import digits_dataset
-from generator.am.networks import get_network
+from generator.am.networks import LayerSpec, NetworkSpec, get_network
 from generator.am.pixel import PixelSampler
 from generator.am.provenance import GENERATOR_VERSION
 
@@ -446,3 +446,44 @@ def test_a_resume_names_a_picture_cut_short_and_a_renamed_unit_folder(tmp_path, 
         pipeline.panels_generate(run)
     (run.out / "unit_000003").rename(outputs.unit_dir(run.out, 3))
     assert [report["unit"] for report in pipeline.panels_generate(run)] == [1]
+
+
+class _RectifiedNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.relu = torch.nn.Conv2d(3, 2, 3, padding=1), torch.nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.conv(x))
+
+
+def test_the_summary_names_units_whose_chains_never_moved(tmp_path, monkeypatch):
+    """A layer registered at a rectified module: a unit at 0 there gets no gradient."""
+    spec = NetworkSpec(
+        name="rectified-net",
+        layers={"relu": LayerSpec("relu", "relu", "conv", 2)},  # wrongly: after the ReLU
+        input_size=16,
+        mean=(0.5,) * 3,
+        std=(0.5,) * 3,
+        num_classes=0,
+        class_names=(),
+        class_ids=(),
+        builder=_RectifiedNet,
+    )
+    monkeypatch.setitem(networks._REGISTRY, spec.name, lambda: spec)
+    torch.manual_seed(0)
+    model = _RectifiedNet()
+    with torch.no_grad():
+        model.conv.bias.copy_(torch.tensor([1.0, -100.0]))  # unit 0 alive, unit 1 at 0 always
+    torch.save(model.state_dict(), tmp_path / "net.pt")
+    config = AMConfig(
+        network=spec.name, layer="relu", method="pixel", images_per_unit=4, iterations=3,
+        batch_size=4, weights=str(tmp_path / "net.pt"),
+    )  # fmt: skip
+    run = pipeline.PanelRun(config=config, units=[0, 1], out=tmp_path / "out", rows=2, cols=2)
+    reports = pipeline.panels_generate(run)
+    assert [report["share_unmoved"] for report in reports] == [0.0, 1.0]
+    summary = outputs.quality_summary(reports)
+    assert "Warning: no chain moved for 1 unit(s) (1): every image ended at exactly" in summary
+    assert "after a ReLU" in summary
+    assert "moved" not in outputs.quality_summary(reports[:1])
