@@ -8,6 +8,7 @@ folder of images (`--reference DIR`), e.g. a sample of the ImageNet validation s
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,9 +86,34 @@ def image_load(path: Path, size: int) -> Tensor:
         with Image.open(path) as image:
             rgb = image_8bit(image)
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as error:
-        raise ValueError(f"image {path} is not readable: {error}") from None
+        raise ValueError(_unreadable(path, error)) from None
     resized = TF.resize(TF.pil_to_tensor(rgb), round(size * 256 / 224), antialias=True)
     return TF.center_crop(resized, [size, size]).float() / 255.0
+
+
+def images_check(files: list[Path]) -> None:
+    """ValueError, as `image_load` words it, for the first file that is no image Pillow knows
+    or too large for it to read; only the files' headers are read (nothing is decoded), so a
+    run checks its whole reference set before it does any work."""
+    for path in files:
+        try:
+            with Image.open(path):
+                pass
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+            raise ValueError(_unreadable(path, error)) from None
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    """What is wrong with an image file that does not open, and for a huge one what to do."""
+    if not isinstance(error, Image.DecompressionBombError):
+        return f"image {path} is not readable: {error}"
+    pixels = re.search(r"\((\d+) pixels\)", str(error))  # only Pillow's message says how many
+    count = f"{int(pixels[1]):,} pixels" if pixels else "too many pixels"
+    return (
+        f"image {path} has {count}, more than Pillow reads ({2 * Image.MAX_IMAGE_PIXELS:,}: "
+        "it takes such images for decompression bombs); resize it, to 1000 pixels on its longer "
+        "side say (it is read at a few hundred), or take it out of the folder"
+    )
 
 
 def reference_batches(network: str, reference: Path | None, size: int) -> Iterator[Tensor] | None:

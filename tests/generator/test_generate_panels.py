@@ -366,6 +366,16 @@ def test_target_options_that_change_nothing_on_the_layer_are_refused(tmp_path, m
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_a_bad_reference_image_stops_the_run_before_any_work(tmp_path, models):
+    """Not after the output folder is claimed and the networks are loaded."""
+    (tmp_path / "ref").mkdir()
+    Image.new("RGB", (40, 30)).save(tmp_path / "ref" / "a.png")
+    (tmp_path / "ref" / "notes.jpg").write_text("a text saved as .jpg")
+    with pytest.raises(CommandError, match="notes.jpg is not readable"):
+        generate(tmp_path, "--reference", str(tmp_path / "ref"), units="0")
+    assert not (tmp_path / "out").exists()
+
+
 def test_receptive_field_crop_is_announced_applied_and_saved(tmp_path, models, capsys):
     import json
 

@@ -41,6 +41,24 @@ def test_an_unreadable_reference_image_is_named(tmp_path):
         reference.image_load(tmp_path / "broken.png", 16)
 
 
+def test_a_huge_image_is_named_with_its_size_and_what_to_do(tmp_path, monkeypatch):
+    save_image(tmp_path / "huge.png", 30, 20, 10)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow refuses twice that: 200
+    message = r"huge.png has 600 pixels, more than Pillow reads \(200: .*; resize it"
+    with pytest.raises(ValueError, match=message):
+        reference.image_load(tmp_path / "huge.png", 16)
+    with pytest.raises(ValueError, match=message):
+        reference.images_check([tmp_path / "huge.png"])
+
+
+def test_the_headers_check_names_a_file_that_is_no_image(tmp_path):
+    save_image(tmp_path / "a.png", 8, 8, 10)
+    (tmp_path / "notes.jpg").write_text("a text saved as .jpg")
+    reference.images_check([tmp_path / "a.png"])
+    with pytest.raises(ValueError, match="notes.jpg is not readable: cannot identify"):
+        reference.images_check([tmp_path / "a.png", tmp_path / "notes.jpg"])
+
+
 def test_reference_maxima_are_each_units_highest_value_over_the_folder(tmp_path, demo_pair):
     target, _ = demo_pair
     for index, value in enumerate((0, 90, 200)):

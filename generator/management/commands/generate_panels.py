@@ -144,8 +144,8 @@ class Command(BaseCommand):
             units = networks.parse_units(options["units"])
             networks.check_units(layer, units)
             rows, cols = grid.parse_grid(options["grid"])
-            if options["reference"] is not None:
-                reference.reference_files(options["reference"])  # fail before any work
+            if options["reference"] is not None:  # fail before any work, on a bad file too
+                reference.images_check(reference.reference_files(options["reference"]))
             config = AMConfig(**self._config_values(options, layer))
             networks.target_options_check(layer, spatial=config.spatial, pre_relu=config.pre_relu)
             _cpu_threads_check(config.cpu_threads)
