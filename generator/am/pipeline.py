@@ -120,10 +120,11 @@ def image_regenerate(
     ("target", "generator", "encoder"; on another machine, say): they must be the same files.
 
     The chain runs alone, padded to the batch size it ran in, with the speed options it ran
-    with and on its kind of device (or `device`), so on the same CPU and software it repeats the
-    stored image bit for bit. On other hardware or software it matches up to rounding, which
-    AM steps can amplify. On CUDA, cuDNN may pick other kernels in another process, some of
-    them not deterministic: expect close, not always identical, images there.
+    with and on its kind of device (or `device`), on the CPU with the torch threads it had, so
+    on the same CPU and software it repeats the stored image bit for bit. On other hardware or
+    software it matches up to rounding, which AM steps can amplify. On CUDA, cuDNN may pick
+    other kernels in another process, some of them not deterministic: expect close, not always
+    identical, images there.
 
     On another kind of device than the unit's (`device="cpu"` for a unit made on CUDA, say) no
     batch repeats the image bit for bit, so the chain runs alone and uncompiled: close to the
@@ -183,6 +184,10 @@ def image_regenerate(
             )
     if device is not None and torch.device(device).type != torch.device(ran["device"]).type:
         ran |= {"batch_size": 1, "compile": False}
+    elif torch.device(ran["device"]).type == "cpu":
+        # torch shares CPU work out by its thread count, and so rounds by it: the run's count
+        # (a run given none recorded the shell's), whatever this process has
+        ran["cpu_threads"] = stored["execution"].get("torch_threads", ran["cpu_threads"])
     if precision is not None:
         made["precision"] = precision
     config = AMConfig(**{**made, **ran, **({"device": device} if device else {})})

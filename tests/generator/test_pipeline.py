@@ -172,6 +172,32 @@ def test_any_image_regenerates_from_its_seed(tmp_path, demo_models, layer, unit,
         pipeline.image_regenerate(run.out, 3, 4)
 
 
+def test_a_cpu_image_regenerates_under_the_threads_its_run_had(tmp_path, demo_models, monkeypatch):
+    """torch shares CPU work out by its thread count, and rounds by it (a sum over a whole
+    tensor of a million values differs between 1 and 2 threads): a run given no --cpu-threads
+    ran on the shell's count, which another shell need not have."""
+    run = demo_run(tmp_path, demo_models[0], [1])  # cpu_threads 0: the process's count
+    torch.set_num_threads(2)
+    try:
+        pipeline.panels_generate(run)
+    finally:
+        torch.set_num_threads(1)
+    assert outputs.unit_read(run.out, 1)["execution"]["torch_threads"] == 2
+    threads, build = [], pipeline.sampler_build
+
+    def counting(config):
+        sampler = build(config)
+        sampled = sampler._run
+        sampler._run = lambda *args: threads.append(torch.get_num_threads()) or sampled(*args)
+        return sampler
+
+    monkeypatch.setattr(pipeline, "sampler_build", counting)
+    image, _ = pipeline.image_regenerate(run.out, 1, 2)
+    saved = np.asarray(Image.open(outputs.unit_dir(run.out, 1) / "images" / "002.png"))
+    assert np.array_equal(saved, grid.to_uint8(image[None])[0])
+    assert threads == [2] and torch.get_num_threads() == 1
+
+
 def test_a_run_smaller_than_its_batch_pads_only_to_its_own_size(tmp_path, demo_models):
     run = demo_run(tmp_path, demo_models[0], [1], batch_size=64)
     pipeline.panels_generate(run)
