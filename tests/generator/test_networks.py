@@ -18,6 +18,7 @@ from generator.am.networks import (
     parse_units,
     unit_values,
 )
+from tests.generator.small_networks import small_spec
 
 
 def _save_random_weights(name, path):
@@ -367,17 +368,12 @@ class _InPlaceNet(torch.nn.Module):
 
 
 def _in_place_spec(**layers):
-    from generator.am.networks import NetworkSpec
-
     entries = {
         "bn": LayerSpec("bn", "bn", "conv", 4, rectified_after=False),
         "fc": LayerSpec("fc", "fc", "fc", 5),
         "out": LayerSpec("out", "out", "fc", 3, rectified_after=False),
     } | layers
-    return NetworkSpec(
-        name="inplace", layers=entries, input_size=8, mean=(0.5,) * 3, std=(0.5,) * 3,
-        num_classes=3, class_names=("a", "b", "c"), class_ids=("",) * 3, builder=_InPlaceNet,
-    )  # fmt: skip
+    return small_spec("inplace", _InPlaceNet, *entries.values(), input_size=8, classes=3)
 
 
 def _load_in_place(tmp_path, spec):

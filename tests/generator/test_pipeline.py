@@ -13,9 +13,10 @@ from generator.am import grid, layer_folder, loading, networks, outputs, pipelin
 from generator.am.chains import chain_seed
 from generator.am.config import AMConfig
 from generator.am.demo import digits_dataset
-from generator.am.networks import LayerSpec, NetworkSpec, get_network
+from generator.am.networks import LayerSpec, get_network
 from generator.am.pixel import PixelSampler
 from generator.am.provenance import GENERATOR_VERSION
+from tests.generator.small_networks import small_spec
 
 
 def demo_run(tmp_path, models, units, reference=None, **config):
@@ -485,17 +486,8 @@ class _RectifiedNet(torch.nn.Module):
 
 def test_the_summary_names_units_whose_chains_never_moved(tmp_path, monkeypatch):
     """A layer registered at a rectified module: a unit at 0 there gets no gradient."""
-    spec = NetworkSpec(
-        name="rectified-net",
-        layers={"relu": LayerSpec("relu", "relu", "conv", 2)},  # wrongly: after the ReLU
-        input_size=16,
-        mean=(0.5,) * 3,
-        std=(0.5,) * 3,
-        num_classes=0,
-        class_names=(),
-        class_ids=(),
-        builder=_RectifiedNet,
-    )
+    relu = LayerSpec("relu", "relu", "conv", 2)  # wrongly: after the ReLU
+    spec = small_spec("rectified-net", _RectifiedNet, relu)
     monkeypatch.setitem(networks._REGISTRY, spec.name, lambda: spec)
     torch.manual_seed(0)
     model = _RectifiedNet()

@@ -9,11 +9,12 @@ from PIL import Image
 
 from generator.am import grid, networks, pipeline
 from generator.am.config import AMConfig
-from generator.am.networks import LayerSpec, NetworkSpec
+from generator.am.networks import LayerSpec
 from generator.am.pixel import PixelSampler
 from generator.am.ppgn import PPGNSampler
 from generator.am.receptive import Box, picture_box, receptive_field
 from generator.am.zoo import imagenet_spec
+from tests.generator.small_networks import small_spec
 
 
 @pytest.mark.parametrize(
@@ -110,17 +111,7 @@ class _DilatedPoolNet(torch.nn.Module):
 
 
 def test_a_network_the_computation_cannot_rework_is_refused(monkeypatch):
-    spec = NetworkSpec(
-        name="dilated-pool-net",
-        layers={"pool": LayerSpec("pool", "pool", "conv", 2)},
-        input_size=16,
-        mean=(0.5,) * 3,
-        std=(0.5,) * 3,
-        num_classes=0,
-        class_names=(),
-        class_ids=(),
-        builder=_DilatedPoolNet,
-    )
+    spec = small_spec("dilated-pool-net", _DilatedPoolNet, LayerSpec("pool", "pool", "conv", 2))
     monkeypatch.setitem(networks._REGISTRY, spec.name, lambda: spec)
     with pytest.raises(ValueError, match="receptive field of dilated-pool-net pool: a dilated"):
         receptive_field(spec.name, "pool")
@@ -136,17 +127,8 @@ class _HandSaturatedNet(torch.nn.Module):
 
 
 def test_a_field_no_gradient_reaches_is_refused_saying_what_to_do(monkeypatch):
-    spec = NetworkSpec(
-        name="hand-saturated-net",
-        layers={"conv2": LayerSpec("conv2", "conv2", "conv", 2)},
-        input_size=16,
-        mean=(0.5,) * 3,
-        std=(0.5,) * 3,
-        num_classes=0,
-        class_names=(),
-        class_ids=(),
-        builder=_HandSaturatedNet,
-    )
+    conv2 = LayerSpec("conv2", "conv2", "conv", 2)
+    spec = small_spec("hand-saturated-net", _HandSaturatedNet, conv2)
     monkeypatch.setitem(networks._REGISTRY, spec.name, lambda: spec)
     with pytest.raises(ValueError, match="conv2: no gradient reaches the input.*--crop input"):
         receptive_field(spec.name, "conv2")
