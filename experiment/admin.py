@@ -569,6 +569,15 @@ class ParticipantAdmin(ChangesOnlySave, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_responses=Count("responses"))
 
+    def get_fields(self, request, participant=None):
+        """Without the participant's token and study page for staff who may only view
+        participants (a helper approving submissions, say): whoever has them can answer, decline
+        or comment as the participant, which even the answers' own admin never allows."""
+        fields = super().get_fields(request, participant)
+        if self.has_change_permission(request, participant):
+            return fields
+        return [name for name in fields if name not in ("token", "study_page")]
+
     @admin.display(description="study page")
     def study_page(self, participant):
         """The address of the participant's own pages (after this site's address), to send to

@@ -104,6 +104,22 @@ def test_a_participants_page_gives_the_address_of_their_study_page(staff_client,
     assert f'href="{study_page}"' not in page  # clicked here, the researcher would answer
 
 
+def test_staff_who_may_only_view_participants_get_no_token_nor_study_page(
+    client, participant, django_user_model
+):
+    """With them one could answer as the participant: a helper approving submissions needs
+    neither."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("viewer", password="pw-12345", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_participant"))
+    client.force_login(user)
+    page = client.get(reverse("admin:experiment_participant_change", args=[participant.id]))
+    html = page.content.decode()
+    assert page.status_code == 200 and participant.external_id in html
+    assert participant.token not in html and "study page" not in html
+
+
 def test_build_lists_action_asks_for_k_then_builds(staff_client, experiment):
     panels_create(experiment, units=6)
     url = reverse("admin:experiment_experiment_changelist")
