@@ -307,7 +307,7 @@ def ratings_flagged_exclude(*, experiment: Experiment, report: RatingsReport) ->
             experiment.participants.select_for_update()
             .select_related("experiment")
             .filter(pk__in=reasons, excluded=False)
-            .order_by("external_id")
+            .order_by("pk")  # the order every writer of participants locks in: no deadlock
         )
         main = Response.objects.filter(participant__in=locked, is_practice=False)
         answered = dict(main.values_list("participant").annotate(n=Count("id")).order_by())
@@ -321,7 +321,7 @@ def ratings_flagged_exclude(*, experiment: Experiment, report: RatingsReport) ->
             participant.excluded = True
             participant.exclusion_reason = reasons[participant.pk][:500]
         Participant.objects.bulk_update(chosen, ["excluded", "exclusion_reason"])
-    return chosen
+    return sorted(chosen, key=lambda participant: participant.external_id)
 
 
 def ratings_report_run(

@@ -714,8 +714,9 @@ class WithdrawalAdmin(admin.ModelAdmin):
     search_fields = ["id_digest"]  # shows the search box; get_search_results does the search
     search_help_text = (
         "An external id (Prolific PID, MTurk worker id, ...) whole, as the participant gave "
-        "it; letter case does not matter. Only its digest is stored, so part of an id finds "
-        "nothing."
+        "it; letter case does not matter, except for withdrawals stored before migration "
+        "experiment 0010, which need the id as typed then. Only its digest is stored, so part "
+        "of an id finds nothing."
     )
 
     def get_search_results(self, request, withdrawals, search_term):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -101,6 +102,16 @@ class AMConfig:
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, not {value}")
+        # A negative weight or noise, or a step against the gradient, makes no AM image; a
+        # negative eps3 would also run as none and yet count as other settings.
+        for name in ("eps1", "eps2", "eps3"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        for name in ("lr", "pixel_lr"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be above 0, not {getattr(self, name)}")
+        if self.lr_end is not None and self.lr_end < 0:
+            raise ValueError(f"lr_end must be 0 or more, not {self.lr_end}")
         if self.threshold >= 1:
             raise ValueError(
                 f"threshold is a probability: give one below 1, or -1 for none, not "
@@ -176,6 +187,12 @@ class AMConfig:
     def load(cls, path: Path) -> AMConfig:
         """Read settings written by ``save``."""
         return cls.from_json(Path(path).read_text())
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the system tells it)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cpus or 1
 
 
 @contextmanager

@@ -369,3 +369,7 @@ def active_units(net: TargetNetwork, layer: str, count: int, min_share: float = 
     if count == 1:
         return alive[:1]
     return [alive[round(i * (len(alive) - 1) / (count - 1))] for i in range(count)]
+
+
+if __name__ == "__main__":  # the command before train_demo.py had it: say where it went
+    raise SystemExit("The demo is trained by: python -m generator.am.train_demo")

@@ -384,13 +384,29 @@ def _used(state: dict[str, Tensor], spec: NetworkSpec) -> dict[str, Tensor]:
 def _load_state(model: nn.Module, state: dict, path: Path, spec: NetworkSpec) -> None:
     problems = state_dict_mismatch(model.state_dict(), state)
     if problems:
-        fits = networks_fitting(state, but=spec.name)
-        hint = f" It fits network {fits[0]!r}: give --network {fits[0]}." if fits else ""
+        hint = _fitting_hint(networks_fitting(state, but=spec.name), path)
         raise ValueError(
             f"Weights file {path} does not match network {spec.name!r}: {problems}.{hint} "
             f"{spec.how_to_obtain}"
         )
     model.load_state_dict(state, strict=True)
+
+
+def _fitting_hint(fits: list[str], path: Path) -> str:
+    """The sentence naming the networks a file fits. Where several do (CaffeNet and Caffe's
+    AlexNet have the same parameters, in layers ordered otherwise), shapes cannot tell which
+    the file was trained as: the one whose standard file has this file's name is named
+    first, and the choice is left to the user."""
+    if not fits:
+        return ""
+    fits = sorted(fits, key=lambda name: get_network(name).weights_file != Path(path).name)
+    if len(fits) == 1:
+        return f" It fits network {fits[0]!r}: give --network {fits[0]}."
+    names = " and ".join(repr(name) for name in fits)
+    return (
+        f" It fits networks {names}, whose parameters have the same shapes: give --network "
+        f"{fits[0]} or another of them, the one the file was trained as."
+    )
 
 
 def networks_fitting(state: dict[str, Tensor], *, but: str) -> list[str]:

@@ -353,10 +353,11 @@ def _unmoved_warning(units: list[int]) -> str:
     """Units no chain moved: a mean over the run would hide them among units that rose."""
     named = ", ".join(map(str, units[:10])) + (f" and {len(units) - 10} more" if units[10:] else "")
     return (
-        f"  Warning: no chain moved for {len(units)} unit(s) ({named}): every image ended at "
-        "exactly its start activation, so their panels show starting images. No gradient "
-        "reaches them: the target is taken after a ReLU where the unit is 0 on every image "
-        "(a layer registered at a module whose output a ReLU already rectified, or "
-        "--post-relu), or the unit is dead. Check the layer's registration (docs/generator.md, "
-        "'Networks and weights')."
+        f"  Warning: no chain moved the target for {len(units)} unit(s) ({named}): every image "
+        "ended at exactly its start activation, so no gradient reached them (the pixel "
+        "method's panels then show their starting images, PPGN's pictures the prior alone "
+        "made). The target is taken after a ReLU where the unit is 0 on every image (a layer "
+        "registered at a module whose output a ReLU already rectified, or --post-relu), or "
+        "the unit is dead. Check the layer's registration (docs/generator.md, 'Networks and "
+        "weights')."
     )

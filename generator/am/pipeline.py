@@ -20,7 +20,7 @@ from torch import Tensor
 
 from generator.am import grid, layer_folder, outputs, unit_check
 from generator.am.chains import chain_seed
-from generator.am.config import AMConfig
+from generator.am.config import AMConfig, usable_cpus
 from generator.am.loading import output_layer, sampler_build, weights_files
 from generator.am.networks import TargetNetwork
 from generator.am.ppgn import PPGNSampler
@@ -186,8 +186,10 @@ def image_regenerate(
         ran |= {"batch_size": 1, "compile": False}
     elif torch.device(ran["device"]).type == "cpu":
         # torch shares CPU work out by its thread count, and so rounds by it: the run's count
-        # (a run given none recorded the shell's), whatever this process has
-        ran["cpu_threads"] = stored["execution"].get("torch_threads", ran["cpu_threads"])
+        # (a run given none recorded the shell's), whatever this process has; at most this
+        # machine's CPUs (another machine's CPU need not repeat the image bit for bit anyway)
+        threads = stored["execution"].get("torch_threads", ran["cpu_threads"])
+        ran["cpu_threads"] = min(threads, usable_cpus())
     if precision is not None:
         made["precision"] = precision
     config = AMConfig(**{**made, **ran, **({"device": device} if device else {})})

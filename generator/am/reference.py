@@ -44,24 +44,44 @@ def image_files(folder: Path, *, below: bool = False) -> list[Path]:
 
 def _files_below(folder: Path) -> Iterator[Path]:
     """Every file in `folder` and its folders, linked folders included, each real folder read
-    once, by the first path that reaches it; hidden folders are not entered.
+    once; hidden folders are not entered.
 
     A reference set is often made of links to ImageNet's class folders, and `Path.rglob` does
     not enter linked folders (Python 3.13's only when asked): most of the set would be left out
     unsaid. Reading each real folder once keeps a link to a folder above it from looping
-    forever. Hidden folders are passed over here, not only by `image_files`' filter, so that a
-    visible link to a folder kept in one is not taken for a folder already read.
+    forever. A folder inside `folder` itself is read by its own path, not by a link to it, so
+    the set's file names, and so its digest, stay those that runs made before links were
+    followed. Hidden folders are passed over here, not only by `image_files`' filter, so that
+    a visible link to a folder kept in one is not taken for a folder already read.
     """
+    inside = {os.path.realpath(top) for top, _, _ in _walk(folder, followlinks=False)}
     seen: set[str] = set()
-    for top, folders, files in os.walk(folder, followlinks=True):
+    for top, folders, files in _walk(folder, followlinks=True):
         real = os.path.realpath(top)
-        if real in seen:
-            folders.clear()  # a loop, or a folder already read by another path
+        by_link = real in inside and not _plain_path(top, folder)
+        if real in seen or by_link:
+            folders.clear()  # a loop, a folder read by another path, or one read by its own
             continue
         seen.add(real)
-        # os.walk descends in this order, so which path reaches a folder first is fixed
-        folders[:] = sorted(name for name in folders if not name.startswith("."))
         yield from (Path(top) / name for name in files)
+
+
+def _walk(folder: Path, *, followlinks: bool) -> Iterator[tuple[str, list[str], list[str]]]:
+    """os.walk in sorted order (so which path reaches a folder first is fixed), hidden folders
+    left out."""
+    for top, folders, files in os.walk(folder, followlinks=followlinks):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        yield top, folders, files
+
+
+def _plain_path(top: str, folder: Path) -> bool:
+    """Whether `top`, below `folder`, is reached through no link."""
+    path = Path(top)
+    while path != Path(folder) and path != path.parent:
+        if path.is_symlink():
+            return False
+        path = path.parent
+    return True
 
 
 def reference_files(folder: Path) -> list[Path]:

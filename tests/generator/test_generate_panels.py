@@ -272,6 +272,8 @@ def test_torchrun_ranks_share_the_units_without_overlap(tmp_path, models, monkey
         (["--method", "pixel", "--eps1", "1e-7"], "pixel method does not use eps1"),
         (["--pixel-lr", "0.1"], "ppgn method does not use pixel_lr"),
         (["--lr", "nan"], "lr must be a finite number, not nan"),
+        (["--lr", "-1"], "lr must be above 0, not -1"),
+        (["--eps3", "-1"], "eps3 must be 0 or more, not -1"),
         (["--cpu-threads", "100000"], "--cpu-threads 100000: this run may use .* CPUs"),
         (["--weights", "/"], "target network 'demo' is a folder, not a file: /\\."),
         (["--reference", "/no/such/folder"], "reference folder /no/such/folder does not exist"),

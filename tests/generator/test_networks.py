@@ -194,6 +194,10 @@ def test_a_file_of_another_registered_network_names_that_network(tmp_path):
         load_network("alexnet", weights=tmp_path / "places.pth")
     with pytest.raises(ValueError, match=r"It fits network 'demo': give --network demo\."):
         load_network("alexnet", weights=_save_random_weights("demo", tmp_path / "demo.pt"))
+    caffenet = _save_random_weights("caffenet", tmp_path / "bvlc_reference_caffenet.pth")
+    both = r"It fits networks 'caffenet' and 'caffe-alexnet', whose parameters have the same"
+    with pytest.raises(ValueError, match=both + r" shapes: give --network caffenet or another"):
+        load_network("alexnet", weights=caffenet)
     state = get_network("demo").builder().state_dict()
     del state["fc8.bias"]
     torch.save(state, tmp_path / "cut.pt")

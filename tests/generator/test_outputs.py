@@ -215,7 +215,7 @@ def test_the_summary_warns_only_of_units_whose_every_chain_ended_where_it_starte
         for result in (moved, unmoved)
     ]
     assert [report["share_unmoved"] for report in reports] == [0.25, 1.0]
-    assert "no chain moved for 1 unit(s) (5)" in outputs.quality_summary(reports)
+    assert "no chain moved the target for 1 unit(s) (5)" in outputs.quality_summary(reports)
     assert "Warning" not in outputs.quality_summary(reports[:1])
     # a report written before share_unmoved was recorded is read, and warns of nothing
     folder = write(tmp_path, unmoved)

@@ -115,3 +115,12 @@ def test_a_folder_reached_only_through_a_hidden_one_is_read(tmp_path):
     save_image(tmp_path / ".store" / "cats" / "a.png", 8, 8, 10)
     (tmp_path / "cats").symlink_to(tmp_path / ".store" / "cats", target_is_directory=True)
     assert reference.reference_files(tmp_path) == [tmp_path / "cats" / "a.png"]
+
+
+def test_a_folder_inside_is_read_by_its_own_path_not_by_a_link_to_it(tmp_path):
+    """`a -> x` sorts first, yet x/img.png keeps its name: the set's digest stays what runs
+    made before links were followed (else they could not be resumed)."""
+    (tmp_path / "x").mkdir()
+    save_image(tmp_path / "x" / "img.png", 8, 8, 10)
+    (tmp_path / "a").symlink_to(tmp_path / "x", target_is_directory=True)
+    assert reference.reference_files(tmp_path) == [tmp_path / "x" / "img.png"]

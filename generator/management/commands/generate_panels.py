@@ -12,7 +12,6 @@ generate_panels ...` each rank takes every N-th unit and its own GPU (LOCAL_RANK
 registers the panels once all ranks' units are in the output folder.
 """
 
-import os
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from generator.am import (
     receptive,
     reference,
 )
-from generator.am.config import AMConfig
+from generator.am.config import AMConfig, usable_cpus
 
 
 class Command(BaseCommand):
@@ -94,7 +93,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--lr", type=float, help="PPGN step size (default: 1)")
         parser.add_argument(
-            "--lr-end", type=float, help="step size of the last step, lr moving to it linearly"
+            "--lr-end",
+            type=float,
+            help="step size the steps move towards, linearly from --lr (ppgn's schedule)",
         )
         parser.add_argument(
             "--pixel-lr", type=float, help="Adam learning rate of the pixel method (default: 0.05)"
@@ -336,6 +337,6 @@ def _text(path: Path | None) -> str | None:
 
 def _cpu_threads_check(count: int) -> None:
     """More threads than CPUs never help, and torch crashes (no message) on absurd counts."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if count > (cpus or 1):
+    cpus = usable_cpus()
+    if count > cpus:
         raise ValueError(f"--cpu-threads {count}: this run may use {cpus} CPUs; give at most that")
