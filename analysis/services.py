@@ -6,7 +6,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -460,7 +460,7 @@ def _simulation_store(experiment, lists, every_panel, own, interpretability, set
     same seed adds other participants of the same world, not copies of the first ones.
     """
     start = _simulation_next_number(experiment, settings.seed)
-    created, responses = [], []
+    created, responses, stored_at = [], [], []
     for number, trial_list in enumerate(lists, start=start):
         rng = np.random.default_rng([settings.seed, number])  # this participant's draws
         # The order a real participant of the list would get, drawn from the seed.
@@ -482,8 +482,12 @@ def _simulation_store(experiment, lists, every_panel, own, interpretability, set
             participant, panels, own, interpretability, bias, settings, rng
         )
         created.append(participant)
-        _simulation_times(participant, responses[-len(order) :])
+        stored_at += _simulation_times(participant, responses[-len(order) :])
     Response.objects.bulk_create(responses, batch_size=2000)
+    # bulk_create stamps every answer with the time of now (created_at is auto_now_add).
+    for response, when in zip(responses, stored_at, strict=True):
+        response.created_at = when
+    Response.objects.bulk_update(responses, ["created_at"], batch_size=2000)
     Participant.objects.bulk_update(created, ["consented_at", "completed_at", "last_seen_at"])
     return created
 
@@ -498,12 +502,17 @@ def _simulation_next_number(experiment: Experiment, seed: int) -> int:
     return max((int(s) for s in suffixes if s.isdigit()), default=-1) + 1
 
 
-def _simulation_times(participant: Participant, responses: list[Response]) -> None:
+def _simulation_times(participant: Participant, responses: list[Response]) -> list[datetime]:
     """Consent at the start; completion after the answers' response times (as a real
-    participant's minutes would read), not before the start."""
+    participant's minutes would read), not before the start. Returns when each answer is
+    stored: its response time after the one before, as a real participant's on an instant
+    connection, since the quality flags read the server's clock too (answers stored all at
+    once would be a bot's)."""
     participant.consented_at = participant.started_at
-    spent = timedelta(milliseconds=sum(response.response_ms for response in responses))
-    participant.completed_at = participant.last_seen_at = participant.started_at + spent
+    spent = np.cumsum([response.response_ms for response in responses])
+    stored_at = [participant.started_at + timedelta(milliseconds=int(ms)) for ms in spent]
+    participant.completed_at = participant.last_seen_at = stored_at[-1]
+    return stored_at
 
 
 def simulation_responses_delete(*, experiment: Experiment) -> int:

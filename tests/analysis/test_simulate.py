@@ -1,5 +1,6 @@
 """simulate_responses: synthetic participants follow the documented model and stay marked."""
 
+from datetime import timedelta
 from io import StringIO
 
 import numpy as np
@@ -130,6 +131,23 @@ def test_a_second_run_with_the_same_seed_adds_other_participants_with_real_durat
         assert participant.consented_at == participant.started_at < participant.completed_at
         spent = sum(participant.responses.values_list("response_ms", flat=True))
         assert (participant.completed_at - participant.started_at).total_seconds() * 1000 == spent
+
+
+@pytest.mark.django_db
+def test_synthetic_answers_are_stored_when_their_response_times_say():
+    """The server's clock reads a synthetic participant as a real one's on an instant
+    connection (the quality flags check it): each answer stored its response time after the
+    one before (after consent for the first), the last one at completion."""
+    experiment = build_experiment()
+    call_command(
+        "simulate_responses", "--experiment", "exp", "--participants", "2", stdout=StringIO()
+    )
+    for participant in Participant.objects.filter(experiment=experiment):
+        stored = participant.consented_at
+        for created_at, ms in participant.responses.values_list("created_at", "response_ms"):
+            assert created_at - stored == timedelta(milliseconds=ms)
+            stored = created_at
+        assert stored == participant.completed_at
 
 
 @pytest.mark.django_db
