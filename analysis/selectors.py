@@ -127,7 +127,9 @@ def ratings_responses_frame(
 ) -> pd.DataFrame:
     """One row per response of the chosen participants, practice trials and excluded
     participants included (`is_practice`, `excluded`; `active`: the participant is still taking
-    part, in progress within the hold time; `states`: participant_states, if already read)."""
+    part, in progress within the hold time; `states`: participant_states, if already read;
+    `created_at`, `consented_at`: when the server stored the answer and the participant's
+    consent, for the server-side timing of the quality flags)."""
     judge_labels = labels_judge().matcher.labels
     rows = Response.objects.filter(
         participant__in=ratings_participants(experiment=experiment, participants=participants)
@@ -135,13 +137,13 @@ def ratings_responses_frame(
         "participant_id", "panel_id", "panel__network", "panel__layer", "panel__unit",
         "is_practice", "q1_yes", "q2_bin", "q3_first", "q3_second", "response_ms",
         "panel__source", "panel__intended_answer", "panel__intended_label",
-        "participant__excluded",
+        "participant__excluded", "created_at", "participant__consented_at",
     )  # fmt: skip
     frame = pd.DataFrame(
         rows,
         columns=["participant", "panel", "network", "layer", "unit_number", "is_practice", "yes",
                  "q2_bin", "q3_first", "q3_second", "response_ms", "source", "intended_answer",
-                 "intended_label", "excluded"],
+                 "intended_label", "excluded", "created_at", "consented_at"],
     )  # fmt: skip
     frame["unit"] = unit_keys(frame, "unit_number")
     frame["labels"] = [
@@ -149,6 +151,8 @@ def ratings_responses_frame(
     ]
     states = states if states is not None else participant_states(experiment=experiment)
     frame["active"] = frame["participant"].map(states).eq("in_progress")
+    for column in ("created_at", "consented_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame.astype(
         {"q2_bin": float, "yes": bool, "is_practice": bool, "response_ms": float, "excluded": bool}
     )

@@ -189,7 +189,8 @@ def ratings_report_compute(
 
     `responses`: participant, unit, is_practice, yes, q2_bin, labels, response_ms, panel,
     source, intended_answer, intended_label, active and excluded (the participant's; an
-    excluded participant is only listed in the quality table). `units`: indexed by unit key;
+    excluded participant is only listed in the quality table), and created_at and
+    consented_at for the server's timing (participant_quality). `units`: indexed by unit key;
     see UNIT_COLUMNS.
     """
     table_settings, quality_settings = (

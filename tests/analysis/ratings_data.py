@@ -108,21 +108,34 @@ def answer_all(
     experiment, external_id, yes, label="dog", synthetic=False, ms=5000, trials=None, status=None
 ):
     """A participant who answers the first `trials` panels (default: all; practice first) of
-    the experiment the same way, and has completed the study unless `status` says otherwise."""
+    the experiment the same way, and has completed the study unless `status` says otherwise.
+
+    They consented `ms` per answer ago, and each answer is stored `ms` after the one before,
+    the last one now: the server's clock agrees with the browser's count, as for a real
+    participant on an instant connection."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from experiment.models import Participant, Response
 
+    panels = list(experiment.panels.order_by("-is_practice", "id")[:trials])
+    consented = timezone.now() - timedelta(milliseconds=ms * len(panels))
     participant = Participant.objects.create(
         experiment=experiment, external_id=external_id, is_synthetic=synthetic,
-        status=status or Participant.Status.COMPLETED,
+        status=status or Participant.Status.COMPLETED, consented_at=consented,
     )  # fmt: skip
-    panels = experiment.panels.order_by("-is_practice", "id")[:trials]
+    Participant.objects.filter(pk=participant.pk).update(started_at=consented)  # auto_now_add
+    participant.started_at = consented
     for index, panel in enumerate(panels):
         said_yes = yes(panel) if callable(yes) else yes
-        Response.objects.create(
+        response = Response.objects.create(
             participant=participant, panel=panel, trial_index=index,
             is_practice=panel.is_practice, q1_yes=said_yes, q2_bin=4 if said_yes else None,
             q3_first=label if said_yes else "", response_ms=ms,
         )  # fmt: skip
+        stored = consented + timedelta(milliseconds=ms * (index + 1))
+        Response.objects.filter(pk=response.pk).update(created_at=stored)  # not auto_now_add
     return participant
 
 

@@ -1,6 +1,7 @@
 """analyze_ratings: files, printed table, bad input, real vs synthetic, exclusions."""
 
 import json
+import re
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -242,6 +243,34 @@ def test_exclude_flagged_excludes_fast_all_same_participants_and_says_who_and_wh
     hasty.refresh_from_db()
     assert hasty.excluded and "median time 0.3 s" in hasty.exclusion_reason
     assert "1 real participants analysed" in output
+
+
+def test_a_bot_that_makes_up_its_response_times_is_flagged_and_leaves_table1(tmp_path):
+    """The security review's bot, through the services the trial page calls: its answers vary
+    and claim 4000 + 37 i ms each, but arrive at once. The server's clock flags it, so
+    --exclude-flagged takes its ratings out of Table 1."""
+    from experiment.services import participant_consent, participant_enter, response_record
+
+    experiment = build_experiment()
+    answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
+    bot = participant_enter(experiment=experiment, external_id="bot")
+    participant_consent(participant=bot)
+    for index, panel_id in enumerate(bot.trial_order):
+        said_yes = experiment.panels.get(pk=panel_id).layer == "fc8"
+        response_record(
+            participant=bot, trial_index=index, panel_id=panel_id, q1="yes" if said_yes else "no",
+            q2=4 if said_yes else None, q3="drink" if said_yes else "",
+            response_ms=4000 + 37 * index,
+        )  # fmt: skip
+    output = analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
+    bot.refresh_from_db()
+    assert bot.status == "completed" and bot.excluded
+    assert re.match(r"median time 0\.\d s by the server's clock < 2 s", bot.exclusion_reason)
+    assert "1 real participants analysed" in output
+    table = pd.read_csv(tmp_path / "participants.csv").set_index("external_id")
+    assert table.loc["bot", "median_ms"] > 4000 and table.loc["bot", "server_median_ms"] < 1000
+    assert table.loc["careful", "server_median_ms"] == 5000
+    assert pd.read_csv(tmp_path / "table1.csv")["responses"].sum() == 8  # careful's alone
 
 
 def test_exclude_flagged_stores_nothing_when_the_report_cannot_be_written(tmp_path):

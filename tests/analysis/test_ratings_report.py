@@ -78,6 +78,64 @@ def test_participants_are_flagged_for_all_same_answers_speed_and_practice():
     assert "median time 0.8 s" in table.loc[3, "flags"]
 
 
+def with_server_times(main, practice, gap_ms):
+    """The frames with the server's times: each participant consents at 10:00, then their
+    answers (practice first) are stored gap_ms[participant] apart."""
+    consent = pd.Timestamp("2026-03-01 10:00", tz="UTC")
+    answers = pd.concat([practice.assign(main=False), main.assign(main=True)], ignore_index=True)
+    place = answers.groupby("participant").cumcount() + 1
+    gaps = answers["participant"].map(gap_ms)
+    answers["consented_at"] = consent
+    answers["created_at"] = consent + pd.to_timedelta(place * gaps, unit="ms")
+    split = answers.pop("main")
+    return answers.loc[split], answers.loc[~split]
+
+
+def test_a_client_that_makes_up_its_response_times_is_flagged_by_the_servers_clock():
+    """The security review's bot: response_ms = 4000 + 37 i, every answer posted at once. By
+    the browser's count it took over 4 s a panel; the server stored its answers 4 ms apart."""
+    main, practice = quality_frames()
+    bot = pd.DataFrame(
+        {"participant": 9, "yes": [i % 2 == 0 for i in range(10)],
+         "response_ms": [4000 + 37 * i for i in range(10)], "active": False}
+    )  # fmt: skip
+    main, practice = with_server_times(
+        pd.concat([main, bot], ignore_index=True), practice, {1: 9000, 2: 9000, 3: 9000, 9: 4}
+    )
+    table = participant_quality(main, practice, QualitySettings()).set_index("participant")
+    assert table.loc[9, "median_ms"] == 4166.5 and table.loc[9, "server_median_ms"] == 4
+    assert table.loc[9, "flags"] == (
+        "median time 0.0 s by the server's clock < 2 s (the browser reported 4.2 s)"
+    )
+    assert table.loc[9, "server_total_min"] == pytest.approx(10 * 4 / 60000)
+
+
+def test_a_slow_network_never_flags_a_participant_whose_browser_count_passes():
+    """The server's intervals hold the network's delays besides the response time: longer
+    ones leave the flags to the browser's count, which flags a fast participant as before."""
+    main, practice = with_server_times(*quality_frames(), {1: 30000, 2: 30000, 3: 30000})
+    table = participant_quality(main, practice, QualitySettings()).set_index("participant")
+    assert table.loc[1, "flags"] == ""
+    assert table["server_median_ms"].tolist() == [30000, 30000, 30000]
+    assert table["server_total_min"].tolist() == pytest.approx([2.0, 2.0, 2.0])  # 4 answers
+    assert table.loc[3, "flags"] == "median time 0.8 s by the browser's count < 2 s"
+
+
+def test_both_clocks_under_the_limit_are_named_in_the_flag():
+    main, practice = with_server_times(*quality_frames(), {1: 9000, 2: 9000, 3: 500})
+    table = participant_quality(main, practice, QualitySettings()).set_index("participant")
+    assert table.loc[3, "flags"] == (
+        "median time 0.8 s by the browser's count, 0.5 s by the server's clock < 2 s"
+    )
+
+
+def test_the_servers_figures_stand_next_to_the_browsers_median():
+    main, practice = with_server_times(*quality_frames(), {1: 9000, 2: 9000, 3: 9000})
+    columns = participant_quality(main, practice, QualitySettings()).columns.tolist()
+    at = columns.index("median_ms")
+    assert columns[at : at + 3] == ["median_ms", "server_median_ms", "server_total_min"]
+
+
 def test_participants_shares_are_in_percent_like_table1():
     main, practice = quality_frames()
     table = participant_quality(main, practice, QualitySettings()).set_index("participant")

@@ -74,6 +74,18 @@ def test_the_analysis_of_a_large_simulation_recovers_the_layer_rates():
 
 
 @pytest.mark.django_db
+def test_the_synthetic_report_flags_nobody_for_speed():
+    """Simulated answers take about 6 s a panel by both clocks (the demo's report)."""
+    experiment = build_experiment()
+    call_command(
+        "simulate_responses", "--experiment", "exp", "--participants", "6", stdout=StringIO()
+    )
+    quality = ratings_report(experiment=experiment, participants="synthetic").quality
+    assert not quality["flags"].str.contains("median time").any()
+    assert (quality["server_median_ms"] >= quality["median_ms"]).all()
+
+
+@pytest.mark.django_db
 def test_delete_removes_only_synthetic_participants_and_their_answers():
     from tests.analysis.ratings_data import answer_all
 
