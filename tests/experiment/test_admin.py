@@ -94,6 +94,16 @@ def test_changelists_show_panels_lists_participants_and_responses(staff_client, 
     assert 'style="height:64px"' in panels
 
 
+def test_the_duration_column_reads_the_servers_clock_not_the_browsers(staff_client, participant):
+    """A script claiming a minute a panel but answering at once shows 0.0 min, as the ratings
+    report's server-side timing reads it (docs/experiment.md, section 6)."""
+    for index in range(len(participant.trial_order)):
+        answer(participant, index, response_ms=60_000)
+    assert participant.status == Participant.Status.COMPLETED
+    page = staff_client.get(reverse("admin:experiment_participant_changelist")).content.decode()
+    assert '<td class="field-duration">0.0 min</td>' in page
+
+
 def test_a_participants_page_gives_the_address_of_their_study_page(staff_client, participant):
     """For one who cannot go back to the browser they started in (an id others may know)."""
     page = staff_client.get(
