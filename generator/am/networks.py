@@ -197,13 +197,20 @@ def rectified(value: Tensor, layer: LayerSpec) -> Tensor:
     return F.relu(value) if layer.rectified_after else value
 
 
-def target_options_check(layer: LayerSpec, *, spatial: str, pre_relu: bool) -> None:
+def target_options_check(
+    spec: NetworkSpec, layer: LayerSpec, *, spatial: str, pre_relu: bool
+) -> None:
     """ValueError for a target option that changes nothing on `layer`: it would still count as
     other settings, so the run could neither resume nor register beside panels made without."""
     if layer.kind != "conv" and spatial != "centre":
         raise ValueError(
             f"--spatial {spatial} applies to conv layers; a unit of {layer.alias} (fully "
             "connected) has one value"
+        )
+    if spatial != "centre" and layer_shapes(spec)[layer.alias][1:] == (1, 1):
+        raise ValueError(
+            f"--spatial {spatial}: the map of {layer.alias} is 1x1, so its maximum is its "
+            "centre; leave it out"
         )
     if not pre_relu and not layer.rectified_after:
         raise ValueError(
@@ -260,7 +267,7 @@ def _layer_shapes_check(spec: NetworkSpec, model: nn.Module) -> None:
                 f"network {spec.name!r} registers layer {layer.alias!r} at module "
                 f"{missing[0]!r}, which its model does not have"
             )
-    shapes = _layer_shapes(spec, model)
+    shapes = layer_shapes(spec, model)
     for layer in spec.layers.values():
         shape = shapes.get(layer.alias)
         if shape is None:
@@ -287,8 +294,10 @@ def _layer_shapes_check(spec: NetworkSpec, model: nn.Module) -> None:
             )
 
 
-def _layer_shapes(spec: NetworkSpec, model: nn.Module) -> dict[str, tuple[int, ...]]:
-    """Each registered layer's output shape for one input-sized image, less the batch."""
+def layer_shapes(spec: NetworkSpec, model: nn.Module | None = None) -> dict[str, tuple[int, ...]]:
+    """Each registered layer's output shape for one input-sized image, less the batch: from the
+    meta device, or where it cannot run the network, from `model` (else one built here) at
+    batch 1."""
     shapes: dict[str, tuple[int, ...]] = {}
 
     def take(layer: LayerSpec, output: Tensor) -> None:
@@ -305,6 +314,7 @@ def _layer_shapes(spec: NetworkSpec, model: nn.Module) -> dict[str, tuple[int, .
         run(probe, "meta")
     except Exception:  # noqa: BLE001 - an operation without a meta kernel: run the real one
         shapes.clear()
+        model = model if model is not None else spec.builder()
         training = model.training
         run(model, "cpu")
         model.train(training)

@@ -438,3 +438,25 @@ def test_a_network_the_meta_device_cannot_run_is_checked_on_its_own_model(tmp_pa
     wrong = replace(spec, layers={**spec.layers, "bn": LayerSpec("bn", "bn", "fc", 4)})
     with pytest.raises(ValueError, match="as fc, but its output is a 4x8x8 map"):
         _load_in_place(tmp_path, wrong)
+
+
+class _OnePixelMapNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 8)  # an 8x8 input to a 1x1 map
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_the_spatial_max_of_a_one_by_one_map_is_refused():
+    """It is the centre: recorded as other settings, it would keep such a run from resuming."""
+    from generator.am.networks import target_options_check
+
+    conv = LayerSpec("conv", "conv", "conv", 4)
+    spec = small_spec("one-pixel", _OnePixelMapNet, conv, input_size=8)
+    with pytest.raises(ValueError, match="--spatial max: the map of conv is 1x1"):
+        target_options_check(spec, conv, spatial="max", pre_relu=True)
+    target_options_check(spec, conv, spatial="centre", pre_relu=True)
+    demo = get_network("demo")
+    target_options_check(demo, demo.layer("conv5"), spatial="max", pre_relu=True)

@@ -148,7 +148,9 @@ class Command(BaseCommand):
             if options["reference"] is not None:  # fail before any work, on a bad file too
                 reference.images_check(reference.reference_files(options["reference"]))
             config = AMConfig(**self._config_values(options, layer))
-            networks.target_options_check(layer, spatial=config.spatial, pre_relu=config.pre_relu)
+            networks.target_options_check(
+                spec, layer, spatial=config.spatial, pre_relu=config.pre_relu
+            )
             _cpu_threads_check(config.cpu_threads)
             box = receptive.picture_box(config)
             if config.method == "ppgn":
