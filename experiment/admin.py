@@ -76,6 +76,25 @@ def deletion_counted(admin_site, request, lines: list[str], counts: dict) -> tup
     return lines, model_count, perms_needed, []
 
 
+def action_confirm_page(
+    model_admin, request, template: str, *, title, chosen, action, submit_label, form=None
+) -> TemplateResponse:
+    """The page an admin action shows before it acts (a template extending
+    admin/experiment/action_confirm.html): `chosen` listed, `form` if the action asks for
+    something, and a button posting `action` again for the same objects."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.model._meta,
+        "chosen": chosen,
+        "form": form,
+        "action": action,
+        "submit_label": submit_label,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, template, context)
+
+
 class ChangesOnlyForm(forms.ModelForm):
     """A change form whose `changed_data` are the fields the researcher changed on the page:
     each field carries the value the page showed (a hidden input), so that a value saved
@@ -278,17 +297,11 @@ class ExperimentAdmin(ChangesOnlySave, admin.ModelAdmin):
     def build_lists(self, request, queryset):
         form = BuildListsForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Build counterbalanced lists",
-                "opts": self.model._meta,
-                "experiments": queryset,
-                "form": form,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(
-                request, "admin/experiment/experiment/build_lists.html", context
-            )
+            return action_confirm_page(
+                self, request, "admin/experiment/experiment/build_lists.html",
+                title="Build counterbalanced lists", chosen=queryset, action="build_lists",
+                submit_label="Build lists", form=form,
+            )  # fmt: skip
         for experiment in queryset:
             self.build_lists_one(request, experiment, **form.cleaned_data)
         return None
@@ -663,16 +676,13 @@ class ParticipantAdmin(ChangesOnlySave, admin.ModelAdmin):
     def exclusion_page(self, request, participants, *, form):
         """The page that confirms an exclusion action (with `form`, the reason) or an
         inclusion (`form` None), listing the participants chosen."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Exclude from the analysis" if form else "Include in the analysis again",
-            "opts": self.model._meta,
-            "participants": participants.select_related("experiment").order_by("pk"),
-            "form": form,
-            "action": "exclude_from_analysis" if form else "include_in_analysis",
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/experiment/participant/exclusion.html", context)
+        return action_confirm_page(
+            self, request, "admin/experiment/participant/exclusion.html",
+            title="Exclude from the analysis" if form else "Include in the analysis again",
+            chosen=participants.select_related("experiment").order_by("pk"),
+            action="exclude_from_analysis" if form else "include_in_analysis",
+            submit_label="Exclude" if form else "Include again", form=form,
+        )  # fmt: skip
 
     def get_deleted_objects(self, objs, request):
         """Each participant with how many answers go with them (deletion_counted)."""
