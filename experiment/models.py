@@ -21,6 +21,14 @@ def new_participant_token() -> str:
 
 
 class Experiment(models.Model):
+    class Recruitment(models.TextChoices):
+        """Which ways in new participants may take (participant_enter); those already in go on
+        whichever way they came, and pilot runs are always possible."""
+
+        ANY = "any", "Any: Prolific's link, the MTurk HIT, or the study link with any id"
+        PROLIFIC = "prolific", "Prolific only: the study link opened from Prolific"
+        MTURK = "mturk", "MTurk only: the study's ExternalQuestion HIT"
+
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     consent_text = models.TextField(
@@ -32,6 +40,14 @@ class Experiment(models.Model):
     completion_code = models.CharField(max_length=32, default=new_completion_code)
     completion_url = models.URLField(
         blank=True, help_text="Where participants go when done, e.g. Prolific's completion URL."
+    )
+    recruitment = models.CharField(
+        max_length=10,
+        choices=Recruitment.choices,
+        default=Recruitment.ANY,
+        help_text="Which ways in new participants may take. Prolific only: the link must carry "
+        "a Prolific ID (24 hex digits), STUDY_ID and SESSION_ID, so ids typed in, links opened "
+        "elsewhere and MTurk workers are turned away. Participants already in go on.",
     )
     practice_trials = models.PositiveSmallIntegerField(default=6)
     participants_per_list = models.PositiveIntegerField(

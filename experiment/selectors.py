@@ -314,9 +314,11 @@ def lists_with_room(
 
 
 def experiment_join_refusal(*, experiment: Experiment) -> str:
-    """Why a new participant could not join now: "closed", "no_lists" or "full" (the reasons
-    of services.StudyUnavailable), or "" when one could. For pages that only tell (an MTurk
-    HIT's preview); arrival itself decides under a lock."""
+    """Why a new MTurk worker could not join now: "prolific_only", "closed", "no_lists" or
+    "full" (the reasons of services.StudyUnavailable), or "" when one could. For pages that
+    only tell (an MTurk HIT's preview); arrival itself decides under a lock."""
+    if experiment.recruitment == Experiment.Recruitment.PROLIFIC:
+        return "prolific_only"
     if not experiment.is_open:
         return "closed"
     trial_lists = list(TrialList.objects.filter(experiment=experiment))
@@ -399,7 +401,7 @@ def experiment_problems(*, experiment: Experiment) -> list[str]:
         )
     if not experiment.trial_lists.exists():
         problems.append("There are no lists yet: new participants are told the study is not ready.")
-    if not experiment.completion_url:
+    if not experiment.completion_url and experiment.recruitment != Experiment.Recruitment.MTURK:
         problems.append(
             "There is no completion URL: participants see the completion code but are not sent "
             "back to the recruitment site (Prolific's needs one; MTurk HITs do not)."

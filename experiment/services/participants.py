@@ -1,6 +1,7 @@
 """Participants arriving, coming back and consenting: their list place and trial order."""
 
 import random
+import re
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -33,8 +34,9 @@ EXTERNAL_ID_MAX_CHARS = 200  # Participant.external_id's column
 
 
 class StudyUnavailable(Exception):
-    """No new participant can join; `.reason` is "closed", "no_lists", "full", or "withdrawn"
-    (this id was withdrawn, participants_withdraw).
+    """No new participant can join; `.reason` is "closed", "no_lists", "full", "withdrawn"
+    (this id was withdrawn, participants_withdraw), or "prolific_only" / "mturk_only" (they
+    came another way than the experiment's recruitment lets new participants take).
 
     `.returning` is true for a participant who came back after their place lapsed, before
     answering anything, and found every list full.
@@ -45,6 +47,10 @@ class StudyUnavailable(Exception):
         "no_lists": "This study is not ready yet: its researcher has not built the trial lists.",
         "full": "This study is full: every place has been taken. Thank you for your interest.",
         "withdrawn": "You have withdrawn from this study, so you cannot take part again.",
+        "prolific_only": "This study takes new participants from Prolific only, through the "
+        "link on its Prolific page.",
+        "mturk_only": "This study takes new participants through its HIT on Amazon Mechanical "
+        "Turk only.",
     }
 
     def __init__(self, reason: str, *, returning: bool = False):
@@ -78,7 +84,8 @@ def participant_enter(
     that browser (once bound to one: participants from before are bound on their next visit).
     A new participant's trial order (practice panels first, then their list, each shuffled) is
     stored. Raises AnswerInvalid for an empty or overlong id and StudyUnavailable when the study
-    is closed, has no lists or is full, or the id was withdrawn; nothing is created then.
+    is closed, has no lists or is full, the id was withdrawn, or a new participant came another
+    way than the experiment's recruitment allows; nothing is created then.
     """
     external_id = external_id_clean(external_id)
     given = (prolific_study_id, prolific_session_id, mturk_assignment_id, mturk_hit_id)
@@ -101,6 +108,9 @@ def participant_enter(
         participant_seen(participant=existing)
         participant_visit_ids_update(participant=existing, visit_ids=visit_ids)
         return existing
+    recruitment_refusal_raise(
+        experiment=experiment, external_id=external_id, entry=entry, visit_ids=visit_ids
+    )
     # Read the key only where someone withdrew (it may be made on first use, in VAR_DIR).
     if (
         experiment.withdrawals.exists()
@@ -286,6 +296,30 @@ def visit_refusal_raise(
         raise AnswerInvalid(ASSIGNMENT_TAKEN_MESSAGE.format(worker=participant.external_id))
 
 
+def recruitment_refusal_raise(
+    *, experiment: Experiment, external_id: str, entry: str, visit_ids: dict[str, str]
+) -> None:
+    """StudyUnavailable for a new participant who came another way than the experiment's
+    recruitment lets them (Experiment.Recruitment). A Prolific link carries a Prolific ID
+    (PROLIFIC_PID_PATTERN) and the study's and session's ids, as Prolific fills them in; an id
+    in that form can still be made up (only Prolific can tell), but it then has no submission
+    to approve."""
+    way = experiment.recruitment
+    if way == Experiment.Recruitment.PROLIFIC and not (
+        entry == Participant.Entry.PROLIFIC
+        and PROLIFIC_PID_PATTERN.fullmatch(external_id)
+        and visit_ids.get("prolific_study_id")
+        and visit_ids.get("prolific_session_id")
+    ):
+        raise StudyUnavailable("prolific_only")
+    if (
+        experiment.recruitment == Experiment.Recruitment.MTURK
+        and entry != Participant.Entry.MTURK_HIT
+    ):
+        raise StudyUnavailable("mturk_only")
+
+
+PROLIFIC_PID_PATTERN = re.compile(r"[0-9a-f]{24}", re.IGNORECASE)  # a MongoDB ObjectId
 OTHER_BROWSER_MESSAGE = (
     "This id has already started the study in another browser. Please go on there: the same "
     "link opens your study in that browser. If you cannot, write to the researcher, giving "

@@ -442,6 +442,7 @@ def test_the_completion_code_must_match_the_completion_url(staff_client, experim
         "practice_trials": "2",
         "participants_per_list": "6",
         "hold_minutes": "60",
+        "recruitment": "any",
         "is_open": "on",
     }
     refused = staff_client.post(url, payload)
@@ -456,7 +457,12 @@ def test_the_completion_code_must_match_the_completion_url(staff_client, experim
 def test_a_cap_or_hold_time_of_zero_is_refused(staff_client, experiment):
     url = reverse("admin:experiment_experiment_change", args=[experiment.id])
     payload = {"slug": "study", "title": "Study", "completion_code": experiment.completion_code}
-    payload |= {"practice_trials": "2", "participants_per_list": "6", "hold_minutes": "60"}
+    payload |= {
+        "practice_trials": "2",
+        "participants_per_list": "6",
+        "hold_minutes": "60",
+        "recruitment": "any",
+    }
     for field in ("participants_per_list", "hold_minutes"):
         refused = staff_client.post(url, payload | {field: "0"})
         assert "Ensure this value is greater than or equal to 1" in refused.content.decode()
@@ -479,7 +485,12 @@ def test_the_completion_code_is_fixed_once_a_participant_completed(staff_client,
     assert 'name="completion_code"' not in staff_client.get(url).content.decode()
     # A completion URL pasted afterwards that expects another code: said, not a server error.
     code = participant.experiment.completion_code
-    payload = {"title": "Study", "participants_per_list": "6", "hold_minutes": "60"}
+    payload = {
+        "title": "Study",
+        "participants_per_list": "6",
+        "hold_minutes": "60",
+        "recruitment": "any",
+    }
     payload["completion_url"] = "https://app.prolific.com/submissions/complete?cc=AB12"
     refused = staff_client.post(url, payload)
     assert refused.status_code == 200
@@ -553,6 +564,7 @@ def test_a_change_page_saved_late_writes_only_what_was_changed_on_it(staff_clien
         "title": "Study", "consent_text": "", "completion_url": "",
         "completion_code": experiment.completion_code, "participants_per_list": "6",
         "hold_minutes": "60",
+        "recruitment": "any",
     }  # fmt: skip
     sent = shown | {"participants_per_list": "7", "is_open": "on"}
     sent |= {f"initial-{name}": value for name, value in shown.items()}
