@@ -708,8 +708,10 @@ class ParticipantAdmin(ChangesOnlySave, admin.ModelAdmin):
                 "CSV files exported before it, still hold the answers of the "
                 f"{answered} deleted participant(s) with answers (and, unless anonymous, their "
                 "ids): run analyze_ratings again for each such report folder, delete those CSV "
-                "files and export again, and delete any copies made of them "
-                "(docs/experiment.md, section 1).",
+                "files and export again, and delete any copies made of them. The label cache "
+                "(cache/label_agreement.json in the var folder) keeps the words they typed, "
+                "without their id: delete it too if those must go (docs/experiment.md, "
+                "section 1).",
                 messages.WARNING,
             )
 

@@ -6,7 +6,11 @@ import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from experiment.answers import AnswerInvalid
@@ -136,7 +140,8 @@ def participant_enter(
 def participants_withdraw(*, participants: Iterable[Participant]) -> None:
     """Delete participants with their answers at their request. One who consented (a real
     participant, not a pilot run or a simulated one) is kept out of the study from then on:
-    their id's digest is stored (Withdrawal), not the id. A few queries however many."""
+    their id's digest is stored (Withdrawal), not the id, and the admin's log no longer names
+    them by it. A few queries however many."""
     # Locked first, as an answer locks its participant: one being stored now is then either
     # in before the delete (and deleted with them) or refused after it (ParticipantGone).
     ids = [p.pk for p in participants]
@@ -153,6 +158,15 @@ def participants_withdraw(*, participants: Iterable[Participant]) -> None:
     ]
     Withdrawal.objects.bulk_create(withdrawn, ignore_conflicts=True)  # withdrawn before, say
     Participant.objects.filter(pk__in=ids).delete()
+    # The admin's log names what it changed or deleted as str(participant), which holds the id.
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Participant),
+        object_id__in=[str(pk) for pk in ids],
+    ).update(
+        object_repr=Concat(
+            Value("participant "), "object_id", Value(" (deleted)"), output_field=CharField()
+        )
+    )
 
 
 def withdrawal_digests(external_id: str, *, secret: bytes | None = None) -> list[str]:

@@ -1,6 +1,7 @@
 """A withdrawal: a participant deleted at their request cannot enter again with their id."""
 
 import pytest
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.urls import reverse
 
 from experiment.export import external_id_digest, pseudonym_key
@@ -141,3 +142,34 @@ def test_searching_withdrawals_on_a_site_without_any_makes_no_pseudonym_key(
     url = reverse("admin:experiment_withdrawal_changelist")
     assert staff_client.get(url, {"q": "p1"}).context["cl"].result_count == 0
     assert not (tmp_path / "pseudonym-key").exists()
+
+
+def test_the_admins_log_keeps_no_id_of_a_deleted_participant(
+    staff_client,  # noqa: F811
+    participant,
+):
+    """Its entries name objects as str(participant), which holds the external id."""
+    experiment = participant.experiment
+    other = participant_enter(experiment=experiment, external_id="A3SECRET")
+    change = reverse("admin:experiment_participant_change", args=[participant.id])
+    form = staff_client.get(change).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    staff_client.post(change, data | {"feedback": "noted"})
+    staff_client.post(
+        reverse("admin:experiment_participant_delete", args=[participant.id]), {"post": "yes"}
+    )
+    staff_client.post(
+        reverse("admin:experiment_participant_changelist"),
+        {"action": "delete_selected", "_selected_action": [other.id], "post": "yes"},
+    )
+    entries = LogEntry.objects.order_by("pk")
+    assert [e.action_flag for e in entries] == [CHANGE, DELETION, DELETION]
+    assert [e.object_repr for e in entries] == [
+        f"participant {participant.id} (deleted)",
+        f"participant {participant.id} (deleted)",
+        f"participant {other.id} (deleted)",
+    ]
+    staff_client.get(reverse("admin:experiment_participant_changelist"))  # shows the messages
+    page = staff_client.get(reverse("admin:index")).content.decode()  # "Recent actions"
+    assert "Recent actions" in page
+    assert "p1" not in page and "A3SECRET" not in page
