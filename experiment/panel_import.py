@@ -102,15 +102,31 @@ def panel_file_describe(
     path: Path, *, network: str, layer: str, practice: bool, answer: str
 ) -> PanelFile:
     """What a file will be stored as; ValueError saying why its name cannot be used."""
+    try:
+        path.name.encode()
+    except UnicodeEncodeError:  # bytes Python kept as they were (surrogateescape)
+        raise ValueError(
+            "the file name is not UTF-8 text (from a zip made on another system, say): rename "
+            "the file"
+        ) from None
     if practice:
         intended_answer, label = practice_from_name(path.stem, answer)
+        field_fits(label, "intended_label", "the intended label taken from the file name")
         source = f"import/practice/{path.name}"
         return PanelFile(path, source, network, layer, None, True, intended_answer, label)
     prefix, unit = unit_from_name(path.stem)
     layer = layer or prefix
     if not layer:
         raise ValueError("no layer: pass --layer or name the file like fc6_0042.png")
+    field_fits(layer, "layer", "the layer taken from the file name")
     return PanelFile(path, f"import/{network}/{layer}/{path.name}", network, layer, unit)
+
+
+def field_fits(text: str, field: str, what: str) -> None:
+    """ValueError when `text` is longer than Panel's `field` holds (`what`: the text, in words)."""
+    limit = Panel._meta.get_field(field).max_length
+    if len(text) > limit:
+        raise ValueError(f"{what} has {len(text)} characters; at most {limit} are kept")
 
 
 def generated_folder_advice(directory: Path) -> str:
@@ -157,6 +173,11 @@ def panel_files_check(
         raise PanelImportError("Main panels need a network name (--network, e.g. alexnet).")
     if answer not in {"", "yes", "no"}:
         raise PanelImportError(f"The intended answer must be yes or no, not {answer!r}.")
+    try:
+        field_fits(network, "network", "The network name (--network)")
+        field_fits(layer, "layer", "The layer name (--layer)")
+    except ValueError as error:
+        raise PanelImportError(f"{error}.") from None
     paths = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
     if not paths:
         folders = sorted(p.name for p in directory.iterdir() if p.is_dir())
@@ -172,7 +193,8 @@ def panel_files_check(
             )
             panel_image_open(path)
         except (ValueError, PanelImageError) as error:
-            problems.append(f"{path.name}: {error}")
+            name = path.name.encode(errors="backslashreplace").decode()  # printable, as it is
+            problems.append(f"{name}: {error}")
     if problems:
         raise PanelImportError(
             f"{len(problems)} of {len(paths)} files cannot be imported; nothing was stored:\n"

@@ -397,3 +397,25 @@ def test_an_answer_for_main_panels_is_refused(experiment, tmp_path):
     with pytest.raises(CommandError, match="--answer yes applies to practice panels: add --pr"):
         call_command("import_panels", str(tmp_path), "--experiment", "study", "--answer", "yes")
     assert not Panel.objects.exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_named_and_nothing_is_imported(experiment, tmp_path):
+    """A zip unpacked from another system can leave Latin-1 bytes in a name: refused by name."""
+    digit_unit_panels_write(tmp_path, layer="fc6", units=2, images=4)
+    Image.new("RGB", (10, 10)).save(tmp_path / "caf\udce9_fc6_0002.png")  # b"caf\xe9_fc6..."
+    with pytest.raises(PanelImportError) as raised:
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="alexnet")
+    assert "caf\\udce9_fc6_0002.png: the file name is not UTF-8 text" in str(raised.value)
+    assert not Panel.objects.exists()
+
+
+def test_names_longer_than_the_database_keeps_are_refused(experiment, tmp_path):
+    Image.new("RGB", (10, 10)).save(tmp_path / f"yes_{'a' * 240}.png")
+    with pytest.raises(PanelImportError, match="intended label taken from the file name has 240"):
+        panels_import_dir(experiment=experiment, directory=tmp_path, practice=True)
+    (tmp_path / f"yes_{'a' * 240}.png").rename(tmp_path / "fc6_0001.png")
+    with pytest.raises(PanelImportError, match=r"network name \(--network\) has 120 characters"):
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="n" * 120)
+    with pytest.raises(PanelImportError, match=r"layer name \(--layer\) has 101 characters"):
+        panels_import_dir(experiment=experiment, directory=tmp_path, network="n", layer="l" * 101)
+    assert not Panel.objects.exists()
