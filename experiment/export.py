@@ -221,7 +221,9 @@ PARTICIPANT_COLUMNS = [
     "completed_at",
     "minutes",
     "feedback",
-    "user_agent",  # last: files read by column position before it came keep their columns
+    # Added last, so files read by column position before they came keep their columns.
+    "user_agent",
+    "entry",
 ]
 
 
@@ -241,6 +243,7 @@ def participant_row(participant: Participant) -> list:
         minutes,
         participant.feedback,
         participant.user_agent,
+        participant.entry,
     ]
 
 

@@ -86,26 +86,29 @@ def test_participants_export_has_what_approving_submissions_needs(participant, t
     assert (new["external_id"], new["answered"], new["completed_at"]) == ("p2", "0", "")
     assert (done["feedback"], new["feedback"]) == ("", "")
     assert (done["user_agent"], new["user_agent"]) == (ANDROID_USER_AGENT, "")
+    assert (done["entry"], new["entry"]) == ("", "")  # entered by the services, not a link
     assert out.stat().st_mode & 0o777 == 0o600  # participants' ids: readable by its owner only
 
 
 def test_exports_escape_text_a_spreadsheet_would_run_as_a_formula(ready_experiment, tmp_path):
-    """A forged id or a Q3 answer starting with = + - @ gets a leading apostrophe, in both
-    files; other text and the numbers are written as they are."""
+    """A forged id or a Q3 answer starting with = + - @ (or ') gets a leading apostrophe, in
+    both files; other text and the numbers are written as they are."""
     formula_id = '=HYPERLINK("http://evil.example","x")'
     participant = participant_enter(
         experiment=ready_experiment, external_id=formula_id, prolific_session_id="@SUM(1)"
     )
     participant_consent(participant=participant)
     answer(participant, 0, q1="yes", q2=1, q3="+1+1, -dog")
-    answer(participant, 1, q1="yes", q2=1, q3="cat")
+    answer(participant, 1, q1="yes", q2=1, q3="cat, 'tis")
     responses, participants = tmp_path / "responses.csv", tmp_path / "participants.csv"
     call_command("export_responses", experiment="study", out=str(responses))
     call_command("export_participants", experiment="study", out=str(participants))
     first, second = csv.DictReader(responses.open())
     assert (first["external_id"], first["prolific_session_id"]) == ("'" + formula_id, "'@SUM(1)")
     assert (first["q3_first"], first["q3_second"]) == ("'+1+1", "'-dog")
-    assert (second["q3_first"], second["response_ms"]) == ("cat", "1500")
+    # A leading apostrophe is escaped too, so dropping one from every cell undoes it exactly.
+    assert (second["q3_first"], second["q3_second"]) == ("cat", "''tis")
+    assert second["response_ms"] == "1500"
     [row] = csv.DictReader(participants.open())
     assert row["external_id"] == "'" + formula_id
     participant.refresh_from_db()

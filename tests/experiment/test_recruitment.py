@@ -1,6 +1,9 @@
 """An experiment's recruitment: which ways in new participants may take (Prolific, MTurk, any)."""
 
+import csv
+
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from experiment.models import Experiment, Participant
@@ -76,6 +79,14 @@ def test_a_restricted_study_asks_nobody_to_type_an_id(client, study):
     assert 'name="participant"' not in page
     page = client.get("/study/demo/", {"PROLIFIC_PID": "{{%PROLIFIC_PID%}}"}).content.decode()
     assert "placeholder" in page and 'name="participant"' not in page
+
+
+def test_the_participants_export_says_how_each_came_in(client, study, tmp_path):
+    enter(client, **PROLIFIC_LINK)
+    enter(Client(), participant="p1")
+    out = tmp_path / "participants.csv"
+    call_command("export_participants", experiment="demo", out=str(out))
+    assert [row["entry"] for row in csv.DictReader(out.open())] == ["prolific", "link"]
 
 
 def test_participants_already_in_go_on_after_the_recruitment_narrows(client, study):
