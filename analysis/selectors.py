@@ -46,8 +46,9 @@ def labels_class_index(network: str = "") -> dict[int, tuple[str, str]]:
     """Output class index -> (agreement key, class name) of a network.
 
     The key is the class's WordNet id where the network has one (ImageNet classifiers), else the
-    class name itself, judged like a participant's label (the demo's digits, Places-365). A
-    network the generator does not know (or none) is read as an ImageNet classifier.
+    class name, judged like a participant's label (the demo's digits, Places-365): its part
+    before a "/", what the class is ("arena/hockey" is an arena). A network the generator does
+    not know (or none) is read as an ImageNet classifier.
     """
     try:
         spec = get_network(network)
@@ -55,7 +56,7 @@ def labels_class_index(network: str = "") -> dict[int, tuple[str, str]]:
         raw = json.loads(CLASS_INDEX.read_text())
         return {int(k): (wnid, name.replace("_", " ")) for k, (wnid, name) in raw.items()}
     pairs = zip(spec.class_ids, spec.class_names, strict=True)
-    return {index: (wnid or name, name) for index, (wnid, name) in enumerate(pairs)}
+    return {index: (wnid or name.split("/")[0], name) for index, (wnid, name) in enumerate(pairs)}
 
 
 def labels_cache_path() -> Path:

@@ -6,6 +6,7 @@ hub cache. Another torchvision classifier is added the same way: a function retu
 ``NetworkSpec``, decorated with ``@register_network(name)``.
 """
 
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -118,6 +119,21 @@ def _googlenet() -> NetworkSpec:
     )
 
 
+# The category list of the CSAILVision places365 release (MIT License), byte for byte.
+PLACES365_CATEGORIES = Path(__file__).parent / "data" / "categories_places365.txt"
+
+
+@cache
+def places365_classes() -> tuple[str, ...]:
+    """The Places-365 categories in output order, as the release names them without the
+    initial's folder and with spaces: "/a/arena/hockey 15" is class 15, "arena/hockey"."""
+    names = {}
+    for line in PLACES365_CATEGORIES.read_text().splitlines():
+        path, index = line.rsplit(" ", 1)
+        names[int(index)] = path[len("/a/") :].replace("_", " ")
+    return tuple(names[index] for index in range(len(names)))
+
+
 def _places_spec(name: str, builder, layers, file_name: str) -> NetworkSpec:
     return NetworkSpec(
         name=name,
@@ -126,8 +142,7 @@ def _places_spec(name: str, builder, layers, file_name: str) -> NetworkSpec:
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
         num_classes=365,
-        # Places-365 category names are not bundled; classes are known by their index.
-        class_names=tuple(f"places365 class {i}" for i in range(365)),
+        class_names=places365_classes(),
         class_ids=("",) * 365,
         builder=builder,
         weights_file=file_name,

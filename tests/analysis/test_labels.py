@@ -403,3 +403,17 @@ def test_decisions_stored_under_other_settings_or_unreadable_are_ignored(matcher
     path.write_text("{not json")
     assert labels_cache_load(LabelMatcher(lambda: matcher.wordnet), path) == 0
     assert labels_cache_load(LabelMatcher(lambda: matcher.wordnet), tmp_path / "missing") == 0
+
+
+def test_places365_classes_are_named_and_agree_with_their_own_names(matcher):  # noqa: F811
+    """Keyed by what the class is ("arena/hockey" is an arena), as the release names it."""
+    classes = labels_class_index("alexnet-places365")
+    assert len(classes) == 365 and classes[15] == ("arena", "arena/hockey")
+    assert classes[0] == ("airfield", "airfield") and classes[364][1] == "zen garden"
+    failing = [
+        (key, name)
+        for key, name in classes.values()
+        if not any(matcher.auto_agree(label, key) for label in matcher.labels(name))
+    ]
+    assert failing == []
+    assert matcher.auto_agree("hockey rink", classes[188][0])  # ice skating rink/indoor

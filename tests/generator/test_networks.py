@@ -47,6 +47,13 @@ def test_imagenet_networks_carry_the_bundled_class_index():
     assert spec.class_ids[1] == "n01443537" and spec.class_names[2] == "great white shark"
 
 
+def test_places365_networks_carry_the_releases_category_names():
+    spec = get_network("alexnet-places365")
+    assert spec.num_classes == len(spec.class_names) == 365
+    assert (spec.class_names[0], spec.class_names[15]) == ("airfield", "arena/hockey")
+    assert spec.class_ids == ("",) * 365  # no WordNet ids: --images cannot pick its images
+
+
 @pytest.mark.parametrize(
     "name", ["alexnet", "vgg16", "googlenet", "alexnet-places365", "caffenet", "caffe-alexnet"]
 )
