@@ -27,6 +27,7 @@ from analysis.selectivity.activations import ActivationFile, ActivationFileError
 from analysis.selectivity.measures import MeasureSettings, UnitScores
 from analysis.selectivity.pipeline import check_layers, layer_scores
 from analysis.selectivity.table import (
+    NetworkShape,
     ScoreTableError,
     read_scores_csv,
     scores_csv_replaceable,
@@ -191,14 +192,18 @@ def _replaced_notice(stored, network: str, layer: str) -> str:
 def selectivity_import(*, path: Path, notice: Callable[[str], None] | None = None) -> int:
     """Load scores computed elsewhere from a CSV (validated first; all or nothing); `notice` is
     told which stored scores were replaced."""
-    records = read_scores_csv(path, class_count=_class_count)
+    records = read_scores_csv(path, shape=_network_shape)
     return scores_replace(records=records, source=str(path), notice=notice)
 
 
-def _class_count(network: str) -> int | None:
-    """How many classes a network the generator registers has; None for another network."""
+def _network_shape(network: str) -> NetworkShape | None:
+    """The classes and layers of a network the generator registers; None for another one."""
     spec = _registered(network)
-    return None if spec is None else spec.num_classes
+    if spec is None:
+        return None
+    return NetworkShape(
+        spec.num_classes, {alias: layer.units for alias, layer in spec.layers.items()}
+    )
 
 
 def _registered(network: str) -> NetworkSpec | None:

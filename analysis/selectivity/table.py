@@ -4,6 +4,7 @@ import csv
 import math
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.selectivity.measures import UnitScores
@@ -86,13 +87,22 @@ def scores_csv_replaceable(path: Path) -> None:
         )
 
 
+@dataclass(frozen=True)
+class NetworkShape:
+    """What a network has, for checking scores against it: its classes and layers' units."""
+
+    classes: int
+    units: dict[str, int]  # layer -> units
+
+
 def read_scores_csv(
-    path: Path, class_count: Callable[[str], int | None] = lambda network: None
+    path: Path, shape: Callable[[str], NetworkShape | None] = lambda network: None
 ) -> list[dict]:
     """Score records from a CSV; ScoreTableError listing every problem (up to 20) otherwise.
 
-    `class_count(network)` is how many classes the network has (None: not known), so a class
-    index it does not have is a problem too."""
+    `shape(network)` is what the network has (None: not known), so a layer, unit or class
+    index it does not have is a problem too (1-based units or classes would put every score
+    on the wrong one)."""
     try:
         # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark.
         with Path(path).open(newline="", encoding="utf-8-sig") as handle:
@@ -103,7 +113,7 @@ def read_scores_csv(
         raise ScoreTableError(f"Cannot read {path} as CSV: {error}") from None
     records, problems = _parse_rows(rows)
     problems += _dead_problems(records)
-    problems += _class_problems(records, class_count)
+    problems += _shape_problems(records, shape)
     if problems:
         more = f" (and {len(problems) - MAX_ERRORS} more)" if len(problems) > MAX_ERRORS else ""
         raise ScoreTableError(f"{path}: " + "; ".join(problems[:MAX_ERRORS]) + more)
@@ -161,16 +171,29 @@ def _dead_problems(records: list[dict]) -> list[str]:
     return problems
 
 
-def _class_problems(records: list[dict], class_count: Callable[[str], int | None]) -> list[str]:
+def _shape_problems(records: list[dict], shape: Callable[[str], NetworkShape | None]) -> list[str]:
     problems = []
     for line, record in enumerate(records, start=2):
-        count = class_count(record.get("network"))
+        network, layer, unit = (record.get(column) for column in ("network", "layer", "unit"))
+        known = shape(network) if network else None
+        if known is None:
+            continue
+        if layer is not None and layer not in known.units:
+            problems.append(
+                f"line {line}: {network} has no layer {layer} (its layers: "
+                f"{', '.join(known.units)})"
+            )
+        elif unit is not None and layer is not None and unit >= known.units[layer]:
+            problems.append(
+                f"line {line}: unit {unit} is not a unit of {network} {layer}, whose units "
+                f"are 0-{known.units[layer] - 1}"
+            )
         for column in CLASS_COLUMNS:
             index = record.get(column)
-            if count is not None and index is not None and index >= count:
+            if index is not None and index >= known.classes:
                 problems.append(
                     f"line {line}, column {column!r}: {index} is not a class of "
-                    f"{record['network']}, whose classes are 0-{count - 1}"
+                    f"{network}, whose classes are 0-{known.classes - 1}"
                 )
     return problems
 

@@ -329,6 +329,15 @@ def test_import_round_trips_an_exported_csv(acts, tmp_path):
             "network,layer,unit,n_images,ccmas_class\ndemo,fc6,1,10,10\n",
             "10 is not a class of demo, whose classes are 0-9",
         ),
+        # 1-based units would put every unit's scores on the next one's panel
+        (
+            "network,layer,unit,n_images\nalexnet,fc8,1000,10\n",
+            "line 2: unit 1000 is not a unit of alexnet fc8, whose units are 0-999",
+        ),
+        (
+            "network,layer,unit,n_images\nalexnet-places365,fc9,1,10\n",
+            "line 2: alexnet-places365 has no layer fc9 \\(its layers: conv5, fc6, fc7, fc8\\)",
+        ),
         ("", "CSV is empty"),
         (
             "network,layer,unit,n_images,ccmas\nalexnet,fc6,1,10,NaN\n",
