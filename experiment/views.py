@@ -194,6 +194,8 @@ def consent(request, slug: str, token: str):
             services.participant_consent(participant=participant)
         except services.StudyUnavailable as error:
             return unavailable(request, experiment, error)
+        except services.ParticipantGone:  # deleted (withdrawn) while this request waited
+            raise Http404("This participant link is not valid.") from None
         return redirect(participant_url(participant, "instructions"))
     minutes = study_minutes(len(participant.trial_order))
     context = {
@@ -262,6 +264,8 @@ def trials(request, slug: str, token: str):
         services.participant_seen(participant=participant)  # back after a long break, say
     except services.StudyUnavailable as error:
         return unavailable(request, participant.experiment, error)
+    except services.ParticipantGone:  # deleted (withdrawn) while this request waited
+        raise Http404("This participant link is not valid.") from None
     context = {
         "experiment": participant.experiment,
         "questions": QUESTIONS,

@@ -5,7 +5,7 @@ concept: `design` (the experiment, panels, lists), `participants` (arrival, plac
 `responses` (answers), `exclusions` (who the analysis leaves out).
 """
 
-from experiment.answers import AnswerConflict, AnswerInvalid
+from experiment.answers import AnswerConflict, AnswerInvalid, ParticipantGone
 from experiment.panel_images import PanelImageError, panel_display_bytes, panel_image_open
 from experiment.services.design import (
     ListsBuildRefused,
@@ -44,6 +44,7 @@ from experiment.services.responses import (
 __all__ = [
     "AnswerConflict",
     "AnswerInvalid",
+    "ParticipantGone",
     "EXCLUSION_REASON_MAX_CHARS",
     "ExclusionChange",
     "FEEDBACK_MAX_CHARS",

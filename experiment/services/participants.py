@@ -13,7 +13,7 @@ from django.db.models import CharField, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from experiment.answers import AnswerInvalid
+from experiment.answers import AnswerInvalid, ParticipantGone
 from experiment.export import external_id_digest, key_fingerprint, pseudonym_key
 from experiment.models import (
     VISIT_ID_FIELDS,
@@ -142,9 +142,14 @@ def participants_withdraw(*, participants: Iterable[Participant]) -> None:
     participant, not a pilot run or a simulated one) is kept out of the study from then on:
     their id's digest is stored (Withdrawal), not the id, and the admin's log no longer names
     them by it. A few queries however many."""
-    # Locked first, as an answer locks its participant: one being stored now is then either
-    # in before the delete (and deleted with them) or refused after it (ParticipantGone).
+    # Their experiments are locked first, as arrivals and returns lock them before a
+    # participant (participant_place_retake): the Withdrawal rows need them at the commit, so
+    # the other order could deadlock with someone coming back now. Then the participants, as
+    # an answer locks its participant: one being stored now is then either in before the
+    # delete (and deleted with them) or refused after it (ParticipantGone).
     ids = [p.pk for p in participants]
+    experiments = Participant.objects.filter(pk__in=ids).values("experiment_id")
+    list(Experiment.objects.select_for_update().filter(pk__in=experiments).order_by("pk"))
     participants = list(Participant.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     kept_out = [p for p in participants if p.consented_at and not (p.is_pilot or p.is_synthetic)]
     secret = pseudonym_key() if kept_out else b""
@@ -212,11 +217,14 @@ def participant_place_retake(*, participant: Participant) -> None:
     seen, in one locked transaction (an arrival in between would take the same place).
 
     They keep their list when it has room, else move to the least-filled list with a new trial
-    order; StudyUnavailable("full") when every list is full.
+    order; StudyUnavailable("full") when every list is full; ParticipantGone when they were
+    deleted meanwhile.
     """
     with transaction.atomic():
         experiment, trial_lists = experiment_lists_locked(experiment=participant.experiment)
-        current = Participant.objects.select_for_update().get(id=participant.id)
+        current = Participant.objects.select_for_update().filter(id=participant.id).first()
+        if current is None:  # withdrawn while this request waited for the lock
+            raise ParticipantGone("This participant link is not valid.")
         current.experiment = experiment
         taken = list_fills(experiment=experiment).get(current.trial_list_id, 0)
         # Another request of theirs may have taken the place back meanwhile (then it counts).
@@ -382,12 +390,16 @@ def participants_mturk_assignment_release(*, participants) -> int:
     """Let MTurk workers in progress go on under a new assignment (they returned their HIT
     and accepted it again): their next HIT page's assignment becomes theirs. Check on MTurk
     first that the new assignment is the worker's. Returns how many were released."""
-    return (
-        Participant.objects.filter(id__in=[p.id for p in participants])
-        .filter(status=Participant.Status.IN_PROGRESS)
-        .exclude(mturk_assignment_id="")
-        .update(mturk_assignment_id="", mturk_hit_id="")
-    )
+    with transaction.atomic():
+        rows = Participant.objects.filter(id__in=[p.id for p in participants])
+        # Locked in pk order first, as every writer of several participants locks them: an
+        # UPDATE alone locks in the order the table is read, which could deadlock with them.
+        list(rows.select_for_update().order_by("pk").values_list("pk", flat=True))
+        return (
+            rows.filter(status=Participant.Status.IN_PROGRESS)
+            .exclude(mturk_assignment_id="")
+            .update(mturk_assignment_id="", mturk_hit_id="")
+        )
 
 
 def external_id_clean(external_id: object) -> str:

@@ -1,4 +1,5 @@
-"""Many participants arriving at once on PostgreSQL: caps hold, fills stay level, no duplicates.
+"""Many participants arriving at once on PostgreSQL: caps hold, fills stay level, no duplicates;
+a withdrawal racing a return.
 
 Each arrival runs in its own thread with its own database connection. PostgreSQL's default
 max_connections is 100, so at most CONNECTIONS arrivals talk to the database at one moment;
@@ -6,14 +7,26 @@ all ARRIVALS threads are started together behind a barrier.
 """
 
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
+from django.utils import timezone
 
-from experiment.models import Experiment, Participant
-from experiment.services import StudyUnavailable, experiment_lists_build, participant_enter
+import experiment.services.participants as participants_module
+from experiment.models import Experiment, Participant, Withdrawal
+from experiment.services import (
+    ParticipantGone,
+    StudyUnavailable,
+    experiment_lists_build,
+    participant_consent,
+    participant_enter,
+    participant_seen,
+    participants_withdraw,
+)
 from tests.experiment.conftest import panels_create
 
 ARRIVALS = 120
@@ -89,3 +102,67 @@ def test_the_same_id_arriving_many_times_at_once_gets_one_assignment():
     assert all(len(assignments) == 1 for assignments in by_id.values())
     fills = Counter(Participant.objects.values_list("trial_list_id", flat=True))
     assert max(fills.values()) - min(fills.values()) <= 1
+
+
+def lock_waiters(count: int, timeout: float = 10.0) -> bool:
+    """Wait until `count` connections of this database wait on a lock."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "select count(*) from pg_stat_activity where datname = current_database() "
+                "and wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0] >= count:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def test_a_withdrawal_and_the_same_participant_coming_back_after_a_lapse_do_not_deadlock(
+    monkeypatch,
+):
+    """The withdrawal pauses once it holds its locks; the return queues behind it and then
+    finds the participant gone (a 404 page), rather than one of them failing in a deadlock."""
+    experiment = study(2, cap=5)
+    participant = participant_enter(experiment=experiment, external_id="p1")
+    participant_consent(participant=participant)
+    lapsed = timezone.now() - timedelta(hours=2)  # no answer: the return takes a place again
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=lapsed)
+    locked, go_on, outcomes = threading.Event(), threading.Event(), {}
+    real_key = participants_module.pseudonym_key
+
+    def key_once_locked():  # the withdrawal reads the key once it holds its locks
+        if threading.current_thread().name == "withdraw":
+            locked.set()
+            go_on.wait(10)
+        return real_key()
+
+    monkeypatch.setattr(participants_module, "pseudonym_key", key_once_locked)
+
+    def run(name, work):
+        try:
+            outcomes[name] = work(Participant.objects.get(pk=participant.pk))
+        except Exception as error:  # noqa: BLE001  (the outcome is what the test checks)
+            outcomes[name] = error
+        finally:
+            connections.close_all()
+
+    withdraw = threading.Thread(
+        target=run,
+        name="withdraw",
+        args=("withdraw", lambda p: participants_withdraw(participants=[p])),
+    )
+    come_back = threading.Thread(
+        target=run, args=("return", lambda p: participant_seen(participant=p))
+    )
+    withdraw.start()
+    assert locked.wait(10)
+    come_back.start()
+    assert lock_waiters(1)
+    go_on.set()
+    withdraw.join(20)
+    come_back.join(20)
+    assert outcomes["withdraw"] is None
+    assert isinstance(outcomes["return"], ParticipantGone), outcomes["return"]
+    assert not Participant.objects.exists() and Withdrawal.objects.count() == 1
