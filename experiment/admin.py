@@ -99,12 +99,35 @@ class ChangesOnlyForm(forms.ModelForm):
     """A change form whose `changed_data` are the fields the researcher changed on the page:
     each field carries the value the page showed (a hidden input), so that a value saved
     meanwhile by someone else (a colleague closing the study, analyze_ratings excluding a
-    participant) does not count as changed and is not written back (ChangesOnlySave)."""
+    participant) does not count as changed and is not written back (ChangesOnlySave).
+
+    Validation sees the row as stored now, with the page's changes on it: clean() locks the
+    row until the admin view's transaction ends and takes every field not changed on the page
+    from it. A rule over several fields (a completion code its URL must carry, a reason for an
+    exclusion) then holds for what is saved, not only for what the page showed."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.show_hidden_initial = True
+
+    def clean(self):
+        cleaned = super().clean()
+        stored = self.stored_row()
+        if stored is not None:
+            for name in set(cleaned) - set(self.changed_data):
+                cleaned[name] = getattr(stored, name)
+        return cleaned
+
+    def stored_row(self):
+        """The row as stored now, locked where a transaction holds the lock (the admin's
+        views run in one); None for a new row, or one deleted meanwhile."""
+        if self.instance.pk is None:
+            return None
+        rows = type(self.instance)._default_manager.filter(pk=self.instance.pk)
+        if transaction.get_connection().in_atomic_block:
+            rows = rows.select_for_update()
+        return rows.first()
 
 
 class ChangesOnlySave:
@@ -146,9 +169,44 @@ class BuildListsForm(forms.Form):
     )
 
 
+def experiment_fixed_fields(experiment: Experiment) -> list[str]:
+    """The fields of an experiment that can no longer change, given who has entered."""
+    real_completed = Q(status=Participant.Status.COMPLETED, is_synthetic=False, is_pilot=False)
+    entered = experiment.participants.aggregate(
+        anyone=Count("pk"), completed=Count("pk", filter=real_completed)
+    )
+    if not entered["anyone"]:
+        return []
+    # Participants' links and the recruitment site's study URL contain the slug; the trial
+    # orders already drawn hold that many practice trials (a change would give later
+    # participants another protocol, and the instructions another count).
+    fixed = ["slug", "practice_trials"]
+    # Those who completed were given the code, and pasted it where the recruitment site
+    # checks it against the one it was told.
+    if entered["completed"]:
+        fixed.append("completion_code")
+    return fixed
+
+
+class ExperimentForm(ChangesOnlyForm):
+    def clean(self):
+        """The page left a field editable that is fixed now when someone entered (or
+        completed) after it was opened: arrivals lock the experiment row first, which
+        ChangesOnlyForm.clean holds now, so the count below sees every one of them."""
+        cleaned = super().clean()
+        if self.instance.pk is not None:
+            for name in set(experiment_fixed_fields(self.instance)) & set(self.changed_data):
+                self.add_error(
+                    name,
+                    "Someone has entered the study since this page was opened, so this is "
+                    "fixed now: reload the page.",
+                )
+        return cleaned
+
+
 @admin.register(Experiment)
 class ExperimentAdmin(ChangesOnlySave, admin.ModelAdmin):
-    form = ChangesOnlyForm
+    form = ExperimentForm
     list_display = ["slug", "title", "is_open", "panel_count", "list_count", "progress_link"]
     search_fields = ["slug", "title"]
     readonly_fields = ["created_at"]
@@ -164,21 +222,7 @@ class ExperimentAdmin(ChangesOnlySave, admin.ModelAdmin):
     def get_readonly_fields(self, request, experiment=None):
         if experiment is None:
             return self.readonly_fields
-        real_completed = Q(status=Participant.Status.COMPLETED, is_synthetic=False, is_pilot=False)
-        entered = experiment.participants.aggregate(
-            anyone=Count("pk"), completed=Count("pk", filter=real_completed)
-        )
-        if not entered["anyone"]:
-            return self.readonly_fields
-        # Participants' links and the recruitment site's study URL contain the slug; the trial
-        # orders already drawn hold that many practice trials (a change would give later
-        # participants another protocol, and the instructions another count).
-        fixed = [*self.readonly_fields, "slug", "practice_trials"]
-        # Those who completed were given the code, and pasted it where the recruitment site
-        # checks it against the one it was told.
-        if entered["completed"]:
-            fixed.append("completion_code")
-        return fixed
+        return [*self.readonly_fields, *experiment_fixed_fields(experiment)]
 
     def get_deleted_objects(self, objs, request):
         """Experiments with participants are refused: they go first (their trial orders

@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import pytest
 from django.contrib import admin
+from django.forms import modelform_factory
 from django.urls import reverse
 from django.utils import timezone
 
+from experiment.admin import ExperimentForm
 from experiment.export import participant_pseudonym
 from experiment.models import Experiment, Panel, Participant, Response, TrialList, Withdrawal
 from experiment.services import (
@@ -585,6 +587,53 @@ def test_a_change_page_saved_late_writes_only_what_was_changed_on_it(staff_clien
     assert staff_client.post(url, unchanged).status_code == 302
     participant.refresh_from_db()
     assert (participant.excluded, participant.exclusion_reason) == (True, "fast")
+
+
+def test_a_late_page_is_checked_against_what_is_stored_with_its_changes(staff_client, participant):
+    """Rules over several fields hold for the row saved: a colleague saved a completion URL
+    with the code while this page (showing none) changed the code; analyze_ratings excluded a
+    participant while this page cleared the (then empty) reason's box."""
+    experiment = participant.experiment
+    code = experiment.completion_code
+    shown = {
+        "title": "Study", "consent_text": "", "completion_url": "", "completion_code": code,
+        "participants_per_list": "6", "hold_minutes": "60", "recruitment": "any",
+    }  # fmt: skip
+    sent = shown | {f"initial-{name}": value for name, value in shown.items()}
+    sent["completion_code"] = "NEWCODE1"
+    url_with_code = f"https://app.prolific.com/submissions/complete?cc={code}"
+    Experiment.objects.filter(id=experiment.id).update(completion_url=url_with_code)
+    url = reverse("admin:experiment_experiment_change", args=[experiment.id])
+    refused = staff_client.post(url, sent)
+    assert f"This URL expects the code {code} (cc={code})" in refused.content.decode()
+    experiment.refresh_from_db()
+    assert experiment.completion_code == code
+
+    Participant.objects.filter(id=participant.id).update(excluded=True, exclusion_reason="fast")
+    url = reverse("admin:experiment_participant_change", args=[participant.id])
+    cleared = {"initial-excluded": "False", "exclusion_reason": "", "initial-exclusion_reason": "x"}
+    refused = staff_client.post(url, cleared)
+    assert "Say why: the report and the exports show the reason." in refused.content.decode()
+    participant.refresh_from_db()
+    assert (participant.excluded, participant.exclusion_reason) == (True, "fast")
+
+
+def test_a_field_fixed_since_the_page_was_opened_is_refused_not_saved(experiment):
+    """The page was opened before anyone entered, so it offered the slug and practice trials;
+    someone entered before it was sent (an arrival's open transaction is not counted when the
+    page is rebuilt, only once the form holds the experiment's lock)."""
+    form_class = modelform_factory(Experiment, form=ExperimentForm, fields=["slug", "title"])
+    shown = {"slug": "study", "title": "Study"}
+    sent = shown | {f"initial-{name}": value for name, value in shown.items()}
+    panels_create(experiment, units=2)
+    experiment_lists_build(experiment=experiment, lists=1, seed=0)
+    participant_enter(experiment=experiment, external_id="p1")
+    form = form_class(sent | {"slug": "renamed"}, instance=experiment)
+    assert form.errors["slug"] == [
+        "Someone has entered the study since this page was opened, so this is fixed now: "
+        "reload the page."
+    ]
+    assert form_class(sent | {"title": "Renamed"}, instance=experiment).is_valid()
 
 
 def test_deleting_more_than_a_thousand_selected_rows_is_confirmed(staff_client, experiment):

@@ -173,7 +173,8 @@ def test_a_pilot_run_cannot_be_made_a_participant_in_the_admin(client, staff, re
     client.force_login(staff)
     pilot = participant_pilot_create(experiment=ready_experiment, by="boss")
     url = reverse("admin:experiment_participant_change", args=[pilot.id])
-    reply = client.post(url, {"exclusion_reason": "oops"})
+    # Unticked "excluded" on the page, which showed it ticked (its hidden initial value).
+    reply = client.post(url, {"exclusion_reason": "oops", "initial-excluded": "True"})
     assert "A pilot run is not a participant and stays excluded" in reply.content.decode()
     pilot.refresh_from_db()
     assert pilot.excluded
