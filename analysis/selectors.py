@@ -25,7 +25,7 @@ from analysis.ratings.table1 import Table1Settings
 from analysis.selectivity.report import SelectivityReport, selectivity_report_compute
 from experiment.models import Experiment, Panel, Participant, Response
 from experiment.selectors import participant_states
-from generator.am.networks import get_network
+from generator.am.networks import NetworkSpec, get_network
 
 SCORE_FIELDS = [
     f.name for f in SelectivityScore._meta.concrete_fields if f.name not in {"id", "computed_at"}
@@ -41,6 +41,22 @@ class RatingsInputError(ValueError):
     """The ratings cannot be analysed as asked; the message says what is missing."""
 
 
+def registered_network(network: str) -> NetworkSpec | None:
+    """The generator's spec of `network`; None for a network it does not register."""
+    try:
+        return get_network(network)
+    except ValueError:
+        return None
+
+
+def imagenet_named_note(network: str) -> str:
+    """Says that `network`, not registered, has its classes named as ImageNet's."""
+    return (
+        f"{network} is not a registered network: its classes are named as ImageNet's "
+        "(generator/am/data/imagenet_class_index.json)"
+    )
+
+
 @cache
 def labels_class_index(network: str = "") -> dict[int, tuple[str, str]]:
     """Output class index -> (agreement key, class name) of a network.
@@ -48,11 +64,10 @@ def labels_class_index(network: str = "") -> dict[int, tuple[str, str]]:
     The key is the class's WordNet id where the network has one (ImageNet classifiers), else the
     class name, judged like a participant's label (the demo's digits, Places-365): its part
     before a "/", what the class is ("arena/hockey" is an arena). A network the generator does
-    not know (or none) is read as an ImageNet classifier.
+    not know (or none) is read as an ImageNet classifier (imagenet_named_note says so).
     """
-    try:
-        spec = get_network(network)
-    except ValueError:
+    spec = registered_network(network)
+    if spec is None:
         raw = json.loads(CLASS_INDEX.read_text())
         return {int(k): (wnid, name.replace("_", " ")) for k, (wnid, name) in raw.items()}
     pairs = zip(spec.class_ids, spec.class_names, strict=True)
@@ -187,6 +202,21 @@ def ratings_units_frame(*, experiment: Experiment) -> pd.DataFrame:
     return units.set_axis(unit_keys(units).to_numpy())
 
 
+def imagenet_classes_notes(units: pd.DataFrame) -> list[str]:
+    """The networks of `units` (ratings_units_frame's rows) the generator does not register
+    whose class indices were read as ImageNet's (labels_class_index): (d) and (e) then compare
+    the labels with ImageNet's class names, which is right for an ImageNet classifier only."""
+    indices = units.reindex(columns=["most_active_class", "ccmas_class"])
+    read = sorted(set(units.loc[indices.notna().any(axis=1), "network"]))
+    return [
+        f"{imagenet_named_note(network)}: (d) and (e) compared the labels with the ImageNet "
+        "class of each unit's class index. For a network with other classes, register it in "
+        "the generator (docs/generator.md), so that its own class names are used."
+        for network in read
+        if registered_network(network) is None
+    ]
+
+
 def weights_mismatch_notes(*, experiment: Experiment) -> list[str]:
     """Layers whose selectivity was measured on other weights than their panels were made with
     (both digests recorded): units would be matched by number across two networks."""
@@ -243,11 +273,10 @@ def ratings_report(
         experiment=experiment, participants=participants, states=states
     )
     judge = labels_judge()
-    report = ratings_report_compute(
-        responses, ratings_units_frame(experiment=experiment), judge,
-        table_settings, quality_settings,
-    )  # fmt: skip
+    units = ratings_units_frame(experiment=experiment)
+    report = ratings_report_compute(responses, units, judge, table_settings, quality_settings)
     report.notes.insert(0, _used_note(experiment, participants, counts, responses))
+    report.notes += imagenet_classes_notes(units.loc[units.index.isin(unit_keys(report.units))])
     report.notes += weights_mismatch_notes(experiment=experiment)
     report.settings = {
         "experiment": experiment.slug, "participants": participants,
@@ -342,13 +371,8 @@ def selectivity_report(
         top=top,
     )
     report.settings["created"] = timezone.now().isoformat(timespec="seconds")
-    try:
-        get_network(network)
-    except ValueError:
-        report.notes.append(
-            f"{network} is not a registered network: its classes are named as ImageNet's "
-            "(generator/am/data/imagenet_class_index.json)."
-        )
+    if registered_network(network) is None:
+        report.notes.append(f"{imagenet_named_note(network)}.")
     return report
 
 

@@ -555,3 +555,28 @@ def test_selectivity_of_other_weights_than_the_panels_is_pointed_out():
         f"than its panels were made with ({'a' * 12}); record the activations again with the "
         "weights generate_panels used."
     ]
+
+
+def test_an_unregistered_networks_classes_read_as_imagenets_are_named_in_the_notes(tmp_path):
+    """Panels and scores imported for a network the generator does not know: its class
+    indices are ImageNet's to (d) and (e), which the report must say."""
+    from experiment.models import Panel
+
+    experiment = build_experiment()
+    Panel.objects.filter(experiment=experiment, is_practice=False).update(network="myresnet")
+    SelectivityScore.objects.update(network="myresnet")
+    answer_all(experiment, "p1", yes=True, label="eggnog")
+    output = analyze("--experiment", "exp", "--out", str(tmp_path))
+    note = (
+        "myresnet is not a registered network: its classes are named as ImageNet's "
+        "(generator/am/data/imagenet_class_index.json): (d) and (e) compared the labels"
+    )
+    assert note in output and note in (tmp_path / "report.md").read_text()
+    assert not any("not a registered network" in n for n in analyze_notes_of_alexnet())
+
+
+def analyze_notes_of_alexnet() -> list[str]:
+    """The notes of a report on a registered network's units (build_experiment's alexnet)."""
+    experiment = build_experiment(slug="registered")
+    answer_all(experiment, "p2", yes=True, label="eggnog")
+    return ratings_report(experiment=experiment).notes
