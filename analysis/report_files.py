@@ -27,11 +27,22 @@ class ReportFolderError(OSError):
     (an export of the same name, say)."""
 
 
+def counted(count: int, one: str, many: str) -> str:
+    """`count` and the words that agree with it: counted(1, "unit is", "units are")."""
+    return f"{count} {one if count == 1 else many}"
+
+
 def format_cell(value) -> str:
-    """A table cell: three significant digits below 10 (p-values, r), else one decimal."""
+    """A table cell: three significant digits below 10 (p-values, r), else one decimal; a
+    whole number without decimals at any size (a count read from a column with gaps is a float:
+    10.0 would stand beside 3); '–' for a missing value."""
+    if value is None or value is pd.NA:
+        return "–"
     if isinstance(value, float | np.floating):
         if np.isnan(value):
             return "–"
+        if float(value).is_integer() and abs(value) < 1e15:
+            return str(int(value))
         return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
 

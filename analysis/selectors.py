@@ -22,6 +22,7 @@ from analysis.models import LabelAgreementOverride, SelectivityScore
 from analysis.ratings.quality import QualitySettings
 from analysis.ratings.report import RatingsReport, ratings_report_compute
 from analysis.ratings.table1 import Table1Settings
+from analysis.report_files import counted
 from analysis.selectivity.report import SelectivityReport, selectivity_report_compute
 from experiment.models import Experiment, Panel, Participant, Response
 from experiment.selectors import participant_states
@@ -309,13 +310,15 @@ def _used_note(experiment, participants, counts, responses) -> str:
     excluded = responses.loc[responses["excluded"], "participant"].nunique()  # of those chosen
     kind = "" if participants == "all" else f" {participants}"
     practice = (
-        f"; {practice_only} answered practice trials only, so are in no table"
+        f"; {practice_only} answered practice trials only, so "
+        f"{'is' if practice_only == 1 else 'are'} in no table"
         if practice_only
         else ""
     )
     pilots = f"; pilot runs, never analysed: {counts['pilots']}" if counts["pilots"] else ""
+    analysed = counted(used, f"{participants} participant", f"{participants} participants")
     return (
-        f"Experiment {experiment.slug}: {used} {participants} participants analysed "
+        f"Experiment {experiment.slug}: {analysed} analysed "
         f"(answered: {counts['real_answered']} real, {counts['synthetic_answered']} synthetic; "
         f"{excluded}{kind} excluded and left out{practice}{pilots})."
     )

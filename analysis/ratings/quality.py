@@ -5,6 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.report_files import counted
+
 PRACTICE_KEYS = ["panel", "source", "intended_answer", "intended_label"]
 
 
@@ -121,7 +123,9 @@ def _flags(row, settings: QualitySettings) -> str:
     if np.isfinite(row.practice_acc) and row.practice_acc < 100 * settings.min_practice_accuracy:
         flags.append(f"practice accuracy {row.practice_acc:.0f}%")
     if row.main_trials < settings.min_main_trials:
-        trials = f"{row.main_trials} main trials < {settings.min_main_trials}"
+        trials = (
+            f"{counted(row.main_trials, 'main trial', 'main trials')} < {settings.min_main_trials}"
+        )
         flags.append(trials if row.main_trials else "no main trials")
     return "; ".join(flags)
 

@@ -19,8 +19,9 @@ from analysis.ratings.correlations import (
 )
 from analysis.ratings.quality import QualitySettings, participant_quality, practice_accuracy
 from analysis.ratings.table1 import MEASURES, Table1Settings, table1
-from analysis.report_files import markdown_table, report_write
+from analysis.report_files import counted, markdown_table, report_write
 
+COUNT_COLUMNS = ("unit", "responses", "classes_in_top100", "n_images")
 UNIT_COLUMNS = [
     "network", "layer", "unit", "most_active_wnid", "ccmas_wnid", *SELECTIVITY,
     "n_images", "compat", "source",
@@ -59,10 +60,16 @@ class RatingsReport:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The report's tables by file stem (TABLE_STEMS)."""
         tables = (
-            self.table1, self.units, self.correlations, self.interpretable, self.calibration,
-            self.practice, self.quality, self.decisions,
+            self.table1, _counts_whole(self.units), self.correlations, self.interpretable,
+            self.calibration, self.practice, self.quality, self.decisions,
         )  # fmt: skip
         return dict(zip(TABLE_STEMS, tables, strict=True))
+
+
+def _counts_whole(units: pd.DataFrame) -> pd.DataFrame:
+    """The unit table with its counts as whole numbers: a unit without scores makes their
+    columns floats, which units.csv would write as 10.0 beside the other columns' integers."""
+    return units.astype({column: "Int64" for column in COUNT_COLUMNS if column in units})
 
 
 def unit_table(units: pd.DataFrame, values: dict, responses_per_unit: pd.Series) -> pd.DataFrame:
@@ -86,18 +93,19 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
     # A stored score row has its image count; imported rows may lack both classes, not scores.
     no_scores = rated["n_images"].isna() if "n_images" in rated else no_class
     dead = rated.get("is_dead", pd.Series(False, index=rated.index)).fillna(False).astype(bool)
-    for mask, what, advice in (
-        (no_class & dead, "are dead on the recorded images (every activation equal)",
-         "they have no class to compare with: (d), (e) and the correlations leave them out."),
-        (no_scores & ~dead, "have no selectivity scores",
-         "(d), (e) and the correlations leave them out; run compute_selectivity or "
-         "import_selectivity for them."),
+    for mask, one, many, what in (
+        (no_class & dead, "rated unit is", "rated units are",
+         "dead on the recorded images (every activation equal) (e.g. {}): a dead unit has no "
+         "class to compare with, so (d), (e) and the correlations leave it out."),
+        (no_scores & ~dead, "rated unit has", "rated units have",
+         "no selectivity scores (e.g. {}): (d), (e) and the correlations leave units without "
+         "scores out; run compute_selectivity or import_selectivity for their layers."),
     ):  # fmt: skip
         if mask.any():
             examples = ", ".join(
                 f"{r.network} {r.layer}.{r.unit}" for r in rated[mask].head(5).itertuples()
             )
-            notes.append(f"{int(mask.sum())} rated units {what} (e.g. {examples}): {advice}")
+            notes.append(f"{counted(int(mask.sum()), one, many)} {what.format(examples)}")
     for column, name, measure in (
         ("most_active_wnid", "most-active", "(d)"),
         ("ccmas_wnid", "CCMAS", "(e)"),
@@ -105,9 +113,10 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
         lacking = rated[column].fillna("").eq("") & ~no_scores & ~dead
         if lacking.any():
             notes.append(
-                f"{int(lacking.sum())} rated units have selectivity scores without a {name} "
-                "class it can name (imported from a CSV without it, or with an index beyond "
-                f"the network's classes): {measure} leaves them out."
+                f"{counted(int(lacking.sum()), 'rated unit has', 'rated units have')} "
+                f"selectivity scores without a {name} class the report can name (imported from "
+                "a CSV without it, or with an index beyond the network's classes): "
+                f"{measure} leaves such units out."
             )
     compat = set(rated.get("compat", pd.Series(dtype=str)).dropna()) - {""}
     if compat:
@@ -125,10 +134,10 @@ def first_answers(main: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     repeated = main.duplicated(["participant", "unit"], keep="first")
     if not repeated.any():
         return main, []
+    answers = counted(int(repeated.sum()), "answer was", "answers were")
     return main.loc[~repeated], [
-        f"{int(repeated.sum())} answers were a participant's second answer to a unit (a unit "
-        "with two main panels, from older imports): each participant counts once per unit, "
-        "with their first answer."
+        f"{answers} a participant's second answer to a unit (a unit with two main panels, "
+        "from older imports): each participant counts once per unit, with their first answer."
     ]
 
 
@@ -144,9 +153,10 @@ def few_raters_notes(main: pd.DataFrame) -> list[str]:
     if few.empty:
         return []
     return [
-        f"{len(few)} of the {len(counts)} rated units have fewer than {FEW_RATERS} responses "
-        f"(the fewest: {int(few.min())}): their yes-rates are coarse (one 'yes' of one counts "
-        "as 100% in (b)), so Table 1 and the correlations rest on few ratings for them."
+        f"{len(few)} of the {counted(len(counts), 'rated unit', 'rated units')} "
+        f"{'has' if len(few) == 1 else 'have'} fewer than {FEW_RATERS} responses (the fewest: "
+        f"{int(few.min())}): their yes-rates are coarse (one 'yes' of one counts as 100% in "
+        "(b)), so Table 1 and the correlations rest on few ratings for them."
     ]
 
 
@@ -171,10 +181,11 @@ def unreadable_notes(main: pd.DataFrame) -> list[str]:
     if not unreadable.any():
         return []
     unlabelled = int((yes["labels"].map(len).to_numpy() == 0)[unreadable].sum())
+    answers = counted(int(unreadable.sum()), "'yes' answer holds", "'yes' answers hold")
     return [
-        f"{int(unreadable.sum())} 'yes' answers hold words in a script the label agreement "
-        f"cannot read (e.g. Greek, Chinese): those words are left out of their labels, and "
-        f"{unlabelled} of the answers are left without a label, so (c)-(e) leave them out."
+        f"{answers} words in a script the label agreement cannot read (e.g. Greek, Chinese): "
+        f"those words are left out of the labels, and {unlabelled} of them "
+        f"{'is' if unlabelled == 1 else 'are'} left without a label, which (c)-(e) leave out."
     ]
 
 

@@ -87,7 +87,7 @@ def test_synthetic_only_data_shows_the_reason_instead_of_a_table(admin_client):
     assert "only synthetic participants" in page
     assert '<a href="?participants=synthetic">Show the report of the simulated' in page
     shown = admin_client.get(url, {"participants": "synthetic", "bootstrap": "20"})
-    assert "1 synthetic participants analysed" in shown.content.decode()
+    assert "1 synthetic participant analysed" in shown.content.decode()
     one = admin_client.get(url, {"participants": "synthetic", "bootstrap": "1"})
     assert "(2 replicates)" in one.content.decode()  # one gives no standard error
     for odd in ("²", "9" * 5000, "-3", "1e3"):  # no 500 for a hand-edited address

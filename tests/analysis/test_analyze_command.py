@@ -143,7 +143,7 @@ def test_synthetic_participants_are_not_mixed_with_real_ones_unless_asked(tmp_pa
     assert ratings_report(experiment=experiment).table1["a"].tolist() == [100.0, 100.0]
     synthetic = ratings_report(experiment=experiment, participants="synthetic")
     assert synthetic.table1["a"].tolist() == [0.0, 0.0]
-    assert "1 synthetic participants analysed" in synthetic.notes[0]
+    assert "1 synthetic participant analysed" in synthetic.notes[0]
     both = ratings_report(experiment=experiment, participants="all")
     assert both.table1["a"].tolist() == [50.0, 50.0]
 
@@ -154,7 +154,7 @@ def test_only_synthetic_participants_need_an_explicit_choice(tmp_path):
     with pytest.raises(CommandError, match="only synthetic participants.*--participants synthetic"):
         analyze("--experiment", "exp", "--out", str(tmp_path))
     output = analyze("--experiment", "exp", "--participants", "synthetic", "--out", str(tmp_path))
-    assert "1 synthetic participants analysed" in output
+    assert "1 synthetic participant analysed" in output
 
 
 def test_pilot_runs_are_never_analysed_nor_taken_for_real_participants(tmp_path):
@@ -217,8 +217,8 @@ def test_answers_in_a_script_wordnet_cannot_read_are_counted_in_the_notes():
     notes = ratings_report(experiment=experiment).notes
     assert (
         "4 'yes' answers hold words in a script the label agreement cannot read (e.g. Greek, "
-        "Chinese): those words are left out of their labels, and 2 of the answers are left "
-        "without a label, so (c)-(e) leave them out." in notes
+        "Chinese): those words are left out of the labels, and 2 of them are left without a "
+        "label, which (c)-(e) leave out." in notes
     )
 
 
@@ -239,10 +239,10 @@ def test_exclude_flagged_excludes_fast_all_same_participants_and_says_who_and_wh
     answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
     hasty = answer_all(experiment, "hasty", yes=True, ms=300)
     output = analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
-    assert "Excluded 1 flagged participants:\n  hasty: all answers the same; median time" in output
+    assert "Excluded 1 flagged participant:\n  hasty: all answers the same; median time" in output
     hasty.refresh_from_db()
     assert hasty.excluded and "median time 0.3 s" in hasty.exclusion_reason
-    assert "1 real participants analysed" in output
+    assert "1 real participant analysed" in output
 
 
 def test_a_bot_that_makes_up_its_response_times_is_flagged_and_leaves_table1(tmp_path):
@@ -266,7 +266,7 @@ def test_a_bot_that_makes_up_its_response_times_is_flagged_and_leaves_table1(tmp
     bot.refresh_from_db()
     assert bot.status == "completed" and bot.excluded
     assert re.match(r"median time 0\.\d s by the server's clock < 2 s", bot.exclusion_reason)
-    assert "1 real participants analysed" in output
+    assert "1 real participant analysed" in output
     table = pd.read_csv(tmp_path / "participants.csv").set_index("external_id")
     assert table.loc["bot", "median_ms"] > 4000 and table.loc["bot", "server_median_ms"] < 1000
     assert table.loc["careful", "server_median_ms"] == 5000
@@ -327,7 +327,7 @@ def test_exclude_flagged_never_excludes_a_participant_still_in_progress(tmp_path
     assert shown["main_trials"].tolist() == [0, 2] and shown["flags"].tolist() == ["", ""]
     # Their answers so far still count; the starter's practice trials are in no table.
     assert "2 real participants analysed" in output
-    assert "1 answered practice trials only, so are in no table" in output
+    assert "1 answered practice trials only, so is in no table" in output
 
 
 def test_an_abandoned_participant_is_flagged_and_can_be_excluded(tmp_path):
@@ -343,7 +343,7 @@ def test_an_abandoned_participant_is_flagged_and_can_be_excluded(tmp_path):
     gone = answer_all(experiment, "gone", yes=True, ms=300, trials=6, status="in_progress")
     Participant.objects.filter(pk=gone.pk).update(last_seen_at=timezone.now() - timedelta(days=3))
     output = analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
-    assert "Excluded 1 flagged participants:\n  gone: all answers the same" in output
+    assert "Excluded 1 flagged participant:\n  gone: all answers the same" in output
     table = pd.read_csv(tmp_path / "participants.csv", keep_default_na=False)
     assert table.set_index("external_id").loc["gone", "status"] == "abandoned"
 
@@ -384,7 +384,7 @@ def test_excluding_every_real_participant_is_not_taken_for_a_synthetic_only_stud
     answer_all(experiment, "hasty", yes=True, ms=300)
     answer_all(experiment, "synthetic-1", yes=False, synthetic=True)
     output = analyze("--experiment", "exp", "--exclude-flagged", "--out", str(tmp_path))
-    assert "Excluded 1 flagged participants:\n  hasty" in output
+    assert "Excluded 1 flagged participant:\n  hasty" in output
     assert "0 real participants analysed" in output
 
 
@@ -446,7 +446,7 @@ def test_a_unit_with_two_main_panels_is_one_row_of_the_report(tmp_path):
         len(units) == 8 and units.query("layer == 'conv5' and unit == 0")["responses"].item() == 2
     )
     assert "| alexnet | conv5 | 4 | 5 |" in output
-    assert "1 answers were a participant's second answer to a unit" in output
+    assert "1 answer was a participant's second answer to a unit" in output
 
 
 def test_one_participants_two_answers_to_a_unit_count_once_and_never_agree_with_each_other():

@@ -161,6 +161,13 @@ def test_a_participant_still_in_progress_is_listed_but_never_flagged():
     assert table.loc[5, "flags"] == "practice accuracy 0%; no main trials"
 
 
+def test_one_main_trial_under_the_minimum_is_named_in_the_singular():
+    main, practice = quality_frames()
+    main = main.drop(index=0)  # participant 1 answered one main trial
+    table = participant_quality(main, practice, QualitySettings(min_main_trials=2))
+    assert table.set_index("participant").loc[1, "flags"] == "1 main trial < 2"
+
+
 def test_practice_accuracy_is_reported_per_panel_with_its_source_and_intended_answer():
     _, practice = quality_frames()
     table = practice_accuracy(practice).set_index("panel")
@@ -312,6 +319,30 @@ def test_the_report_is_written_as_csv_markdown_and_png(matcher, tmp_path):  # no
     assert units_csv["yes_rate"].tolist() == pytest.approx([100, 80, 25])
 
 
+def test_counts_of_a_unit_table_with_gaps_are_written_as_whole_numbers(matcher, tmp_path):  # noqa: F811
+    """A unit without scores makes classes_in_top100 and n_images floats in the frame; the CSV
+    still writes 10, not 10.0 beside the other counts."""
+    responses, units, judge = hand_case(matcher)
+    units["n_images"], units["classes_in_top100"] = [50.0, None, 50.0], [10.0, None, 3.0]
+    ratings_report_save(ratings_report_compute(responses, units, judge), tmp_path, "Gaps")
+    rows = (tmp_path / "units.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    cells = [dict(zip(header, row.split(","), strict=True)) for row in rows[1:]]
+    assert [(c["classes_in_top100"], c["n_images"]) for c in cells] == [
+        ("10", "50"), ("", ""), ("3", "50"),
+    ]  # fmt: skip
+
+
+def test_a_whole_number_reads_as_one_at_any_size_and_a_missing_value_as_a_dash():
+    """A count's 10.0 beside its 3 (a summary's min and max) read as two kinds of number."""
+    from analysis.report_files import format_cell
+
+    cells = [3.0, 10.0, 5000.0, 9.5, 66.666, 0.0123, None, pd.NA, float("nan"), 7]
+    assert [format_cell(v) for v in cells] == [
+        "3", "10", "5000", "9.5", "66.7", "0.0123", "–", "–", "–", "7",
+    ]  # fmt: skip
+
+
 def test_flags_with_gaps_are_written_as_0_1_or_empty():
     """label_decisions.csv's override: a decision or none, as 0/1 like every other flag."""
     table = pd.DataFrame({"override": [True, None, False], "label": ["=a", "b", None]})
@@ -426,7 +457,7 @@ def test_missing_selectivity_scores_are_named_in_the_notes(matcher):  # noqa: F8
     units.loc["u2", ["most_active_wnid", "ccmas_wnid"]] = ""
     report = ratings_report_compute(responses, units, judge)
     assert any(
-        "1 rated units have no selectivity scores" in n and "net L.2" in n for n in report.notes
+        "1 rated unit has no selectivity scores" in n and "net L.2" in n for n in report.notes
     )
 
 
@@ -442,7 +473,7 @@ def test_scores_without_either_class_are_not_called_missing(matcher):  # noqa: F
     assert any("without a CCMAS class" in n for n in notes)
     units.loc["u2", "n_images"] = None  # no score row at all
     notes = ratings_report_compute(responses, units, judge).notes
-    assert any("1 rated units have no selectivity scores" in n for n in notes)
+    assert any("1 rated unit has no selectivity scores" in n for n in notes)
 
 
 def test_scores_without_a_most_active_class_are_named_in_the_notes(matcher):  # noqa: F811
@@ -450,8 +481,8 @@ def test_scores_without_a_most_active_class_are_named_in_the_notes(matcher):  # 
     units.loc["u1", "most_active_wnid"] = ""  # its CCMAS class stays
     notes = ratings_report_compute(responses, units, judge).notes
     assert any(
-        n.startswith("1 rated units have selectivity scores without a most-active class")
-        and n.endswith("(d) leaves them out.")
+        n.startswith("1 rated unit has selectivity scores without a most-active class")
+        and n.endswith("(d) leaves such units out.")
         for n in notes
     )
     assert not any("no selectivity scores" in n for n in notes)
@@ -463,7 +494,7 @@ def test_dead_units_are_named_as_dead_not_as_missing_scores(matcher):  # noqa: F
     units.loc["u2", ["most_active_wnid", "ccmas_wnid"]] = ""
     units.loc["u2", "is_dead"] = True
     report = ratings_report_compute(responses, units, judge)
-    assert any("1 rated units are dead" in n and "net L.2" in n for n in report.notes)
+    assert any("1 rated unit is dead" in n and "net L.2" in n for n in report.notes)
     assert not any("no selectivity scores" in n for n in report.notes)
 
 

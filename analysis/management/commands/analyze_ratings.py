@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from analysis.labels import WordNetMissingError
 from analysis.ratings.report import REPORT_FILES, table1_display
 from analysis.ratings.table1 import Table1Settings
-from analysis.report_files import markdown_table, report_folder_check
+from analysis.report_files import counted, markdown_table, report_folder_check
 from analysis.selectors import PARTICIPANT_CHOICES, RatingsInputError, ratings_report_dir
 from analysis.services import ratings_report_run, ratings_report_write
 from experiment.management.commands._experiment_arg import experiment_get
@@ -77,6 +77,7 @@ class Command(BaseCommand):
     def _print_excluded(self, excluded):
         """Whom --exclude-flagged excluded and why: an exclusion lasts, so it must be seen."""
         end = ":" if excluded else "."
-        self.stdout.write(f"Excluded {len(excluded)} flagged participants{end}")
+        flagged = counted(len(excluded), "flagged participant", "flagged participants")
+        self.stdout.write(f"Excluded {flagged}{end}")
         for participant in excluded:
             self.stdout.write(f"  {participant.external_id}: {participant.exclusion_reason}")
