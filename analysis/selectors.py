@@ -183,7 +183,8 @@ def _class_key(network: str, index) -> str:
 
 
 def ratings_units_frame(*, experiment: Experiment) -> pd.DataFrame:
-    """Each main unit of the experiment with its selectivity scores (NaN where none stored)."""
+    """Each main unit of the experiment with its selectivity scores (NaN where none stored),
+    and `outside_network`: why it is no unit of its registered network ('' where it is one)."""
     panels = Panel.objects.filter(experiment=experiment, is_practice=False)
     keys = pd.DataFrame(
         # Without order_by() the default ordering (id last) would make every panel distinct.
@@ -200,7 +201,26 @@ def ratings_units_frame(*, experiment: Experiment) -> pd.DataFrame:
             _class_key(network, index)
             for network, index in zip(units.network, indices, strict=True)
         ]
+    units["outside_network"] = [
+        unit_outside_network(network, layer, unit)
+        for network, layer, unit in zip(units.network, units.layer, units.unit, strict=True)
+    ]
     return units.set_axis(unit_keys(units).to_numpy())
+
+
+def unit_outside_network(network: str, layer: str, unit) -> str:
+    """Why (network, layer, unit) is no unit of the registered `network`: a layer it lacks or a
+    unit beyond the layer's, which compute_selectivity would refuse; '' where it is one, or the
+    network is not registered (nothing to check it against)."""
+    spec = registered_network(network)
+    if spec is None or unit is None or pd.isna(unit):
+        return ""
+    if layer not in spec.layers:
+        return f"{network} has no layer {layer} (its layers: {', '.join(spec.layers)})"
+    units = spec.layers[layer].units
+    if not 0 <= int(unit) < units:
+        return f"{network} {layer} has units 0-{units - 1}"
+    return ""
 
 
 def imagenet_classes_notes(units: pd.DataFrame) -> list[str]:

@@ -93,11 +93,13 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
     # A stored score row has its image count; imported rows may lack both classes, not scores.
     no_scores = rated["n_images"].isna() if "n_images" in rated else no_class
     dead = rated.get("is_dead", pd.Series(False, index=rated.index)).fillna(False).astype(bool)
+    outside = rated.get("outside_network", pd.Series("", index=rated.index)).fillna("")
+    notes += outside_network_notes(rated.loc[no_scores & outside.ne("")], outside)
     for mask, one, many, what in (
         (no_class & dead, "rated unit is", "rated units are",
          "dead on the recorded images (every activation equal) (e.g. {}): a dead unit has no "
          "class to compare with, so (d), (e) and the correlations leave it out."),
-        (no_scores & ~dead, "rated unit has", "rated units have",
+        (no_scores & ~dead & outside.eq(""), "rated unit has", "rated units have",
          "no selectivity scores (e.g. {}): (d), (e) and the correlations leave units without "
          "scores out; run compute_selectivity or import_selectivity for their layers."),
     ):  # fmt: skip
@@ -123,6 +125,25 @@ def missing_notes(main: pd.DataFrame, units: pd.DataFrame) -> list[str]:
         notes.append(
             f"Some selectivity scores follow the {', '.join(sorted(compat))} conventions, not the "
             "correct definitions (docs/measures.md); recompute without --compat to compare."
+        )
+    return notes
+
+
+def outside_network_notes(rated: pd.DataFrame, outside: pd.Series) -> list[str]:
+    """A note per reason (`outside`, by unit key) on rated units that are no units of their
+    registered network: no score can be computed for them, so the advice to compute one would
+    lead nowhere; the panels' layer name or unit numbering is what to check."""
+    notes = []
+    for reason, group in rated.groupby(outside.reindex(rated.index), sort=False):
+        network = group["network"].iloc[0]
+        examples = ", ".join(f"{r.network} {r.layer}.{r.unit}" for r in group.head(5).itertuples())
+        units = counted(len(group), "rated unit is not a unit", "rated units are not units")
+        notes.append(
+            f"{units} of the registered network {network} (e.g. {examples}): {reason}. Such "
+            "panels were likely imported under a wrong layer name or unit numbering "
+            "(import_panels --layer; units count from 0), or come from another network of the "
+            "same name; compute_selectivity cannot score such units, and (d), (e) and the "
+            "correlations leave them out."
         )
     return notes
 

@@ -136,6 +136,34 @@ def test_units_without_selectivity_scores_are_reported(tmp_path):
     assert "compute_selectivity" in output
 
 
+def test_units_a_registered_network_does_not_have_are_named_not_sent_to_compute(tmp_path):
+    """vgg16's layer is conv5_3, and its fc8 has 1000 units: compute_selectivity would refuse
+    both, so the report says what is wrong with the panels instead."""
+    from experiment.models import Panel
+
+    experiment = build_experiment(scores=False)  # alexnet's conv5 and fc8 units 0-3
+    main = Panel.objects.filter(experiment=experiment, is_practice=False)
+    main.update(network="vgg16")
+    main.filter(layer="fc8", unit=3).update(unit=5000)
+    answer_all(experiment, "p1", yes=True, label="dog")
+    notes = ratings_report(experiment=experiment).notes
+    outside = [note for note in notes if "of the registered network vgg16" in note]
+    assert outside == [
+        "4 rated units are not units of the registered network vgg16 (e.g. vgg16 conv5.0, "
+        "vgg16 conv5.1, vgg16 conv5.2, vgg16 conv5.3): vgg16 has no layer conv5 (its layers: "
+        "conv5_3, fc6, fc7, fc8). Such panels were likely imported under a wrong layer name "
+        "or unit numbering (import_panels --layer; units count from 0), or come from another "
+        "network of the same name; compute_selectivity cannot score such units, and (d), (e) "
+        "and the correlations leave them out.",
+        "1 rated unit is not a unit of the registered network vgg16 (e.g. vgg16 fc8.5000): "
+        "vgg16 fc8 has units 0-999. Such panels were likely imported under a wrong layer name "
+        "or unit numbering (import_panels --layer; units count from 0), or come from another "
+        "network of the same name; compute_selectivity cannot score such units, and (d), (e) "
+        "and the correlations leave them out.",
+    ]
+    assert any(note.startswith("3 rated units have no selectivity scores") for note in notes)
+
+
 def test_synthetic_participants_are_not_mixed_with_real_ones_unless_asked(tmp_path):
     experiment = build_experiment()
     answer_all(experiment, "real", yes=True, label="dog")
