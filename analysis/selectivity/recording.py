@@ -112,7 +112,9 @@ def record(
     """Run the network over `source`, appending correctly classified images to `out`.
 
     Resumes after the images a previous run already processed, with the same weights (their
-    `weights_sha256` is recorded). Returns (images seen, kept).
+    `weights_sha256` is recorded). Returns (images seen, kept). A recording that keeps no image
+    (wrong weights, or class folders the network reads as other classes) is removed, with an
+    ActivationFileError saying so: every measure would fail on it later, far from the cause.
     """
     spec = recorder.network.spec
     header = RecordingHeader(
@@ -136,7 +138,22 @@ def record(
                 advance(min(batch_size, total - first))
     finally:
         seen, kept = writer.close(total=total)  # whole batches only: a failed one is not kept
+    if not kept:
+        Path(out).unlink(missing_ok=True)  # holds no row: nothing of it is worth keeping
+        raise ActivationFileError(_none_kept_message(spec.name, source, seen, out))
     return seen, kept
+
+
+def _none_kept_message(network: str, source: ImageSource, seen: int, out: Path) -> str:
+    """What a recording that kept no image means, and what to check."""
+    images = f"{seen} image{'' if seen == 1 else 's'}"
+    return (
+        f"No image was classified correctly by {network}: {images} of {source.name} seen, none "
+        f"kept, so no activation file is left at {out}. Check the weights (the "
+        f"trained {network} file: another network's or untrained weights classify no image "
+        "correctly) and, for an image folder, that each class folder is named by the WordNet "
+        "id of its images' class."
+    )
 
 
 def _record_batch(recorder, source: ImageSource, writer: ActivationWriter, indices: range):

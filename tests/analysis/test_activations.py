@@ -139,6 +139,55 @@ def test_record_activations_command_on_the_demo_digits(tmp_path, demo_weights):
         assert acts.weights_sha256 == file_sha256(demo_weights)
 
 
+def test_a_recording_that_keeps_no_image_says_so_and_leaves_no_file(tmp_path, demo_recorder):
+    """Labels the network never predicts, as wrong weights give: compute_selectivity would
+    fail on the file later, far from the cause."""
+    source = digits_source(40)
+    predictions, _ = demo_recorder(source.load(range(40)))
+    wrong = tensor_source("digits", source.load(range(40)), (predictions + 1) % 10)
+    with pytest.raises(ActivationFileError) as refused:
+        record(demo_recorder, wrong, tmp_path / "a.h5", batch_size=16)
+    assert "No image was classified correctly by demo: 40 images of digits seen" in str(
+        refused.value
+    )
+    assert "Check the weights" in str(refused.value) and "class folder" in str(refused.value)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its reserve
+
+
+@pytest.mark.django_db
+def test_record_activations_with_weights_that_classify_no_image_stops(tmp_path, monkeypatch):
+    """Weights that call every digit a 9, over digits other than 9: a clear error, no file."""
+    import generator.am.demo
+
+    net = DemoNet()
+    torch.nn.init.zeros_(net.fc8.weight)
+    with torch.no_grad():
+        net.fc8.bias.copy_(torch.arange(10.0))  # class 9 wins whatever the image
+    torch.save(net.state_dict(), tmp_path / "wrong.pt")
+    images, labels = digits_dataset()
+    not_nines = (labels != 9).nonzero().squeeze(1)[:50]
+    monkeypatch.setattr(
+        generator.am.demo, "digits_dataset", lambda size: (images[not_nines], labels[not_nines])
+    )
+    out = tmp_path / "acts.h5"
+    args = ["--network", "demo", "--dataset", "demo", "--out", str(out), "--layers", "fc7"]
+    with pytest.raises(CommandError, match="No image was classified correctly by demo: 50 images"):
+        call_command("record_activations", *args, "--weights", str(tmp_path / "wrong.pt"))
+    assert not out.exists()
+
+
+@pytest.mark.django_db
+def test_record_activations_refuses_images_for_a_network_without_wordnet_ids(tmp_path):
+    """Places-365 classes have no WordNet ids to name class folders; the message says what to
+    do instead, before any weights are looked for."""
+    args = ["--network", "alexnet-places365", "--images", str(tmp_path)]
+    with pytest.raises(CommandError) as refused:
+        call_command("record_activations", *args, "--out", str(tmp_path / "acts.h5"))
+    assert str(refused.value).startswith("--images needs a network whose classes have WordNet")
+    assert "alexnet-places365 has none: record its activations elsewhere" in str(refused.value)
+    assert "HDF5 layout of docs/measures.md" in str(refused.value)
+
+
 def test_resuming_with_other_weights_is_refused(tmp_path, demo_recorder):
     """Activations of two weight sets in one file would be measured as one network."""
     record(demo_recorder, digits_source(40), tmp_path / "a.h5", weights_sha256="a" * 64)

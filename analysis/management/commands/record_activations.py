@@ -52,6 +52,7 @@ class Command(BaseCommand):
             layers = [a.strip() for a in options["layers"].split(",") if a.strip()]
             if options["layers"].strip() and not layers:
                 raise CommandError(f"--layers {options['layers']!r} names no layer.")
+            source = self._source(spec, options)  # refused before the weights are loaded
             network = load_network(spec.name, weights=options["weights"], device=options["device"])
             recorder = LayerRecorder(
                 network,
@@ -61,7 +62,7 @@ class Command(BaseCommand):
             )
             seen, kept = record(
                 recorder,
-                self._source(spec, options),
+                source,
                 options["out"],
                 batch_size=options["batch_size"],
                 progress=self._progress,
@@ -81,8 +82,24 @@ class Command(BaseCommand):
 
             return tensor_source("demo-digits", *digits_dataset(spec.input_size))
         if not any(spec.class_ids):
-            raise ActivationFileError(f"Network {spec.name!r} has no WordNet ids for --images.")
+            raise ActivationFileError(_no_wordnet_ids_message(spec.name))
         return folder_source(options["images"], spec.class_ids, spec.input_size)
 
     def _progress(self, total: int, start: int):
         return progress_bar(self.stderr, total=total, initial=start, unit="image")
+
+
+def _no_wordnet_ids_message(network: str) -> str:
+    """Why --images cannot serve `network`, and what to do instead."""
+    named = [name for name in available_networks() if any(get_network(name).class_ids)]
+    instead = (
+        "use --dataset demo"
+        if network == "demo"
+        else "record its activations elsewhere into the HDF5 layout of docs/measures.md "
+        "('Activation files') and give that file to compute_selectivity, or import scores with "
+        "import_selectivity"
+    )
+    return (
+        "--images needs a network whose classes have WordNet ids, which name the class folders "
+        f"(the ImageNet classifiers {', '.join(named)}); {network} has none: {instead}."
+    )
