@@ -336,7 +336,7 @@ def _used_note(experiment, participants, counts, responses) -> str:
         else ""
     )
     pilots = f"; pilot runs, never analysed: {counts['pilots']}" if counts["pilots"] else ""
-    analysed = counted(used, f"{participants} participant", f"{participants} participants")
+    analysed = counted(used, f"{kind} participant".strip(), f"{kind} participants".strip())
     return (
         f"Experiment {experiment.slug}: {analysed} analysed "
         f"(answered: {counts['real_answered']} real, {counts['synthetic_answered']} synthetic; "

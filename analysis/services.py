@@ -33,13 +33,18 @@ from analysis.selectivity.table import (
     scores_csv_replaceable,
     write_scores_csv,
 )
-from analysis.selectors import SCORE_FIELDS, labels_class_index, labels_judge, ratings_report
+from analysis.selectors import (
+    SCORE_FIELDS,
+    labels_class_index,
+    labels_judge,
+    ratings_report,
+    registered_network,
+)
 from experiment.export import participant_pseudonym, pseudonym_key
 from experiment.files import file_in_the_way, replaced_whole
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
 from experiment.selectors import participant_state
 from experiment.services import trial_order_new
-from generator.am.networks import NetworkSpec, get_network
 
 
 def selectivity_compute(
@@ -104,7 +109,7 @@ def _check_network(source: ActivationFile, network: str, layers: Sequence[str]) 
         raise ActivationFileError(
             f"{source.path} was recorded from network {source.network!r}, not {network!r}."
         )
-    spec = _registered(network)
+    spec = registered_network(network)
     if spec is None:
         return
     problems = _class_problems(source, network, spec.num_classes)
@@ -198,20 +203,12 @@ def selectivity_import(*, path: Path, notice: Callable[[str], None] | None = Non
 
 def _network_shape(network: str) -> NetworkShape | None:
     """The classes and layers of a network the generator registers; None for another one."""
-    spec = _registered(network)
+    spec = registered_network(network)
     if spec is None:
         return None
     return NetworkShape(
         spec.num_classes, {alias: layer.units for alias, layer in spec.layers.items()}
     )
-
-
-def _registered(network: str) -> NetworkSpec | None:
-    """The generator's spec of `network`; None for a network it does not register."""
-    try:
-        return get_network(network)
-    except ValueError:
-        return None
 
 
 def scores_export_check(*, path: Path, activations: Path) -> None:

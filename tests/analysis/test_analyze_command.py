@@ -174,6 +174,7 @@ def test_synthetic_participants_are_not_mixed_with_real_ones_unless_asked(tmp_pa
     assert "1 synthetic participant analysed" in synthetic.notes[0]
     both = ratings_report(experiment=experiment, participants="all")
     assert both.table1["a"].tolist() == [50.0, 50.0]
+    assert both.notes[0].startswith("Experiment exp: 2 participants analysed")
 
 
 def test_only_synthetic_participants_need_an_explicit_choice(tmp_path):
