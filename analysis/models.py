@@ -17,6 +17,18 @@ class SelectivityScore(models.Model):
     weights_sha256 = models.CharField(
         max_length=64, blank=True, help_text="Of the weights measured; empty when not recorded."
     )
+    reduction = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="How a conv layer's maps became one value per channel when recorded (max or "
+        "mean); empty for an fc layer or when not recorded.",
+    )
+    pre_relu = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Recorded before the ReLU (record_activations --pre-relu); empty when not "
+        "recorded.",
+    )
     is_dead = models.BooleanField(default=False, help_text="All activations equal (or all zero).")
 
     is_localist = models.BooleanField(default=False)

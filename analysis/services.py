@@ -77,6 +77,8 @@ def selectivity_compute(
                 layer=layer,
                 compat=settings.conventions.name,
                 weights_sha256=source.weights_sha256,
+                reduction=source.layer_reduction(layer),
+                pre_relu=source.pre_relu,
             )  # fmt: skip
             for layer in layers
             for scores in layer_scores(
@@ -147,12 +149,19 @@ def _class_problems(source: ActivationFile, network: str, count: int) -> list[st
 
 
 def scores_record(
-    scores: UnitScores, *, network: str, layer: str, compat: str, weights_sha256: str = ""
+    scores: UnitScores,
+    *,
+    network: str,
+    layer: str,
+    compat: str,
+    weights_sha256: str = "",
+    reduction: str = "",
+    pre_relu: bool | None = None,
 ) -> dict:
     """One unit's scores as a flat record keyed like SelectivityScore's fields."""
     return {
         "network": network, "layer": layer, "compat": compat, "weights_sha256": weights_sha256,
-        **asdict(scores),
+        "reduction": reduction, "pre_relu": pre_relu, **asdict(scores),
     }  # fmt: skip
 
 

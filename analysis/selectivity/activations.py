@@ -190,6 +190,19 @@ class ActivationFile:
         return text_attribute(self._file.attrs.get("reduction", ""))
 
     @property
+    def pre_relu(self) -> bool | None:
+        """Whether the values were taken before the ReLU; None where the file does not say."""
+        if "pre_relu" not in self._file.attrs:
+            return None
+        return flag_attribute(self._file, "pre_relu", False, self.path)
+
+    def layer_reduction(self, layer: str) -> str:
+        """How a conv layer's maps became one value per channel ("max" or "mean"); "" for an fc
+        layer, or where the file does not say."""
+        reduction = text_attribute(self._dataset(layer).attrs.get("reduction", ""))
+        return reduction if reduction in REDUCTIONS else ""
+
+    @property
     def class_names(self) -> list[str]:
         value = text_attribute(self._file.attrs.get("class_names", "[]"))
         try:

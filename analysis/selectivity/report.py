@@ -103,6 +103,7 @@ def score_notes(scores: pd.DataFrame) -> list[str]:
             "with rectified layers'; leave it out with --layers (the paper's figure 2 has conv5, "
             "fc6 and fc7)."
         )
+    notes += recording_notes(scores)
     for column, what in (
         ("n_images", "numbers of images"),
         ("weights_sha256", "weights"),
@@ -112,6 +113,36 @@ def score_notes(scores: pd.DataFrame) -> list[str]:
         if len(values) > 1:
             shown = ", ".join(value[:12] for value in values)
             notes.append(f"The layers' scores were measured with different {what} ({shown}).")
+    return notes
+
+
+def recording_notes(scores: pd.DataFrame) -> list[str]:
+    """Layers whose activations were recorded otherwise than the others' (record_activations
+    --pre-relu, --reduction): their measures do not compare, nor pool in one correlation."""
+    notes = []
+    # Tables from before these were recorded lack the columns: nothing to compare then.
+    layers = scores.reindex(columns=["layer", "pre_relu", "reduction"]).groupby("layer", sort=False)
+    pre_relu = layers["pre_relu"].first().dropna()
+    if pre_relu.nunique() > 1:
+        before = ", ".join(layer for layer, pre in pre_relu.items() if pre)
+        after = ", ".join(layer for layer, pre in pre_relu.items() if not pre)
+        notes.append(
+            f"The layers were recorded at different points: {before} before the ReLU, {after} "
+            "after it (record_activations --pre-relu): their measures do not compare. Record "
+            "them again in one run."
+        )
+    reduction = layers["reduction"].first().dropna()
+    reduction = reduction[reduction != ""]  # fc layers, or not recorded
+    if reduction.nunique() > 1:
+        shown = "; ".join(
+            f"{', '.join(group.index)} by the {how}"
+            for how, group in reduction.groupby(reduction, sort=False)
+        )
+        notes.append(
+            f"The conv layers' maps were reduced to one value per channel differently ({shown}; "
+            "record_activations --reduction): their measures do not compare. Record them again "
+            "in one run."
+        )
     return notes
 
 

@@ -7,12 +7,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.selectivity.activations import REDUCTIONS
 from analysis.selectivity.measures import UnitScores
 from experiment.files import replaced_whole
 
 KEY_COLUMNS = ["network", "layer", "unit"]
 COLUMNS = [
     *KEY_COLUMNS, *(n for n in UnitScores.field_names() if n != "unit"), "compat", "weights_sha256",
+    "reduction", "pre_relu",
 ]  # fmt: skip
 REQUIRED = {*KEY_COLUMNS, "n_images"}
 NOT_EMPTY = {"precision_k"}  # may be left out (default 60), but a present cell needs a value
@@ -29,8 +31,10 @@ INTEGERS = {
     "max_informedness_class",
 }
 CLASS_COLUMNS = sorted(column for column in INTEGERS if column.endswith("_class"))
-TEXT = {"network", "layer", "compat", "weights_sha256"}
-MAY_BE_EMPTY = {"compat", "weights_sha256"}  # the correct definitions; weights not recorded
+TEXT = {"network", "layer", "compat", "weights_sha256", "reduction"}
+# The correct definitions; weights, recording not recorded (or an fc layer's reduction).
+MAY_BE_EMPTY = {"compat", "weights_sha256", "reduction"}
+UNKNOWN_WHEN_EMPTY = {"pre_relu"}  # a true/false that may be unknown
 UNIT_INTERVAL = {
     "precision",
     "recall_at_100_precision",
@@ -44,7 +48,9 @@ MINIMA = {"unit": 0, "n_images": 2, "precision_k": 1, "classes_in_top100": 1}
 MAX_ERRORS = 20
 # A dead unit's measures and classes are undefined (docs/measures.md): empty, never 0.
 UNDEFINED_WHEN_DEAD = [
-    c for c in COLUMNS if c not in {*KEY_COLUMNS, *TEXT, "n_images", "is_dead", "precision_k"}
+    c
+    for c in COLUMNS
+    if c not in {*KEY_COLUMNS, *TEXT, *UNKNOWN_WHEN_EMPTY, "n_images", "is_dead", "precision_k"}
 ]
 
 
@@ -223,12 +229,14 @@ def parse_value(column: str, text: str):
             raise ValueError("must not be empty")
         if len(text) > 100:
             raise ValueError(f"{text[:20]!r}... is longer than 100 characters")
+        if column == "reduction" and text not in ("", *REDUCTIONS):
+            raise ValueError(f"{text!r} is not one of {', '.join(REDUCTIONS)} (or empty)")
         return text
     if not text:
         if column in REQUIRED or column in NOT_EMPTY:
             raise ValueError("must not be empty")
         return False if column in BOOLEANS else None
-    if column in BOOLEANS:
+    if column in BOOLEANS or column in UNKNOWN_WHEN_EMPTY:
         return _parse_bool(text)
     value = _parse_number(column, text)
     _check_range(column, value)

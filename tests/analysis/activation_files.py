@@ -9,7 +9,11 @@ from analysis.selectivity.activations import RecordingHeader
 
 
 def write_activation_file(
-    path: Path, activations: dict[str, np.ndarray], labels: np.ndarray, network: str = "demo"
+    path: Path,
+    activations: dict[str, np.ndarray],
+    labels: np.ndarray,
+    network: str = "demo",
+    pre_relu: bool = False,
 ) -> Path:
     """An activation file holding `activations` (layer -> (N, units)) for images of `labels`."""
     num_classes = int(labels.max()) + 1
@@ -20,6 +24,7 @@ def write_activation_file(
         num_classes=num_classes,
         class_names=tuple(f"class {i}" for i in range(num_classes)),
         source="synthetic",
+        pre_relu=pre_relu,
     )
     writer = ActivationWriter(path, header)
     ids = [f"synthetic:{i}" for i in range(len(labels))]

@@ -53,6 +53,20 @@ def test_compute_stores_one_row_per_unit_equal_to_the_core(acts):
     assert stored.source == str(path) and stored.compat == ""
 
 
+def test_scores_keep_how_their_activations_were_recorded(tmp_path):
+    """Before or after the ReLU, and a conv map's reduction: across a CSV and back too."""
+    labels, values = random_units()
+    path = write_activation_file(
+        tmp_path / "acts.h5", {"fc6": values}, labels, network="toy", pre_relu=True
+    )
+    compute(path, "--csv", str(tmp_path / "out.csv"))
+    stored = SelectivityScore.objects.get(layer="fc6", unit=0)
+    assert (stored.pre_relu, stored.reduction) == (True, "")  # an fc layer has no map
+    SelectivityScore.objects.all().delete()
+    call_command("import_selectivity", str(tmp_path / "out.csv"))
+    assert SelectivityScore.objects.get(layer="fc6", unit=0).pre_relu is True
+
+
 def test_compute_measures_correct_images_only_and_says_how_many_were_left_out(tmp_path):
     labels, values = random_units()
     predictions = np.where(np.arange(len(labels)) % 4 == 0, (labels + 1) % 5, labels)
@@ -317,6 +331,11 @@ def test_import_round_trips_an_exported_csv(acts, tmp_path):
         ("network,layer,unit,n_images,colour\n", "unknown columns: colour"),
         ("network,layer,unit,n_images,precision\nalexnet,fc6,1,10,1.3\n", "outside \\[0, 1\\]"),
         ("network,layer,unit,n_images\nalexnet,fc6,x,10\n", "line 2, column 'unit'"),
+        (
+            "network,layer,unit,n_images,reduction\nalexnet,conv5,1,10,median\n",
+            "column 'reduction': 'median' is not one of max, mean",
+        ),
+        ("network,layer,unit,n_images,pre_relu\nalexnet,fc6,1,10,maybe\n", "not true/false"),
         ("network,layer,unit,n_images\nalexnet,fc6,1,10\nalexnet,fc6,1,10\n", "appears twice"),
         ("network,layer,unit,n_images\nalexnet,fc6,1,10,0.5\n", "line 2: 1 more cell"),
         ("network,layer,unit,n_images\nvgg16/places,fc6,1,10\n", "letters, digits"),

@@ -149,6 +149,29 @@ def test_a_layer_whose_ccmas_leaves_the_unit_interval_is_noted():
     assert note.startswith("CCMAS of fc8 runs outside [-1, 1]")
 
 
+def test_layers_recorded_otherwise_than_the_others_are_noted():
+    """conv5 before the ReLU and by the mean of its map, conv4 after it and by the max."""
+    table = pd.concat(
+        [
+            scores_table("conv4", pre_relu=False, reduction="max"),
+            scores_table("conv5", pre_relu=True, reduction="mean"),
+            scores_table("fc6", pre_relu=False, reduction=""),
+            scores_table("fc7", pre_relu=None, reduction=""),  # imported: not recorded
+        ]
+    )
+    notes = selectivity_report_compute(table, network="demo", class_name=str).notes
+    assert notes == [
+        "The layers were recorded at different points: conv5 before the ReLU, conv4, fc6 "
+        "after it (record_activations --pre-relu): their measures do not compare. Record them "
+        "again in one run.",
+        "The conv layers' maps were reduced to one value per channel differently (conv4 by "
+        "the max; conv5 by the mean; record_activations --reduction): their measures do not "
+        "compare. Record them again in one run.",
+    ]
+    same = pd.concat([scores_table("conv5", pre_relu=False), scores_table("fc6", pre_relu=False)])
+    assert selectivity_report_compute(same, network="demo", class_name=str).notes == []
+
+
 def test_interpretable_units_selectivity_is_compared_with_the_rest():
     units = pd.DataFrame(
         {
