@@ -34,16 +34,17 @@ def counted(count: int, one: str, many: str) -> str:
 
 def format_cell(value) -> str:
     """A table cell: three significant digits below 10 (p-values, r), else one decimal; a
-    whole number without decimals at any size (a count read from a column with gaps is a float:
-    10.0 would stand beside 3); '–' for a missing value."""
+    whole number, or one that rounds to one, without decimals at any size (a count read from a
+    column with gaps is a float: 10.0 would stand beside 3); '–' for a missing value."""
     if value is None or value is pd.NA:
         return "–"
     if isinstance(value, float | np.floating):
         if np.isnan(value):
             return "–"
-        if float(value).is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+        if abs(value) < 10:
+            return f"{value:.3g}"  # a whole number shows none: 3
+        shown = round(float(value), 1)  # 99.99999 reads 100, as 100.0 does
+        return str(int(shown)) if shown.is_integer() and abs(shown) < 1e15 else f"{shown:.1f}"
     return str(value)
 
 

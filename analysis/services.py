@@ -78,7 +78,7 @@ def selectivity_compute(
                 compat=settings.conventions.name,
                 weights_sha256=source.weights_sha256,
                 reduction=source.layer_reduction(layer),
-                pre_relu=source.pre_relu,
+                pre_relu=_recorded_pre_relu(source, network, layer),
             )  # fmt: skip
             for layer in layers
             for scores in layer_scores(
@@ -92,6 +92,16 @@ def selectivity_compute(
         ]
     scores_replace(records=records, source=str(activations), notice=notice)
     return records
+
+
+def _recorded_pre_relu(source: ActivationFile, network: str, layer: str) -> bool | None:
+    """Whether a layer's values were taken before its ReLU; None where the file does not say,
+    or where it makes no difference (a layer its registered network has no ReLU after: fc8's
+    logits are the same either way, so they compare with any layer)."""
+    spec = registered_network(network)
+    if spec is not None and layer in spec.layers and not spec.layers[layer].rectified_after:
+        return None
+    return source.pre_relu
 
 
 def _misclassified_notice(source: ActivationFile) -> str:

@@ -5,7 +5,7 @@ from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models, transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -104,7 +104,10 @@ class ChangesOnlyForm(forms.ModelForm):
     Validation sees the row as stored now, with the page's changes on it: clean() locks the
     row until the admin view's transaction ends and takes every field not changed on the page
     from it. A rule over several fields (a completion code its URL must carry, a reason for an
-    exclusion) then holds for what is saved, not only for what the page showed."""
+    exclusion) then holds for what is saved, not only for what the page showed; where it fails
+    over a value saved elsewhere meanwhile, the page says so (it shows the older value)."""
+
+    saved_meanwhile: tuple[str, ...] = ()  # fields whose stored value the page did not show
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -113,11 +116,41 @@ class ChangesOnlyForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.instance.pk is None:
+            return cleaned
         stored = self.stored_row()
-        if stored is not None:
-            for name in set(cleaned) - set(self.changed_data):
-                cleaned[name] = getattr(stored, name)
+        if stored is None:
+            raise forms.ValidationError(
+                f"This {self._meta.model._meta.verbose_name} was deleted since the page was "
+                "opened: nothing was saved."
+            )
+        merged = [name for name in cleaned if self.stored_field(name)]
+        unchanged = [name for name in merged if name not in self.changed_data]
+        self.saved_meanwhile = tuple(
+            name for name in unchanged if getattr(stored, name) != cleaned[name]
+        )
+        for name in unchanged:
+            cleaned[name] = getattr(stored, name)
         return cleaned
+
+    def full_clean(self):
+        super().full_clean()
+        if self.saved_meanwhile and self._errors:
+            labels = ", ".join(str(self.fields[name].label) for name in self.saved_meanwhile)
+            self.add_error(
+                None,
+                f"Someone saved {labels} since this page was opened, and the page still shows "
+                "the earlier value. The checks are of what is stored now with your changes: "
+                "reload the page to see it.",
+            )
+
+    def stored_field(self, name: str) -> bool:
+        """Whether `name` is a field of the row that clean() can take as stored (not a
+        many-to-many field, whose value is a manager, nor a form's own field)."""
+        try:
+            return not self._meta.model._meta.get_field(name).many_to_many
+        except FieldDoesNotExist:
+            return False
 
     def stored_row(self):
         """The row as stored now, locked where a transaction holds the lock (the admin's
@@ -222,7 +255,10 @@ class ExperimentAdmin(ChangesOnlySave, admin.ModelAdmin):
     def get_readonly_fields(self, request, experiment=None):
         if experiment is None:
             return self.readonly_fields
-        return [*self.readonly_fields, *experiment_fixed_fields(experiment)]
+        fixed = experiment_fixed_fields(experiment)
+        if request.method == "POST":  # a page that still offered them: ExperimentForm refuses
+            fixed = [name for name in fixed if name not in request.POST]
+        return [*self.readonly_fields, *fixed]
 
     def get_deleted_objects(self, objs, request):
         """Experiments with participants are refused: they go first (their trial orders

@@ -112,15 +112,15 @@ def participant_enter(
         participant_seen(participant=existing)
         participant_visit_ids_update(participant=existing, visit_ids=visit_ids)
         return existing
-    recruitment_refusal_raise(
-        experiment=experiment, external_id=external_id, entry=entry, visit_ids=visit_ids
-    )
     # Read the key only where someone withdrew (it may be made on first use, in VAR_DIR).
     if (
         experiment.withdrawals.exists()
         and experiment.withdrawals.filter(id_digest__in=withdrawal_digests(external_id)).exists()
     ):
-        raise StudyUnavailable("withdrawn")
+        raise StudyUnavailable("withdrawn")  # said whichever way they came back
+    recruitment_refusal_raise(
+        experiment=experiment, external_id=external_id, entry=entry, visit_ids=visit_ids
+    )
     try:
         with transaction.atomic():
             return participant_create(

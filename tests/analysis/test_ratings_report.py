@@ -337,9 +337,9 @@ def test_a_whole_number_reads_as_one_at_any_size_and_a_missing_value_as_a_dash()
     """A count's 10.0 beside its 3 (a summary's min and max) read as two kinds of number."""
     from analysis.report_files import format_cell
 
-    cells = [3.0, 10.0, 5000.0, 9.5, 66.666, 0.0123, None, pd.NA, float("nan"), 7]
+    cells = [3.0, 10.0, 5000.0, 9.5, 66.666, 0.0123, None, pd.NA, float("nan"), 7, 99.99999]
     assert [format_cell(v) for v in cells] == [
-        "3", "10", "5000", "9.5", "66.7", "0.0123", "–", "–", "–", "7",
+        "3", "10", "5000", "9.5", "66.7", "0.0123", "–", "–", "–", "7", "100",
     ]  # fmt: skip
 
 

@@ -67,6 +67,17 @@ def test_scores_keep_how_their_activations_were_recorded(tmp_path):
     assert SelectivityScore.objects.get(layer="fc6", unit=0).pre_relu is True
 
 
+def test_a_layer_with_no_relu_after_it_is_the_same_before_and_after_one(tmp_path):
+    """demo's fc8 (logits): recorded with --pre-relu or not, its values do not differ, so its
+    scores say neither and no report calls it recorded otherwise than the hidden layers."""
+    labels, values = random_units(n_units=10, num_classes=10)
+    layers = {"fc8": values, "fc7": np.repeat(values, 7, axis=1)[:, :64]}
+    path = write_activation_file(tmp_path / "demo.h5", layers, labels, pre_relu=True)
+    call_command("compute_selectivity", "--activations", str(path), "--network", "demo")
+    stored = dict(SelectivityScore.objects.filter(unit=0).values_list("layer", "pre_relu"))
+    assert stored == {"fc7": True, "fc8": None}
+
+
 def test_compute_measures_correct_images_only_and_says_how_many_were_left_out(tmp_path):
     labels, values = random_units()
     predictions = np.where(np.arange(len(labels)) % 4 == 0, (labels + 1) % 5, labels)

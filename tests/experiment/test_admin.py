@@ -12,7 +12,7 @@ from django.forms import modelform_factory
 from django.urls import reverse
 from django.utils import timezone
 
-from experiment.admin import ExperimentForm
+from experiment.admin import ParticipantForm
 from experiment.export import participant_pseudonym
 from experiment.models import Experiment, Panel, Participant, Response, TrialList, Withdrawal
 from experiment.services import (
@@ -600,12 +600,13 @@ def test_a_late_page_is_checked_against_what_is_stored_with_its_changes(staff_cl
         "participants_per_list": "6", "hold_minutes": "60", "recruitment": "any",
     }  # fmt: skip
     sent = shown | {f"initial-{name}": value for name, value in shown.items()}
-    sent["completion_code"] = "NEWCODE1"
+    sent |= {"is_open": "on", "initial-is_open": "True", "completion_code": "NEWCODE1"}
     url_with_code = f"https://app.prolific.com/submissions/complete?cc={code}"
     Experiment.objects.filter(id=experiment.id).update(completion_url=url_with_code)
     url = reverse("admin:experiment_experiment_change", args=[experiment.id])
-    refused = staff_client.post(url, sent)
-    assert f"This URL expects the code {code} (cc={code})" in refused.content.decode()
+    refused = staff_client.post(url, sent).content.decode()
+    assert f"This URL expects the code {code} (cc={code})" in refused
+    assert "Someone saved Completion url since this page was opened" in refused
     experiment.refresh_from_db()
     assert experiment.completion_code == code
 
@@ -618,22 +619,38 @@ def test_a_late_page_is_checked_against_what_is_stored_with_its_changes(staff_cl
     assert (participant.excluded, participant.exclusion_reason) == (True, "fast")
 
 
-def test_a_field_fixed_since_the_page_was_opened_is_refused_not_saved(experiment):
+def test_a_field_fixed_since_the_page_was_opened_is_refused_not_dropped(staff_client, experiment):
     """The page was opened before anyone entered, so it offered the slug and practice trials;
-    someone entered before it was sent (an arrival's open transaction is not counted when the
-    page is rebuilt, only once the form holds the experiment's lock)."""
-    form_class = modelform_factory(Experiment, form=ExperimentForm, fields=["slug", "title"])
-    shown = {"slug": "study", "title": "Study"}
-    sent = shown | {f"initial-{name}": value for name, value in shown.items()}
+    someone entered before it was sent. Saying "changed successfully" while leaving them would
+    hide that the change was not made."""
     panels_create(experiment, units=2)
     experiment_lists_build(experiment=experiment, lists=1, seed=0)
-    participant_enter(experiment=experiment, external_id="p1")
-    form = form_class(sent | {"slug": "renamed"}, instance=experiment)
-    assert form.errors["slug"] == [
-        "Someone has entered the study since this page was opened, so this is fixed now: "
-        "reload the page."
+    shown = {
+        "slug": "study", "title": "Study", "consent_text": "", "completion_url": "",
+        "completion_code": experiment.completion_code, "practice_trials": "2",
+        "participants_per_list": "6", "hold_minutes": "60", "recruitment": "any",
+    }  # fmt: skip
+    sent = shown | {f"initial-{name}": value for name, value in shown.items()}
+    participant_enter(experiment=experiment, external_id="p1")  # after the page was opened
+    url = reverse("admin:experiment_experiment_change", args=[experiment.id])
+    refused = staff_client.post(url, sent | {"slug": "renamed", "practice_trials": "1"})
+    assert refused.status_code == 200
+    assert refused.content.decode().count("Someone has entered the study since this page") == 2
+    experiment.refresh_from_db()
+    assert (experiment.slug, experiment.practice_trials) == ("study", 2)
+    assert staff_client.post(url, sent | {"title": "Renamed"}).status_code == 302
+    experiment.refresh_from_db()
+    assert (experiment.slug, experiment.title) == ("study", "Renamed")
+
+
+def test_a_participant_deleted_while_their_page_was_open_is_said_not_a_server_error(participant):
+    form_class = modelform_factory(Participant, form=ParticipantForm, fields=["exclusion_reason"])
+    sent = {"exclusion_reason": "noted", "initial-exclusion_reason": ""}
+    form = form_class(sent, instance=participant)
+    Participant.objects.filter(pk=participant.pk).delete()
+    assert form.non_field_errors() == [
+        "This participant was deleted since the page was opened: nothing was saved."
     ]
-    assert form_class(sent | {"title": "Renamed"}, instance=experiment).is_valid()
 
 
 def test_deleting_more_than_a_thousand_selected_rows_is_confirmed(staff_client, experiment):

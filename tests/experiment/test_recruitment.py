@@ -9,7 +9,12 @@ from django.test import Client
 from experiment.models import Experiment, Participant
 from experiment.mturk import PREVIEW_ASSIGNMENT_ID
 from experiment.selectors import experiment_problems
-from experiment.services import StudyUnavailable, participant_enter
+from experiment.services import (
+    StudyUnavailable,
+    participant_consent,
+    participant_enter,
+    participants_withdraw,
+)
 from tests.experiment.test_mturk import HIT, accepted
 from tests.experiment.test_views import enter, study_make
 
@@ -126,3 +131,22 @@ def test_the_progress_page_gives_only_the_links_that_let_people_in(admin_client,
     recruit(study, Experiment.Recruitment.MTURK)
     page = admin_client.get(progress).content.decode()
     assert "Study link for Prolific" not in page and "ExternalURL" in page
+
+
+def test_a_withdrawn_participant_is_told_so_whichever_way_they_come_back(client, study):
+    participant = enter(client, **PROLIFIC_LINK)
+    participant_consent(participant=participant)
+    participants_withdraw(participants=[participant])
+    recruit(study, Experiment.Recruitment.PROLIFIC)
+    page = client.get("/study/demo/", {"PROLIFIC_PID": PID}).content.decode()  # no STUDY_ID
+    assert "You have withdrawn from this study" in page
+
+
+def test_a_participant_refused_for_another_reason_is_not_sent_to_prolific(client, study):
+    """Someone who joined by the study link before Prolific only, from another browser: the
+    refusal says why, with no advice to open a Prolific page they never used."""
+    enter(client, participant="p1")
+    recruit(study, Experiment.Recruitment.PROLIFIC)
+    page = Client().get("/study/demo/", {"participant": "p1"}).content.decode()
+    assert "already started the study in another browser" in page
+    assert "Prolific only" not in page and 'name="participant"' not in page
