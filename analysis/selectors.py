@@ -167,7 +167,7 @@ def ratings_responses_frame(
         judge_labels(a, b) for a, b in zip(frame.q3_first, frame.q3_second, strict=True)
     ]
     states = states if states is not None else participant_states(experiment=experiment)
-    frame["active"] = frame["participant"].map(states).eq("in_progress")
+    frame["active"] = frame["participant"].map(state_of(states)).eq("in_progress")
     for column in ("created_at", "consented_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame.astype(
@@ -317,8 +317,14 @@ def _with_participant_ids(quality: pd.DataFrame, states: dict[int, str]) -> pd.D
         Participant.objects.filter(pk__in=quality["participant"]).values_list("pk", *fields),
         columns=["participant", *fields],
     )
-    known.insert(3, "status", known["participant"].map(states))
+    known.insert(3, "status", known["participant"].map(state_of(states)))
     return known.merge(quality, on="participant", how="right")
+
+
+def state_of(states: dict[int, str]):
+    """A participant's state in `states` (participant_states, read before the answers): one
+    missing there entered since, so is taking part now, and is never flagged as done."""
+    return lambda participant: states.get(participant, "in_progress")
 
 
 def _used_note(experiment, participants, counts, responses) -> str:

@@ -609,3 +609,25 @@ def analyze_notes_of_alexnet() -> list[str]:
     experiment = build_experiment(slug="registered")
     answer_all(experiment, "p2", yes=True, label="eggnog")
     return ratings_report(experiment=experiment).notes
+
+
+def test_a_participant_who_enters_while_the_report_is_read_is_taken_as_in_progress(monkeypatch):
+    """The participants' states are read before their answers: one who entered and answered
+    between the two reads is in progress, not flagged as done with nothing finished."""
+    import analysis.selectors as selectors
+    from experiment.models import Participant
+
+    experiment = build_experiment()
+    answer_all(experiment, "careful", yes=lambda panel: panel.layer == "fc8")
+    real_states = selectors.participant_states
+
+    def states_then_an_arrival(*, experiment):
+        states = real_states(experiment=experiment)
+        in_progress = Participant.Status.IN_PROGRESS
+        answer_all(experiment, "newcomer", yes=True, ms=300, trials=4, status=in_progress)
+        return states
+
+    monkeypatch.setattr(selectors, "participant_states", states_then_an_arrival)
+    quality = ratings_report(experiment=experiment).quality.set_index("external_id")
+    assert quality.loc["newcomer", "status"] == "in_progress"
+    assert quality.loc["newcomer", "flags"] == ""
