@@ -646,6 +646,9 @@ class ParticipantAdmin(ChangesOnlySave, admin.ModelAdmin):
         "mturk_assignment_id",
         "mturk_hit_id",
         "entry",
+        # It keeps an id others may know to its first browser (participant_enter): a
+        # participant who cannot go back there is sent their study page instead.
+        "browser_bound",
         "trial_list",
         "trial_order",
         "consented_at",

@@ -664,3 +664,10 @@ def test_deleting_more_than_a_thousand_selected_rows_is_confirmed(staff_client, 
     every = list(Panel.objects.values_list("pk", flat=True))
     answer = staff_client.post(changelist, chosen | {"_selected_action": every, "post": "yes"})
     assert answer.status_code == 302 and not Panel.objects.exists()
+
+
+def test_a_participants_page_edits_only_the_exclusion(staff_client, participant):
+    """browser_bound keeps an id others may know to its first browser: not a box to untick."""
+    url = reverse("admin:experiment_participant_change", args=[participant.id])
+    form = staff_client.get(url).context["adminform"].form
+    assert sorted(form.fields) == ["excluded", "exclusion_reason"]
