@@ -69,6 +69,12 @@ class Experiment(models.Model):
     def __str__(self) -> str:
         return self.slug
 
+    @property
+    def recruitment_refusal(self) -> str:
+        """The StudyUnavailable reason of a new participant who came another way than the
+        recruitment lets them: "prolific_only" or "mturk_only"; "" when any way is open."""
+        return "" if self.recruitment == self.Recruitment.ANY else f"{self.recruitment}_only"
+
     def clean(self):
         """The code shown at the end must be the one the recruitment site expects (Prolific's
         completion URL carries it as ``cc=``), or participants who paste it are rejected."""

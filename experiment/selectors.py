@@ -318,7 +318,7 @@ def experiment_join_refusal(*, experiment: Experiment) -> str:
     "full" (the reasons of services.StudyUnavailable), or "" when one could. For pages that
     only tell (an MTurk HIT's preview); arrival itself decides under a lock."""
     if experiment.recruitment == Experiment.Recruitment.PROLIFIC:
-        return "prolific_only"
+        return experiment.recruitment_refusal
     if not experiment.is_open:
         return "closed"
     trial_lists = list(TrialList.objects.filter(experiment=experiment))

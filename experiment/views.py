@@ -53,9 +53,9 @@ def study_enter(request, slug: str):
         },
     }
     if not ids["external_id"]:
-        if experiment.recruitment != Experiment.Recruitment.ANY:  # no id may be typed in
-            reason = f"{experiment.recruitment}_only"  # prolific_only, mturk_only
-            return unavailable(request, experiment, services.StudyUnavailable(reason))
+        if experiment.recruitment_refusal:  # no id may be typed in
+            error = services.StudyUnavailable(experiment.recruitment_refusal)
+            return unavailable(request, experiment, error)
         return render(request, "experiment/need_id.html", context)
     cookie = browser_cookie_name(experiment)
     # The participants this browser entered as (several: people sharing a lab's computer).

@@ -326,19 +326,18 @@ def recruitment_refusal_raise(
     (PROLIFIC_PID_PATTERN) and the study's and session's ids, as Prolific fills them in; an id
     in that form can still be made up (only Prolific can tell), but it then has no submission
     to approve."""
-    way = experiment.recruitment
-    if way == Experiment.Recruitment.PROLIFIC and not (
-        entry == Participant.Entry.PROLIFIC
-        and PROLIFIC_PID_PATTERN.fullmatch(external_id)
-        and visit_ids.get("prolific_study_id")
-        and visit_ids.get("prolific_session_id")
-    ):
-        raise StudyUnavailable("prolific_only")
-    if (
-        experiment.recruitment == Experiment.Recruitment.MTURK
-        and entry != Participant.Entry.MTURK_HIT
-    ):
-        raise StudyUnavailable("mturk_only")
+    if experiment.recruitment == Experiment.Recruitment.PROLIFIC:
+        allowed = (
+            entry == Participant.Entry.PROLIFIC
+            and PROLIFIC_PID_PATTERN.fullmatch(external_id)
+            and visit_ids.get("prolific_study_id")
+            and visit_ids.get("prolific_session_id")
+        )
+    else:
+        mturk_only = experiment.recruitment == Experiment.Recruitment.MTURK
+        allowed = not mturk_only or entry == Participant.Entry.MTURK_HIT
+    if not allowed:
+        raise StudyUnavailable(experiment.recruitment_refusal)
 
 
 PROLIFIC_PID_PATTERN = re.compile(r"[0-9a-f]{24}", re.IGNORECASE)  # a MongoDB ObjectId
