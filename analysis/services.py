@@ -44,7 +44,7 @@ from experiment.export import participant_pseudonym, pseudonym_key
 from experiment.files import file_in_the_way, replaced_whole
 from experiment.models import Experiment, Panel, Participant, Response, TrialList
 from experiment.selectors import participant_state
-from experiment.services import trial_order_new
+from experiment.services import experiment_lists_locked, trial_order_new
 
 
 def selectivity_compute(
@@ -470,6 +470,13 @@ def simulation_responses_create(
     p_unit = unit_interpretability([layers[pk] for pk in panel_ids], settings, rng)
     interpretability = dict(zip(panel_ids, p_unit, strict=True))
     with transaction.atomic():
+        # Locked as arrivals lock them: list building waits, then refuses (participants exist).
+        _, current = experiment_lists_locked(experiment=experiment)
+        if {trial_list.pk for trial_list in lists} - {trial_list.pk for trial_list in current}:
+            raise SimulationError(
+                f"the lists of {experiment.slug} were built again while the simulation was being "
+                "prepared: run simulate_responses again"
+            )
         return _simulation_store(experiment, lists, every_panel, own, interpretability, settings)
 
 

@@ -176,9 +176,12 @@ class ChangesOnlySave:
 
 
 class DeletedBeforeAnyoneEnters:
-    """ModelAdmin deletes of panels or lists that lock their experiments, as arrivals do, and
-    delete only while nobody has entered: the delete permission was judged on the page before,
-    and a participant who entered since holds these panels in their trial order."""
+    """ModelAdmin deletes of experiments, panels or lists that lock their experiments, as
+    arrivals do, and delete only while nobody has entered: the delete permission was judged on
+    the page before, and a participant who entered since holds these panels in their trial
+    order (an experiment's delete would fail on them with a server error)."""
+
+    experiment_field = "experiment_id"  # what names the experiment of a row deleted
 
     def delete_model(self, request, obj):
         self.delete_queryset(request, type(obj).objects.filter(pk=obj.pk))
@@ -186,7 +189,7 @@ class DeletedBeforeAnyoneEnters:
     def delete_queryset(self, request, queryset):
         with transaction.atomic():
             experiments = Experiment.objects.select_for_update().filter(
-                pk__in=queryset.values("experiment_id")
+                pk__in=queryset.values(self.experiment_field)
             )
             if Participant.objects.filter(experiment__in=list(experiments.order_by("pk"))).exists():
                 raise PermissionDenied(
@@ -238,8 +241,9 @@ class ExperimentForm(ChangesOnlyForm):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(ChangesOnlySave, admin.ModelAdmin):
+class ExperimentAdmin(ChangesOnlySave, DeletedBeforeAnyoneEnters, admin.ModelAdmin):
     form = ExperimentForm
+    experiment_field = "pk"
     list_display = ["slug", "title", "is_open", "panel_count", "list_count", "progress_link"]
     search_fields = ["slug", "title"]
     readonly_fields = ["created_at"]

@@ -24,6 +24,7 @@ from experiment.services.exclusions import (
 )
 from experiment.services.participants import (
     StudyUnavailable,
+    experiment_lists_locked,
     is_placeholder,
     participant_consent,
     participant_decline,
@@ -52,6 +53,7 @@ __all__ = [
     "PanelImageError",
     "PanelRefused",
     "StudyUnavailable",
+    "experiment_lists_locked",
     "is_placeholder",
     "experiment_create",
     "experiment_lists_build",

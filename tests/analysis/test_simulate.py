@@ -178,3 +178,23 @@ def test_an_id_a_real_participant_entered_with_is_never_taken():
         "synthetic-s0-2",
         "synthetic-s0-3",
     ]
+
+
+@pytest.mark.django_db
+def test_lists_built_again_while_a_simulation_is_prepared_are_a_clear_error(monkeypatch):
+    """The simulation reads the lists, then stores under the lock list building takes: lists
+    replaced in between are said, not a failure deep in the storing."""
+    import analysis.services as services
+    from experiment.services import experiment_lists_build
+
+    build_experiment(units_per_layer={"conv5": 4, "fc8": 4}, lists=2, practice=2)
+    real_labels = services._simulation_own_labels
+
+    def labels_while_lists_are_rebuilt(experiment, rng):
+        experiment_lists_build(experiment=experiment, lists=3, seed=0)
+        return real_labels(experiment, rng)
+
+    monkeypatch.setattr(services, "_simulation_own_labels", labels_while_lists_are_rebuilt)
+    with pytest.raises(CommandError, match="were built again while the simulation was being"):
+        call_command("simulate_responses", "--experiment", "exp", "--participants", "3")
+    assert not Participant.objects.exists()

@@ -12,7 +12,7 @@ from django.forms import modelform_factory
 from django.urls import reverse
 from django.utils import timezone
 
-from experiment.admin import ParticipantForm
+from experiment.admin import ExperimentAdmin, ParticipantForm
 from experiment.export import participant_pseudonym
 from experiment.models import Experiment, Panel, Participant, Response, TrialList, Withdrawal
 from experiment.services import (
@@ -671,3 +671,16 @@ def test_a_participants_page_edits_only_the_exclusion(staff_client, participant)
     url = reverse("admin:experiment_participant_change", args=[participant.id])
     form = staff_client.get(url).context["adminform"].form
     assert sorted(form.fields) == ["excluded", "exclusion_reason"]
+
+
+def test_an_experiment_delete_allowed_on_the_page_is_refused_if_someone_entered_meanwhile(
+    staff_client, ready_experiment, monkeypatch
+):
+    """The page counted nobody (an arrival not yet committed): the delete takes the lock
+    arrivals take and checks again, instead of failing on their rows with a server error."""
+    nobody = ([], {}, set(), [])  # what the confirmation page saw
+    monkeypatch.setattr(ExperimentAdmin, "get_deleted_objects", lambda *args: nobody)
+    participant_enter(experiment=ready_experiment, external_id="meanwhile")
+    url = reverse("admin:experiment_experiment_delete", args=[ready_experiment.id])
+    assert staff_client.post(url, {"post": "yes"}).status_code == 403
+    assert Experiment.objects.filter(id=ready_experiment.id).exists()
