@@ -193,7 +193,8 @@ class DeletedBeforeAnyoneEnters:
             )
             if Participant.objects.filter(experiment__in=list(experiments.order_by("pk"))).exists():
                 raise PermissionDenied(
-                    "Someone has entered the study meanwhile: its panels and lists are fixed now."
+                    "Someone has entered the study meanwhile, so it keeps its panels and lists "
+                    "now: delete its participants first."
                 )
             super().delete_queryset(request, queryset)
 
