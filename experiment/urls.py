@@ -12,6 +12,7 @@ urlpatterns = [
     path("<slug:slug>/declined/", views.declined, name="declined"),
     path(participant, views.participant_home, name="home"),
     path(f"{participant}consent/", views.consent, name="consent"),
+    path(f"{participant}reading/", views.reading, name="reading"),
     path(f"{participant}instructions/", views.instructions, name="instructions"),
     path(f"{participant}trials/", views.trials, name="trials"),
     path(f"{participant}answer/", views.answer, name="answer"),

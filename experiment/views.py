@@ -4,6 +4,8 @@ Views parse the request, call one service or selector, and render; the study's r
 experiment/services/. A participant is identified only by the unguessable token in the URL.
 """
 
+import functools
+
 from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -36,6 +38,21 @@ def participant_or_404(slug: str, token: str) -> Participant:
         raise Http404("This participant link is not valid.")
     participant.experiment = experiment  # already loaded: spares a query per page
     return participant
+
+
+def participant_json(view):
+    """A participant's JSON endpoint: the view gets the participant of the URL's slug and
+    token; a stale or forged link gets a JSON 404, which the pages' scripts read."""
+
+    @functools.wraps(view)
+    def with_participant(request, slug: str, token: str):
+        try:
+            participant = participant_or_404(slug, token)
+        except Http404:
+            return JsonResponse({"error": "This participant link is not valid."}, status=404)
+        return view(request, participant)
+
+    return with_participant
 
 
 @never_cache
@@ -202,8 +219,19 @@ def consent(request, slug: str, token: str):
         "experiment": experiment,
         "consent_paragraphs": paragraphs(experiment.consent_text),
         "minutes": minutes,
+        "reading_url": participant_url(participant, "reading"),
+        # Three times within the time a visitor's place is held: one lost request costs nothing.
+        "reading_seconds": selectors.UNCONSENTED_HOLD_MINUTES * 60 // 3,
     }
     return render(request, "experiment/consent.html", context)
+
+
+@never_cache
+@require_POST
+@participant_json
+def reading(request, participant: Participant):
+    """The consent page, still open, keeps the visitor's place (JSON: whether it was kept)."""
+    return JsonResponse({"kept": services.participant_consent_reading(participant=participant)})
 
 
 def study_minutes(trials: int) -> int:
@@ -303,19 +331,11 @@ def study_state(participant: Participant) -> dict:
     }
 
 
-def link_invalid_json() -> JsonResponse:
-    """The JSON endpoints' 404 for a stale or forged participant link."""
-    return JsonResponse({"error": "This participant link is not valid."}, status=404)
-
-
 @never_cache
 @require_POST
-def answer(request, slug: str, token: str):
+@participant_json
+def answer(request, participant: Participant):
     """Store one answer (JSON); 400 with {"error": ...} for anything invalid, nothing changed."""
-    try:
-        participant = participant_or_404(slug, token)
-    except Http404:
-        return link_invalid_json()
     try:
         payload = answer_payload_parse(request.body)
         response = services.response_record(participant=participant, **vars(payload))
@@ -329,13 +349,10 @@ def answer(request, slug: str, token: str):
 
 @never_cache
 @require_GET
-def participant_status(request, slug: str, token: str):
+@participant_json
+def participant_status(request, participant: Participant):
     """Whether the participant has completed, and then the code, with the MTurk assignment that
     counts (JSON, for the MTurk HIT page: another HIT's page must not submit)."""
-    try:
-        participant = participant_or_404(slug, token)
-    except Http404:
-        return link_invalid_json()
     completed = participant.status == Participant.Status.COMPLETED
     code = participant.experiment.completion_code if completed else ""
     return JsonResponse(

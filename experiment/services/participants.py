@@ -5,6 +5,7 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
@@ -192,6 +193,26 @@ def participant_decline(*, participant: Participant) -> None:
     Participant.objects.filter(
         id=participant.id, consented_at__isnull=True, responses__isnull=True
     ).delete()
+
+
+def participant_consent_reading(*, participant: Participant) -> bool:
+    """A visitor still reading the consent page keeps their place: the page says so every few
+    minutes (consent.js), as UNCONSENTED_HOLD_MINUTES would otherwise give it away while a slow
+    reader reads. For the experiment's hold time from arrival at most, so a page left open does
+    not hold a place for good. False, and nothing changed, once the place has lapsed (consent
+    then places them again), the time is up, or they consented or left meanwhile."""
+    if participant.status != Participant.Status.IN_PROGRESS or participant.consented_at:
+        return False
+    now = timezone.now()
+    reading_for = now - participant.started_at
+    if reading_for >= timedelta(minutes=participant.experiment.hold_minutes):
+        return False
+    if participant_state(participant=participant, now=now) == "abandoned":
+        return False
+    kept = Participant.objects.filter(
+        id=participant.id, status=Participant.Status.IN_PROGRESS, consented_at__isnull=True
+    ).update(last_seen_at=now)
+    return kept == 1
 
 
 def participant_seen(*, participant: Participant) -> None:

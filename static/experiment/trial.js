@@ -122,6 +122,7 @@
       shownAt = performance.now();
       img.classList.remove("loading");
       $("panel-loading").hidden = true;
+      clearOfPanel();
       setStatus("");
       setTimeout(() => {
         if (current !== trial || saving) return;
@@ -262,6 +263,23 @@
     element.scrollIntoView({ block: "nearest" });
   }
 
+  // On a phone the panel's frame stays at the top of the screen (study.css), over the page
+  // scrolling beneath it: whatever the page scrolls to (an answer's follow-up, the focus) must
+  // land below the frame, not under it. Kept up to date as the window and the panel change size.
+  function clearOfPanel() {
+    const frame = document.querySelector(".panel-frame");
+    const columns = getComputedStyle(document.querySelector(".trial")).gridTemplateColumns;
+    const above = getComputedStyle(frame).position === "sticky" && columns.split(" ").length === 1;
+    document.documentElement.style.scrollPaddingTop = above ? frame.offsetHeight + "px" : "";
+  }
+
+  // The focus on a question that is missing its answer, with the question's text and its
+  // error message in view (Q3's error shows above its box).
+  function focusQuestion(element) {
+    reveal(element.closest(".question"));
+    element.focus({ preventScroll: true });
+  }
+
   function answerQ2(bin) {
     if (saving || q1 !== "yes") return;
     q2 = bin;
@@ -280,8 +298,8 @@
     setError("q2", q2 === null ? "Choose a percentage for Q2." : "");
     setError("q3", problem);
     // The group, not its first button: a second Enter must not choose 0-20% for them.
-    if (q2 === null) $("q2-group").focus();
-    else if (problem) $("q3-input").focus();
+    if (q2 === null) focusQuestion($("q2-group"));
+    else if (problem) focusQuestion($("q3-input"));
     else send({ q1: "yes", q2: q2, q3: stripped(text) });
   }
 
@@ -358,7 +376,8 @@
     }
     $("reload-button").hidden = mendable;
     setControls(true);
-    if (aboutQ3) $("q3-input").focus();
+    if (aboutQ3) focusQuestion($("q3-input"));
+    else if (!mendable) $("reload-button").focus(); // what the message asks them to do
   }
 
   function openZoom() {
@@ -488,6 +507,7 @@
     show(firstUnanswered());
   });
   document.addEventListener("keydown", onKey);
+  window.addEventListener("resize", clearOfPanel);
   $("keys-on").addEventListener("change", () => setKeys($("keys-on").checked));
   let keysStored = null;
   try {

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from experiment.models import Participant, Response
+from experiment.selectors import participant_state
 
 pytestmark = pytest.mark.browser
 
@@ -182,6 +183,11 @@ def test_an_answer_whose_reply_is_lost_is_retried_and_stored_once(browser, live_
 def practice_started(browser, live_server, external_id: str, **options):
     """A page on the first practice panel, ready for an answer (options: of the browser page)."""
     page = browser.new_page(**({"viewport": {"width": 1280, "height": 800}} | options))
+    return practice_opened(page, live_server, external_id)
+
+
+def practice_opened(page, live_server, external_id: str):
+    """`page` (a new tab) on a new participant's first practice panel, ready for an answer."""
     page.goto(f"{live_server.url}/study/demo/?participant={external_id}")
     page.get_by_role("button", name="I agree").click()
     page.get_by_role("link", name="Start the practice").click()
@@ -284,3 +290,19 @@ def test_a_reload_after_the_practice_still_says_the_main_study_starts(browser, l
     page.reload()  # the main study has begun: straight back to its next panel
     expect(page.locator("#progress-text")).to_have_text("Panel 2 of 3")
     expect(page.get_by_role("heading", name="Practice finished")).to_be_hidden()
+
+
+def test_a_slow_reader_keeps_the_place_while_the_consent_page_is_open(
+    browser, live_server, study, monkeypatch
+):
+    """A visitor who has not consented holds a place briefly (10 minutes; 3 s here), so a
+    slow reader lost it and could find the study full; the open page keeps it."""
+    monkeypatch.setattr("experiment.selectors.UNCONSENTED_HOLD_MINUTES", 0.05)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/study/demo/?participant=slow-reader")
+    expect(page).to_have_title("Information and consent – Rating images")
+    page.wait_for_timeout(5000)  # reading, past the hold
+    reader = Participant.objects.select_related("experiment").get(external_id="slow-reader")
+    assert participant_state(participant=reader) == "in_progress"
+    page.get_by_role("button", name="I agree").click()
+    expect(page).to_have_title("Instructions – Rating images")

@@ -13,6 +13,7 @@ from tests.browser.test_completion import completion_url_set, finish
 from tests.browser.test_participant_flow import (
     answer_no,
     practice_clock_stopped,
+    practice_opened,
     practice_started,
     saved_responses,
 )
@@ -172,6 +173,25 @@ def test_a_q3_the_server_refuses_is_told_next_to_the_box(browser, live_server, s
     assert [r.q3_first for r in answered("refused")] == ["dog"]
 
 
+def test_an_answer_refused_for_a_reload_puts_the_focus_on_reload(browser, live_server, study):
+    """A panel answered otherwise in another tab (409): the message asks for a reload, and the
+    focus stayed on the page's body, with Next the next Tab stop instead of the button."""
+    tabs = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = practice_opened(tabs.new_page(), live_server, "two-tabs")
+    other = tabs.new_page()
+    other.goto(page.url)
+    expect(other.locator(".q1-choice").first).to_be_enabled()
+    page.keyboard.press("n")
+    expect(page.locator("#progress-text")).to_have_text("Practice panel 2 of 2")
+    other.keyboard.press("y")
+    other.keyboard.press("4")
+    other.keyboard.type("dog")
+    other.keyboard.press("Enter")
+    expect(other.locator("#save-status")).to_contain_text("reload", ignore_case=True)
+    expect(other.get_by_role("button", name="Reload page")).to_be_focused()
+    assert [r.q1_yes for r in answered("two-tabs")] == [False]
+
+
 def test_full_width_ideographic_and_arabic_separators_split_two_things(browser, live_server, study):
     """The page splits Q3 as the server does: its count of things matches the server's."""
     page = practice_started(browser, live_server, "cjk")
@@ -259,11 +279,7 @@ def test_the_instructions_start_with_a_plain_address_and_come_back_without_a_sec
     browser, live_server, study
 ):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.goto(f"{live_server.url}/study/demo/?participant=reader")
-    page.get_by_role("button", name="I agree").click()
-    page.get_by_role("link", name="Start the practice").click()
-    expect(page.locator(".q1-choice").first).to_be_enabled()
+    page = practice_opened(context.new_page(), live_server, "reader")
     assert page.url.endswith("/trials/"), page.url  # not ".../trials/?"
     page.keyboard.press("y")
     page.keyboard.type("half an answer")

@@ -119,6 +119,55 @@ def test_with_a_phone_keyboard_open_q3_and_its_error_stay_on_the_narrow_page(
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
 
 
+CLEAR_OF_PANEL = """(selector) => {
+  const frame = document.querySelector('.panel-frame').getBoundingClientRect();
+  const box = document.querySelector(selector).getBoundingClientRect();
+  return {top: box.top, bottom: box.bottom, frameBottom: frame.bottom, height: innerHeight};
+}"""
+
+
+@pytest.mark.parametrize(
+    "screen",
+    [{"viewport": {"width": 640, "height": 512}}, touch_phone(360, 640)],
+    ids=["desktop-at-200-percent", "phone"],
+)
+def test_a_missing_answer_and_its_message_are_not_hidden_under_the_panel(
+    browser, live_server, study, screen
+):
+    """In one column the panel's frame stays at the top of the screen: Next with Q2 or Q3
+    unanswered put the focus and the error message under it (1280x1024 at 200%)."""
+    page = practice_started(browser, live_server, "under-panel", **screen)
+    page.keyboard.press("y")
+    page.locator("#next-button").press("Enter")
+    expect(page.locator("#q2-group")).to_be_focused()
+    expect(page.locator("#q2-error")).to_contain_text("Choose a percentage")
+    for selector in ["#q2-text", "#q2-group", "#q2-error"]:
+        where = page.evaluate(CLEAR_OF_PANEL, selector)
+        assert where["frameBottom"] <= where["top"] and where["bottom"] <= where["height"], (
+            selector,
+            where,
+        )
+    page.keyboard.press("5")
+    page.locator("#next-button").press("Enter")
+    expect(page.locator("#q3-input")).to_be_focused()
+    expect(page.locator("#q3-error")).to_contain_text("Write what you saw for Q3")
+    for selector in ["#q3-error", "#q3-input"]:
+        where = page.evaluate(CLEAR_OF_PANEL, selector)
+        assert where["frameBottom"] <= where["top"] and where["bottom"] <= where["height"], (
+            selector,
+            where,
+        )
+    page.keyboard.press("Shift+Tab")  # back to the answers above, now under the frame
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    expect(page.locator(".q1-choice[data-value=no]")).to_be_focused()
+    where = page.evaluate(CLEAR_OF_PANEL, ".q1-choice[data-value=no]")
+    assert where["frameBottom"] <= where["top"], where
+
+
 def test_at_400_percent_zoom_the_whole_panel_can_be_reached(browser, live_server, study):
     """WCAG 1.4.10's 320 CSS px (a 1280 px window at 400%): centred, the grid overflowed to the
     left by 29 px, out of reach of scrolling."""

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from experiment.models import Participant, TrialList
@@ -251,6 +252,52 @@ def test_a_lapsed_visitor_finds_the_study_full_and_their_list_stays_within_its_c
         participant_enter(experiment=ready_experiment, external_id="slow")
     slow.refresh_from_db()
     assert slow.consented_at is None
+
+
+def arrived_ago(participant, **delta) -> None:
+    """Make the participant's arrival and last visit `delta` (timedelta arguments) ago."""
+    then = timezone.now() - timedelta(**delta)
+    Participant.objects.filter(id=participant.id).update(started_at=then, last_seen_at=then)
+    participant.refresh_from_db()
+
+
+def test_a_visitor_still_reading_the_consent_page_keeps_the_place(ready_experiment):
+    """A slow reader (a screen reader, say) lost the place after 10 minutes with the consent
+    page open, and "I agree" then found the study full; the open page now keeps it."""
+    ready_experiment.participants_per_list = 1
+    ready_experiment.save()
+    slow = participant_enter(experiment=ready_experiment, external_id="slow")
+    other = participant_enter(experiment=ready_experiment, external_id="other")
+    arrived_ago(slow, minutes=8)
+    assert participants.participant_consent_reading(participant=slow)
+    Participant.objects.filter(id=slow.id).update(
+        last_seen_at=F("last_seen_at") - timedelta(minutes=7)
+    )
+    slow.refresh_from_db()  # 15 minutes after arriving, 7 after the page's last word
+    with pytest.raises(StudyUnavailable):
+        participant_enter(experiment=ready_experiment, external_id="late")
+    participant_consent(participant=slow)
+    slow.refresh_from_db()
+    assert slow.consented_at is not None and slow.trial_list_id != other.trial_list_id
+
+
+@pytest.mark.parametrize("case", ["lapsed", "past the hold time", "consented", "declined"])
+def test_the_consent_page_keeps_no_place_it_no_longer_holds(ready_experiment, case):
+    """A page left open does not hold a place for good, nor take back one that lapsed."""
+    visitor = participant_enter(experiment=ready_experiment, external_id="visitor")
+    if case == "lapsed":
+        arrived_ago(visitor, minutes=11)
+    elif case == "past the hold time":
+        arrived_ago(visitor, minutes=ready_experiment.hold_minutes)
+        Participant.objects.filter(id=visitor.id).update(last_seen_at=timezone.now())
+    elif case == "consented":
+        participant_consent(participant=visitor)
+    else:
+        participants.participant_decline(participant=visitor)
+    seen = Participant.objects.filter(id=visitor.id).values_list("last_seen_at", flat=True)
+    before = list(seen)
+    assert not participants.participant_consent_reading(participant=visitor)
+    assert list(seen) == before
 
 
 def test_a_participant_with_answers_keeps_their_list_whatever_its_fill(participant):

@@ -158,6 +158,10 @@ def test_overlong_id_is_refused_with_a_message(client, study):
     assert reply.status_code == 400
     assert b"longer than 200 characters" in reply.content
     assert Participant.objects.count() == 0
+    page = reply.content.decode()  # the message is tied to the box, for screen readers
+    assert 'aria-invalid="true" aria-describedby="participant-id-error"' in page
+    assert 'id="participant-id-error"' in page
+    assert "<title>This participant ID cannot be used – Rating images</title>" in page
 
 
 def test_unknown_experiment_is_404(client, db):
@@ -495,6 +499,22 @@ def test_study_without_lists_says_it_is_not_ready(client, db):
 def test_answer_endpoint_accepts_only_post(client, study):
     participant = consented(client)
     assert client.get(url(participant, "answer")).status_code == 405
+
+
+def test_the_open_consent_page_keeps_the_visitors_place(client, study):
+    """The page posts to its reading URL every few minutes (consent.js): it says whether the
+    place is still kept, and a stale link gets the JSON 404 of the other endpoints."""
+    participant = enter(client, participant="reader")
+    page = client.get(url(participant, "consent")).content.decode()
+    assert f'data-reading-url="{url(participant, "reading")}"' in page
+    assert 'data-reading-seconds="200"' in page and "consent.js" in page
+    assert client.get(url(participant, "reading")).status_code == 405
+    assert client.post(url(participant, "reading")).json() == {"kept": True}
+    client.post(url(participant, "consent"), {"consent": "yes"})
+    assert client.post(url(participant, "reading")).json() == {"kept": False}
+    stale = reverse("experiment:reading", kwargs={"slug": "demo", "token": "x" * 20})
+    reply = client.post(stale)
+    assert reply.status_code == 404 and "not valid" in reply.json()["error"]
 
 
 def test_consent_is_given_once_the_back_button_returns_to_the_current_step(client, study):
