@@ -1,4 +1,6 @@
-"""The settings of an AM run, saved as JSON beside every output so any image can be regenerated.
+"""The settings of an AM run. A run records them in settings.json beside every output, with
+the generator's version and the weights' digests (outputs.py), so that any image can be made
+again (pipeline.image_regenerate).
 
 Defaults follow ppgn's sampling scripts (eps1=1e-5, eps2=1, eps3=1e-17, lr=1, 200 iterations,
 codes clipped to [0, 30]) and Lucent's defaults for the pixel-space method (Adam lr 0.05, 512
@@ -7,13 +9,11 @@ iterations, as `render_vis`).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -163,30 +163,6 @@ class AMConfig:
     def final_lr(self) -> float:
         """The learning rate of the last step."""
         return self.lr if self.lr_end is None else self.lr_end
-
-    def to_json(self) -> str:
-        """The settings as indented JSON."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> AMConfig:
-        """Settings from ``to_json`` output; unknown keys are a ValueError naming them."""
-        values = json.loads(text)
-        if not isinstance(values, dict):
-            raise ValueError("AM settings JSON must be an object")
-        unknown = values.keys() - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"Unknown AM settings: {', '.join(sorted(unknown))}")
-        return cls(**values)
-
-    def save(self, path: Path) -> None:
-        """Write the settings to ``path`` as JSON."""
-        Path(path).write_text(self.to_json() + "\n")
-
-    @classmethod
-    def load(cls, path: Path) -> AMConfig:
-        """Read settings written by ``save``."""
-        return cls.from_json(Path(path).read_text())
 
 
 def usable_cpus() -> int:

@@ -165,12 +165,8 @@ def test_conv_targets_use_the_centre_of_the_map():
     assert torch.equal(d_prior, torch.zeros_like(d_prior))
 
 
-def test_settings_round_trip_through_json(tmp_path):
+def test_settings_are_checked_when_changed():
     config = AMConfig(network="demo", layer="fc6", iterations=7, lr_end=0.5, precision="bf16")
-    config.save(tmp_path / "settings.json")
-    assert AMConfig.load(tmp_path / "settings.json") == config
-    with pytest.raises(ValueError, match="Unknown AM settings: colour"):
-        AMConfig.from_json('{"colour": 1}')
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
         dataclasses.replace(config, precision="fp8")
     with pytest.raises(ValueError, match="iterations must be at least 1"):
