@@ -201,14 +201,20 @@ def unit_folder_refuse(root: Path) -> None:
     unit of a layer folder): a run there would replace the unit's settings.json and write unit
     folders inside it, damaging the unit and its layer folder."""
     root = Path(root).resolve()
-    for folder in (root, *root.parents):
-        if _is_unit_folder(folder):
-            where = "is" if folder == root else "lies inside"
-            raise OutputMismatchError(
-                f"{root} {where} the folder of a unit ({folder.name}) of the output folder "
-                f"{folder.parent}; writing there would damage that unit. Give the output "
-                f"folder itself (--out {folder.parent}) to resume it, or another --out folder."
-            )
+    folder = unit_folder_around(root)
+    if folder is not None:
+        where = "is" if folder == root else "lies inside"
+        raise OutputMismatchError(
+            f"{root} {where} the folder of a unit ({folder.name}) of the output folder "
+            f"{folder.parent}; writing there would damage that unit. Give the output "
+            f"folder itself (--out {folder.parent}) to resume it, or another --out folder."
+        )
+
+
+def unit_folder_around(path: Path) -> Path | None:
+    """The folder of a generated unit that `path` is or lies in (resolved), or None."""
+    path = Path(path).resolve()
+    return next((folder for folder in (path, *path.parents) if _is_unit_folder(folder)), None)
 
 
 def _is_unit_folder(folder: Path) -> bool:
@@ -286,7 +292,9 @@ def settings_claim(
             "their quality reports were measured against another reference set of natural "
             f"images; resume with {same}, or give another --out folder"
         )
-    if "weights_sha256" in changed:
+    # Only weights differ (`weights`, `generator_weights`, ... or what is in the files): else the
+    # other settings explain it (a method that uses no generator, say).
+    if "weights_sha256" in changed and all("weights" in name for name in changed):
         before, now = recorded.get("weights_sha256") or {}, settings.get("weights_sha256") or {}
         roles = ", ".join(
             role for role in sorted({*before, *now}) if before.get(role) != now.get(role)

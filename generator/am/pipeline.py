@@ -132,6 +132,11 @@ def image_regenerate(
     replaces the unit's, for a CPU without fast bf16 (some 100x slower there); the image is
     then further from the stored one.
     """
+    if not outputs.unit_dir(root, unit).is_dir():
+        raise ValueError(
+            f"unit {unit} is not in {root}: it has no folder {outputs.unit_dirname(unit)} there "
+            "(a unit's folder appears once the unit is finished)"
+        )
     stored = outputs.unit_read(root, unit)
     records = stored["images"]
     if not 0 <= index < len(records):

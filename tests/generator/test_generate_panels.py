@@ -347,6 +347,18 @@ def test_sampler_options_are_saved_with_the_panel(tmp_path, models):
     assert (saved["reset_every"], saved["threshold"]) == (5, 0.5)
 
 
+def test_resuming_with_another_method_names_the_method_not_the_weights(tmp_path, models):
+    """The pixel method records no generator, so the weights' digests differ too: the message
+    blamed the generator's weights file."""
+    generate(tmp_path, units="0")
+    with pytest.raises(CommandError) as refused:
+        generate(tmp_path, "--method", "pixel", units="1")
+    message = str(refused.value)
+    assert "(differing: " in message and "method" in message
+    assert "use the same settings to resume, or another --out folder" in message
+    assert "weights file" not in message
+
+
 def test_step_sizes_from_the_command_line_are_saved_with_the_panel(tmp_path, models):
     """ppgn's Places script takes eps1 = 1e-7; options left out keep ppgn's defaults."""
     import json
@@ -471,6 +483,36 @@ def test_a_gpu_the_machine_lacks_is_a_clear_error(monkeypatch):
             "--device",
             "cuda:3",
         )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't "
+            "allocate memory: you tried to allocate 123 bytes. Error code 12"
+        ),
+    ],  # fmt: skip
+    ids=["device", "cpu-allocator"],
+)
+def test_running_out_of_memory_says_what_was_kept_and_to_lower_the_batch(
+    tmp_path, models, monkeypatch, error
+):
+    """It was a traceback."""
+    from generator.am import pipeline
+
+    real = pipeline.panels_generate
+
+    def short_of_memory(run, **callbacks):
+        real(pipeline.PanelRun(**{**run.__dict__, "units": run.units[:1]}), **callbacks)
+        raise error
+
+    monkeypatch.setattr(pipeline, "panels_generate", short_of_memory)
+    stopped = r"Stopped: out of memory on cpu with --batch \d+ \(.*\)\. 1 of this run's 2 units"
+    with pytest.raises(CommandError, match=stopped) as e:
+        generate(tmp_path, units="0-1")
+    assert "smaller --batch" in str(e.value)
 
 
 def test_ctrl_c_says_what_was_kept_and_how_to_go_on(tmp_path, models, monkeypatch):

@@ -149,6 +149,8 @@ def test_units_are_written_with_quality_and_any_image_regenerates_from_its_seed(
     assert 0 <= stored["quality"]["class_hit_rate"] <= 1  # fc8 is the demo's output layer
     assert [r["unit"] for r in reports] == [3, 7]
     assert stored["execution"]["batch_size"] == 3 and stored["execution"]["torch"]
+    with pytest.raises(ValueError, match=r"unit 5 is not in .*: it has no folder unit_00005"):
+        pipeline.image_regenerate(run.out, 5, 0)  # was "activations.json: [Errno 2] ..."
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])

@@ -118,3 +118,17 @@ def test_the_default_panel_is_5_rows_of_4_tiles_of_227_px(tmp_path):
     folder = photos(tmp_path / "dogs", 20)
     call_command("tile_panel", str(folder), "--out", str(tmp_path / "p.png"), stdout=io.StringIO())
     assert Image.open(tmp_path / "p.png").size == (914, 1143)
+
+
+@pytest.mark.parametrize("inside", ["panel.png", "images/000.png"])
+def test_a_generated_units_files_are_not_replaced(tmp_path, inside):
+    """Its panel was replaced unnoticed: resuming and registering then took the new one."""
+    folder = photos(tmp_path / "dogs", 4)
+    unit = tmp_path / "out" / "unit_00001"
+    (unit / "images").mkdir(parents=True)
+    (tmp_path / "out" / "settings.json").write_text("{}")
+    (unit / "panel.png").write_bytes(b"generated")
+    (unit / "images" / "000.png").write_bytes(b"generated")
+    with pytest.raises(CommandError, match=r"lies in .*unit_00001, a unit generate_panels made"):
+        call_command("tile_panel", str(folder), "--out", str(unit / inside), "--grid", "2x2")
+    assert (unit / inside).read_bytes() == b"generated"

@@ -15,6 +15,7 @@ registers the panels once all ranks' units are in the output folder.
 import time
 from pathlib import Path
 
+import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -281,6 +282,17 @@ class Command(BaseCommand):
                     f"{len(mine)} units are finished in {run.out} and kept; run the same command "
                     "again to make the rest."
                 ) from None
+            except RuntimeError as error:  # torch.OutOfMemoryError, or the CPU's allocator
+                if not _out_of_memory(error):
+                    raise
+                done = len(outputs.done_units(run.out, mine))
+                raise CommandError(
+                    f"Stopped: out of memory on {run.config.device} with --batch "
+                    f"{run.config.batch_size} ({str(error).strip().splitlines()[0]}). {done} of "
+                    f"this run's {len(mine)} units are finished in {run.out} and kept; run the "
+                    "same command with a smaller --batch to make the rest (the batch changes "
+                    "how fast, not what, it makes)."
+                ) from None
             except KeyboardInterrupt:  # Ctrl-C: the units written so far are whole and kept
                 done = len(outputs.done_units(run.out, mine))
                 raise CommandError(
@@ -342,3 +354,9 @@ def _cpu_threads_check(count: int) -> None:
     cpus = usable_cpus()
     if count > cpus:
         raise ValueError(f"--cpu-threads {count}: this run may use {cpus} CPUs; give at most that")
+
+
+def _out_of_memory(error: RuntimeError) -> bool:
+    """Whether torch failed for want of memory: a GPU's (torch.OutOfMemoryError) or the CPU
+    allocator's ("can't allocate memory")."""
+    return isinstance(error, torch.OutOfMemoryError) or "allocate memory" in str(error)

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from experiment.files import file_in_the_way, os_error_message, replaced_whole
 from generator.am import grid
+from generator.am.layer_folder import unit_folder_around
 from generator.am.reference import IMAGE_SUFFIXES, image_files
 
 
@@ -71,6 +72,12 @@ def _out_check(out: Path, folder: Path) -> None:
     blocking = file_in_the_way(out.parent)
     if blocking is not None:
         raise ValueError(f"--out {out}: {blocking} is a file, not a folder")
+    unit = unit_folder_around(out.parent)
+    if unit is not None:  # its panel would be replaced, unnoticed by resuming and registering
+        raise ValueError(
+            f"--out {out} lies in {unit}, a unit generate_panels made; tile_panel must not "
+            "change it. Write the panel to another folder, e.g. practice/"
+        )
     if out.parent.is_dir() and out.parent.samefile(folder):
         raise ValueError(
             f"--out {out} lies in {folder}, whose images are tiled: the next run would tile the "
