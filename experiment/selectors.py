@@ -235,7 +235,8 @@ def active_within_hold(*, experiment: Experiment) -> Q:
 def list_fills(*, experiment: Experiment) -> dict[int, int]:
     """Places taken per list id: completed participants and those active within the hold time.
 
-    A participant who has not consented holds a place for UNCONSENTED_HOLD_MINUTES at most.
+    A participant who has not consented holds a place for UNCONSENTED_HOLD_MINUTES after their
+    last visit, kept while their consent page stays open (participant_consent_reading).
 
     Synthetic participants (simulate_responses) never take a real participant's place, and
     excluded ones (pilot runs among them) give theirs up, so a replacement fills their list.

@@ -221,7 +221,7 @@ def consent(request, slug: str, token: str):
         "minutes": minutes,
         "reading_url": participant_url(participant, "reading"),
         # Three times within the time a visitor's place is held: one lost request costs nothing.
-        "reading_seconds": selectors.UNCONSENTED_HOLD_MINUTES * 60 // 3,
+        "reading_seconds": selectors.hold_minutes(experiment=experiment, consented=False) * 20,
     }
     return render(request, "experiment/consent.html", context)
 

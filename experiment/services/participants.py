@@ -27,6 +27,7 @@ from experiment.models import (
 )
 from experiment.selectors import (
     example_candidates,
+    hold_minutes,
     list_fills,
     list_least_counted,
     list_returning,
@@ -199,18 +200,18 @@ def participant_consent_reading(*, participant: Participant) -> bool:
     """A visitor still reading the consent page keeps their place: the page says so every few
     minutes (consent.js), as UNCONSENTED_HOLD_MINUTES would otherwise give it away while a slow
     reader reads. For the experiment's hold time from arrival at most, so a page left open does
-    not hold a place for good. False, and nothing changed, once the place has lapsed (consent
-    then places them again), the time is up, or they consented or left meanwhile."""
-    if participant.status != Participant.Status.IN_PROGRESS or participant.consented_at:
-        return False
+    not hold a place for good. False, and nothing changed, once the place has lapsed (it may be
+    someone else's now: consent places them again), the time is up, or they consented or left
+    meanwhile. One update checks all of it, so an arrival cannot take the place in between."""
+    experiment = participant.experiment
     now = timezone.now()
-    reading_for = now - participant.started_at
-    if reading_for >= timedelta(minutes=participant.experiment.hold_minutes):
-        return False
-    if participant_state(participant=participant, now=now) == "abandoned":
-        return False
+    held = timedelta(minutes=hold_minutes(experiment=experiment, consented=False))
     kept = Participant.objects.filter(
-        id=participant.id, status=Participant.Status.IN_PROGRESS, consented_at__isnull=True
+        id=participant.id,
+        status=Participant.Status.IN_PROGRESS,
+        consented_at__isnull=True,
+        last_seen_at__gte=now - held,
+        started_at__gt=now - timedelta(minutes=experiment.hold_minutes),
     ).update(last_seen_at=now)
     return kept == 1
 

@@ -292,9 +292,9 @@ def settings_claim(
             "their quality reports were measured against another reference set of natural "
             f"images; resume with {same}, or give another --out folder"
         )
-    # Only weights differ (`weights`, `generator_weights`, ... or what is in the files): else the
-    # other settings explain it (a method that uses no generator, say).
-    if "weights_sha256" in changed and all("weights" in name for name in changed):
+    # Only what is in the weights files differs (their paths are not compared): else the other
+    # settings explain it (a method that uses no generator, say).
+    if changed == ["weights_sha256"]:
         before, now = recorded.get("weights_sha256") or {}, settings.get("weights_sha256") or {}
         roles = ", ".join(
             role for role in sorted({*before, *now}) if before.get(role) != now.get(role)

@@ -288,10 +288,10 @@ class Command(BaseCommand):
                 done = len(outputs.done_units(run.out, mine))
                 raise CommandError(
                     f"Stopped: out of memory on {run.config.device} with --batch "
-                    f"{run.config.batch_size} ({str(error).strip().splitlines()[0]}). {done} of "
-                    f"this run's {len(mine)} units are finished in {run.out} and kept; run the "
-                    "same command with a smaller --batch to make the rest (the batch changes "
-                    "how fast, not what, it makes)."
+                    f"{run.config.batch_size} ({str(error).strip().partition(chr(10))[0]}). "
+                    f"{done} of this run's {len(mine)} units are finished in {run.out} and kept; "
+                    "run the same command with a smaller --batch to make the rest (the batch is "
+                    "not one of the settings a folder's units must share)."
                 ) from None
             except KeyboardInterrupt:  # Ctrl-C: the units written so far are whole and kept
                 done = len(outputs.done_units(run.out, mine))
