@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from generator.am import outputs, unit_check
+from generator.am.chains import chain_seed
 
 
 def units_write(root: Path, count: int, images: int = 100) -> dict:
@@ -30,9 +31,8 @@ def units_write(root: Path, count: int, images: int = 100) -> dict:
     generator = torch.Generator().manual_seed(0)
     pictures = torch.rand(images, 3, 32, 32, generator=generator)
     for unit in range(count):
-        result = outputs.UnitResult(
-            unit, pictures, list(range(images)), [0.0] * images, [1.0] * images
-        )
+        seeds = [chain_seed(0, unit, index) for index in range(images)]
+        result = outputs.UnitResult(unit, pictures, seeds, [0.0] * images, [1.0] * images)
         report = outputs.quality_report(result, reference_max=None, output_layer=False)
         outputs.unit_write(
             root, result, settings=settings, quality=report.as_dict(), rows=10, cols=10

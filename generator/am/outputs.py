@@ -34,6 +34,7 @@ from PIL import Image
 
 from experiment.files import replaced_whole
 from generator.am import grid
+from generator.am.chains import chain_seed
 
 SETTINGS_FILE = "settings.json"
 UNIT_PREFIX = "unit_"
@@ -227,16 +228,37 @@ def unit_read(root: Path, unit: int) -> dict:
     if not isinstance(activations, dict) or "images" not in activations:
         raise ValueError("activations.json: no image records")
     _records_check(activations["images"])
+    settings = settings_read(folder / SETTINGS_FILE)
+    recorded_unit = activations.get("unit", unit)
+    _seeds_check(activations["images"], settings.get("base_seed", 0), recorded_unit)
     return {
         "unit": unit,
-        "recorded_unit": activations.get("unit", unit),  # the unit its images were made for
+        "recorded_unit": recorded_unit,  # the unit its images were made for
         "folder": folder,
         "panel": folder / "panel.png",
-        "settings": settings_read(folder / SETTINGS_FILE),
+        "settings": settings,
         "execution": activations.get("execution"),  # None: written before it was recorded
         "images": activations["images"],
         "quality": _quality_check(json_read(folder / "quality.json")),
     }
+
+
+def _seeds_check(records: list[dict], base_seed, unit) -> None:
+    """ValueError unless record k is image k of `unit` with its seed from `base_seed` (an edited
+    seed would make regeneration repeat another picture than the stored one)."""
+    if type(base_seed) is not int or type(unit) is not int:
+        raise ValueError(
+            f"the unit ({unit!r}, activations.json) and the base seed ({base_seed!r}, "
+            "settings.json) must be whole numbers"
+        )
+    for position, record in enumerate(records):
+        if record["index"] != position or record["seed"] != chain_seed(base_seed, unit, position):
+            raise ValueError(
+                f"activations.json: image record {position} (index {record['index']}, seed "
+                f"{record['seed']}) is not image {position} of unit {unit} from base seed "
+                f"{base_seed} (seed {chain_seed(base_seed, unit, position)}): edited, or "
+                "not written by generate_panels"
+            )
 
 
 def _records_check(records) -> None:

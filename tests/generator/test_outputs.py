@@ -12,13 +12,14 @@ import torch
 from PIL import Image
 
 from generator.am import distributed, layer_folder, outputs, unit_check
+from generator.am.chains import chain_seed
 
 
 def make_result(unit=3, count=4, predicted=None):
     return outputs.UnitResult(
         unit=unit,
         images=torch.rand(count, 3, 6, 6),
-        seeds=[100 + index for index in range(count)],
+        seeds=[chain_seed(0, unit, index) for index in range(count)],
         start_activations=[0.0] * count,
         activations=[float(index) for index in range(count)],
         predicted_classes=predicted,
@@ -44,7 +45,7 @@ def test_unit_write_stores_panels_images_activations_seeds_and_settings(tmp_path
         "003.png",
     ]
     stored = outputs.unit_read(tmp_path, 3)
-    assert [image["seed"] for image in stored["images"]] == [100, 101, 102, 103]
+    assert [image["seed"] for image in stored["images"]] == [chain_seed(0, 3, k) for k in range(4)]
     assert [image["activation"] for image in stored["images"]] == [0.0, 1.0, 2.0, 3.0]
     assert stored["settings"] == {"iterations": 5}
     assert stored["quality"]["share_above_reference"] == 0.5
@@ -401,6 +402,27 @@ def activation_edited(unit, value):
     records = json.loads((unit / "activations.json").read_text())
     records["images"][2]["activation"] = value
     (unit / "activations.json").write_text(json.dumps(records))  # Python writes NaN, Infinity
+
+
+def seed_edited(unit, image, seed):
+    records = json.loads((unit / "activations.json").read_text())
+    records["images"][image]["seed"] = seed
+    (unit / "activations.json").write_text(json.dumps(records))
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda unit: seed_edited(unit, 2, 7), "image record 2 (index 2, seed 7) is not image 2"),
+        (lambda unit: json_edited(unit / "settings.json", base_seed=1), "from base seed 1 "),
+        (lambda unit: json_edited(unit / "settings.json", base_seed="0"), "must be whole numbers"),
+    ],
+)
+def test_a_unit_whose_seeds_are_not_its_own_is_damaged(tmp_path, edit, problem):
+    """Regeneration would repeat another picture than the stored one, unnoticed."""
+    finished_layer(tmp_path)
+    edit(outputs.unit_dir(tmp_path, 1))
+    assert problem in unit_check.unit_problem(tmp_path, 1, SETTINGS)
 
 
 @pytest.mark.parametrize(
