@@ -279,6 +279,7 @@ def settings_claim(
         _foreign_settings_refuse(root / SETTINGS_FILE)
         json_write_atomic(root / SETTINGS_FILE, settings)
         return
+    _folder_settings_check(root, recorded, rules)
     changed = (rules or SettingsRules()).differences(recorded, settings)
     if not changed:
         return
@@ -313,6 +314,24 @@ def settings_claim(
         f"{root} holds units made (or being made) with other settings (differing: "
         f"{', '.join(changed)}); {advice}"
     )
+
+
+def _folder_settings_check(root: Path, recorded: dict, rules: SettingsRules | None) -> None:
+    """OutputMismatchError where the folder's settings differ from its first finished unit's
+    copy of them (the folder's file edited, or copied in from another run): a run trusting it
+    would add units made otherwise to the folder. (Every unit is checked by the run that skips
+    it as done, unit_check; this one file stands for the units no run asks for.)"""
+    copy = next(iter(sorted(root.glob(f"{UNIT_PREFIX}*/{SETTINGS_FILE}"))), None)
+    if copy is None:
+        return
+    differing = (rules or SettingsRules()).differences(settings_read(copy), recorded)
+    if differing:
+        raise OutputMismatchError(
+            f"{root / SETTINGS_FILE} records other settings than the folder's units "
+            f"(differing from {copy.parent.name}'s: {', '.join(differing)}): it was edited or "
+            f"copied in from another run. If {copy} holds the settings the folder's units were "
+            "made with, copy it over the folder's file; then run again."
+        )
 
 
 def _foreign_settings_refuse(path: Path) -> None:

@@ -26,10 +26,15 @@ def make_result(unit=3, count=4, predicted=None):
     )
 
 
-def write(root, result, rows=2, cols=2):
+def write(root, result, rows=2, cols=2, settings=None):
     report = outputs.quality_report(result, reference_max=1.5, output_layer=False)
     return outputs.unit_write(
-        root, result, settings={"iterations": 5}, quality=report.as_dict(), rows=rows, cols=cols
+        root,
+        result,
+        settings=settings or {"iterations": 5},
+        quality=report.as_dict(),
+        rows=rows,
+        cols=cols,
     )
 
 
@@ -331,6 +336,19 @@ def finished_layer(root, units=(1, 2)):
     return root
 
 
+def test_a_folder_settings_file_unlike_its_units_is_not_trusted(tmp_path):
+    """Edited (or copied in): a run asking for new units only went on with it, and the folder
+    then held units made with two settings."""
+    finished_layer(tmp_path, units=(1, 2))
+    json_edited(tmp_path / "settings.json", iterations=50)
+    with pytest.raises(layer_folder.OutputMismatchError) as refused:
+        layer_folder.settings_claim(tmp_path, {**SETTINGS, "iterations": 50})
+    message = str(refused.value)
+    assert "records other settings than the folder's units" in message
+    assert "differing from unit_00001's: iterations" in message
+    assert json.loads((tmp_path / "settings.json").read_text())["iterations"] == 50  # untouched
+
+
 def listing(root):
     return sorted(
         (str(path.relative_to(root)), path.stat().st_mtime_ns) for path in root.rglob("*")
@@ -458,7 +476,7 @@ def test_a_run_into_a_folder_without_units_replaces_the_plan_of_one_that_failed(
         pass  # stopped before any unit
     with layer_folder.folder_claim(tmp_path, {"iterations": 6}, units=[0, 1, 2], planned=[0, 1, 2]):
         assert layer_folder.planned_units(tmp_path) == [0, 1, 2]
-        write(tmp_path, make_result(unit=0))
+        write(tmp_path, make_result(unit=0), settings={"iterations": 6})
     with layer_folder.folder_claim(tmp_path, {"iterations": 6}, units=[7], planned=[7]):
         pass  # a unit is finished there: the plan grows
     assert layer_folder.planned_units(tmp_path) == [0, 1, 2, 7]
