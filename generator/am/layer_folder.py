@@ -318,20 +318,25 @@ def settings_claim(
 
 def _folder_settings_check(root: Path, recorded: dict, rules: SettingsRules | None) -> None:
     """OutputMismatchError where the folder's settings differ from its first finished unit's
-    copy of them (the folder's file edited, or copied in from another run): a run trusting it
-    would add units made otherwise to the folder. (Every unit is checked by the run that skips
-    it as done, unit_check; this one file stands for the units no run asks for.)"""
-    copy = next(iter(sorted(root.glob(f"{UNIT_PREFIX}*/{SETTINGS_FILE}"))), None)
-    if copy is None:
+    copy of them (readable ones only: a damaged unit is named by the run that asks for it). One
+    of the two was edited or copied in from another run, and a run trusting the folder's file
+    could add units made otherwise. (The run checks every unit it skips as done, unit_check;
+    this stands for the units no run asks for.)"""
+    for copy in sorted(root.glob(f"{UNIT_PREFIX}*/{SETTINGS_FILE}")):
+        try:
+            unit_settings = settings_read(copy)
+        except ValueError:
+            continue
+        differing = (rules or SettingsRules()).differences(unit_settings, recorded)
+        if differing:
+            raise OutputMismatchError(
+                f"{root / SETTINGS_FILE} and {copy} record other settings (differing: "
+                f"{', '.join(differing)}), so {root} may hold units made two ways: one of the "
+                "files was edited, or a unit or the folder's file copied in from another run. "
+                "Compare them with the other units' settings.json, move out the units made "
+                "otherwise (or put back the folder's own file), then run again."
+            )
         return
-    differing = (rules or SettingsRules()).differences(settings_read(copy), recorded)
-    if differing:
-        raise OutputMismatchError(
-            f"{root / SETTINGS_FILE} records other settings than the folder's units "
-            f"(differing from {copy.parent.name}'s: {', '.join(differing)}): it was edited or "
-            f"copied in from another run. If {copy} holds the settings the folder's units were "
-            "made with, copy it over the folder's file; then run again."
-        )
 
 
 def _foreign_settings_refuse(path: Path) -> None:

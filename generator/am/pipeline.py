@@ -138,6 +138,11 @@ def image_regenerate(
             "(a unit's folder appears once the unit is finished)"
         )
     stored = outputs.unit_read(root, unit)
+    if stored["recorded_unit"] != unit:  # a folder copied under another unit's name
+        raise ValueError(
+            f"{stored['folder']} holds the images of unit {stored['recorded_unit']}, not of "
+            f"unit {unit}: it was copied or renamed"
+        )
     records = stored["images"]
     if not 0 <= index < len(records):
         raise ValueError(f"unit {unit} has images 0-{len(records) - 1}, not {index}")

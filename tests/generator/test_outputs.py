@@ -344,9 +344,12 @@ def test_a_folder_settings_file_unlike_its_units_is_not_trusted(tmp_path):
     with pytest.raises(layer_folder.OutputMismatchError) as refused:
         layer_folder.settings_claim(tmp_path, {**SETTINGS, "iterations": 50})
     message = str(refused.value)
-    assert "records other settings than the folder's units" in message
-    assert "differing from unit_00001's: iterations" in message
+    assert "unit_00001/settings.json record other settings (differing: iterations)" in message
+    assert "move out the units made otherwise (or put back the folder's own file)" in message
     assert json.loads((tmp_path / "settings.json").read_text())["iterations"] == 50  # untouched
+    (tmp_path / "unit_00001" / "settings.json").write_text("")  # cut short: the next unit tells
+    with pytest.raises(layer_folder.OutputMismatchError, match="unit_00002/settings.json record"):
+        layer_folder.settings_claim(tmp_path, {**SETTINGS, "iterations": 50})
 
 
 def listing(root):

@@ -151,6 +151,9 @@ def test_units_are_written_with_quality_and_any_image_regenerates_from_its_seed(
     assert stored["execution"]["batch_size"] == 3 and stored["execution"]["torch"]
     with pytest.raises(ValueError, match=r"unit 5 is not in .*: it has no folder unit_00005"):
         pipeline.image_regenerate(run.out, 5, 0)  # was "activations.json: [Errno 2] ..."
+    shutil.copytree(run.out / "unit_00003", run.out / "unit_00005")
+    with pytest.raises(ValueError, match=r"unit_00005 holds the images of unit 3, not of unit 5"):
+        pipeline.image_regenerate(run.out, 5, 0)  # made unit 5's picture from unit 3's record
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
