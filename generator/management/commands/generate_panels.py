@@ -276,22 +276,18 @@ class Command(BaseCommand):
             except OSError as error:  # --out full or unusable, files missing
                 if error.strerror is None:  # a message of its own: a weights file missing, say
                     raise CommandError(str(error)) from None
-                done = len(outputs.done_units(run.out, mine))
                 raise CommandError(
-                    f"Stopped: {os_error_message(error, run.out)}. {done} of this run's "
-                    f"{len(mine)} units are finished in {run.out} and kept; run the same command "
-                    "again to make the rest."
+                    f"Stopped: {os_error_message(error, run.out)}. {_kept(run, mine)}; run the "
+                    "same command again to make the rest."
                 ) from None
             except RuntimeError as error:  # torch.OutOfMemoryError, or the CPU's allocator
                 if not _out_of_memory(error):
                     raise
-                done = len(outputs.done_units(run.out, mine))
                 raise CommandError(
                     f"Stopped: out of memory on {run.config.device} with --batch "
                     f"{run.config.batch_size} ({str(error).strip().partition(chr(10))[0]}). "
-                    f"{done} of this run's {len(mine)} units are finished in {run.out} and kept; "
-                    "run the same command with a smaller --batch to make the rest (the batch is "
-                    "not one of the settings a folder's units must share)."
+                    f"{_kept(run, mine)}; run the same command with a smaller --batch to make "
+                    "the rest (the batch is not one of the settings a folder's units must share)."
                 ) from None
             except KeyboardInterrupt:  # Ctrl-C: the units written so far are whole and kept
                 done = len(outputs.done_units(run.out, mine))
@@ -354,6 +350,12 @@ def _cpu_threads_check(count: int) -> None:
     cpus = usable_cpus()
     if count > cpus:
         raise ValueError(f"--cpu-threads {count}: this run may use {cpus} CPUs; give at most that")
+
+
+def _kept(run, mine: list[int]) -> str:
+    """What a stopped run leaves: its finished units, whole."""
+    done = len(outputs.done_units(run.out, mine))
+    return f"{done} of this run's {len(mine)} units are finished in {run.out} and kept"
 
 
 def _out_of_memory(error: RuntimeError) -> bool:
